@@ -1,0 +1,11 @@
+from .checkpoint import load_detector_checkpoint
+from .entrypoints import test_from_config, train_from_config
+from .test import multi_gpu_test, single_gpu_test
+from .train import (auto_scale_lr, init_random_seed, set_random_seed,
+                    train_detector)
+
+__all__ = [
+    'auto_scale_lr', 'init_random_seed', 'load_detector_checkpoint',
+    'multi_gpu_test', 'set_random_seed', 'single_gpu_test', 'test_from_config',
+    'train_detector', 'train_from_config'
+]

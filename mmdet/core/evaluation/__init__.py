@@ -1,0 +1,3 @@
+from .eval_hooks import DistEvalHook, EvalHook
+
+__all__ = ['EvalHook', 'DistEvalHook']

@@ -1,0 +1,6 @@
+from .num_class_check import NumClassCheckHook
+from .odconv_temperature import (ODConvTemperatureHook, annealed_temperature,
+                                 set_temperature)
+
+__all__ = ['NumClassCheckHook', 'ODConvTemperatureHook',
+           'annealed_temperature', 'set_temperature']

@@ -1,0 +1,283 @@
+"""What ``tools/train.py`` and ``tools/test.py`` do once their flags are parsed.
+
+The command-line scripts only parse arguments (MMDetection 2.x's flags) and
+call ``train_from_config`` / ``test_from_config``; everything else, from
+reading the config to writing results, lives here where it can be tested.
+"""
+import copy
+import os
+import os.path as osp
+import time
+
+import mmcv
+import torch
+from mmcv import Config
+from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
+from mmcv.runner import get_dist_info, wrap_fp16_model
+
+from mmdet import __version__
+from mmdet.apis.checkpoint import load_detector_checkpoint
+from mmdet.apis.test import multi_gpu_test, single_gpu_test
+from mmdet.apis.train import init_random_seed, set_random_seed, \
+    train_detector
+from mmdet.datasets import (build_dataloader, build_dataset,
+                            replace_ImageToTensor)
+from mmdet.models import build_detector
+from mmdet.utils import (build_ddp, build_dp, collect_env, compat_cfg,
+                         get_device, get_root_logger, init_dist,
+                         setup_multi_processes)
+
+PRETRAINED_HELP = """\
+The ImageNet weights for the backbone are not at {path!r}
+(`{key}` in {config}).
+  * Put the ImageNet-trained backbone there (README.md, "Pretrained
+    backbones", lists the files and where to get them), or
+  * point the config at your copy:
+        --cfg-options {key}=/path/to/weights.pth
+  * or train from scratch instead (needs a much longer schedule):
+        --cfg-options {key}=None"""
+
+
+def load_config(config, cfg_options=None):
+    """Read ``config`` and apply ``--cfg-options`` (a dict)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(
+            f'config file {config!r} does not exist; configs live under '
+            'configs/, e.g. configs/odconv/faster_rcnn_r50_fpn_1x_coco.py')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _is_local_path(path):
+    return isinstance(path, str) and '://' not in path
+
+
+def check_train_inputs(cfg, config_path):
+    """Fail before anything heavy is built when a file the run needs is
+    missing: the backbone's ImageNet weights, ``load_from``,
+    ``resume_from``."""
+    candidates = [('model.pretrained', cfg.model.get('pretrained'))]
+    backbone = cfg.model.get('backbone', {})
+    candidates.append(('model.backbone.pretrained',
+                       backbone.get('pretrained')))
+    init_cfg = backbone.get('init_cfg') or {}
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        candidates.append(('model.backbone.init_cfg.checkpoint',
+                           init_cfg.get('checkpoint')))
+    for key, path in candidates:
+        if _is_local_path(path) and not osp.isfile(path):
+            raise FileNotFoundError(
+                PRETRAINED_HELP.format(path=path, key=key, config=config_path))
+    for key in ('load_from', 'resume_from'):
+        path = cfg.get(key)
+        if _is_local_path(path) and not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{key} = {path!r}: no such checkpoint file. Check the path '
+                f'or drop {key}.')
+
+
+def _init_launcher(cfg, launcher, gpu_id):
+    """Start torch.distributed when launched; return ``distributed``."""
+    if launcher == 'none':
+        cfg.gpu_ids = [gpu_id]
+        return False
+    init_dist(launcher, **cfg.get('dist_params', {}))
+    cfg.gpu_ids = list(range(get_dist_info()[1]))
+    return True
+
+
+def _work_dir(cfg, config, work_dir):
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir') is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+
+
+def train_from_config(config,
+                      work_dir=None,
+                      resume_from=None,
+                      auto_resume=False,
+                      no_validate=False,
+                      gpu_id=0,
+                      seed=None,
+                      diff_seed=False,
+                      deterministic=False,
+                      cfg_options=None,
+                      launcher='none',
+                      auto_scale_lr=False):
+    """Train the detector of ``config``; the arguments are tools/train.py's
+    flags. Returns the mmcv runner after training."""
+    cfg = load_config(config, cfg_options)
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or \
+                'base_batch_size' not in cfg.auto_scale_lr:
+            raise KeyError('--auto-scale-lr needs `auto_scale_lr = dict('
+                           'base_batch_size=...)` in the config')
+        cfg.auto_scale_lr.enable = True
+    setup_multi_processes(cfg)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    cfg.work_dir = _work_dir(cfg, config, work_dir)
+    if resume_from is not None:
+        cfg.resume_from = resume_from
+    cfg.auto_resume = auto_resume
+    check_train_inputs(cfg, config)
+    distributed = _init_launcher(cfg, launcher, gpu_id)
+
+    mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    cfg.dump(osp.join(cfg.work_dir, osp.basename(config)))
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    log_file = osp.join(cfg.work_dir, f'{timestamp}.log')
+    logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
+
+    env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
+    dash_line = '-' * 60 + '\n'
+    logger.info('Environment info:\n' + dash_line + env_info + '\n' +
+                dash_line)
+    meta = dict(env_info=env_info, config=cfg.pretty_text)
+    logger.info(f'Distributed training: {distributed}')
+    logger.info(f'Config:\n{cfg.pretty_text}')
+
+    cfg.device = get_device()
+    seed = init_random_seed(seed, device=cfg.device)
+    if diff_seed:
+        seed += get_dist_info()[0]
+    logger.info(f'Set random seed to {seed}, deterministic: {deterministic}')
+    set_random_seed(seed, deterministic=deterministic)
+    cfg.seed = seed
+    meta['seed'] = seed
+    meta['exp_name'] = osp.basename(config)
+
+    model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
+                           test_cfg=cfg.get('test_cfg'))
+    model.init_weights()
+
+    datasets = [build_dataset(cfg.data.train)]
+    if len(cfg.workflow) == 2:
+        val_cfg = copy.deepcopy(cfg.data.val)
+        val_cfg.pipeline = cfg.data.train.get(
+            'pipeline', cfg.data.train.get('dataset', {}).get('pipeline'))
+        datasets.append(build_dataset(val_cfg))
+    if cfg.checkpoint_config is not None:
+        cfg.checkpoint_config.meta = dict(
+            mmdet_version=__version__, CLASSES=datasets[0].CLASSES)
+    model.CLASSES = datasets[0].CLASSES
+    return train_detector(model, datasets, cfg, distributed=distributed,
+                          validate=not no_validate, timestamp=timestamp,
+                          meta=meta)
+
+
+# keys of `evaluation` that configure the hook, not dataset.evaluate
+EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best',
+                  'rule', 'dynamic_intervals', 'by_epoch')
+
+
+def _test_loader(cfg, dataset, distributed):
+    loader_cfg = dict(samples_per_gpu=1, workers_per_gpu=2,
+                      dist=distributed, shuffle=False)
+    loader_cfg.update(cfg.data.get('test_dataloader', {}))
+    return build_dataloader(dataset, **loader_cfg)
+
+
+def test_from_config(config,
+                     checkpoint,
+                     out=None,
+                     eval=None,
+                     format_only=False,
+                     show=False,
+                     show_dir=None,
+                     show_score_thr=0.3,
+                     gpu_collect=False,
+                     tmpdir=None,
+                     cfg_options=None,
+                     eval_options=None,
+                     launcher='none',
+                     fuse_conv_bn=False,
+                     work_dir=None,
+                     gpu_id=0):
+    """Test a checkpoint; the arguments are tools/test.py's flags.
+
+    Returns ``(outputs, metrics)`` on rank 0 (``metrics`` is None without
+    ``eval``) and ``(None, None)`` on the other ranks.
+    """
+    if not (out or eval or format_only or show or show_dir):
+        raise ValueError('Say what to do with the results: --out, --eval, '
+                         '--format-only, --show or --show-dir')
+    if eval and format_only:
+        raise ValueError('--eval and --format-only cannot be both given')
+    if out is not None and not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
+
+    cfg = compat_cfg(load_config(config, cfg_options))
+    setup_multi_processes(cfg)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    cfg.model.pretrained = None
+    if 'backbone' in cfg.model:
+        cfg.model.backbone.pretrained = None
+        cfg.model.backbone.init_cfg = None
+    cfg.model.train_cfg = None
+    cfg.device = get_device()
+    distributed = _init_launcher(cfg, launcher, gpu_id)
+    rank, _ = get_dist_info()
+
+    test_cfgs = cfg.data.test if isinstance(cfg.data.test, list) \
+        else [cfg.data.test]
+    for ds_cfg in test_cfgs:
+        ds_cfg.test_mode = True
+        if cfg.data.test_dataloader.get('samples_per_gpu', 1) > 1:
+            ds_cfg.pipeline = replace_ImageToTensor(ds_cfg.pipeline)
+
+    json_file = None
+    if work_dir is not None and rank == 0:
+        mmcv.mkdir_or_exist(osp.abspath(work_dir))
+        timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+        json_file = osp.join(work_dir, f'eval_{timestamp}.json')
+
+    dataset = build_dataset(cfg.data.test)
+    data_loader = _test_loader(cfg, dataset, distributed)
+
+    model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
+    if cfg.get('fp16', None) is not None:
+        wrap_fp16_model(model)
+    ckpt = load_detector_checkpoint(model, checkpoint, map_location='cpu')
+    if fuse_conv_bn:
+        model = fuse_conv_bn_layers(model)
+    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+    model.CLASSES = meta.get('CLASSES', dataset.CLASSES)
+
+    if not distributed:
+        model = build_dp(model, cfg.device, device_ids=cfg.gpu_ids)
+        outputs = single_gpu_test(model, data_loader, show, show_dir,
+                                  show_score_thr)
+    else:
+        model = build_ddp(
+            model, cfg.device,
+            device_ids=[int(os.environ.get('LOCAL_RANK', 0))],
+            broadcast_buffers=False)
+        gpu_collect = gpu_collect or cfg.get('evaluation', {}).get(
+            'gpu_collect', False)
+        outputs = multi_gpu_test(model, data_loader, tmpdir, gpu_collect)
+
+    if rank != 0:
+        return None, None
+    if out:
+        print(f'\nwriting results to {out}')
+        mmcv.dump(outputs, out)
+    kwargs = dict(eval_options or {})
+    if format_only:
+        dataset.format_results(outputs, **kwargs)
+    metrics = None
+    if eval:
+        eval_kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
+                       if k not in EVAL_HOOK_KEYS}
+        eval_kwargs.update(dict(metric=eval, **kwargs))
+        metrics = dataset.evaluate(outputs, **eval_kwargs)
+        print(metrics)
+        if json_file is not None:
+            mmcv.dump(dict(config=config, metric=metrics), json_file)
+    return outputs, metrics
+

@@ -1,0 +1,39 @@
+"""Process-level settings read from the config before training or testing."""
+import os
+import platform
+import warnings
+
+import cv2
+import torch
+import torch.multiprocessing as mp
+
+
+def setup_multi_processes(cfg):
+    """Set the multiprocessing start method and thread counts from ``cfg``.
+
+    Keys (all optional): ``mp_start_method`` ('fork' by default on Linux),
+    ``opencv_num_threads`` (0: OpenCV stays single-threaded inside data
+    workers). With data workers, OMP/MKL threads default to 1 per process so
+    that workers do not oversubscribe the cores; on a CPU-only machine the
+    main process computes the model, so its thread count is left alone.
+    """
+    if platform.system() != 'Windows':
+        method = cfg.get('mp_start_method', 'fork')
+        current = mp.get_start_method(allow_none=True)
+        if current is not None and current != method:
+            warnings.warn(f'Multi-processing start method {method!r} differs '
+                          f'from the one already set ({current!r}); keeping '
+                          f'{current!r}.')
+        elif current is None:
+            mp.set_start_method(method, force=True)
+
+    cv2.setNumThreads(cfg.get('opencv_num_threads', 0))
+
+    workers = cfg.get('data', {}).get('workers_per_gpu', 1)
+    if 'train_dataloader' in cfg.get('data', {}):
+        workers = max(workers, cfg.data.train_dataloader.get(
+            'workers_per_gpu', 1))
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        if (var not in os.environ and workers > 1
+                and torch.cuda.is_available()):
+            os.environ[var] = '1'
