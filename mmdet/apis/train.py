@@ -8,7 +8,7 @@ from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
                          Fp16OptimizerHook, OptimizerHook, build_optimizer,
                          build_runner, get_dist_info)
 
-from mmdet.core import DistEvalHook, EvalHook
+from mmdet.core import CPUMemoryHook, DistEvalHook, EvalHook
 from mmdet.datasets import build_dataloader, build_dataset
 from mmdet.utils import (build_ddp, build_dp, compat_cfg,
                          enable_atomic_disk_writes, find_latest_checkpoint,
@@ -177,6 +177,8 @@ def train_detector(model,
         custom_hooks_config=cfg.get('custom_hooks', None))
     if distributed and isinstance(runner, EpochBasedRunner):
         runner.register_hook(DistSamplerSeedHook())
+    if cfg.device == 'cpu':
+        runner.register_hook(CPUMemoryHook(), priority='LOW')
     if validate:
         _register_eval_hook(runner, cfg, distributed)
 
