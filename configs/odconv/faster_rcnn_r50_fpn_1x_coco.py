@@ -1,0 +1,15 @@
+# Faster R-CNN, ResNet-50 + FPN, COCO 1x schedule.
+_base_ = [
+    '../_base_/models/faster_rcnn_r50_fpn.py',
+    '../_base_/datasets/coco_detection.py',
+    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    pretrained='checkpoints/imagenet/resnet50.pth',
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_eval=True))
+find_unused_parameters = True
