@@ -1,0 +1,5 @@
+from .assign_result import AssignResult
+from .base_assigner import BaseAssigner
+from .max_iou_assigner import MaxIoUAssigner
+
+__all__ = ['BaseAssigner', 'MaxIoUAssigner', 'AssignResult']

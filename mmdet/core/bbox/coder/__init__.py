@@ -1,0 +1,8 @@
+from .base_bbox_coder import BaseBBoxCoder
+from .delta_xywh_bbox_coder import DeltaXYWHBBoxCoder, bbox2delta, delta2bbox
+from .pseudo_bbox_coder import PseudoBBoxCoder
+
+__all__ = [
+    'BaseBBoxCoder', 'PseudoBBoxCoder', 'DeltaXYWHBBoxCoder', 'bbox2delta',
+    'delta2bbox'
+]

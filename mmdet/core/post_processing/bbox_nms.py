@@ -1,0 +1,192 @@
+"""Non-maximum suppression: single-class, batched, and multi-class.
+
+mmcv's compiled ``nms`` / ``batched_nms`` are not available (mmcv without
+its CUDA/C++ ops), so the same interfaces are provided here on top of
+``torchvision.ops``. Kept boxes are always in descending score order.
+"""
+import numpy as np
+import torch
+from torchvision.ops import batched_nms as tv_batched_nms
+from torchvision.ops import nms as tv_nms
+
+NMS_TYPES = ('nms', )
+
+
+def _offset_boxes(boxes, offset):
+    """Boxes whose IoU without offset equals the IoU of ``boxes`` with
+    widths ``x2 - x1 + offset`` (the legacy +1 convention)."""
+    if offset == 0:
+        return boxes
+    if offset != 1:
+        raise ValueError(f'offset must be 0 or 1, got {offset}')
+    return torch.cat([boxes[:, :2], boxes[:, 2:] + 1], dim=1)
+
+
+def nms(boxes, scores, iou_threshold, offset=0, score_threshold=0,
+        max_num=-1):
+    """Single-class NMS with mmcv's interface (``mmcv.ops.nms``).
+
+    Args:
+        boxes (Tensor | ndarray): (N, 4) boxes ``x1, y1, x2, y2``.
+        scores (Tensor | ndarray): (N,) scores.
+        iou_threshold (float): boxes overlapping a better one by a larger
+            IoU are removed.
+        offset (int): 0, or 1 for widths ``x2 - x1 + 1``.
+        score_threshold (float): boxes with a score not above it are
+            dropped first (when > 0).
+        max_num (int): keep at most this many (when > 0).
+
+    Returns:
+        tuple: ``dets`` (K, 5) boxes and scores, descending by score, and
+        ``inds`` (K,) their indices in the input; of the input's type.
+    """
+    is_numpy = isinstance(boxes, np.ndarray)
+    if is_numpy:
+        boxes, scores = torch.from_numpy(boxes), torch.from_numpy(scores)
+    if boxes.dim() != 2 or boxes.size(1) != 4 or scores.dim() != 1 \
+            or scores.size(0) != boxes.size(0):
+        raise ValueError(f'nms needs (N, 4) boxes and (N,) scores, got '
+                         f'{tuple(boxes.shape)} and {tuple(scores.shape)}')
+    inds = torch.arange(boxes.size(0), device=boxes.device)
+    if score_threshold > 0:
+        valid = scores > score_threshold
+        boxes, scores, inds = boxes[valid], scores[valid], inds[valid]
+    keep = tv_nms(_offset_boxes(boxes, offset), scores, iou_threshold)
+    if max_num > 0:
+        keep = keep[:max_num]
+    dets = torch.cat([boxes[keep], scores[keep, None]], dim=1)
+    inds = inds[keep]
+    if is_numpy:
+        return dets.numpy(), inds.numpy()
+    return dets, inds
+
+
+def _parse_nms_cfg(nms_cfg, class_agnostic):
+    """Split an ``nms_cfg`` dict into (class_agnostic, kwargs of nms)."""
+    cfg = dict(nms_cfg)
+    class_agnostic = cfg.pop('class_agnostic', class_agnostic)
+    nms_type = cfg.pop('type', 'nms')
+    if nms_type not in NMS_TYPES:
+        raise ValueError(f'nms type {nms_type!r} is not supported (only '
+                         f'{NMS_TYPES}: mmcv.ops is not available)')
+    cfg.pop('split_thr', None)  # a memory/speed knob of mmcv, not needed
+    if 'iou_thr' in cfg:  # the name before mmcv 1.0
+        cfg.setdefault('iou_threshold', cfg.pop('iou_thr'))
+    if 'iou_threshold' not in cfg:
+        raise KeyError(f'nms_cfg needs iou_threshold, got {dict(nms_cfg)}')
+    allowed = {'iou_threshold', 'offset', 'score_threshold', 'max_num'}
+    unknown = set(cfg) - allowed
+    if unknown:
+        raise KeyError(f'unknown nms_cfg keys {sorted(unknown)}; allowed: '
+                       f'{sorted(allowed | {"type", "class_agnostic"})}')
+    return class_agnostic, cfg
+
+
+def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
+    """NMS within each group (class, level, image...) independently.
+
+    The interface of ``mmcv.ops.batched_nms``, computed with
+    ``torchvision.ops.batched_nms``.
+
+    Args:
+        boxes (Tensor): (N, 4) boxes.
+        scores (Tensor): (N,) scores.
+        idxs (Tensor): (N,) group of every box; boxes of different groups
+            never suppress each other.
+        nms_cfg (dict | None): ``type='nms'``, ``iou_threshold``, and
+            optionally ``class_agnostic``, ``offset``, ``score_threshold``,
+            ``max_num`` (``split_thr`` is accepted and ignored). None: no
+            NMS, only sorting.
+        class_agnostic (bool): ignore the groups (overridden by
+            ``nms_cfg['class_agnostic']``).
+
+    Returns:
+        tuple: ``dets`` (K, 5) kept boxes with their scores, in descending
+        score order, and ``keep`` (K,) their indices in the input.
+    """
+    if nms_cfg is None:
+        scores, inds = scores.sort(descending=True)
+        return torch.cat([boxes[inds], scores[:, None]], -1), inds
+
+    class_agnostic, cfg = _parse_nms_cfg(nms_cfg, class_agnostic)
+    keep = torch.arange(boxes.size(0), device=boxes.device)
+    score_threshold = cfg.get('score_threshold', 0)
+    if score_threshold > 0:
+        valid = scores > score_threshold
+        keep = keep[valid]
+    boxes_for_nms = _offset_boxes(boxes[keep], cfg.get('offset', 0))
+    if class_agnostic:
+        order = tv_nms(boxes_for_nms, scores[keep], cfg['iou_threshold'])
+    else:
+        order = tv_batched_nms(boxes_for_nms, scores[keep], idxs[keep],
+                               cfg['iou_threshold'])
+    keep = keep[order]
+    max_num = cfg.get('max_num', -1)
+    if max_num > 0:
+        keep = keep[:max_num]
+    return torch.cat([boxes[keep], scores[keep, None]], -1), keep
+
+
+def multiclass_nms(multi_bboxes,
+                   multi_scores,
+                   score_thr,
+                   nms_cfg,
+                   max_num=-1,
+                   score_factors=None,
+                   return_inds=False):
+    """NMS for multi-class detections: every class on its own.
+
+    Args:
+        multi_bboxes (Tensor): (N, 4) boxes shared by all classes, or
+            (N, C * 4) one box per class.
+        multi_scores (Tensor): (N, C + 1) scores, the background last.
+        score_thr (float): (box, class) pairs with a score not above it
+            are dropped, before ``score_factors`` are applied.
+        nms_cfg (dict): see :func:`batched_nms`.
+        max_num (int): keep at most this many detections (when > 0).
+        score_factors (Tensor, optional): (N,) factors multiplied into the
+            scores before NMS (e.g. centerness).
+        return_inds (bool): also return the indices of the kept pairs.
+
+    Returns:
+        tuple: ``dets`` (k, 5) boxes and scores, descending; ``labels``
+        (k,) classes in [0, C); with ``return_inds`` also ``inds`` (k,),
+        indices into the flattened (N * C) pairs: box ``inds // C``, class
+        ``inds % C``.
+    """
+    num_boxes = multi_scores.size(0)
+    num_classes = multi_scores.size(1) - 1
+    if multi_bboxes.size(0) != num_boxes:
+        raise ValueError(f'{multi_bboxes.size(0)} boxes but {num_boxes} '
+                         'rows of scores')
+    if multi_bboxes.size(1) == 4:
+        bboxes = multi_bboxes[:, None].expand(num_boxes, num_classes, 4)
+    elif multi_bboxes.size(1) == num_classes * 4:
+        bboxes = multi_bboxes.view(num_boxes, num_classes, 4)
+    else:
+        raise ValueError(f'multi_bboxes must be (N, 4) or (N, {num_classes}'
+                         f' * 4), got {tuple(multi_bboxes.shape)}')
+    scores = multi_scores[:, :-1]
+    labels = torch.arange(num_classes, device=scores.device)
+    labels = labels.view(1, -1).expand_as(scores)
+
+    bboxes = bboxes.reshape(-1, 4)
+    scores = scores.reshape(-1)
+    labels = labels.reshape(-1)
+    valid = scores > score_thr
+    if score_factors is not None:
+        factors = score_factors.view(-1, 1).expand(num_boxes, num_classes)
+        scores = scores * factors.reshape(-1)
+    inds = valid.nonzero(as_tuple=False).view(-1)
+    bboxes, scores, labels = bboxes[inds], scores[inds], labels[inds]
+
+    if bboxes.numel() == 0:
+        dets = torch.cat([bboxes, scores[:, None]], -1)
+    else:
+        dets, keep = batched_nms(bboxes, scores, labels, nms_cfg)
+        if max_num > 0:
+            dets, keep = dets[:max_num], keep[:max_num]
+        labels, inds = labels[keep], inds[keep]
+    if return_inds:
+        return dets, labels, inds
+    return dets, labels
