@@ -1,0 +1,272 @@
+"""Draw boxes, labels, scores and masks on an image with matplotlib.
+
+Drawing goes through matplotlib's Agg canvas directly (no pyplot, no window),
+so it works on machines without a display; ``show=True`` opens an OpenCV
+window only where there is a display.
+"""
+import os
+import warnings
+
+import cv2
+import mmcv
+import numpy as np
+import pycocotools.mask as mask_utils
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from .palette import get_palette, palette_val
+
+EPS = 1e-2
+MASK_ALPHA = 0.5
+
+
+def _as_mask_array(segms, height, width):
+    """(N, H, W) bool from a list/array of binary masks or RLE dicts."""
+    if segms is None:
+        return None
+    masks = []
+    for segm in segms:
+        if isinstance(segm, dict):
+            segm = mask_utils.decode(segm)
+        masks.append(np.asarray(segm).astype(bool))
+    if not masks:
+        return np.zeros((0, height, width), dtype=bool)
+    return np.stack(masks)
+
+
+def _filter_by_score(bboxes, labels, segms, score_thr):
+    """Keep the detections whose score (5th box column) is > score_thr."""
+    if score_thr <= 0 or bboxes is None or bboxes.shape[1] != 5:
+        return bboxes, labels, segms
+    keep = bboxes[:, -1] > score_thr
+    segms = segms[keep] if segms is not None else None
+    return bboxes[keep], labels[keep], segms
+
+
+def _blend_masks(img, masks, labels, colors):
+    """Blend every mask into ``img`` (RGB uint8) with its class colour."""
+    img = img.astype(np.float32)
+    for mask, label in zip(masks, labels):
+        color = np.array(colors[label], dtype=np.float32)
+        img[mask] = img[mask] * (1 - MASK_ALPHA) + color * MASK_ALPHA
+    return img.astype(np.uint8)
+
+
+def _mask_anchor(mask):
+    """Where a label goes for a mask without a box: the centroid of its
+    largest connected part, as (x, y)."""
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return 0.0, 0.0
+    largest = 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
+    return tuple(centroids[largest])
+
+
+def _label_texts(labels, scores, class_names):
+    texts = []
+    for i, label in enumerate(labels):
+        name = class_names[label] if class_names is not None and \
+            label < len(class_names) else f'class {label}'
+        if scores is not None:
+            name += f'|{scores[i]:.02f}'
+        texts.append(name)
+    return texts
+
+
+def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
+            thickness, font_size):
+    """Draw on ``img`` (RGB uint8) and return the RGB result, same size."""
+    height, width = img.shape[:2]
+    fig = Figure(frameon=False)
+    canvas = FigureCanvasAgg(fig)
+    dpi = fig.get_dpi()
+    fig.set_size_inches((width + EPS) / dpi, (height + EPS) / dpi)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.axis('off')
+    ax.imshow(img, interpolation='nearest')
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+
+    scores = bboxes[:, 4] if bboxes is not None and \
+        bboxes.shape[1] == 5 else None
+    texts = _label_texts(labels, scores, class_names)
+    if bboxes is not None and len(bboxes):
+        x1, y1, x2, y2 = (bboxes[:, i] for i in range(4))
+        corners = np.stack([np.stack([x1, y1], 1), np.stack([x1, y2], 1),
+                            np.stack([x2, y2], 1), np.stack([x2, y1], 1)],
+                           axis=1)
+        ax.add_collection(PolyCollection(
+            corners, facecolors='none', linewidths=thickness,
+            edgecolors=[bbox_colors[label] for label in labels]))
+        anchors = list(zip(x1, y1))
+    elif masks is not None:
+        anchors = [_mask_anchor(mask) for mask in masks]
+    else:
+        anchors = []
+    for (x, y), text, label in zip(anchors, texts, labels):
+        ax.text(x, y, text, color=text_colors[label], fontsize=font_size,
+                family='sans-serif', verticalalignment='bottom',
+                bbox=dict(facecolor='black', alpha=0.8, pad=0.7,
+                          edgecolor='none'))
+
+    canvas.draw()
+    drawn = np.asarray(canvas.buffer_rgba())[..., :3]
+    if drawn.shape[:2] != (height, width):
+        drawn = mmcv.imresize(np.ascontiguousarray(drawn), (width, height))
+    return np.ascontiguousarray(drawn)
+
+
+def _show(img, win_name, wait_time):
+    if os.environ.get('DISPLAY') is None and os.name != 'nt':
+        warnings.warn('show=True but there is no display: nothing shown '
+                      '(use out_file to save the drawing)')
+        return
+    mmcv.imshow(img, win_name, int(wait_time * 1000))
+
+
+def imshow_det_bboxes(img,
+                      bboxes=None,
+                      labels=None,
+                      segms=None,
+                      class_names=None,
+                      score_thr=0,
+                      bbox_color='green',
+                      text_color='green',
+                      mask_color=None,
+                      thickness=2,
+                      font_size=8,
+                      win_name='',
+                      show=True,
+                      wait_time=0,
+                      out_file=None):
+    """Draw detections (or ground truth) on an image.
+
+    Args:
+        img (str | ndarray): image path or BGR uint8 array (H, W, 3).
+        bboxes (ndarray | None): (N, 4) boxes ``x1, y1, x2, y2`` or (N, 5)
+            with a score, in pixels of ``img``.
+        labels (ndarray | None): (N,) class indices.
+        segms (ndarray | list | None): N binary (H, W) masks or RLE dicts.
+        class_names (list[str] | None): names of the classes.
+        score_thr (float): draw only detections scoring above it.
+        bbox_color, text_color, mask_color: a palette (list of RGB tuples),
+            one RGB tuple, a colour name, or None/'random' (random colours
+            per class; for masks the default).
+        thickness (float): box line width. font_size (int): label size.
+        win_name (str), show (bool), wait_time (float, seconds): OpenCV
+            window, used only where a display exists.
+        out_file (str | None): where to write the drawing.
+
+    Returns:
+        ndarray: the drawing, BGR uint8 of the input's size.
+    """
+    img = mmcv.imread(img).astype(np.uint8)
+    height, width = img.shape[:2]
+    if bboxes is not None:
+        bboxes = np.asarray(bboxes, dtype=np.float32)
+        bboxes = bboxes.reshape(-1, bboxes.shape[-1] if bboxes.ndim == 2
+                                else 4)
+    masks = _as_mask_array(segms, height, width)
+    num = len(bboxes) if bboxes is not None else \
+        (len(masks) if masks is not None else 0)
+    labels = np.zeros(num, dtype=np.int64) if labels is None else \
+        np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) != num:
+        raise ValueError(f'{len(labels)} labels for {num} boxes/masks')
+    if masks is not None and len(masks) != num:
+        raise ValueError(f'{len(masks)} masks for {num} detections')
+    bboxes, labels, masks = _filter_by_score(bboxes, labels, masks,
+                                             score_thr)
+
+    num_colors = max([len(class_names or []), int(labels.max(initial=-1)) + 1,
+                      1])
+    bbox_colors = palette_val(get_palette(bbox_color, num_colors))
+    text_colors = palette_val(get_palette(text_color, num_colors))
+    rgb = mmcv.bgr2rgb(img)
+    if masks is not None and len(masks):
+        rgb = _blend_masks(rgb, masks, labels,
+                           get_palette(mask_color, num_colors))
+    drawn = mmcv.rgb2bgr(_render(rgb, bboxes, labels, masks, class_names,
+                                 bbox_colors, text_colors, thickness,
+                                 font_size))
+    if show:
+        _show(drawn, win_name, wait_time)
+    if out_file is not None:
+        mmcv.imwrite(drawn, out_file)
+    return drawn
+
+
+def _split_result(result):
+    """(bboxes (N, 5), labels (N,), segms or None) from a detector's
+    per-class result list or ``(bbox_results, segm_results)``."""
+    bbox_result, segm_result = result if isinstance(result, tuple) else \
+        (result, None)
+    if isinstance(segm_result, tuple):  # (masks, mask scores)
+        segm_result = segm_result[0]
+    bboxes = np.vstack([np.asarray(b).reshape(-1, 5) for b in bbox_result]) \
+        if len(bbox_result) else np.zeros((0, 5), np.float32)
+    labels = np.concatenate([
+        np.full(len(b), i, dtype=np.int64) for i, b in enumerate(bbox_result)
+    ]) if len(bbox_result) else np.zeros(0, np.int64)
+    segms = None
+    if segm_result is not None:
+        segms = [m for class_masks in segm_result for m in class_masks]
+    return bboxes, labels, segms
+
+
+def imshow_gt_det_bboxes(img,
+                         annotation,
+                         result,
+                         class_names=None,
+                         score_thr=0,
+                         gt_bbox_color=(61, 102, 255),
+                         gt_text_color=(200, 200, 200),
+                         gt_mask_color=(61, 102, 255),
+                         det_bbox_color=(241, 101, 72),
+                         det_text_color=(200, 200, 200),
+                         det_mask_color=(241, 101, 72),
+                         thickness=2,
+                         font_size=13,
+                         win_name='',
+                         show=True,
+                         wait_time=0,
+                         out_file=None,
+                         overlay_gt_pred=True):
+    """Ground truth and detections on one image.
+
+    Args:
+        annotation (dict): ``gt_bboxes`` (N, 4), ``gt_labels`` (N,) and
+            optionally ``gt_masks`` (BitmapMasks/PolygonMasks or (N, H, W)).
+        result (list | tuple): the detector's result for the image.
+        overlay_gt_pred (bool): draw both on one image; otherwise stack the
+            ground truth drawing above the detection drawing.
+    Other arguments are those of ``imshow_det_bboxes``.
+
+    Returns:
+        ndarray: the drawing (BGR).
+    """
+    img = mmcv.imread(img).astype(np.uint8)
+    gt_masks = annotation.get('gt_masks')
+    if gt_masks is not None and hasattr(gt_masks, 'to_ndarray'):
+        gt_masks = gt_masks.to_ndarray()
+    gt_drawn = imshow_det_bboxes(
+        img, annotation['gt_bboxes'], annotation['gt_labels'], gt_masks,
+        class_names=class_names, bbox_color=gt_bbox_color,
+        text_color=gt_text_color, mask_color=gt_mask_color,
+        thickness=thickness, font_size=font_size, show=False)
+    bboxes, labels, segms = _split_result(result)
+    det_drawn = imshow_det_bboxes(
+        gt_drawn if overlay_gt_pred else img, bboxes, labels, segms,
+        class_names=class_names, score_thr=score_thr,
+        bbox_color=det_bbox_color, text_color=det_text_color,
+        mask_color=det_mask_color, thickness=thickness,
+        font_size=font_size, show=False)
+    drawn = det_drawn if overlay_gt_pred else \
+        np.concatenate([gt_drawn, det_drawn], axis=0)
+    if show:
+        _show(drawn, win_name, wait_time)
+    if out_file is not None:
+        mmcv.imwrite(drawn, out_file)
+    return drawn
