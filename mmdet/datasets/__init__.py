@@ -1,0 +1,20 @@
+from .builder import (DATASETS, PIPELINES, build_dataloader, build_dataset,
+                      worker_init_fn)
+from .coco import CocoDataset
+from .custom import CustomDataset
+from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
+                               RepeatDataset)
+from .samplers import (DistributedGroupSampler, DistributedSampler,
+                       GroupSampler, InfiniteBatchSampler,
+                       InfiniteGroupBatchSampler)
+from .tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from .utils import get_loading_pipeline, replace_ImageToTensor
+
+__all__ = [
+    'CustomDataset', 'CocoDataset', 'ConcatDataset',
+    'RepeatDataset', 'ClassBalancedDataset', 'GroupSampler',
+    'DistributedGroupSampler', 'DistributedSampler', 'InfiniteBatchSampler',
+    'InfiniteGroupBatchSampler', 'build_dataloader', 'build_dataset',
+    'worker_init_fn', 'DATASETS', 'PIPELINES', 'replace_ImageToTensor',
+    'get_loading_pipeline', 'TINY_COCO_CLASSES', 'make_tiny_coco'
+]

@@ -1,0 +1,276 @@
+"""The base detection data set (MMDetection 2.x's ``CustomDataset``).
+
+Annotations in the "middle format": a list with one dict per image::
+
+    dict(filename='a.jpg', width=640, height=480,
+         ann=dict(bboxes=(n, 4) float32 [x1, y1, x2, y2],
+                  labels=(n,) int64,
+                  bboxes_ignore=(k, 4) float32 (optional),
+                  labels_ignore=(k,) int64 (optional)))
+
+Subclasses (``CocoDataset``) override ``load_annotations`` and
+``get_ann_info`` to read other formats into it.
+"""
+import os.path as osp
+import warnings
+from collections import Counter
+
+import mmcv
+import numpy as np
+from terminaltables import AsciiTable
+from torch.utils.data import Dataset
+
+from mmdet.core.visualization import generated_palette
+from .builder import DATASETS
+from .pipelines import Compose
+
+# consecutive failed samples (pipeline returned None) before giving up
+MAX_RETRIES = 100
+
+
+def missing_data_hint(path):
+    """What to do about a missing data set file or folder."""
+    if 'tiny_coco' in path:
+        return ('Generate the tiny data set first: '
+                'python tools/misc/make_tiny_coco.py')
+    if 'coco' in path:
+        return ('Put COCO under data/coco (data/coco/annotations/'
+                'instances_{train,val}2017.json, data/coco/train2017/, '
+                'data/coco/val2017/), link it there (ln -s /path/to/coco '
+                'data/coco), or set data_root / ann_file / img_prefix with '
+                '--cfg-options')
+    return 'Check data_root, ann_file and img_prefix in the config'
+
+
+def _join(root, path):
+    if path is None or root is None or osp.isabs(path) or '://' in path:
+        return path
+    return osp.join(root, path)
+
+
+@DATASETS.register_module()
+class CustomDataset(Dataset):
+    """A detection data set read through a pipeline.
+
+    Args:
+        ann_file (str): annotation file.
+        pipeline (list[dict]): the processing pipeline.
+        classes (str | Sequence[str] | None): class names to use instead of
+            ``CLASSES`` (a file with one name per line, or a list).
+        data_root (str | None): prefix of relative ``ann_file``,
+            ``img_prefix``, ``seg_prefix`` and ``proposal_file``.
+        img_prefix (str): folder of the images.
+        seg_prefix (str | None): folder of segmentation maps.
+        seg_suffix (str): their file name suffix.
+        proposal_file (str | None): precomputed proposals (a pickle).
+        test_mode (bool): no annotations are loaded into samples and no
+            images are filtered.
+        filter_empty_gt (bool): in training, drop images without objects
+            (where the subclass supports it).
+        file_client_args (dict): ``mmcv.FileClient`` arguments.
+    """
+
+    CLASSES = None
+    PALETTE = None
+
+    def __init__(self,
+                 ann_file,
+                 pipeline,
+                 classes=None,
+                 data_root=None,
+                 img_prefix='',
+                 seg_prefix=None,
+                 seg_suffix='.png',
+                 proposal_file=None,
+                 test_mode=False,
+                 filter_empty_gt=True,
+                 file_client_args=dict(backend='disk')):
+        self.data_root = data_root
+        self.ann_file = _join(data_root, ann_file)
+        self.img_prefix = _join(data_root, img_prefix) if img_prefix \
+            else img_prefix
+        self.seg_prefix = _join(data_root, seg_prefix)
+        self.seg_suffix = seg_suffix
+        self.proposal_file = _join(data_root, proposal_file)
+        self.test_mode = test_mode
+        self.filter_empty_gt = filter_empty_gt
+        self.file_client_args = file_client_args
+        self.file_client = mmcv.FileClient(**file_client_args)
+        self.CLASSES = self.get_classes(classes)
+        self.PALETTE = self._palette_for(self.CLASSES)
+        self._check_paths()
+
+        self.data_infos = self.load_annotations(self.ann_file)
+        self.proposals = self.load_proposals(self.proposal_file) \
+            if self.proposal_file is not None else None
+        if not test_mode:
+            valid = self._filter_imgs()
+            self.data_infos = [self.data_infos[i] for i in valid]
+            if self.proposals is not None:
+                self.proposals = [self.proposals[i] for i in valid]
+        self._set_group_flag()
+        self.pipeline = Compose(pipeline)
+
+    # -- set-up ---------------------------------------------------------
+
+    def _on_disk(self):
+        return self.file_client_args.get('backend', 'disk') == 'disk'
+
+    def _check_paths(self):
+        """Missing files/folders fail here, naming the path and the fix."""
+        if not self._on_disk():
+            return
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'annotation file {self.ann_file!r} does not exist. '
+                f'{missing_data_hint(self.ann_file)}')
+        if self.img_prefix and not osp.isdir(self.img_prefix):
+            raise FileNotFoundError(
+                f'image folder {self.img_prefix!r} does not exist. '
+                f'{missing_data_hint(self.img_prefix)}')
+        if self.proposal_file is not None and \
+                not osp.isfile(self.proposal_file):
+            raise FileNotFoundError(
+                f'proposal file {self.proposal_file!r} does not exist')
+
+    @classmethod
+    def get_classes(cls, classes=None):
+        """The class names: ``CLASSES`` by default, else ``classes`` (a
+        list/tuple, or a file with one name per line)."""
+        if classes is None:
+            return cls.CLASSES
+        if isinstance(classes, str):
+            if not osp.isfile(classes):
+                raise FileNotFoundError(f'class name file {classes!r} does '
+                                        'not exist')
+            return mmcv.list_from_file(classes)
+        if isinstance(classes, (tuple, list)):
+            return classes
+        raise ValueError(f'classes must be a list, a tuple or a file name, '
+                         f'got {type(classes)}')
+
+    def _palette_for(self, classes):
+        """The class's own PALETTE for its own classes, else one generated
+        for ``classes``."""
+        own = type(self).PALETTE
+        if classes is None or (own is not None and tuple(classes) == tuple(
+                type(self).CLASSES or ())):
+            return own
+        return generated_palette(len(classes))
+
+    def load_annotations(self, ann_file):
+        """Read the middle-format list (any mmcv.load format)."""
+        return mmcv.load(ann_file)
+
+    def load_proposals(self, proposal_file):
+        return mmcv.load(proposal_file)
+
+    def get_ann_info(self, idx):
+        """The annotation dict of image ``idx`` (see the module doc)."""
+        return self.data_infos[idx]['ann']
+
+    def get_cat_ids(self, idx):
+        """The class labels present in image ``idx`` (list[int])."""
+        return self.data_infos[idx]['ann']['labels'].astype(np.int64).tolist()
+
+    def _filter_imgs(self, min_size=32):
+        """Indices of the images kept for training (both sides >= min_size;
+        this base class cannot tell empty images apart)."""
+        if self.filter_empty_gt:
+            warnings.warn('CustomDataset does not filter images without '
+                          'objects')
+        return [i for i, info in enumerate(self.data_infos)
+                if min(info['width'], info['height']) >= min_size]
+
+    def _set_group_flag(self):
+        """``flag[i]`` = 1 for landscape images (w / h > 1), else 0: the
+        group samplers batch images of one orientation together."""
+        self.flag = np.array(
+            [int(info['width'] / info['height'] > 1)
+             for info in self.data_infos], dtype=np.uint8)
+
+    # -- samples --------------------------------------------------------
+
+    def __len__(self):
+        return len(self.data_infos)
+
+    def pre_pipeline(self, results):
+        """Fields every pipeline expects."""
+        results['img_prefix'] = self.img_prefix
+        results['seg_prefix'] = self.seg_prefix
+        results['proposal_file'] = self.proposal_file
+        results['bbox_fields'] = []
+        results['mask_fields'] = []
+        results['seg_fields'] = []
+
+    def prepare_train_img(self, idx):
+        """The pipeline's output for training sample ``idx`` (None when the
+        pipeline dropped it)."""
+        results = dict(img_info=self.data_infos[idx],
+                       ann_info=self.get_ann_info(idx))
+        if self.proposals is not None:
+            results['proposals'] = self.proposals[idx]
+        self.pre_pipeline(results)
+        return self.pipeline(results)
+
+    def prepare_test_img(self, idx):
+        """The pipeline's output for test sample ``idx`` (no annotations)."""
+        results = dict(img_info=self.data_infos[idx])
+        if self.proposals is not None:
+            results['proposals'] = self.proposals[idx]
+        self.pre_pipeline(results)
+        return self.pipeline(results)
+
+    def _rand_another(self, idx):
+        """A random index of the same aspect-ratio group as ``idx``."""
+        pool = np.flatnonzero(self.flag == self.flag[idx])
+        return int(np.random.choice(pool))
+
+    def __getitem__(self, idx):
+        """Test mode: the test sample. Training: the training sample, or,
+        when the pipeline drops it (returns None, e.g. no object left),
+        another random sample of the same group."""
+        if self.test_mode:
+            return self.prepare_test_img(idx)
+        for _ in range(MAX_RETRIES):
+            data = self.prepare_train_img(idx)
+            if data is not None:
+                return data
+            idx = self._rand_another(idx)
+        raise RuntimeError(
+            f'the training pipeline dropped {MAX_RETRIES} samples in a row '
+            '(e.g. FilterAnnotations(keep_empty=False) with no object '
+            'left); check the annotations and the pipeline')
+
+    # -- results --------------------------------------------------------
+
+    def format_results(self, results, **kwargs):
+        """Nothing to format for this base class."""
+
+    def evaluate(self, results, metric=None, logger=None, **kwargs):
+        raise NotImplementedError(
+            f'{type(self).__name__} has no evaluation; use a data set type '
+            'with one (CocoDataset)')
+
+    def __repr__(self):
+        mode = 'Test' if self.test_mode else 'Train'
+        head = (f'\n{type(self).__name__} {mode} dataset with '
+                f'{len(self)} images\n')
+        if self.CLASSES is None:
+            return head + 'the classes are not set\n'
+        counts = Counter()
+        for idx in range(len(self)):
+            labels = self.get_ann_info(idx)['labels']
+            counts.update(np.asarray(labels).tolist())
+            if len(labels) == 0:
+                counts[-1] += 1
+        rows = [['category', 'count'] * 5]
+        cells = [f'{i} [{name}]' for i, name in enumerate(self.CLASSES)]
+        cells = [x for i, c in enumerate(cells) for x in (c, counts[i])]
+        if counts[-1]:
+            cells += ['-1 background', counts[-1]]
+        for start in range(0, len(cells), 10):
+            rows.append(cells[start:start + 10])
+        table = AsciiTable(rows)
+        table.inner_footing_row_border = False
+        return head + table.table

@@ -1,0 +1,151 @@
+"""Data set wrappers: concatenation, repetition, class-balanced repeats."""
+import bisect
+import math
+from collections import defaultdict
+
+import numpy as np
+from torch.utils.data.dataset import ConcatDataset as _ConcatDataset
+
+from .builder import DATASETS
+
+
+@DATASETS.register_module()
+class ConcatDataset(_ConcatDataset):
+    """Data sets one after the other (torch's ConcatDataset), with the
+    first one's ``CLASSES`` / ``PALETTE``, a joined ``flag``, and
+    evaluation of each part on its own share of the results.
+
+    Args:
+        datasets (list[Dataset]): data sets with the same classes.
+        separate_eval (bool): evaluate each part separately (metric keys
+            prefixed ``'<index>_'``); otherwise as one data set, which only
+            works when the parts are not COCO-style.
+    """
+
+    def __init__(self, datasets, separate_eval=True):
+        super().__init__(datasets)
+        self.CLASSES = datasets[0].CLASSES
+        self.PALETTE = getattr(datasets[0], 'PALETTE', None)
+        self.separate_eval = separate_eval
+        if all(hasattr(d, 'flag') for d in datasets):
+            self.flag = np.concatenate([d.flag for d in datasets])
+
+    def _locate(self, idx):
+        if idx < 0:
+            if -idx > len(self):
+                raise IndexError('index out of range')
+            idx += len(self)
+        part = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[part - 1] if part else 0
+        return part, idx - start
+
+    def get_cat_ids(self, idx):
+        part, local = self._locate(idx)
+        return self.datasets[part].get_cat_ids(local)
+
+    def get_ann_info(self, idx):
+        part, local = self._locate(idx)
+        return self.datasets[part].get_ann_info(local)
+
+    def evaluate(self, results, logger=None, **kwargs):
+        if len(results) != self.cumulative_sizes[-1]:
+            raise ValueError(f'{len(results)} results for '
+                             f'{self.cumulative_sizes[-1]} images')
+        if not self.separate_eval:
+            if any(hasattr(d, 'coco') for d in self.datasets):
+                raise NotImplementedError(
+                    'COCO-style data sets cannot be evaluated together; use '
+                    'separate_eval=True')
+            return self.datasets[0].evaluate(results, logger=logger,
+                                             **kwargs)
+        metrics = {}
+        start = 0
+        for i, (dataset, end) in enumerate(zip(self.datasets,
+                                               self.cumulative_sizes)):
+            part = dataset.evaluate(results[start:end], logger=logger,
+                                    **kwargs)
+            metrics.update({f'{i}_{k}': v for k, v in part.items()})
+            start = end
+        return metrics
+
+
+@DATASETS.register_module()
+class RepeatDataset:
+    """``dataset`` repeated ``times`` times (one long epoch, fewer loader
+    restarts for small data sets)."""
+
+    def __init__(self, dataset, times):
+        self.dataset = dataset
+        self.times = times
+        self.CLASSES = dataset.CLASSES
+        self.PALETTE = getattr(dataset, 'PALETTE', None)
+        self._ori_len = len(dataset)
+        if hasattr(dataset, 'flag'):
+            self.flag = np.tile(dataset.flag, times)
+
+    def __getitem__(self, idx):
+        return self.dataset[idx % self._ori_len]
+
+    def get_cat_ids(self, idx):
+        return self.dataset.get_cat_ids(idx % self._ori_len)
+
+    def get_ann_info(self, idx):
+        return self.dataset.get_ann_info(idx % self._ori_len)
+
+    def __len__(self):
+        return self.times * self._ori_len
+
+
+@DATASETS.register_module()
+class ClassBalancedDataset:
+    """Repeat images that hold rare classes (LVIS's repeat factor sampling).
+
+    A class seen in a fraction ``f`` of the images gets the factor
+    ``max(1, sqrt(oversample_thr / f))``; an image repeats
+    ``ceil(max factor of its classes)`` times.
+
+    Args:
+        dataset: a data set with ``get_cat_ids``.
+        oversample_thr (float): classes rarer than this are oversampled.
+        filter_empty_gt (bool): images without objects are not repeated (and
+            kept once only when False).
+    """
+
+    def __init__(self, dataset, oversample_thr, filter_empty_gt=True):
+        self.dataset = dataset
+        self.oversample_thr = oversample_thr
+        self.filter_empty_gt = filter_empty_gt
+        self.CLASSES = dataset.CLASSES
+        self.PALETTE = getattr(dataset, 'PALETTE', None)
+        factors = self._get_repeat_factors(dataset, oversample_thr)
+        self.repeat_indices = [i for i, f in enumerate(factors)
+                               for _ in range(int(math.ceil(f)))]
+        if hasattr(dataset, 'flag'):
+            self.flag = np.asarray(dataset.flag)[self.repeat_indices]
+
+    def _get_repeat_factors(self, dataset, repeat_thr):
+        cat_sets = [set(dataset.get_cat_ids(i)) for i in range(len(dataset))]
+        freq = defaultdict(int)
+        for cats in cat_sets:
+            if not cats and not self.filter_empty_gt:
+                cats = {len(self.CLASSES)}
+            for c in cats:
+                freq[c] += 1
+        num_images = len(dataset)
+        cat_factor = {c: max(1.0, math.sqrt(repeat_thr / (n / num_images)))
+                      for c, n in freq.items()}
+        factors = []
+        for cats in cat_sets:
+            if not cats and not self.filter_empty_gt:
+                cats = {len(self.CLASSES)}
+            factors.append(max((cat_factor[c] for c in cats), default=1.0))
+        return factors
+
+    def __getitem__(self, idx):
+        return self.dataset[self.repeat_indices[idx]]
+
+    def get_ann_info(self, idx):
+        return self.dataset.get_ann_info(self.repeat_indices[idx])
+
+    def __len__(self):
+        return len(self.repeat_indices)

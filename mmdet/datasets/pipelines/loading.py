@@ -1,0 +1,276 @@
+"""Reading images and annotations into the ``results`` dict.
+
+The data set hands each pipeline ``results = dict(img_info=..., ann_info=...,
+img_prefix=..., bbox_fields=[], mask_fields=[], seg_fields=[])``; these steps
+fill in ``img`` and the ground truth.
+"""
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pycocotools.mask as mask_utils
+
+from mmdet.core.mask import BitmapMasks, PolygonMasks
+from ..builder import PIPELINES
+
+
+def _read_bytes(file_client, filename):
+    try:
+        return file_client.get(filename)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f'image file {filename!r} does not exist (listed in the '
+            'annotation file but missing from the image folder)') from err
+
+
+def _decode(img_bytes, filename, **kwargs):
+    """Decode image bytes; a corrupt file raises an error naming it."""
+    try:
+        img = mmcv.imfrombytes(img_bytes, **kwargs)
+    except Exception as err:  # cv2/PIL/turbojpeg errors differ
+        raise OSError(f'cannot decode image file {filename!r}: {err}') \
+            from err
+    if img is None:
+        raise OSError(f'cannot decode image file {filename!r}: it is empty '
+                      'or not an image (corrupt or truncated?)')
+    return img
+
+
+@PIPELINES.register_module()
+class LoadImageFromFile:
+    """Read ``img_prefix / img_info['filename']``.
+
+    Adds ``filename``, ``ori_filename``, ``img`` (H, W, 3 BGR uint8, or
+    float32 with ``to_float32``), ``img_shape``, ``ori_shape`` and
+    ``img_fields = ['img']``.
+
+    Args:
+        to_float32 (bool): convert the image to float32.
+        color_type (str): mmcv's imread flag ('color', 'grayscale',
+            'unchanged').
+        channel_order (str): 'bgr' or 'rgb'.
+        file_client_args (dict): ``mmcv.FileClient`` arguments.
+    """
+
+    def __init__(self, to_float32=False, color_type='color',
+                 channel_order='bgr', file_client_args=dict(backend='disk')):
+        self.to_float32 = to_float32
+        self.color_type = color_type
+        self.channel_order = channel_order
+        self.file_client_args = file_client_args.copy()
+        self.file_client = None
+
+    def __call__(self, results):
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        name = results['img_info']['filename']
+        prefix = results.get('img_prefix')
+        filename = osp.join(prefix, name) if prefix is not None else name
+        img = _decode(_read_bytes(self.file_client, filename), filename,
+                      flag=self.color_type, channel_order=self.channel_order)
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['filename'] = filename
+        results['ori_filename'] = name
+        results['img'] = img
+        results['img_shape'] = img.shape
+        results['ori_shape'] = img.shape
+        results['img_fields'] = ['img']
+        return results
+
+    def __repr__(self):
+        return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '
+                f"color_type='{self.color_type}', "
+                f"channel_order='{self.channel_order}', "
+                f'file_client_args={self.file_client_args})')
+
+
+@PIPELINES.register_module()
+class LoadImageFromWebcam(LoadImageFromFile):
+    """Take an image already in memory (``results['img']``), e.g. from a
+    camera or ``inference_detector`` given an array."""
+
+    def __call__(self, results):
+        img = results['img']
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['filename'] = None
+        results['ori_filename'] = None
+        results['img'] = img
+        results['img_shape'] = img.shape
+        results['ori_shape'] = img.shape
+        results['img_fields'] = ['img']
+        return results
+
+
+def poly2mask(mask_ann, img_h, img_w):
+    """One instance's COCO segmentation (polygons, uncompressed RLE or RLE)
+    -> (H, W) uint8 binary mask."""
+    if isinstance(mask_ann, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(mask_ann, img_h, img_w))
+    elif isinstance(mask_ann.get('counts'), list):
+        rle = mask_utils.frPyObjects(mask_ann, img_h, img_w)
+    else:
+        rle = mask_ann
+    return mask_utils.decode(rle)
+
+
+@PIPELINES.register_module()
+class LoadAnnotations:
+    """Copy the ground truth of ``results['ann_info']`` into ``results``.
+
+    Adds ``gt_bboxes`` (N, 4) float32 and ``gt_bboxes_ignore`` (crowd),
+    ``gt_labels`` (N,) int64, ``gt_masks`` (BitmapMasks with
+    ``poly2mask``, otherwise PolygonMasks) and ``gt_semantic_seg``, and
+    registers them in ``bbox_fields`` / ``mask_fields`` / ``seg_fields`` so
+    geometric transforms move them with the image.
+
+    Args:
+        with_bbox, with_label, with_mask, with_seg (bool): what to load.
+        poly2mask (bool): rasterize polygon masks to bitmaps.
+        denorm_bbox (bool): boxes are stored in [0, 1]; scale by the size.
+        file_client_args (dict): for reading segmentation maps.
+    """
+
+    def __init__(self, with_bbox=True, with_label=True, with_mask=False,
+                 with_seg=False, poly2mask=True, denorm_bbox=False,
+                 file_client_args=dict(backend='disk')):
+        self.with_bbox = with_bbox
+        self.with_label = with_label
+        self.with_mask = with_mask
+        self.with_seg = with_seg
+        self.poly2mask = poly2mask
+        self.denorm_bbox = denorm_bbox
+        self.file_client_args = file_client_args.copy()
+        self.file_client = None
+
+    def _load_bboxes(self, results):
+        ann_info = results['ann_info']
+        bboxes = np.asarray(ann_info['bboxes'],
+                            dtype=np.float32).reshape(-1, 4).copy()
+        if self.denorm_bbox and len(bboxes):
+            h, w = results['img_shape'][:2]
+            bboxes *= np.array([w, h, w, h], dtype=np.float32)
+        results['gt_bboxes'] = bboxes
+        results['bbox_fields'].append('gt_bboxes')
+        ignore = ann_info.get('bboxes_ignore')
+        if ignore is not None:
+            results['gt_bboxes_ignore'] = np.asarray(
+                ignore, dtype=np.float32).reshape(-1, 4).copy()
+            results['bbox_fields'].append('gt_bboxes_ignore')
+        return results
+
+    def _load_labels(self, results):
+        results['gt_labels'] = np.asarray(results['ann_info']['labels'],
+                                          dtype=np.int64).copy()
+        return results
+
+    @staticmethod
+    def process_polygons(polygons):
+        """Keep the valid polygons of one instance (even length, >= 3
+        points) as float arrays."""
+        if isinstance(polygons, dict):
+            raise ValueError(
+                'LoadAnnotations(poly2mask=False) keeps polygons, but an '
+                'instance mask is RLE; use poly2mask=True for this data set')
+        polygons = [np.asarray(p, dtype=np.float64) for p in polygons]
+        return [p for p in polygons if len(p) % 2 == 0 and len(p) >= 6]
+
+    def _load_masks(self, results):
+        h = results['img_info']['height']
+        w = results['img_info']['width']
+        masks = results['ann_info']['masks']
+        if self.poly2mask:
+            gt_masks = BitmapMasks([poly2mask(m, h, w) for m in masks], h, w)
+        else:
+            gt_masks = PolygonMasks(
+                [self.process_polygons(m) for m in masks], h, w)
+        results['gt_masks'] = gt_masks
+        results['mask_fields'].append('gt_masks')
+        return results
+
+    def _load_semantic_seg(self, results):
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        filename = osp.join(results['seg_prefix'],
+                            results['ann_info']['seg_map'])
+        seg = _decode(_read_bytes(self.file_client, filename), filename,
+                      flag='unchanged')
+        results['gt_semantic_seg'] = seg.squeeze()
+        results['seg_fields'].append('gt_semantic_seg')
+        return results
+
+    def __call__(self, results):
+        if self.with_bbox:
+            results = self._load_bboxes(results)
+        if self.with_label:
+            results = self._load_labels(results)
+        if self.with_mask:
+            results = self._load_masks(results)
+        if self.with_seg:
+            results = self._load_semantic_seg(results)
+        return results
+
+    def __repr__(self):
+        return (f'{self.__class__.__name__}(with_bbox={self.with_bbox}, '
+                f'with_label={self.with_label}, with_mask={self.with_mask}, '
+                f'with_seg={self.with_seg}, poly2mask={self.poly2mask})')
+
+
+@PIPELINES.register_module()
+class LoadProposals:
+    """Copy precomputed proposals (``results['proposals']``, (N, 4) or
+    (N, 5)) keeping at most ``num_max_proposals`` of them, boxes only."""
+
+    def __init__(self, num_max_proposals=None):
+        self.num_max_proposals = num_max_proposals
+
+    def __call__(self, results):
+        proposals = np.asarray(results['proposals'], dtype=np.float32)
+        if proposals.ndim != 2 or proposals.shape[1] not in (4, 5):
+            raise ValueError('proposals must be (N, 4) or (N, 5), got shape '
+                             f'{proposals.shape}')
+        proposals = proposals[:, :4]
+        if self.num_max_proposals is not None:
+            proposals = proposals[:self.num_max_proposals]
+        if len(proposals) == 0:
+            proposals = np.array([[0, 0, 0, 0]], dtype=np.float32)
+        results['proposals'] = proposals
+        results['bbox_fields'].append('proposals')
+        return results
+
+
+@PIPELINES.register_module()
+class FilterAnnotations:
+    """Drop ground truth objects smaller than ``min_gt_bbox_wh`` (by box)
+    or ``min_gt_mask_area`` (by mask).
+
+    With ``keep_empty=False`` a sample left without objects becomes None,
+    and the data set draws another one.
+    """
+
+    def __init__(self, min_gt_bbox_wh=(1., 1.), min_gt_mask_area=1,
+                 by_box=True, by_mask=False, keep_empty=True):
+        if not (by_box or by_mask):
+            raise ValueError('FilterAnnotations needs by_box or by_mask')
+        self.min_gt_bbox_wh = min_gt_bbox_wh
+        self.min_gt_mask_area = min_gt_mask_area
+        self.by_box = by_box
+        self.by_mask = by_mask
+        self.keep_empty = keep_empty
+
+    def __call__(self, results):
+        boxes = results['gt_bboxes']
+        keep = np.ones(len(boxes), dtype=bool)
+        if self.by_box:
+            wh = boxes[:, 2:4] - boxes[:, 0:2]
+            keep &= (wh[:, 0] > self.min_gt_bbox_wh[0]) & \
+                (wh[:, 1] > self.min_gt_bbox_wh[1])
+        if self.by_mask:
+            keep &= results['gt_masks'].areas >= self.min_gt_mask_area
+        for key in ('gt_bboxes', 'gt_labels', 'gt_masks'):
+            if key in results:
+                results[key] = results[key][keep]
+        if not keep.any() and not self.keep_empty:
+            return None
+        return results
