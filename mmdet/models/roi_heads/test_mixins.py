@@ -1,0 +1,121 @@
+"""Inference of the box and mask branches of an RoI head."""
+import numpy as np
+import torch
+
+from mmdet.core import bbox2roi
+
+
+class BBoxTestMixin:
+    """``simple_test_bboxes`` for heads with ``_bbox_forward`` and
+    ``bbox_head``."""
+
+    def simple_test_bboxes(self,
+                           x,
+                           img_metas,
+                           proposals,
+                           rcnn_test_cfg,
+                           rescale=False):
+        """Detections of every image from its proposals.
+
+        Args:
+            x (tuple[Tensor]): feature levels.
+            img_metas (list[dict]): per image meta.
+            proposals (list[Tensor]): per image (n, 4 or 5) proposals.
+            rcnn_test_cfg (dict | None): ``score_thr``, ``nms``,
+                ``max_per_img``; None returns raw boxes and scores.
+            rescale (bool): boxes in original-image pixels.
+
+        Returns:
+            tuple[list[Tensor], list[Tensor]]: per image (n, 5) boxes with
+            scores and (n,) labels.
+        """
+        rois = bbox2roi(proposals)
+        num_imgs = len(proposals)
+        if rois.size(0) == 0:
+            return ([self._empty_dets(rois, rcnn_test_cfg)[0]] * num_imgs,
+                    [self._empty_dets(rois, rcnn_test_cfg)[1]] * num_imgs)
+        bbox_results = self._bbox_forward(x, rois)
+        counts = [len(p) for p in proposals]
+        rois = rois.split(counts)
+        cls_scores = bbox_results['cls_score'].split(counts)
+        bbox_preds = bbox_results['bbox_pred']
+        bbox_preds = bbox_preds.split(counts) if bbox_preds is not None \
+            else [None] * num_imgs
+        det_bboxes, det_labels = [], []
+        for i, meta in enumerate(img_metas):
+            if rois[i].size(0) == 0:
+                det_bbox, det_label = self._empty_dets(rois[i],
+                                                       rcnn_test_cfg)
+            else:
+                det_bbox, det_label = self.bbox_head.get_bboxes(
+                    rois[i],
+                    cls_scores[i],
+                    bbox_preds[i],
+                    meta['img_shape'],
+                    meta['scale_factor'],
+                    rescale=rescale,
+                    cfg=rcnn_test_cfg)
+            det_bboxes.append(det_bbox)
+            det_labels.append(det_label)
+        return det_bboxes, det_labels
+
+    def _empty_dets(self, rois, rcnn_test_cfg):
+        """No detections, shaped as ``get_bboxes`` would give them."""
+        if rcnn_test_cfg is None:
+            return (rois.new_zeros(0, 4),
+                    rois.new_zeros(0, self.bbox_head.num_cls_channels))
+        return rois.new_zeros(0, 5), rois.new_zeros((0, ), dtype=torch.long)
+
+
+class MaskTestMixin:
+    """``simple_test_mask`` for heads with ``_mask_forward`` and
+    ``mask_head``."""
+
+    def simple_test_mask(self,
+                         x,
+                         img_metas,
+                         det_bboxes,
+                         det_labels,
+                         rescale=False):
+        """Per image, per class, the binary masks of the detections.
+
+        Args:
+            x (tuple[Tensor]): feature levels.
+            img_metas (list[dict]): per image meta.
+            det_bboxes (list[Tensor]): per image (n, 5) detections, in
+                original-image pixels if ``rescale`` else input pixels.
+            det_labels (list[Tensor]): per image (n,) labels.
+            rescale (bool): masks of the original image size.
+
+        Returns:
+            list[list[list[ndarray]]]: ``[image][class]`` list of (H, W)
+            bool masks.
+        """
+        num_classes = self.mask_head.num_classes
+        if all(b.size(0) == 0 for b in det_bboxes):
+            return [[[] for _ in range(num_classes)] for _ in det_bboxes]
+        # the mask RoIs are in network-input pixels
+        scale_factors = [
+            det_bboxes[0].new_tensor(
+                np.broadcast_to(np.asarray(meta['scale_factor'],
+                                           dtype=np.float32), (4, )).copy())
+            for meta in img_metas
+        ]
+        input_bboxes = [
+            b[:, :4] * s if rescale else b[:, :4]
+            for b, s in zip(det_bboxes, scale_factors)
+        ]
+        mask_rois = bbox2roi(input_bboxes)
+        mask_preds = self._mask_forward(x, mask_rois)['mask_pred'].split(
+            [len(b) for b in det_bboxes])
+        segm_results = []
+        for i, meta in enumerate(img_metas):
+            if det_bboxes[i].size(0) == 0:
+                segm_results.append([[] for _ in range(num_classes)])
+                continue
+            segm_results.append(
+                self.mask_head.get_seg_masks(mask_preds[i], input_bboxes[i],
+                                             det_labels[i], self.test_cfg,
+                                             meta['ori_shape'],
+                                             scale_factors[i], rescale))
+        return segm_results
