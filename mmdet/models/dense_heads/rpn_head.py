@@ -9,7 +9,7 @@ from mmcv import ConfigDict
 from mmcv.cnn import ConvModule
 from mmcv.runner import force_fp32
 
-from mmdet.core import batched_nms
+from mmdet.core import batched_nms, merge_aug_proposals
 from ..builder import HEADS
 from .anchor_head import AnchorHead
 from .cfg_check import check_cfg_keys
@@ -184,3 +184,26 @@ class RPNHead(AnchorHead):
     def simple_test_rpn(self, x, img_metas):
         """Proposals of a batch: per image (n, 5), in input-image pixels."""
         return self.get_bboxes(*self(x), img_metas=img_metas)
+
+    def aug_test_rpn(self, feats, img_metas):
+        """Proposals of each image merged over its augmentations.
+
+        Args:
+            feats (list[tuple[Tensor]]): per augmentation the levels.
+            img_metas (list[list[dict]]): per augmentation, per image.
+
+        Returns:
+            list[Tensor]: per image (n, 5) proposals in original-image
+            pixels (one NMS over the mapped-back proposals of all
+            augmentations).
+        """
+        per_aug = [
+            self.simple_test_rpn(x, metas)
+            for x, metas in zip(feats, img_metas)
+        ]
+        cfg = _upgrade_proposal_cfg(self.test_cfg)
+        return [
+            merge_aug_proposals([props[i] for props in per_aug],
+                                [metas[i] for metas in img_metas], cfg)
+            for i in range(len(img_metas[0]))
+        ]

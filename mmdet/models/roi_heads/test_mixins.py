@@ -2,7 +2,14 @@
 import numpy as np
 import torch
 
-from mmdet.core import bbox2roi
+from mmdet.core import (bbox2roi, bbox_mapping, merge_aug_bboxes,
+                        merge_aug_masks, multiclass_nms)
+
+
+def _aug_geometry(img_meta):
+    """(img_shape, scale_factor, flip, flip_direction) of an augmentation."""
+    return (img_meta['img_shape'], img_meta['scale_factor'],
+            img_meta['flip'], img_meta.get('flip_direction', 'horizontal'))
 
 
 class BBoxTestMixin:
@@ -58,6 +65,45 @@ class BBoxTestMixin:
             det_bboxes.append(det_bbox)
             det_labels.append(det_label)
         return det_bboxes, det_labels
+
+    def aug_test_bboxes(self, feats, img_metas, proposal_list,
+                        rcnn_test_cfg):
+        """Detections of one image merged over its augmentations.
+
+        The proposals (original-image pixels) are mapped into each
+        augmented image; the decoded boxes are mapped back and averaged,
+        as are the scores; then ``multiclass_nms``.
+
+        Args:
+            feats (list[tuple[Tensor]]): per augmentation the levels.
+            img_metas (list[list[dict]]): per augmentation ``[meta]``.
+            proposal_list (list[Tensor]): ``[(n, 5)]`` merged proposals.
+            rcnn_test_cfg (dict): ``score_thr``, ``nms``, ``max_per_img``.
+
+        Returns:
+            tuple[Tensor, Tensor]: (n, 5) boxes (original pixels) with
+            scores and (n,) labels.
+        """
+        aug_bboxes, aug_scores = [], []
+        for x, img_meta in zip(feats, img_metas):
+            img_shape, scale_factor, flip, direction = _aug_geometry(
+                img_meta[0])
+            proposals = bbox_mapping(proposal_list[0][:, :4], img_shape,
+                                     scale_factor, flip, direction)
+            rois = bbox2roi([proposals])
+            bbox_results = self._bbox_forward(x, rois)
+            bboxes, scores = self.bbox_head.get_bboxes(
+                rois, bbox_results['cls_score'], bbox_results['bbox_pred'],
+                img_shape, scale_factor, rescale=False, cfg=None)
+            aug_bboxes.append(bboxes)
+            aug_scores.append(scores)
+        bboxes, scores = merge_aug_bboxes(aug_bboxes, aug_scores, img_metas,
+                                          rcnn_test_cfg)
+        if bboxes.size(0) == 0:
+            return self._empty_dets(bboxes, rcnn_test_cfg)
+        return multiclass_nms(bboxes, scores, rcnn_test_cfg['score_thr'],
+                              rcnn_test_cfg['nms'],
+                              rcnn_test_cfg['max_per_img'])
 
     def _empty_dets(self, rois, rcnn_test_cfg):
         """No detections, shaped as ``get_bboxes`` would give them."""
@@ -119,3 +165,23 @@ class MaskTestMixin:
                                              meta['ori_shape'],
                                              scale_factors[i], rescale))
         return segm_results
+
+    def aug_test_mask(self, feats, img_metas, det_bboxes, det_labels):
+        """Per class masks of one image's detections (original pixels),
+        from the mask probabilities averaged over the augmentations."""
+        num_classes = self.mask_head.num_classes
+        if det_bboxes.size(0) == 0:
+            return [[] for _ in range(num_classes)]
+        aug_masks = []
+        for x, img_meta in zip(feats, img_metas):
+            img_shape, scale_factor, flip, direction = _aug_geometry(
+                img_meta[0])
+            bboxes = bbox_mapping(det_bboxes[:, :4], img_shape, scale_factor,
+                                  flip, direction)
+            mask_pred = self._mask_forward(x, bbox2roi([bboxes]))['mask_pred']
+            aug_masks.append(mask_pred.sigmoid().cpu().numpy())
+        merged = merge_aug_masks(aug_masks, img_metas, self.test_cfg)
+        # boxes already in original pixels: paste with scale 1
+        return self.mask_head.get_seg_masks(
+            merged, det_bboxes, det_labels, self.test_cfg,
+            img_metas[0][0]['ori_shape'], scale_factor=1.0, rescale=False)
