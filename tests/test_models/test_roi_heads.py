@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmcv import ConfigDict
 
+from mmdet.core import BitmapMasks
 from mmdet.models import build_head, build_roi_extractor
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.models.roi_heads.roi_extractors import RoIAlign
@@ -273,3 +274,119 @@ def test_get_seg_masks_pastes_into_the_image(rescale):
     expected[lo:hi, lo:hi] = True
     assert mask.dtype == bool
     np.testing.assert_array_equal(mask, expected)
+
+
+# --------------------------------------------------------- StandardRoIHead
+def standard_roi_head(with_mask=True, channels=8, num_classes=3):
+    rcnn_train = dict(
+        assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                      neg_iou_thr=0.5, min_pos_iou=0.5,
+                      match_low_quality=True, ignore_iof_thr=-1),
+        sampler=dict(type='RandomSampler', num=32, pos_fraction=0.25,
+                     neg_pos_ub=-1, add_gt_as_proposals=True),
+        mask_size=28, pos_weight=-1, debug=False)
+    rcnn_test = dict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
+                     max_per_img=5, mask_thr_binary=0.5)
+    cfg = dict(
+        type='StandardRoIHead',
+        bbox_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            out_channels=channels, featmap_strides=[4, 8, 16, 32]),
+        bbox_head=dict(
+            type='Shared2FCBBoxHead', in_channels=channels,
+            fc_out_channels=16, roi_feat_size=7, num_classes=num_classes,
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                            target_means=[0., 0., 0., 0.],
+                            target_stds=[0.1, 0.1, 0.2, 0.2]),
+            reg_class_agnostic=False,
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                          loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+        train_cfg=rcnn_train, test_cfg=rcnn_test)
+    if with_mask:
+        cfg.update(
+            mask_roi_extractor=dict(
+                type='SingleRoIExtractor',
+                roi_layer=dict(type='RoIAlign', output_size=14,
+                               sampling_ratio=0),
+                out_channels=channels, featmap_strides=[4, 8, 16, 32]),
+            mask_head=dict(
+                type='FCNMaskHead', num_convs=1, in_channels=channels,
+                conv_out_channels=channels, num_classes=num_classes,
+                loss_mask=dict(type='CrossEntropyLoss', use_mask=True,
+                               loss_weight=1.0)))
+    head = build_head(cfg)
+    head.init_weights()
+    return head
+
+
+def roi_inputs(channels=8, size=64):
+    torch.manual_seed(0)
+    feats = tuple(torch.randn(2, channels, size // s, size // s)
+                  for s in (4, 8, 16, 32, 64))
+    metas = [dict(img_shape=(size, size, 3), ori_shape=(size, size, 3),
+                  pad_shape=(size, size, 3),
+                  scale_factor=np.ones(4, dtype=np.float32))] * 2
+    gt_bboxes = [torch.tensor([[4., 4., 40., 36.]]),
+                 torch.tensor([[10., 20., 60., 60.], [0., 0., 16., 16.]])]
+    gt_labels = [torch.tensor([2]), torch.tensor([0, 1])]
+    proposals = [
+        torch.cat([b + torch.randn(20, 4) * 3, torch.rand(20, 1)], 1)
+        for b in (gt_bboxes[0].repeat(20, 1), gt_bboxes[1].repeat(10, 1))
+    ]
+    return feats, metas, gt_bboxes, gt_labels, proposals
+
+
+def test_standard_roi_head_builds_and_rejects_unknown_settings():
+    head = standard_roi_head()
+    assert head.with_bbox and head.with_mask and not head.with_shared_head
+    assert not head.share_roi_extractor
+    with pytest.raises(KeyError, match='score_thres'):
+        build_head(dict(type='StandardRoIHead',
+                        test_cfg=dict(score_thres=0.05)))
+
+
+def test_standard_roi_head_forward_train_losses_and_gradients():
+    head = standard_roi_head()
+    feats, metas, gt_bboxes, gt_labels, proposals = roi_inputs()
+    feats = tuple(f.requires_grad_(True) for f in feats)
+    gt_masks = [
+        BitmapMasks(np.ones((len(b), 64, 64), dtype=np.uint8), 64, 64)
+        for b in gt_bboxes
+    ]
+    losses = head.forward_train(feats, metas, proposals, gt_bboxes,
+                                gt_labels, gt_masks=gt_masks)
+    assert set(losses) == {'loss_cls', 'acc', 'loss_bbox', 'loss_mask'}
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    # all-ones gt masks: every mask target is foreground
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(p.grad is not None for p in head.parameters())
+    # the unused 5th level gets no gradient, the RoI levels do
+    assert feats[0].grad is not None and feats[4].grad is None
+
+
+def test_standard_roi_head_simple_test_format():
+    head = standard_roi_head()
+    head.eval()
+    feats, metas, _, _, _ = roi_inputs()
+    # a 5 x 5 grid of disjoint 10 x 10 boxes per image
+    corners = torch.stack(torch.meshgrid(
+        torch.arange(5.) * 12, torch.arange(5.) * 12, indexing='ij'),
+        -1).reshape(-1, 2)
+    grid = torch.cat([corners, corners + 10, torch.ones(25, 1)], 1)
+    with torch.no_grad():
+        results = head.simple_test(feats, [grid, grid], metas, rescale=True)
+    assert len(results) == 2
+    for bbox_result, segm_result in results:
+        assert len(bbox_result) == len(segm_result) == 3
+        assert sum(len(b) for b in bbox_result) == 5  # max_per_img
+        for boxes, masks in zip(bbox_result, segm_result):
+            assert boxes.shape[1] == 5 and len(masks) == len(boxes)
+            assert all(m.shape == (64, 64) for m in masks)
+    # no proposals at all: empty results of the right structure
+    empty = [torch.zeros(0, 5), torch.zeros(0, 5)]
+    with torch.no_grad():
+        results = head.simple_test(feats, empty, metas)
+    assert all(len(b) == 0 for b in results[0][0])
+    assert results[1][1] == [[], [], []]
