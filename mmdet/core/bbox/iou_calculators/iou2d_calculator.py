@@ -8,17 +8,15 @@ MODES = ('iou', 'iof', 'giou')
 
 def _area(bboxes):
     """(..., 4) boxes -> (...) areas (no +1: width is ``x2 - x1``)."""
-    return (bboxes[..., 2] - bboxes[..., 0]) * (bboxes[..., 3] - bboxes[..., 1])
+    widths = bboxes[..., 2] - bboxes[..., 0]
+    heights = bboxes[..., 3] - bboxes[..., 1]
+    return widths * heights
 
 
 def _clamped_wh(lt, rb):
     """Width and height between top-left ``lt`` and bottom-right ``rb``
-    corners (..., 2), clamped at 0. Half precision on the CPU has no
-    ``clamp``, so compute it in float there."""
-    wh = rb - lt
-    if wh.dtype == torch.float16 and not wh.is_cuda:
-        return wh.float().clamp(min=0).half()
-    return wh.clamp(min=0)
+    corners (..., 2), 0 where they do not overlap."""
+    return (rb - lt).clamp(min=0)
 
 
 def bbox_overlaps(bboxes1, bboxes2, mode='iou', is_aligned=False, eps=1e-6):
