@@ -245,3 +245,36 @@ def test_forward_train_returns_losses_and_detached_proposals():
         losses.keys()
     tested = head.simple_test_rpn(feats, metas())
     assert len(tested) == 2 and tested[0].size(0) <= 30
+
+
+@pytest.mark.parametrize('use_sigmoid', [True, False])
+def test_anchor_head_base_class(use_sigmoid):
+    head = build_head(
+        dict(
+            type='AnchorHead',
+            num_classes=2,
+            in_channels=2,
+            anchor_generator=dict(
+                type='AnchorGenerator', scales=[8], ratios=[1.0],
+                strides=[4, 8, 16, 32, 64]),
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=use_sigmoid),
+            train_cfg=RPN_TRAIN_CFG,
+            test_cfg=dict(nms_pre=50, score_thr=0.0,
+                          nms=dict(type='nms', iou_threshold=0.5),
+                          max_per_img=8)))
+    cls_channels = 2 if use_sigmoid else 3
+    assert head.conv_cls.out_channels == cls_channels
+    assert head.conv_reg.out_channels == 4
+    feats = [torch.randn(2, 2, h, w) for h, w in level_shapes()]
+    gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]),
+                 torch.tensor([[20., 10., 60., 50.]])]
+    gt_labels = [torch.tensor([1]), torch.tensor([0])]
+    losses = head.forward_train(feats, metas(), gt_bboxes, gt_labels)
+    assert set(losses) == {'loss_cls', 'loss_bbox'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    results = head.simple_test(feats, metas())
+    assert len(results) == 2
+    for dets, labels in results:
+        assert dets.shape == (8, 5) and labels.shape == (8, )
+        assert ((labels >= 0) & (labels < 2)).all()
+        assert (dets[:, [0, 2]] <= 64).all() and (dets[:, :4] >= 0).all()
