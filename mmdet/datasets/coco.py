@@ -2,7 +2,6 @@
 evaluation (pycocotools' COCOeval, MMDetection 2.x's metric names)."""
 import contextlib
 import io
-import itertools
 import logging
 import os.path as osp
 import tempfile
@@ -470,21 +469,32 @@ class CocoDataset(CustomDataset):
         return coco_eval
 
     def _classwise_table(self, coco_eval):
-        """A terminaltables table of the AP (IoU .50:.95, all areas, the
-        largest maxDets) of every class, three classes per row."""
+        """A terminaltables table with one row per class: its AP over the
+        IoU thresholds, at IoU 0.5 and 0.75, and for small / medium / large
+        objects (largest maxDets)."""
         precisions = coco_eval.eval['precision']  # (T, R, K, A, M)
         if precisions.shape[2] != len(self.cat_ids):
             raise RuntimeError('COCOeval returned precisions for '
                                f'{precisions.shape[2]} classes, expected '
                                f'{len(self.cat_ids)}')
-        cells = []
-        for k, cat_id in enumerate(self.cat_ids):
-            precision = precisions[:, :, k, 0, -1]
+        iou_thrs = np.asarray(coco_eval.params.iouThrs)
+
+        def mean_ap(k, iou_index=slice(None), area=0):
+            precision = precisions[iou_index, :, k, area, -1]
             precision = precision[precision > -1]
-            ap = float(np.mean(precision)) if precision.size else float('nan')
-            cells += [self.coco.load_cats([cat_id])[0]['name'], f'{ap:0.3f}']
-        num_columns = min(6, len(cells))
-        headers = ['category', 'AP'] * (num_columns // 2)
-        rows = itertools.zip_longest(
-            *[cells[i::num_columns] for i in range(num_columns)])
-        return AsciiTable([headers] + [list(r) for r in rows]).table
+            return f'{np.mean(precision):0.3f}' if precision.size else 'nan'
+
+        def iou_index(thr):
+            found = np.flatnonzero(np.isclose(iou_thrs, thr))
+            return found[:1] if found.size else None
+
+        rows = [['category', 'mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m',
+                 'mAP_l']]
+        for k, cat_id in enumerate(self.cat_ids):
+            at = [iou_index(0.5), iou_index(0.75)]
+            rows.append([
+                self.coco.load_cats([cat_id])[0]['name'], mean_ap(k),
+                *[mean_ap(k, i) if i is not None else 'nan' for i in at],
+                *[mean_ap(k, area=a) for a in (1, 2, 3)]
+            ])
+        return AsciiTable(rows).table

@@ -87,8 +87,7 @@ class CustomDataset(Dataset):
                  file_client_args=dict(backend='disk')):
         self.data_root = data_root
         self.ann_file = _join(data_root, ann_file)
-        self.img_prefix = _join(data_root, img_prefix) if img_prefix \
-            else img_prefix
+        self.img_prefix = _join(data_root, img_prefix)
         self.seg_prefix = _join(data_root, seg_prefix)
         self.seg_suffix = seg_suffix
         self.proposal_file = _join(data_root, proposal_file)

@@ -39,7 +39,7 @@ CLASS_COLORS = np.array([
 
 @dataclass(frozen=True)
 class Difficulty:
-    """Knobs of one difficulty level (sizes are fractions of the image
+    """Knobs of one difficulty level (sizes are fractions of the long image
     side; ``color_jitter`` in 0..255 per channel; ``random_colors`` makes
     colour meaningless, leaving shape only)."""
     size_range: tuple
@@ -58,8 +58,11 @@ DIFFICULTIES = {
     'hard': Difficulty((0.125, 0.35), 4, 0, True, True, 16, 40, 0.5),
 }
 
-EMPTY_PROB = 0.06  # images with no object
-CROWD_PROB = 0.08  # images (with objects) that also hold a crowd region
+# images with no object: index % 16 == 7 (about 6%); images that also
+# hold a crowd region: index % 12 == 3 (about 8%); fixed by index so that
+# even a 16-image split has both
+EMPTY_EVERY, EMPTY_AT = 16, 7
+CROWD_EVERY, CROWD_AT = 12, 3
 MAX_BOX_IOU = 0.45  # between any two objects' full boxes
 CONTOUR_UPSAMPLE = 4  # occluded masks are traced at 4x for sub-pixel edges
 
@@ -157,7 +160,7 @@ def _object_color(rng, label, level):
 def _place_crowd(rng, height, width):
     """A crowd: 6-12 tiny circles of one class inside a ~35 px region.
     Returns (label, (H, W) mask, region box)."""
-    side = int(min(height, width) * rng.uniform(0.25, 0.32))
+    side = int(max(height, width) * rng.uniform(0.25, 0.32))
     x0 = rng.uniform(0, width - side)
     y0 = rng.uniform(0, height - side)
     polys = []
@@ -177,7 +180,7 @@ def _sample_objects(rng, height, width, level, blocked_box):
     ones are drawn over it."""
     objects = []
     num = int(rng.integers(1, level.max_objects + 1))
-    side = min(height, width)
+    side = max(height, width)
     for _ in range(num):
         for _attempt in range(20):
             label = int(rng.integers(len(TINY_COCO_CLASSES)))
@@ -244,15 +247,14 @@ def _uncompressed_rle(mask):
                 counts=[int(c) for c in counts])
 
 
-def generate_image(rng, height, width, level):
+def generate_image(rng, height, width, level, empty=False, with_crowd=False):
     """One image (BGR uint8) and its annotations (COCO dicts, no ids)."""
     img = _background(rng, height, width, level)
     anns = []
-    if rng.random() < EMPTY_PROB:
+    if empty:
         objects, crowd = [], None
     else:
-        crowd = _place_crowd(rng, height, width) \
-            if rng.random() < CROWD_PROB else None
+        crowd = _place_crowd(rng, height, width) if with_crowd else None
         objects = _sample_objects(rng, height, width, level,
                                   crowd[2] if crowd else None)
     if crowd is not None:
@@ -298,7 +300,10 @@ def make_split(out_dir, split, num_images, seed, size, level):
     for idx in range(1, num_images + 1):
         rng = np.random.default_rng([seed, split_id, idx])
         height, width = _image_size(rng, size)
-        img, anns = generate_image(rng, height, width, level)
+        img, anns = generate_image(
+            rng, height, width, level,
+            empty=idx % EMPTY_EVERY == EMPTY_AT,
+            with_crowd=idx % CROWD_EVERY == CROWD_AT)
         file_name = f'{idx:06d}.jpg'
         cv2.imwrite(osp.join(img_dir, file_name), img,
                     [cv2.IMWRITE_JPEG_QUALITY, 92])

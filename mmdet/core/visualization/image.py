@@ -83,9 +83,12 @@ def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
     canvas = FigureCanvasAgg(fig)
     dpi = fig.get_dpi()
     fig.set_size_inches((width + EPS) / dpi, (height + EPS) / dpi)
+    # boxes and text are drawn on a transparent canvas and composited onto
+    # the image, so pixels away from the drawings stay exactly as they were
+    fig.patch.set_alpha(0)
     ax = fig.add_axes([0, 0, 1, 1])
     ax.axis('off')
-    ax.imshow(img, interpolation='nearest')
+    ax.patch.set_alpha(0)
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
 
@@ -112,10 +115,13 @@ def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
                           edgecolor='none'))
 
     canvas.draw()
-    drawn = np.asarray(canvas.buffer_rgba())[..., :3]
-    if drawn.shape[:2] != (height, width):
-        drawn = mmcv.imresize(np.ascontiguousarray(drawn), (width, height))
-    return np.ascontiguousarray(drawn)
+    overlay = np.asarray(canvas.buffer_rgba(), dtype=np.float32)
+    if overlay.shape[:2] != (height, width):
+        overlay = mmcv.imresize(np.ascontiguousarray(overlay),
+                                (width, height))
+    alpha = overlay[..., 3:] / 255
+    drawn = img.astype(np.float32) * (1 - alpha) + overlay[..., :3] * alpha
+    return np.clip(np.round(drawn), 0, 255).astype(np.uint8)
 
 
 def _show(img, win_name, wait_time):

@@ -43,7 +43,7 @@ def get_palette(palette, num_classes):
         if len(palette) < num_classes:
             raise ValueError(f'the palette has {len(palette)} colours for '
                              f'{num_classes} classes')
-        return [tuple(int(v) for v in c) for c in palette]
+        return [tuple(int(v) for v in c) for c in palette[:num_classes]]
     if isinstance(palette, tuple) and len(palette) == 3:
         return [tuple(int(v) for v in palette)] * num_classes
     if palette is None or palette == 'random':

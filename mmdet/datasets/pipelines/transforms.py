@@ -327,9 +327,14 @@ class Pad:
         self.pad_val = pad_val
 
     def _pad_img(self, results):
-        pad_val = self.pad_val.get('img', 0)
         for key in results.get('img_fields', ['img']):
             img = results[key]
+            pad_val = self.pad_val.get('img', 0)
+            if img.ndim == 3 and not isinstance(pad_val, (tuple, list)):
+                # cv2 reads a lone number as (v, 0, 0): pad every channel
+                pad_val = (pad_val, ) * img.shape[2]
+            pad_val = tuple(pad_val) if isinstance(pad_val, list) \
+                else pad_val
             if self.pad_to_square:
                 side = max(img.shape[:2])
                 padded = mmcv.impad(img, shape=(side, side), pad_val=pad_val)
