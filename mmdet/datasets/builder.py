@@ -113,6 +113,7 @@ def build_dataloader(dataset,
                      seed=None,
                      runner_type='EpochBasedRunner',
                      persistent_workers=False,
+                     class_aware_sampler=None,
                      **kwargs):
     """A PyTorch DataLoader that batches the mmcv way.
 
@@ -132,8 +133,13 @@ def build_dataloader(dataset,
         runner_type (str): 'IterBasedRunner' uses endless batch samplers.
         persistent_workers (bool): keep workers alive across epochs (only
             with workers).
+        class_aware_sampler (dict | None): not supported here (MMDetection
+            2.28's ClassAwareSampler); must be None.
         kwargs: more DataLoader arguments (``pin_memory``, ...).
     """
+    if class_aware_sampler is not None:
+        raise NotImplementedError('class_aware_sampler is not supported; '
+                                  'remove it from the data loader config')
     rank, world_size = get_dist_info()
     if dist:
         batch_size, num_workers = samples_per_gpu, workers_per_gpu

@@ -191,6 +191,9 @@ def _sample_objects(rng, height, width, level, blocked_box):
             poly = shape_polygon(TINY_COCO_CLASSES[label], cx, cy, size,
                                  angle)
             box = _box_of_points(poly)
+            if box[0] < 0 or box[1] < 0 or box[2] > width or \
+                    box[3] > height:  # rotated corners may stick out
+                continue
             if blocked_box is not None and _box_iou(box, blocked_box) > 0:
                 continue
             if any(_box_iou(box, _box_of_points(p)) > MAX_BOX_IOU
