@@ -139,6 +139,11 @@ def test_resize_scale_choice_modes():
         long_edge, short_edge = scale_of(ratio)
         assert 100 <= long_edge <= 300 and 50 <= short_edge <= 150
         assert abs(long_edge - 2 * short_edge) <= 1  # int() of each side
+    # a list of two numbers (JSON, --cfg-options) is one scale
+    assert Resize(img_scale=[200, 100]).img_scale == [(200, 100)]
+    assert Resize(img_scale=[[1, 2], [3, 4]]).img_scale == [(1, 2), (3, 4)]
+    with pytest.raises(TypeError):
+        Resize(img_scale=[(1, 2, 3)])
     with pytest.raises(ValueError):
         Resize(img_scale=[(1, 2), (3, 4)], ratio_range=(0.5, 1.5))
     with pytest.raises(ValueError):

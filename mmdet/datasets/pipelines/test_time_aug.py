@@ -1,10 +1,9 @@
 """Test-time augmentation: one sample per (scale, flip) combination."""
 import warnings
 
-import mmcv
-
 from ..builder import PIPELINES
 from .compose import Compose
+from .transforms import as_scale_list
 
 
 @PIPELINES.register_module()
@@ -34,12 +33,8 @@ class MultiScaleFlipAug:
             raise ValueError('MultiScaleFlipAug needs exactly one of '
                              'img_scale and scale_factor')
         if img_scale is not None:
-            self.img_scale = img_scale if isinstance(img_scale, list) \
-                else [img_scale]
+            self.img_scale = as_scale_list(img_scale)
             self.scale_key = 'scale'
-            if not mmcv.is_list_of(self.img_scale, tuple):
-                raise TypeError('img_scale must be a tuple or a list of '
-                                f'tuples, got {img_scale!r}')
         else:
             self.img_scale = scale_factor if isinstance(scale_factor, list) \
                 else [scale_factor]

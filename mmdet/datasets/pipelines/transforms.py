@@ -14,10 +14,20 @@ import numpy as np
 from ..builder import PIPELINES
 
 
-def _as_scale_list(img_scale):
+def as_scale_list(img_scale):
+    """``img_scale`` as a list of ``(a, b)`` tuples (None stays None).
+
+    Accepts one scale or a list of them; lists of two numbers (what JSON or
+    ``--cfg-options`` give for a tuple) count as one scale.
+    """
     if img_scale is None:
         return None
-    scales = img_scale if isinstance(img_scale, list) else [img_scale]
+    if isinstance(img_scale, (tuple, list)) and len(img_scale) == 2 and \
+            all(isinstance(v, (int, float)) for v in img_scale):
+        return [tuple(img_scale)]
+    scales = [tuple(s) if isinstance(s, (tuple, list)) else s
+              for s in (img_scale if isinstance(img_scale, list) else
+                        [img_scale])]
     for scale in scales:
         if not (isinstance(scale, tuple) and len(scale) == 2):
             raise TypeError('img_scale must be a tuple (long, short) or a '
@@ -60,7 +70,7 @@ class Resize:
     def __init__(self, img_scale=None, multiscale_mode='range',
                  ratio_range=None, keep_ratio=True, bbox_clip_border=True,
                  backend='cv2', interpolation='bilinear', override=False):
-        self.img_scale = _as_scale_list(img_scale)
+        self.img_scale = as_scale_list(img_scale)
         if ratio_range is not None:
             if self.img_scale is None or len(self.img_scale) != 1:
                 raise ValueError('ratio_range needs exactly one img_scale')
