@@ -188,8 +188,9 @@ class CocoDataset(CustomDataset):
         anns = [a for a in ann_info if not a.get('ignore', False)
                 and a['category_id'] in self.cat2label]
         xywh = np.array([a['bbox'] for a in anns],
-                        dtype=np.float32).reshape(-1, 4)
-        xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1)
+                        dtype=np.float64).reshape(-1, 4)
+        xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]],
+                              1).astype(np.float32)
         inter_w = np.minimum(xyxy[:, 2], img_info['width']) - \
             np.maximum(xyxy[:, 0], 0)
         inter_h = np.minimum(xyxy[:, 3], img_info['height']) - \
