@@ -9,11 +9,13 @@ kernels. The sample's kernel is
 
 and its output ``conv(x_b * channel[b], W_b) * filter[b]`` (SPEC.md, 2).
 
-Since the channel attention scales input channels and the filter attention
-scales output channels, both fold into the small per-sample kernel:
-``W_b[o, c] * channel[b, c] * filter[b, o]``. The forward pass therefore
-never rescales a feature map; it aggregates B kernels and runs one grouped
-convolution over the whole batch (``groups = B * groups``).
+The channel attention scales input channels and the filter attention output
+channels, so either can be applied to the feature map or folded into the
+small per-sample kernel (``W_b[o, c] * channel[b, c] * filter[b, o]``);
+``forward`` picks the smaller of the two tensors for each. It then runs one
+grouped convolution over the whole batch (``groups = B * groups``; a batched
+matrix product for 1x1 convs), or a plain convolution when the kernel does
+not depend on the sample.
 
 Parameter names and shapes are the checkpoint format of the released models:
 ``weight`` (kernel_num, out, in // groups, k, k) and ``attention.{fc, bn,
@@ -76,18 +78,15 @@ class ODConvAttention(nn.Module):
         (B, C_in), (B, C_out), (B, k, k) and (B, kernel_num), with None for
         an absent attention.
         """
-        pooled = x.mean(dim=(2, 3), keepdim=True)
-        squeezed = self.relu(self.bn(self.fc(pooled)))
-        t = self.temperature
         batch = x.shape[0]
+        # the 1x1 convs act on a 1x1 map: as linear layers they cost less
+        hidden = F.linear(x.mean(dim=(2, 3)), self.fc.weight.flatten(1))
+        hidden = self.relu(self.bn(hidden[:, :, None, None])).flatten(1)
 
-        def head(fc):
-            return None if fc is None else fc(squeezed).view(batch, -1) / t
-
-        channel = torch.sigmoid(head(self.channel_fc))
-        filt = head(self.filter_fc)
-        spatial = head(self.spatial_fc)
-        kernel = head(self.kernel_fc)
+        channel = torch.sigmoid(self._logits(self.channel_fc, hidden))
+        filt = self._logits(self.filter_fc, hidden)
+        spatial = self._logits(self.spatial_fc, hidden)
+        kernel = self._logits(self.kernel_fc, hidden)
         if filt is not None:
             filt = torch.sigmoid(filt)
         if spatial is not None:
@@ -96,6 +95,15 @@ class ODConvAttention(nn.Module):
         if kernel is not None:
             kernel = torch.softmax(kernel, dim=1)
         return channel, filt, spatial, kernel
+
+    def _logits(self, fc, hidden):
+        """``fc(hidden) / temperature`` as (B, out), None for no ``fc``."""
+        if fc is None:
+            return None
+        logits = F.linear(hidden, fc.weight.flatten(1), fc.bias)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        return logits
 
 
 class ODConv2d(nn.Module):
@@ -153,42 +161,98 @@ class ODConv2d(nn.Module):
                 f'padding={self.padding}, dilation={self.dilation}, '
                 f'groups={self.groups}, kernel_num={self.kernel_num}')
 
-    def aggregate_kernels(self, x):
-        """Per-sample kernels with every attention folded in.
-
-        Returns a tensor of shape (B, C_out, C_in // groups, k, k).
-        """
-        channel, filt, spatial, kernel = self.attention(x)
-        batch = x.shape[0]
-        out_pg = self.out_planes // self.groups
-        in_pg = self.in_planes // self.groups
-        if kernel is None:
-            weight = self.weight  # (1, C_out, C_in/g, k, k): broadcasts
-        else:
-            weight = (kernel @ self.weight.flatten(1)).view(
-                batch, *self.weight.shape[1:])
-        # scale[b, o, c] = channel[b, input channel c of o's group] * filter
-        scale = channel.view(batch, self.groups, 1, in_pg).expand(
-            batch, self.groups, out_pg, in_pg).reshape(
-                batch, self.out_planes, in_pg)
-        if filt is not None:
-            scale = scale * filt.unsqueeze(2)
-        scale = scale[..., None, None]
-        if spatial is not None:
-            scale = scale * spatial[:, None, None]
-        return weight * scale
-
     def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, H', W')."""
+        channel, filt, spatial, kernel = self.attention(x)
+        # The channel (filter) attention scales the input (output) map, or
+        # equivalently the per-sample kernel: fold it into whichever is
+        # smaller. Small maps (deep layers) keep it on the map.
+        sample_kernel = self.weight[0].numel()
+        fold_channel = sample_kernel <= x[0].numel()
+        out_height, out_width = self._output_size(x.shape[2:])
+        fold_filter = filt is not None and (
+            sample_kernel <= self.out_planes * out_height * out_width)
+        if not fold_channel:
+            x = x * channel[:, :, None, None]
+        weight = self.sample_kernels(
+            kernel, spatial, channel if fold_channel else None,
+            filt if fold_filter else None)
+        out = self._conv(x, weight)
+        if filt is not None and not fold_filter:
+            out = _scaled(out, filt[:, :, None, None], owned=True)
+        return out
+
+    def sample_kernels(self, kernel, spatial=None, channel=None, filt=None):
+        """Aggregate the candidate kernels and scale them by attentions.
+
+        Args:
+            kernel (Tensor | None): (B, kernel_num) weights of the candidate
+                kernels; None for ``kernel_num == 1``.
+            spatial (Tensor | None): (B, k, k) scale of the kernel positions.
+            channel (Tensor | None): (B, C_in) scale of the input channels.
+            filt (Tensor | None): (B, C_out) scale of the output channels.
+
+        Returns:
+            Tensor: (B, C_out, C_in // groups, k, k) kernels, or
+            (1, C_out, C_in // groups, k, k) when no attention is given.
+        """
+        groups = self.groups
+        out_pg, in_pg = self.out_planes // groups, self.in_planes // groups
+        if kernel is None:
+            weight = self.weight
+        else:
+            weight = kernel @ self.weight.flatten(1)
+        # (B, groups, out/group, in/group, k*k): the attentions broadcast
+        weight = weight.view(-1, groups, out_pg, in_pg, self.kernel_size**2)
+        channel_filter = None
+        if channel is not None:
+            channel_filter = channel.view(-1, groups, 1, in_pg, 1)
+        if filt is not None:
+            filt = filt.view(-1, groups, out_pg, 1, 1)
+            channel_filter = filt if channel_filter is None else (
+                channel_filter * filt)
+        if spatial is not None:
+            spatial = spatial.view(-1, 1, 1, 1, self.kernel_size**2)
+        owned = kernel is not None  # the aggregate is ours to overwrite
+        for factor in (channel_filter, spatial):
+            if factor is not None:
+                weight = _scaled(weight, factor, owned)
+                owned = True
+        return weight.view(-1, self.out_planes, in_pg, self.kernel_size,
+                           self.kernel_size)
+
+    def _output_size(self, size):
+        span = self.dilation * (self.kernel_size - 1) + 1
+        return [(s + 2 * self.padding - span) // self.stride + 1 for s in size]
+
+    def _conv(self, x, weight):
+        """Convolve each sample of ``x`` with its own kernel in ``weight``
+        (B, C_out, C_in/groups, k, k), or all with ``weight[0]``."""
+        if weight.shape[0] == 1:
+            return F.conv2d(x, weight[0], None, self.stride, self.padding,
+                            self.dilation, self.groups)
         batch, _, height, width = x.shape
-        weight = self.aggregate_kernels(x)
+        if (self.kernel_size == 1 and self.stride == 1 and self.padding == 0
+                and self.groups == 1):
+            # a batched matrix product beats a grouped convolution here
+            out = torch.bmm(
+                weight.view(batch, self.out_planes, self.in_planes),
+                x.flatten(2))
+            return out.view(batch, self.out_planes, height, width)
         out = F.conv2d(
             x.reshape(1, batch * self.in_planes, height, width),
             weight.reshape(batch * self.out_planes, *weight.shape[2:]),
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=batch * self.groups)
+            None, self.stride, self.padding, self.dilation,
+            batch * self.groups)
         return out.view(batch, self.out_planes, *out.shape[2:])
+
+
+def _scaled(tensor, factor, owned):
+    """``tensor * factor``, in place when ``tensor`` is a temporary (``owned``)
+    and autograd records nothing, so inference allocates less."""
+    if owned and not torch.is_grad_enabled():
+        return tensor.mul_(factor)
+    return tensor * factor
 
 
 def net_update_temperature(module, temperature):
