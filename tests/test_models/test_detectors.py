@@ -282,3 +282,15 @@ def test_a_few_sgd_steps_fit_one_image():
         history.append(outputs['log_vars']['loss'])
     # the box loss is noisy from step to step: average the last three
     assert np.mean(history[-3:]) < 0.5 * history[0], history
+
+
+def test_unknown_train_and_test_settings_are_errors():
+    cfg = model_cfg('faster_rcnn_mobilenetv2_100_fpn_1x_coco')
+    bad = copy.deepcopy(cfg)
+    bad.train_cfg.rpn_proposals = bad.train_cfg.pop('rpn_proposal')
+    with pytest.raises(KeyError, match='rpn_proposals'):
+        build_detector(bad)
+    bad = copy.deepcopy(cfg)
+    bad.test_cfg.rcnn.max_per_image = 100
+    with pytest.raises(KeyError, match='max_per_image'):
+        build_detector(bad)

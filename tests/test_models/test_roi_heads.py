@@ -390,3 +390,25 @@ def test_standard_roi_head_simple_test_format():
         results = head.simple_test(feats, empty, metas)
     assert all(len(b) == 0 for b in results[0][0])
     assert results[1][1] == [[], [], []]
+
+
+def test_bbox_head_regress_and_refine_for_cascades():
+    head = small_bbox_head()
+    rois = torch.tensor([[0., 10., 10., 30., 30.], [0., 0., 0., 20., 40.],
+                         [1., 5., 5., 15., 25.]])
+    deltas = torch.zeros(3, 12)
+    deltas[0, 4:6] = 1.  # class 1 moves RoI 0 by one std (0.1 * 20 px)
+    labels = torch.tensor([1, 3, 0])  # RoI 1 is background
+    meta = dict(img_shape=(100, 100, 3))
+    moved = head.regress_by_class(rois, labels, deltas, meta)
+    assert torch.allclose(moved[0], torch.tensor([0., 12., 12., 32., 32.]))
+    assert torch.allclose(moved[1:], rois[1:])
+    assert torch.allclose(head.regress_by_class(rois[:, 1:], labels, deltas,
+                                                meta), moved[:, 1:])
+    # per image, without the gt boxes the sampler put first
+    refined = head.refine_bboxes(rois, labels, deltas,
+                                 [torch.tensor([1, 0]), torch.tensor([0])],
+                                 [meta, meta])
+    assert len(refined) == 2
+    assert torch.allclose(refined[0], rois[1:2, 1:])
+    assert torch.allclose(refined[1], rois[2:, 1:])

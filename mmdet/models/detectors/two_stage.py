@@ -4,6 +4,7 @@ import warnings
 from mmcv import ConfigDict
 
 from ..builder import DETECTORS, build_backbone, build_head, build_neck
+from ..dense_heads.cfg_check import check_cfg_keys
 from .base import BaseDetector
 
 
@@ -38,6 +39,9 @@ class TwoStageDetector(BaseDetector):
         # attribute access (train_cfg.rpn) also for plain dicts
         train_cfg = ConfigDict(train_cfg) if train_cfg is not None else None
         test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
+        check_cfg_keys(train_cfg, ('rpn', 'rpn_proposal', 'rcnn'),
+                       'model train_cfg')
+        check_cfg_keys(test_cfg, ('rpn', 'rcnn'), 'model test_cfg')
         if pretrained:
             warnings.warn('DeprecationWarning: pretrained is deprecated, '
                           'please use "init_cfg" instead')
