@@ -368,15 +368,16 @@ class AnchorHead(BaseDenseHead):
         return dict(loss_cls=loss_cls, loss_bbox=loss_bbox)
 
     # --------------------------------------------------------- inference
-    def _select_topk(self, scores, nms_pre, *others):
-        """Keep the ``nms_pre`` best of dim 1 of (B, N) ``scores`` and the
-        same rows of each (B, N, ...) tensor in ``others``."""
-        if not 0 < nms_pre < scores.size(1):
-            return (scores, ) + others
-        scores, inds = scores.topk(nms_pre, dim=1)
-        return (scores, ) + tuple(
-            t.gather(1, inds.view(*inds.shape, *[1] * (t.dim() - 2)).expand(
-                -1, -1, *t.shape[2:])) for t in others)
+    @staticmethod
+    def _gather_topk(rank, k, *tensors):
+        """The rows of the ``k`` best entries of (B, N) ``rank`` (per image)
+        from each (B, N, C) tensor of ``tensors``; all rows if ``k <= 0``
+        or ``k >= N``."""
+        if not 0 < k < rank.size(1):
+            return tensors
+        inds = rank.topk(k, dim=1).indices[..., None]
+        return tuple(
+            t.gather(1, inds.expand(-1, -1, t.size(2))) for t in tensors)
 
     def _clip_to_images(self, bboxes, img_metas):
         """Clip (B, N, 4) boxes to each image's ``img_shape`` (unless the
@@ -402,9 +403,10 @@ class AnchorHead(BaseDenseHead):
                                    self.cls_out_channels))
             deltas = flatten_level_maps([delta_map.detach()], 4)
             batch_anchors = anchors[None].expand(scores.size(0), -1, -1)
-            rank = scores if scores.dim() == 2 else scores.max(dim=2)[0]
-            _, scores, deltas, batch_anchors = self._select_topk(
-                rank, nms_pre, scores, deltas, batch_anchors)
+            # rank the anchors by their best class score
+            scores, deltas, batch_anchors = self._gather_topk(
+                scores.max(dim=2).values, nms_pre, scores, deltas,
+                batch_anchors)
             bboxes = self.bbox_coder.decode(
                 batch_anchors.reshape(-1, 4),
                 deltas.reshape(-1, 4)).view(deltas.shape)
