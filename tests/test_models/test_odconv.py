@@ -105,14 +105,18 @@ def test_float32_close_to_definition():
                           atol=1e-5)
 
 
-def test_gradcheck_input_and_weight():
+@pytest.mark.parametrize('size', [5, 8], ids=['on_maps', 'in_kernel'])
+def test_gradcheck_input_and_weight(size):
+    # 4x4x3x3 kernels: the attentions scale the 5x5 maps (smaller than a
+    # sample's kernel) but fold into the kernel for 8x8 maps
     m = make_odconv(4, 4, 3, 1, 1, 1, 2).eval()
-    x = torch.randn(2, 4, 5, 5, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 4, size, size, dtype=torch.float64,
+                    requires_grad=True)
     weight = m.weight
-    assert torch.autograd.gradcheck(m, (x, ))
+    assert torch.autograd.gradcheck(m, (x, ), fast_mode=True)
     assert torch.autograd.gradcheck(
         lambda w: torch.func.functional_call(m, {'weight': w}, (x, )),
-        (weight.detach().clone().requires_grad_(), ))
+        (weight.detach().clone().requires_grad_(), ), fast_mode=True)
     # gradient w.r.t. the candidate kernels equals the reference's
     out = m(x).square().sum()
     grad_fast, = torch.autograd.grad(out, weight)
@@ -121,9 +125,10 @@ def test_gradcheck_input_and_weight():
     assert torch.allclose(grad_fast, grad_ref, rtol=1e-9, atol=1e-12)
 
 
-def test_gradients_reach_attention_like_reference():
+@pytest.mark.parametrize('size', [7, 16], ids=['on_maps', 'in_kernel'])
+def test_gradients_reach_attention_like_reference(size):
     m = make_odconv(6, 6, 3, 2, 1, 1, 4).eval()
-    x = torch.randn(2, 6, 7, 7, dtype=torch.float64)
+    x = torch.randn(2, 6, size, size, dtype=torch.float64)
     params = list(m.attention.parameters())
     fast = torch.autograd.grad(m(x).sum(), params, allow_unused=True)
     ref = torch.autograd.grad(reference_odconv(m, x).sum(), params,
@@ -131,6 +136,30 @@ def test_gradients_reach_attention_like_reference():
     assert all(g is not None for g in ref)
     for g_fast, g_ref in zip(fast, ref):
         assert torch.allclose(g_fast, g_ref, rtol=1e-9, atol=1e-12)
+
+
+# (in, out, k, kernel_num, map size): the attentions go on the maps or into
+# the kernel depending on which is smaller; with one 1x1 kernel and both on
+# the maps every sample shares the kernel (a plain convolution)
+@pytest.mark.parametrize('cin,cout,k,kernel_num,size', [
+    (8, 6, 3, 4, 2),  # both on the maps
+    (4, 12, 3, 4, 6),  # channel on the input, filter in the kernel
+    (12, 4, 3, 4, 6),  # channel in the kernel, filter on the output
+    (8, 6, 3, 4, 16),  # both in the kernel
+    (8, 6, 1, 1, 1),  # both on the maps: shared kernel
+    (8, 6, 1, 4, 2),  # 1x1 as a batched matrix product
+])
+@pytest.mark.parametrize('train', [False, True])
+def test_every_attention_placement_matches_definition(cin, cout, k,
+                                                      kernel_num, size,
+                                                      train):
+    m = make_odconv(cin, cout, k, 1, 1, 1, kernel_num).train(train)
+    x = torch.randn(3, cin, size, size + 1, dtype=torch.float64)
+    state = {k_: v.clone() for k_, v in m.state_dict().items()}
+    got = m(x)
+    m.load_state_dict(state)
+    assert torch.allclose(got, reference_odconv(m, x), rtol=1e-10,
+                          atol=1e-12)
 
 
 def test_temperature_changes_output():

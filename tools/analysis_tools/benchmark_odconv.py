@@ -4,9 +4,14 @@
         [--batch 2] [--scale 0.25] [--repeat 10] [--kernel-num 4]
 
 For each layer shape typical of ResNet-50 / MobileNetV2 in a detector (input
-800x1333 times --scale), prints the median time of the plain conv and of
-ODConv2d, at inference (eval, no_grad) and for forward + backward (train),
-and their ratio. SPEC.md's targets: 1.1x at inference, 1.3x train.
+800x1333 times --scale), prints the time of the plain conv and of ODConv2d,
+at inference (eval, no_grad) and for forward + backward (train), and their
+ratio. SPEC.md's targets: 1.1x at inference, 1.3x train.
+
+The two layers are timed alternately and each time is the minimum over
+--repeat runs (``--stat median`` for the median), which is what survives
+other processes sharing the CPU. On a busy machine ``--threads 1`` gives
+steadier numbers than a thread pool that waits for descheduled threads.
 """
 import argparse
 import statistics
@@ -37,10 +42,13 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--scale', type=float, default=0.25,
                         help='input size relative to 800x1333')
-    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument('--repeat', type=int, default=20)
     parser.add_argument('--kernel-num', type=int, default=4)
     parser.add_argument('--fp16', action='store_true',
                         help='autocast to half precision (cuda)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument('--stat', choices=('min', 'median'), default='min')
     return parser.parse_args()
 
 
@@ -49,43 +57,46 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def median_ms(fn, repeat, device):
-    fn()  # warm-up (also selects the algorithms)
-    fn()
-    times = []
-    for _ in range(repeat):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def time_layer(layer, x, train, repeat, device, fp16):
-    layer.train(train)
+def step(layer, x, train, fp16, device):
+    """One inference or forward+backward call of ``layer`` on ``x``."""
     autocast = torch.autocast(device.split(':')[0], enabled=fp16)
-
-    def infer():
-        with torch.no_grad(), autocast:
-            layer(x)
-
-    def fwd_bwd():
+    if train:
         with autocast:
             out = layer(x)
         out.float().sum().backward()
+    else:
+        with torch.no_grad(), autocast:
+            layer(x)
 
-    return median_ms(fwd_bwd if train else infer, repeat, device)
+
+def time_pair(layers, x, train, args):
+    """Milliseconds per call of each layer, timed in alternation."""
+    times = [[] for _ in layers]
+    for layer in layers:
+        layer.train(train)
+        for _ in range(2):  # warm-up (also selects the algorithms)
+            step(layer, x, train, args.fp16, args.device)
+    for _ in range(args.repeat):
+        for layer, record in zip(layers, times):
+            sync(args.device)
+            start = time.perf_counter()
+            step(layer, x, train, args.fp16, args.device)
+            sync(args.device)
+            record.append((time.perf_counter() - start) * 1000)
+    reduce = min if args.stat == 'min' else statistics.median
+    return [reduce(record) for record in times]
 
 
 def main():
     args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     height, width = int(800 * args.scale), int(1333 * args.scale)
     print(f'device {args.device}, batch {args.batch}, input '
           f'{height}x{width}, kernel_num {args.kernel_num}, '
           f'fp16 {args.fp16}, torch {torch.__version__}, threads '
-          f'{torch.get_num_threads()}')
+          f'{torch.get_num_threads()}, {args.stat} of {args.repeat} runs')
     header = (f'{"layer":24s} {"feature":>9s} | {"conv ms":>8s} '
               f'{"odconv ms":>9s} {"ratio":>6s} | {"conv ms":>8s} '
               f'{"odconv ms":>9s} {"ratio":>6s}')
@@ -103,10 +114,7 @@ def main():
         row = f'{name:24s} {size[2]:>4d}x{size[3]:<4d} |'
         for train in (False, True):
             x.requires_grad_(train)
-            t_plain = time_layer(plain, x, train, args.repeat, args.device,
-                                 args.fp16)
-            t_od = time_layer(od, x, train, args.repeat, args.device,
-                              args.fp16)
+            t_plain, t_od = time_pair((plain, od), x, train, args)
             ratios[train].append(t_od / t_plain)
             row += f' {t_plain:8.2f} {t_od:9.2f} {t_od / t_plain:5.2f}x |'
         print(row)

@@ -78,32 +78,38 @@ class ODConvAttention(nn.Module):
         (B, C_in), (B, C_out), (B, k, k) and (B, kernel_num), with None for
         an absent attention.
         """
-        batch = x.shape[0]
-        # the 1x1 convs act on a 1x1 map: as linear layers they cost less
+        # The 1x1 convs act on a 1x1 map, so they run as linear layers, and
+        # the heads as one: a few large ops cost less than many small ones.
         hidden = F.linear(x.mean(dim=(2, 3)), self.fc.weight.flatten(1))
         hidden = self.relu(self.bn(hidden[:, :, None, None])).flatten(1)
-
-        channel = torch.sigmoid(self._logits(self.channel_fc, hidden))
-        filt = self._logits(self.filter_fc, hidden)
-        spatial = self._logits(self.spatial_fc, hidden)
-        kernel = self._logits(self.kernel_fc, hidden)
-        if filt is not None:
-            filt = torch.sigmoid(filt)
-        if spatial is not None:
-            spatial = torch.sigmoid(spatial).view(
-                batch, self.kernel_size, self.kernel_size)
-        if kernel is not None:
-            kernel = torch.softmax(kernel, dim=1)
-        return channel, filt, spatial, kernel
-
-    def _logits(self, fc, hidden):
-        """``fc(hidden) / temperature`` as (B, out), None for no ``fc``."""
-        if fc is None:
-            return None
-        logits = F.linear(hidden, fc.weight.flatten(1), fc.bias)
+        sigmoid_fcs = {
+            name: fc
+            for name, fc in (('channel', self.channel_fc),
+                             ('filter', self.filter_fc),
+                             ('spatial', self.spatial_fc)) if fc is not None
+        }
+        fcs = list(sigmoid_fcs.values())
+        if self.kernel_fc is not None:
+            fcs.append(self.kernel_fc)
+        logits = F.linear(hidden,
+                          torch.cat([fc.weight for fc in fcs]).flatten(1),
+                          torch.cat([fc.bias for fc in fcs]))
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        return logits
+        sizes = [fc.out_channels for fc in sigmoid_fcs.values()]
+        attentions = dict(
+            zip(sigmoid_fcs,
+                torch.sigmoid(logits[:, :sum(sizes)]).split(sizes, dim=1)))
+
+        channel = attentions['channel']
+        filt = attentions.get('filter')
+        spatial = attentions.get('spatial')
+        if spatial is not None:
+            spatial = spatial.view(-1, self.kernel_size, self.kernel_size)
+        kernel = None
+        if self.kernel_fc is not None:
+            kernel = torch.softmax(logits[:, sum(sizes):], dim=1)
+        return channel, filt, spatial, kernel
 
 
 class ODConv2d(nn.Module):
@@ -167,8 +173,8 @@ class ODConv2d(nn.Module):
         # The channel (filter) attention scales the input (output) map, or
         # equivalently the per-sample kernel: fold it into whichever is
         # smaller. Small maps (deep layers) keep it on the map.
-        sample_kernel = self.weight[0].numel()
-        fold_channel = sample_kernel <= x[0].numel()
+        sample_kernel = self.weight.numel() // self.kernel_num
+        fold_channel = sample_kernel <= x.shape[1:].numel()
         out_height, out_width = self._output_size(x.shape[2:])
         fold_filter = filt is not None and (
             sample_kernel <= self.out_planes * out_height * out_width)
