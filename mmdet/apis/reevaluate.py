@@ -1,0 +1,53 @@
+"""Evaluating, or formatting, a results file written by ``tools/test.py
+--out`` again, without running the model."""
+import os.path as osp
+
+from mmdet.apis.entrypoints import EVAL_HOOK_KEYS, load_config
+from mmdet.datasets import build_dataset
+from mmdet.utils import compat_cfg
+from mmdet.utils.safe_pickle import safe_load
+
+
+def load_results(path, dataset):
+    """The per-image results in ``path`` (a ``.pkl`` from tools/test.py
+    --out), checked against ``dataset``'s size."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'results file {path!r} does not exist; write one with '
+            'tools/test.py CONFIG CHECKPOINT --out results.pkl')
+    if not path.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'{path!r}: give the .pkl written by tools/test.py '
+                         '--out')
+    results = safe_load(path)
+    if not isinstance(results, list) or len(results) != len(dataset):
+        count = len(results) if isinstance(results, list) else 'no list of'
+        raise ValueError(
+            f'{path!r} holds {count} results for the {len(dataset)} images '
+            'of data.test: was it written with this config (and the same '
+            'data.test)?')
+    return results
+
+
+def reevaluate(config, results_file, metrics=None, format_only=False,
+               cfg_options=None, eval_options=None):
+    """Evaluate (``metrics``, e.g. ``['bbox', 'segm']``) or format the
+    results in ``results_file`` on the config's test set.
+
+    Returns:
+        dict | None: the metrics (None with ``format_only`` only).
+    """
+    if not (metrics or format_only):
+        raise ValueError('Say what to do: --eval METRICS or --format-only')
+    cfg = compat_cfg(load_config(config, cfg_options))
+    cfg.data.test.test_mode = True
+    dataset = build_dataset(cfg.data.test)
+    results = load_results(results_file, dataset)
+    kwargs = dict(eval_options or {})
+    if format_only:
+        dataset.format_results(results, **kwargs)
+    if not metrics:
+        return None
+    eval_kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
+                   if k not in EVAL_HOOK_KEYS}
+    eval_kwargs.update(dict(metric=metrics, **kwargs))
+    return dataset.evaluate(results, **eval_kwargs)
