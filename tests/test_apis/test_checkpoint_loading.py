@@ -60,6 +60,11 @@ def source(tmp_path_factory, image):
                  bare=str(folder / 'bare.pth'))
     save_checkpoint(model, files['mmcv'], meta=dict(CLASSES=model.CLASSES))
     torch.save(model.state_dict(), files['bare'])
+    # torch's pre-1.6 format (MMDetection 2.x's publish_model wrote it)
+    files['legacy'] = str(folder / 'legacy.pth')
+    torch.save(dict(meta=dict(CLASSES=model.CLASSES),
+                    state_dict=model.state_dict()), files['legacy'],
+               _use_new_zipfile_serialization=False)
     # what a browser leaves when it unpacks the .pth: <parent>/archive/...
     with zipfile.ZipFile(files['mmcv']) as archive:
         archive.extractall(folder / 'unpacked')
@@ -84,17 +89,19 @@ def assert_same_result(a, b):
             np.testing.assert_array_equal(m, n)
 
 
-@pytest.mark.parametrize('form', ['mmcv', 'bare', 'archive', 'parent',
-                                  'rezipped'])
+@pytest.mark.parametrize('form', ['mmcv', 'bare', 'legacy', 'archive',
+                                  'parent', 'rezipped'])
 def test_every_form_gives_the_same_detections(source, image, form):
     model, expected, files = source
     torch.manual_seed(2)  # other random weights until the checkpoint loads
-    loaded = init_detector(CONFIG, files[form], device='cpu')
-    assert_same_result(inference_detector(loaded, image), expected)
-    if form == 'bare':  # no meta: COCO's names, with a warning at load
+    if form == 'bare':  # no meta: COCO's names, with a warning
+        with pytest.warns(UserWarning, match='no class names'):
+            loaded = init_detector(CONFIG, files[form], device='cpu')
         assert len(loaded.CLASSES) == 80
     else:
+        loaded = init_detector(CONFIG, files[form], device='cpu')
         assert loaded.CLASSES == TINY_COCO_CLASSES
+    assert_same_result(inference_detector(loaded, image), expected)
 
 
 def test_random_weights_differ(source, image):
@@ -141,13 +148,14 @@ class _WritesMarker:
         return open, (self.path, 'w')
 
 
-@pytest.mark.parametrize('form', ['file', 'folder'])
+@pytest.mark.parametrize('form', ['file', 'legacy', 'folder'])
 def test_pickle_that_runs_code_is_refused(source, tmp_path, form):
     model, _, _ = source
     marker = tmp_path / 'code_was_run'
     evil = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(payload=_WritesMarker(str(marker)))), evil)
+                    meta=dict(payload=_WritesMarker(str(marker)))), evil,
+               _use_new_zipfile_serialization=form != 'legacy')
     target = evil
     if form == 'folder':
         with zipfile.ZipFile(evil) as archive:
