@@ -50,9 +50,12 @@ def compare_state_dicts(model_state, checkpoint_state):
         tuple: ``(missing, unexpected, shape_diffs)``: keys of the model
         absent from the checkpoint, keys of the checkpoint the model lacks,
         and ``(key, checkpoint shape, model shape)`` for keys in both whose
-        shapes differ.
+        shapes differ. BatchNorm's ``num_batches_tracked`` counters, which
+        checkpoints of old PyTorch versions lack and inference never uses,
+        are not counted as missing (as mmcv does).
     """
-    missing = [k for k in model_state if k not in checkpoint_state]
+    missing = [k for k in model_state if k not in checkpoint_state
+               and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in checkpoint_state if k not in model_state]
     shape_diffs = [
         (k, tuple(v.shape), tuple(model_state[k].shape))

@@ -209,6 +209,17 @@ def test_non_strict_loads_what_fits(source, tmp_path):
     assert torch.equal(fresh.rpn_head.rpn_cls.bias, kept)
 
 
+def test_old_checkpoint_without_bn_counters_loads(source, image, tmp_path):
+    model, expected, _ = source
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.endswith('num_batches_tracked')}
+    assert len(state) < len(model.state_dict())
+    path = str(tmp_path / 'old.pth')
+    torch.save(dict(meta=dict(CLASSES=model.CLASSES), state_dict=state), path)
+    loaded = init_detector(CONFIG, path, device='cpu')
+    assert_same_result(inference_detector(loaded, image), expected)
+
+
 def test_not_a_checkpoint_names_the_path(tmp_path):
     text = tmp_path / 'notes.pth'
     text.write_text('not a checkpoint')
