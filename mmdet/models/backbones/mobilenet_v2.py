@@ -151,14 +151,16 @@ class MobileNetV2(ClassificationBackbone):
 @BACKBONES.register_module()
 class OD_MobileNetV2(MobileNetV2):
     """MobileNetV2 with every conv after the stem an ODConv2d (``kernel_num``
-    candidate kernels, attention squeeze ``reduction``); other arguments as
-    ``MobileNetV2``."""
+    candidate kernels, attention squeeze ``reduction``, attention
+    ``temperature``, 1.0 as released); other arguments as ``MobileNetV2``."""
 
     def __init__(self, width_mult=1.0, num_classes=1000,
                  out_indices=(1, 2, 3, 4), frozen_stages=-1, norm_eval=True,
                  pretrained=None, reduction=0.0625, kernel_num=4,
-                 init_cfg=None):
+                 temperature=1.0, init_cfg=None):
         ClassificationBackbone.__init__(self, frozen_stages, norm_eval,
                                         pretrained, init_cfg)
         self._build(width_mult, num_classes, out_indices,
                     make_od_conv_grouped(reduction, kernel_num))
+        self.temperature = float(temperature)
+        self.net_update_temperature(self.temperature)

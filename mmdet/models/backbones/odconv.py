@@ -157,6 +157,11 @@ class ODConv2d(nn.Module):
                 self.weight[i], mode='fan_out', nonlinearity='relu')
         self.attention.reset_parameters()
 
+    @property
+    def temperature(self):
+        """The softmax/sigmoid temperature of the attentions."""
+        return self.attention.temperature
+
     def update_temperature(self, temperature):
         """Set the softmax/sigmoid temperature of the attentions."""
         self.attention.update_temperature(temperature)

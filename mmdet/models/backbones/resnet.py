@@ -166,13 +166,16 @@ class ResNet(ClassificationBackbone):
 @BACKBONES.register_module()
 class OD_ResNet(ResNet):
     """ResNet whose residual-block convs are ODConv2d (``kernel_num``
-    candidate kernels, attention squeeze ``reduction``); other arguments as
-    ``ResNet``."""
+    candidate kernels, attention squeeze ``reduction``, attention
+    ``temperature``, 1.0 as released); other arguments as ``ResNet``."""
 
     def __init__(self, depth, num_classes=1000, out_indices=(0, 1, 2, 3),
                  frozen_stages=-1, norm_eval=True, pretrained=None,
-                 reduction=0.0625, kernel_num=4, init_cfg=None):
+                 reduction=0.0625, kernel_num=4, temperature=1.0,
+                 init_cfg=None):
         ClassificationBackbone.__init__(self, frozen_stages, norm_eval,
                                         pretrained, init_cfg)
         self._build(depth, num_classes, out_indices,
                     make_od_conv(reduction, kernel_num))
+        self.temperature = float(temperature)
+        self.net_update_temperature(self.temperature)
