@@ -184,3 +184,18 @@ def test_single_and_two_process_testing_agree(tmp_path, trained,
 
     assert metrics(proc1.stdout) == metrics(proc2.stdout)
     assert 'bbox_mAP_copypaste' in proc1.stdout
+
+
+def test_dist_train_two_cpu_processes(tmp_path, data_options):
+    work_dir = tmp_path / 'dist'
+    proc = run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                str(work_dir), '--cfg-options', *data_options,
+                'runner.max_epochs=1'])
+    ckpt = torch.load(work_dir / 'epoch_1.pth', weights_only=True)
+    # each of the 2 processes takes half of the 8 images, 2 per batch
+    assert ckpt['meta']['iter'] == ITERS_PER_EPOCH // 2
+    text = (work_dir / [f for f in os.listdir(work_dir)
+                        if f.endswith('.log')][0]).read_text()
+    assert 'Distributed training: True' in text
+    assert 'Epoch(val) [1]' in text and 'bbox_mAP: ' in text
+    assert proc.returncode == 0
