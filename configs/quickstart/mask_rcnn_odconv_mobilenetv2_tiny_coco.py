@@ -78,5 +78,7 @@ checkpoint_config = dict(interval=1)
 log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=2, metric=['bbox', 'segm'])
 torch_num_threads = 1
+# for dist_train.sh: the backbone's ImageNet classifier gets no gradient
+find_unused_parameters = True
 # the lr above is for 4 images per step (--auto-scale-lr rescales it)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -78,3 +78,5 @@ runner = dict(type='EpochBasedRunner', max_epochs=2)
 log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=1, metric=['bbox', 'segm'])
 dist_params = dict(backend='gloo')
+# the backbone's ImageNet classifier takes no part in detection
+find_unused_parameters = True
