@@ -126,18 +126,18 @@ def test_pretrained_missing_and_extra_keys_are_named(tmp_path,
     path = str(tmp_path / 'missing.pth')
     torch.save(sd, path)
     cfg = dict(type='OD_MobileNetV2', width_mult=0.5, kernel_num=2)
-    with pytest.raises(RuntimeError, match='missing keys.*features.5.conv'):
+    with pytest.raises(RuntimeError, match='(?s)missing keys.*features.5.conv'):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
     sd['features.5.conv.1.0.weight'] = missing
     sd['head.extra.weight'] = torch.zeros(3)
     torch.save(sd, path)
     with pytest.raises(RuntimeError,
-                       match='unexpected keys.*head.extra.weight'):
+                       match='(?s)unexpected keys.*head.extra.weight'):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
     del sd['head.extra.weight']
     sd['classifier.1.bias'] = torch.zeros(10)
     torch.save(sd, path)
-    with pytest.raises(RuntimeError, match='shape.*classifier.1.bias'):
+    with pytest.raises(RuntimeError, match='(?s)shape.*classifier.1.bias'):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
 
 

@@ -1,64 +1,37 @@
 """What the four classification backbones share: freezing, ``norm_eval``,
 random initialisation and strict loading of ImageNet checkpoints."""
 import os.path as osp
-from collections import OrderedDict
 
-import torch
 import torch.nn as nn
 from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmdet.utils.checkpoint_io import (checkpoint_state_dict,
+                                       load_state_dict_checked,
+                                       read_checkpoint)
 from .odconv import ODConv2d, net_update_temperature
 
+PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
+                   'backbone (README.md, "Pretrained backbones").')
 
-def read_state_dict(path):
-    """The state dict inside an ImageNet checkpoint file.
 
-    Accepts a bare state dict, ``{'state_dict': ...}`` (mmcv, and the ODConv
-    ImageNet releases) or ``{'model': ...}``, and strips the ``module.``
-    prefix a DataParallel/DistributedDataParallel model adds. The file is
-    read with ``weights_only=True``: a pickle that would run code is refused.
+def load_pretrained(module, path):
+    """Load the ImageNet checkpoint at ``path`` into ``module`` strictly.
+
+    Any form ``read_checkpoint`` reads (a bare state dict, ``{'state_dict':
+    ...}`` as mmcv and the ODConv ImageNet releases save, DataParallel's
+    ``module.`` prefixes), without running code from the file; a mismatch
+    raises ``CheckpointMismatchError`` listing missing, unexpected and
+    misshaped keys.
     """
-    if not osp.isfile(path):
+    if not osp.exists(path):
         raise FileNotFoundError(
             f'pretrained backbone checkpoint {path!r} does not exist. Put the '
             'ImageNet weights there (README.md, "Pretrained backbones"), '
             'or train from scratch with --cfg-options model.pretrained=None')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model'):
-        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
-            break
-    if not ckpt or not all(isinstance(v, torch.Tensor)
-                           for v in ckpt.values()):
-        raise ValueError(f'{path!r} holds no state dict of tensors')
-    if all(k.startswith('module.') for k in ckpt):
-        ckpt = OrderedDict((k[len('module.'):], v) for k, v in ckpt.items())
-    return ckpt
-
-
-def load_state_dict_strict(module, state_dict, source):
-    """``module.load_state_dict(state_dict)`` that names every mismatch.
-
-    Raises RuntimeError listing the missing keys, the unexpected keys and the
-    keys whose shapes differ (with both shapes).
-    """
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    shapes = sorted(
-        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
-        f'{tuple(own[k].shape)}' for k in set(own) & set(state_dict)
-        if own[k].shape != state_dict[k].shape)
-    if missing or unexpected or shapes:
-        lines = [f'{source} does not match {type(module).__name__}:']
-        for title, items in (('missing keys', missing),
-                             ('unexpected keys', unexpected),
-                             ('shape mismatches', shapes)):
-            if items:
-                lines.append(f'  {title} ({len(items)}): ' + ', '.join(items))
-        raise RuntimeError('\n'.join(lines))
-    module.load_state_dict(state_dict, strict=True)
+    state_dict = checkpoint_state_dict(read_checkpoint(path))
+    load_state_dict_checked(module, state_dict, repr(path), strict=True,
+                            hint=PRETRAINED_HINT)
 
 
 class ClassificationBackbone(BaseModule):
@@ -122,8 +95,7 @@ class ClassificationBackbone(BaseModule):
             if not isinstance(self.pretrained, str):
                 raise TypeError('pretrained must be a path or None, got '
                                 f'{type(self.pretrained).__name__}')
-            load_state_dict_strict(self, read_state_dict(self.pretrained),
-                                   repr(self.pretrained))
+            load_pretrained(self, self.pretrained)
         self._is_init = True
 
     def train(self, mode=True):
