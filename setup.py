@@ -1,4 +1,4 @@
-"""Install MMDetection-ODConv: ``pip install -e .`` (extras: ``tests``, ``all``).
+"""Install MMDetection-ODConv: ``pip install -e .`` (extras: tests, all).
 
 mmcv is special: users may already have a compiled ``mmcv-full`` 1.7.x, and
 pip would install the pure-Python ``mmcv`` beside it (both write the same

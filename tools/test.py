@@ -15,12 +15,17 @@ from mmcv import DictAction
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Test a detector checkpoint and evaluate its results')
-    parser.add_argument('config', help='config file the checkpoint was trained with')
-    parser.add_argument('checkpoint', help='checkpoint: .pth file, bare state dict, or unpacked archive/ folder')
+    parser.add_argument(
+        'config', help='config file the checkpoint was trained with')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint: .pth file, bare state dict, or unpacked archive/ '
+        'folder')
     parser.add_argument(
         '--work-dir',
         help='also write the metrics to <dir>/eval_<time>.json')
-    parser.add_argument('--out', help='write the raw results to this .pkl file')
+    parser.add_argument(
+        '--out', help='write the raw results to this .pkl file')
     parser.add_argument(
         '--fuse-conv-bn',
         action='store_true',
@@ -45,7 +50,8 @@ def parse_args(argv=None):
         type=str,
         nargs='+',
         help='metrics to compute: bbox, segm, proposal (COCO)')
-    parser.add_argument('--show', action='store_true', help='show each result in a window')
+    parser.add_argument(
+        '--show', action='store_true', help='show each result in a window')
     parser.add_argument(
         '--show-dir', help='draw the results and save the images here')
     parser.add_argument(

@@ -42,7 +42,9 @@ def parse_args(argv=None):
         type=int,
         default=0,
         help='GPU to train on without a launcher')
-    parser.add_argument('--seed', type=int, default=None, help='random seed (default: drawn at random)')
+    parser.add_argument(
+        '--seed', type=int, default=None,
+        help='random seed (default: drawn at random)')
     parser.add_argument(
         '--diff-seed',
         action='store_true',

@@ -1,4 +1,4 @@
-"""What ``tools/train.py`` and ``tools/test.py`` do once their flags are parsed.
+"""What ``tools/train.py`` and ``tools/test.py`` do with their parsed flags.
 
 The command-line scripts only parse arguments (MMDetection 2.x's flags) and
 call ``train_from_config`` / ``test_from_config``; everything else, from

@@ -31,7 +31,7 @@ def _atomic_write(data, filepath, mode):
 
 
 class AtomicHardDiskBackend(HardDiskBackend):
-    """mmcv's local-disk backend with write-then-rename ``put``/``put_text``."""
+    """mmcv's local-disk backend; ``put``/``put_text`` write, then rename."""
 
     def put(self, obj, filepath):
         _atomic_write(obj, filepath, 'wb')

@@ -39,7 +39,7 @@ def build_from_cfg(cfg, registry, default_args=None):
 
 
 def build_model_from_cfg(cfg, registry, default_args=None):
-    """Build a module from a config dict, or an ``nn.Sequential`` from a list."""
+    """A module from a config dict, or an ``nn.Sequential`` from a list."""
     if isinstance(cfg, list):
         from torch import nn
         return nn.Sequential(

@@ -126,7 +126,8 @@ def test_pretrained_missing_and_extra_keys_are_named(tmp_path,
     path = str(tmp_path / 'missing.pth')
     torch.save(sd, path)
     cfg = dict(type='OD_MobileNetV2', width_mult=0.5, kernel_num=2)
-    with pytest.raises(RuntimeError, match='(?s)missing keys.*features.5.conv'):
+    with pytest.raises(RuntimeError,
+                       match='(?s)missing keys.*features.5.conv'):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
     sd['features.5.conv.1.0.weight'] = missing
     sd['head.extra.weight'] = torch.zeros(3)

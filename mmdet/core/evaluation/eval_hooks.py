@@ -1,10 +1,11 @@
-"""Evaluate on the validation set during training (mmcv's hooks + our test loop).
+"""Evaluation on the validation set during training.
 
 mmcv's ``EvalHook`` already does the scheduling (``interval``, ``start``,
 ``by_epoch``) and best-checkpoint keeping (``save_best``, ``rule``); these
 subclasses plug in the detection test loops of ``mmdet.apis`` and keep the
 logged numbers plain Python floats, so checkpoints carrying them (the best
-score sits in ``meta['hook_msgs']``) load under ``torch.load(weights_only=True)``.
+score sits in ``meta['hook_msgs']``) load under
+``torch.load(weights_only=True)``.
 """
 import os.path as osp
 import warnings

@@ -184,8 +184,8 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, BaseRoIHead):
         det_bboxes, det_labels = self.simple_test_bboxes(
             x, img_metas, proposal_list, self.test_cfg, rescale=rescale)
         bbox_results = [
-            bbox2result(b, l, self.bbox_head.num_classes)
-            for b, l in zip(det_bboxes, det_labels)
+            bbox2result(bboxes, labels, self.bbox_head.num_classes)
+            for bboxes, labels in zip(det_bboxes, det_labels)
         ]
         if not self.with_mask:
             return bbox_results
