@@ -26,16 +26,6 @@ CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
                   'micro_mask_rcnn_tiny_coco.py')
 
 
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is fastest, and immune to other processes
-    competing for the cores (two spinning threads can be 40x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp('tiny')

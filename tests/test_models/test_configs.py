@@ -22,16 +22,6 @@ PRETRAINED = {
     'mobilenetv2_100': 'mobilenetv2_100',
     'odconv4x_mobilenetv2_100': 'od_mobilenetv2_100_4x'
 }
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One thread: on the shared 2-core machine two threads mostly wait
-    for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def load_cfg(name):
     return Config.fromfile(osp.join(ROOT, 'configs', 'odconv', name + '.py'))
 

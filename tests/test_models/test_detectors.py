@@ -22,17 +22,6 @@ NORM = dict(mean=np.array([123.675, 116.28, 103.53], dtype=np.float32),
             to_rgb=True)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Run these small-tensor tests on one thread: on the shared 2-core
-    machine two threads mostly wait for each other (several times slower
-    when other processes are busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def model_cfg(name, **backbone):
     """The model of a released config, without ImageNet weights, with
     ``backbone`` settings overridden and 64 RoIs sampled per image instead

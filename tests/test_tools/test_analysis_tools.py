@@ -32,16 +32,6 @@ OD_R50 = {'faster_rcnn_odconv4x_r50_fpn_1x_coco',
           'mask_rcnn_odconv4x_r50_fpn_1x_coco'}
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Small tensors: one thread is fastest and does not slow down when
-    other processes compete for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_tool(script, *args, monkeypatch, capsys):
     """Run ``tools/<script>`` as ``python tools/<script> args``; its
     stdout."""

@@ -8,7 +8,6 @@ import runpy
 import sys
 
 import pytest
-import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 with open(osp.join(ROOT, 'tests', 'data', 'reference', 'params.json')) as f:
@@ -65,14 +64,9 @@ def runs(tmp_path):
 
 
 def run_table(argv, monkeypatch, capsys):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     monkeypatch.setattr(sys, 'argv', ['odconv_table.py', *argv])
-    try:
-        runpy.run_path(osp.join(ROOT, 'tools', 'analysis_tools',
-                                'odconv_table.py'), run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
+    runpy.run_path(osp.join(ROOT, 'tools', 'analysis_tools',
+                            'odconv_table.py'), run_name='__main__')
     return capsys.readouterr().out
 
 
