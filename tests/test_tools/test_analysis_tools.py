@@ -28,8 +28,6 @@ MICRO = osp.join(ROOT, 'tests', 'data', 'configs',
                  'micro_mask_rcnn_tiny_coco.py')
 with open(osp.join(ROOT, 'tests', 'data', 'reference', 'params.json')) as f:
     DETECTOR_PARAMS = json.load(f)['detectors']
-OD_R50 = {'faster_rcnn_odconv4x_r50_fpn_1x_coco',
-          'mask_rcnn_odconv4x_r50_fpn_1x_coco'}
 
 
 def run_tool(script, *args, monkeypatch, capsys):
@@ -42,10 +40,7 @@ def run_tool(script, *args, monkeypatch, capsys):
 
 
 # ------------------------------------------------------------- get_flops
-@pytest.mark.parametrize('name', [
-    pytest.param(n, marks=pytest.mark.slow) if n in OD_R50 else n
-    for n in sorted(DETECTOR_PARAMS)
-])
+@pytest.mark.parametrize('name', sorted(DETECTOR_PARAMS))
 def test_get_flops_params_match_reference(name, monkeypatch, capsys):
     out = run_tool('analysis_tools/get_flops.py',
                    osp.join(ROOT, 'configs', 'odconv', f'{name}.py'),
