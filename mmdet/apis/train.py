@@ -8,6 +8,7 @@ from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
                          Fp16OptimizerHook, OptimizerHook, build_optimizer,
                          build_runner, get_dist_info)
 
+from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.core import CPUMemoryHook, DistEvalHook, EvalHook
 from mmdet.datasets import build_dataloader, build_dataset
 from mmdet.utils import (build_ddp, build_dp, compat_cfg,
@@ -122,9 +123,12 @@ def _register_eval_hook(runner, cfg, distributed):
     val_loader = build_dataloader(val_dataset, **loader_cfg)
     eval_cfg = dict(cfg.get('evaluation', {}))
     eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
-    hook = DistEvalHook if distributed else EvalHook
+    if distributed:
+        hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
+    else:
+        hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
     # LOW priority: evaluate after the checkpoint of the epoch is saved
-    runner.register_hook(hook(val_loader, **eval_cfg), priority='LOW')
+    runner.register_hook(hook, priority='LOW')
 
 
 def train_detector(model,
