@@ -19,7 +19,7 @@ from mmcv.runner import save_checkpoint
 
 from mmdet import apis
 from mmdet.analysis.complexity import FlopsCounter, odconv2d_flops
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.models.backbones.odconv import ODConv2d
 from mmdet.utils.log_analysis import plot_curve
 
