@@ -68,9 +68,6 @@ class ODConvAttention(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def update_temperature(self, temperature):
-        self.temperature = float(temperature)
-
     def forward(self, x):
         """Attentions for ``x`` of shape (B, C_in, H, W).
 
@@ -163,8 +160,10 @@ class ODConv2d(nn.Module):
         return self.attention.temperature
 
     def update_temperature(self, temperature):
-        """Set the softmax/sigmoid temperature of the attentions."""
-        self.attention.update_temperature(temperature)
+        """Set the softmax/sigmoid temperature of the attentions (the one
+        way it is set: ``mmdet.core.set_temperature`` calls this on every
+        ODConv2d of a model)."""
+        self.attention.temperature = float(temperature)
 
     def extra_repr(self):
         return (f'{self.in_planes}, {self.out_planes}, '
@@ -265,9 +264,3 @@ def _scaled(tensor, factor, owned):
         return tensor.mul_(factor)
     return tensor * factor
 
-
-def net_update_temperature(module, temperature):
-    """Set ``temperature`` on every ODConv2d inside ``module``."""
-    for m in module.modules():
-        if isinstance(m, ODConv2d):
-            m.update_temperature(temperature)

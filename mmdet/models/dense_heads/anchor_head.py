@@ -7,8 +7,8 @@ import torch.nn as nn
 from mmcv.runner import force_fp32
 
 from mmdet.core import (anchor_inside_flags, build_assigner, build_bbox_coder,
-                        build_prior_generator, build_sampler, images_to_levels,
-                        multiclass_nms, unmap)
+                        build_prior_generator, build_sampler, clip_bboxes,
+                        images_to_levels, multiclass_nms, unmap)
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead, flatten_level_maps
 from .cfg_check import check_cfg_keys
@@ -384,9 +384,7 @@ class AnchorHead(BaseDenseHead):
         box coder has ``clip_border=False``)."""
         if not getattr(self.bbox_coder, 'clip_border', True):
             return bboxes
-        limits = bboxes.new_tensor(
-            [[m['img_shape'][1], m['img_shape'][0]] * 2 for m in img_metas])
-        return torch.min(bboxes.clamp(min=0), limits[:, None, :])
+        return clip_bboxes(bboxes, [m['img_shape'][:2] for m in img_metas])
 
     def _decode_levels(self, cls_scores, bbox_preds, img_metas, nms_pre):
         """Per level keep the ``nms_pre`` best anchors of every image and
