@@ -4,6 +4,8 @@ from .num_class_check import NumClassCheckHook
 from .odconv_temperature import (ODConvTemperatureHook, annealed_temperature,
                                  set_temperature)
 
-__all__ = ['AtomicCheckpointHook', 'CPUMemoryHook', 'NumClassCheckHook', 'ODConvTemperatureHook',
-           'annealed_temperature', 'save_checkpoint_atomically',
-           'set_temperature']
+__all__ = [
+    'AtomicCheckpointHook', 'CPUMemoryHook', 'NumClassCheckHook',
+    'ODConvTemperatureHook', 'annealed_temperature',
+    'save_checkpoint_atomically', 'set_temperature'
+]
