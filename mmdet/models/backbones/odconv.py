@@ -7,7 +7,8 @@ kernels. The sample's kernel is
 
     W_b = sum_i kernel[b, i] * spatial[b] * weight[i]
 
-and its output ``conv(x_b * channel[b], W_b) * filter[b]`` (SPEC.md, 2).
+and its output ``conv(x_b * channel[b], W_b) * filter[b]``
+(docs/design.md, "ODConv").
 
 The channel attention scales input channels and the filter attention output
 channels, so either can be applied to the feature map or folded into the
@@ -110,7 +111,7 @@ class ODConvAttention(nn.Module):
 
 
 class ODConv2d(nn.Module):
-    """Drop-in replacement of a bias-free ``nn.Conv2d`` (SPEC.md, 2).
+    """Drop-in replacement of a bias-free ``nn.Conv2d`` (docs/design.md).
 
     Args:
         in_planes, out_planes, kernel_size, stride, padding, dilation,
