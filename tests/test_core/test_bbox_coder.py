@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.core import (DeltaXYWHBBoxCoder, PseudoBBoxCoder, bbox2delta,
-                        build_bbox_coder, delta2bbox)
+from mmdet.core import (
+    DeltaXYWHBBoxCoder,
+    PseudoBBoxCoder,
+    bbox2delta,
+    build_bbox_coder,
+    delta2bbox,
+)
 
 REF = osp.join(osp.dirname(__file__), '..', 'data', 'reference',
                'numerics.json')

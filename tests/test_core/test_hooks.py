@@ -6,10 +6,14 @@ import torch
 import torch.nn as nn
 from mmcv.runner import EpochBasedRunner
 
-from mmdet.core.hook import (CPUMemoryHook, NumClassCheckHook,
-                             ODConvTemperatureHook, annealed_temperature,
-                             set_temperature)
-from mmdet.models.backbones import ODConv2d, OD_MobileNetV2
+from mmdet.core.hook import (
+    CPUMemoryHook,
+    NumClassCheckHook,
+    ODConvTemperatureHook,
+    annealed_temperature,
+    set_temperature,
+)
+from mmdet.models.backbones import OD_MobileNetV2, ODConv2d
 
 
 def test_annealing_schedule_matches_paper_formula():

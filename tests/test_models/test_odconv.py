@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdet.models.backbones import ODConv2d, OD_MobileNetV2
+from mmdet.models.backbones import OD_MobileNetV2, ODConv2d
 
 
 def reference_odconv(module, x):

@@ -19,8 +19,8 @@ from mmcv.runner import save_checkpoint
 
 from mmdet import apis
 from mmdet.analysis.complexity import FlopsCounter, odconv2d_flops
-from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.models.backbones.odconv import ODConv2d
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.utils.log_analysis import plot_curve
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))

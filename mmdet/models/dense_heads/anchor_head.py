@@ -6,9 +6,17 @@ import torch
 import torch.nn as nn
 from mmcv.runner import force_fp32
 
-from mmdet.core import (anchor_inside_flags, build_assigner, build_bbox_coder,
-                        build_prior_generator, build_sampler, clip_bboxes,
-                        images_to_levels, multiclass_nms, unmap)
+from mmdet.core import (
+    anchor_inside_flags,
+    build_assigner,
+    build_bbox_coder,
+    build_prior_generator,
+    build_sampler,
+    clip_bboxes,
+    images_to_levels,
+    multiclass_nms,
+    unmap,
+)
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead, flatten_level_maps
 from .cfg_check import check_cfg_keys
