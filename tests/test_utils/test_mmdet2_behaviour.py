@@ -120,8 +120,11 @@ def restore_process_settings(monkeypatch):
 
 def test_setup_multi_processes(restore_process_settings, monkeypatch):
     cfg = Config(dict(data=dict(workers_per_gpu=2)))
-    with pytest.warns(UserWarning, match='OMP_NUM_THREADS=1'):
+    with pytest.warns(UserWarning) as record:
         setup_multi_processes(cfg)
+    messages = ' '.join(str(w.message) for w in record)
+    assert 'OMP_NUM_THREADS=1' in messages
+    assert 'MKL_NUM_THREADS=1' in messages
     assert os.environ['OMP_NUM_THREADS'] == '1'
     assert os.environ['MKL_NUM_THREADS'] == '1'
     assert mp.get_start_method() == 'fork'
@@ -131,7 +134,8 @@ def test_setup_multi_processes(restore_process_settings, monkeypatch):
                       data=dict(workers_per_gpu=0)))
     monkeypatch.setenv('OMP_NUM_THREADS', '3')
     monkeypatch.delenv('MKL_NUM_THREADS')
-    setup_multi_processes(cfg)
+    with pytest.warns(UserWarning, match="'spawn'.*replaces.*'fork'"):
+        setup_multi_processes(cfg)
     assert mp.get_start_method() == 'spawn'
     assert cv2.getNumThreads() == 4
     assert os.environ['OMP_NUM_THREADS'] == '3'
