@@ -127,6 +127,14 @@ def test_annotation_yaml_runs_no_code(tmp_path):
     assert not osp.exists(marker)
 
 
+@pytest.mark.parametrize('data', [b'', b'\x80\x02]q\x00(K\x01'])
+def test_empty_or_truncated_pickle_named(tmp_path, data):
+    path = tmp_path / 'ann.pkl'
+    path.write_bytes(data)
+    with pytest.raises(pickle.UnpicklingError, match=r'ann\.pkl.*truncated'):
+        CustomDataset(ann_file=str(path), pipeline=[], classes=CLASSES)
+
+
 def test_data_pickles_still_load(coco, tmp_path):
     """Middle-format annotations and proposals written by mmcv.dump (numpy
     arrays in lists and dicts) load as before."""
