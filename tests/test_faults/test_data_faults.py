@@ -315,10 +315,17 @@ def test_corrupt_annotation_json_named(coco, tmp_path, text, where):
     assert str(path) in message and where in message
 
 
-def test_annotation_json_without_images_named(coco, tmp_path):
-    _, img_dir, _ = coco
-    path = write_json(tmp_path / 'list.json', [1, 2])
-    with pytest.raises(ValueError, match=r'list\.json.*images'):
+@pytest.mark.parametrize('breakage, message', [
+    (lambda c: [1, 2], r'list\.json.*images.*found list'),
+    (lambda c: dict(c, images=[{'id': 1, 'file_name': 'a.png'}]),
+     r"list\.json.*entries \[0\] of 'images'.*'width'"),
+    (lambda c: dict(c, annotations=[{'image_id': 1}]),
+     r"list\.json.*annotation entry has no 'id'"),
+])
+def test_annotation_json_not_coco_named(coco, tmp_path, breakage, message):
+    content, img_dir, _ = coco
+    path = write_json(tmp_path / 'list.json', breakage(copy.deepcopy(content)))
+    with pytest.raises(ValueError, match=message):
         build_dataset(coco_cfg(path, img_dir, test_mode=True))
 
 

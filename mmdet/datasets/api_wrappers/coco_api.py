@@ -16,6 +16,9 @@ class AnnotationFileError(ValueError, AssertionError):
     these."""
 
 
+_IMAGE_KEYS = ('id', 'file_name', 'width', 'height')
+
+
 def _repeated(ids, limit=10):
     """The values that occur more than once in ``ids`` (at most ``limit``)
     and how many such values there are."""
@@ -37,28 +40,28 @@ def check_coco_dict(dataset, path):
     for key in ('annotations', 'categories'):
         if not isinstance(dataset.get(key, []), list):
             raise DataFileError(f"{path!r}: '{key}' must be a list")
-    for kind, items in (('image', dataset['images']),
+    images = dataset['images']
+    missing = [i for i, img in enumerate(images) if not isinstance(img, dict)
+               or not all(key in img for key in _IMAGE_KEYS)]
+    if missing:
+        raise DataFileError(
+            f"{path!r}: entries {missing[:10]} of 'images' (0-based "
+            f'positions) lack one of {list(_IMAGE_KEYS)}')
+    for kind, items in (('image', images),
                         ('annotation', dataset.get('annotations', []))):
-        missing = [i for i, item in enumerate(items)
-                   if not isinstance(item, dict) or 'id' not in item]
-        if missing:
-            raise DataFileError(
-                f"{path!r}: {kind} entries {missing[:10]} (0-based "
-                "positions) have no 'id'")
-        if kind == 'image':
-            missing = [img['id'] for img in items if not all(
-                key in img for key in ('file_name', 'width', 'height'))]
-            if missing:
-                raise DataFileError(
-                    f"{path!r}: images {missing[:10]} lack 'file_name', "
-                    "'width' or 'height'")
-        repeated, count = _repeated([item['id'] for item in items])
-        if count:
-            raise AnnotationFileError(
-                f'{kind} ids in {path!r} are not unique: {count} ids occur '
-                f'more than once, e.g. {repeated}. Give every {kind} its '
-                'own id (pycocotools would merge them, putting one '
-                "image's objects on another).")
+        try:
+            ids = [item['id'] for item in items]
+        except (KeyError, TypeError):
+            raise DataFileError(f"{path!r}: an {kind} entry has no 'id' "
+                                'or is no dictionary') from None
+        if len(set(ids)) == len(ids):
+            continue
+        repeated, count = _repeated(ids)
+        raise AnnotationFileError(
+            f'{kind} ids in {path!r} are not unique: {count} ids occur '
+            f'more than once, e.g. {repeated}. Give every {kind} its own '
+            "id (pycocotools would merge them, putting one image's objects "
+            'on another).')
 
 
 def segmentation_problem(segm, img):
