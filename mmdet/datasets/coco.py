@@ -111,7 +111,12 @@ class CocoDataset(CustomDataset):
     lists the categories. Boxes ``[x, y, w, h]`` become ``[x1, y1, x1 + w,
     y1 + h]``; crowd objects become ``gt_bboxes_ignore``. For training,
     images without objects (``filter_empty_gt``) and images with a side
-    under 32 pixels are dropped.
+    under 32 pixels are dropped; a training set left without images or
+    objects is an error saying why.
+
+    The file is checked when it is loaded: JSON syntax (file, line,
+    column), unique image and annotation ids, well-formed segmentations
+    (always), and present ones where the pipeline loads masks.
     """
 
     CLASSES = (

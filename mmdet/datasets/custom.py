@@ -9,7 +9,10 @@ Annotations in the "middle format": a list with one dict per image::
                   labels_ignore=(k,) int64 (optional)))
 
 Subclasses (``CocoDataset``) override ``load_annotations`` and
-``get_ann_info`` to read other formats into it.
+``get_ann_info`` to read other formats into it. Annotation and proposal
+files are read as plain data (pickles and YAML never run code), and a
+training set with no image or no object left after filtering is an error
+naming the file and why each group of images was dropped.
 """
 import os.path as osp
 import warnings
