@@ -25,8 +25,8 @@ from torch.utils.data import Dataset
 
 from mmdet.core.visualization import generated_palette
 from mmdet.utils.data_files import load_data_file
-from .builder import DATASETS
 from .pipelines import Compose
+from .registry import DATASETS
 
 # consecutive failed samples (pipeline returned None) before giving up
 MAX_RETRIES = 100

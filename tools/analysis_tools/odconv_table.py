@@ -1,4 +1,4 @@
-"""Write the results table of the 8 ODConv configs (README / SPEC.md 7):
+"""Write the results table of the 8 ODConv configs (README, docs/model_zoo.md):
 
     python tools/analysis_tools/odconv_table.py --work-dirs work_dirs \
         [--results NAME=work_dirs/NAME/eval_<time>.json ...] \
@@ -13,7 +13,7 @@ run'. The published numbers stand beside the measured ones.
 import argparse
 import os.path as osp
 
-from mmdet.apis.odconv_table import odconv_rows, render_markdown
+from mmdet.analysis.odconv_table import odconv_rows, render_markdown
 
 
 def parse_results(items, parser):

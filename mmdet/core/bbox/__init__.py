@@ -10,9 +10,11 @@ from .samplers import (BaseSampler, PseudoSampler, RandomSampler,
 from .transforms import (bbox2distance, bbox2result, bbox2roi,
                          bbox_cxcywh_to_xyxy, bbox_flip, bbox_mapping,
                          bbox_mapping_back, bbox_rescale, bbox_xyxy_to_cxcywh,
-                         distance2bbox, find_inside_bboxes, roi2bbox)
+                         clip_bboxes, distance2bbox, find_inside_bboxes,
+                         roi2bbox)
 
 __all__ = [
+    'clip_bboxes',
     'bbox_overlaps', 'BboxOverlaps2D', 'IOU_CALCULATORS',
     'build_iou_calculator', 'BaseAssigner', 'MaxIoUAssigner', 'AssignResult',
     'BaseSampler', 'PseudoSampler', 'RandomSampler', 'SamplingResult',

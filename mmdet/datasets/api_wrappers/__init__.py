@@ -1,5 +1,10 @@
-from .coco_api import (COCO, AnnotationFileError, COCOeval, has_mask,
-                       segmentation_problem)
+from .coco_api import (
+    COCO,
+    AnnotationFileError,
+    COCOeval,
+    has_mask,
+    segmentation_problem,
+)
 
 __all__ = ['AnnotationFileError', 'COCO', 'COCOeval', 'has_mask',
            'segmentation_problem']

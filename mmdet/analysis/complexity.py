@@ -8,8 +8,8 @@ operations outside modules (RoIAlign, reshapes) are not counted.
 
 ``mmcv`` cannot see inside an ``ODConv2d`` (its attention runs as fused
 matrix products, not through its sub-modules), so an ``ODConv2d`` is counted
-as one unit by ``odconv2d_flops``, following its definition (SPEC.md 2) for
-input (B, C_in, H, W), output (B, C_out, H', W'), kernel k x k, groups g,
+as one unit by ``odconv2d_flops``, following its definition
+(docs/design.md) for input (B, C_in, H, W), output (B, C_out, H', W'), kernel k x k, groups g,
 ``kernel_num`` K and squeeze width A:
 
 * attention: global average pool ``B*C_in*H*W``, squeeze ``B*C_in*A``, its
@@ -34,8 +34,7 @@ import numpy as np
 import torch
 from mmcv.cnn.utils.flops_counter import get_modules_mapping
 
-from mmdet.apis.entrypoints import load_config
-from mmdet.models import build_detector
+from mmdet.apis.builders import build_test_detector, load_config
 from mmdet.models.backbones.odconv import ODConv2d
 
 ODCONV_PARTS = ('attention', 'aggregation', 'scaling', 'convolution')
@@ -158,14 +157,8 @@ def padded_shape(shape, size_divisor=32):
 def build_detector_for_counting(config, cfg_options=None):
     """The config's detector on the CPU in eval mode, without loading any
     pretrained weights (counts need none)."""
-    cfg = load_config(config, cfg_options)
-    cfg.model.pretrained = None
-    if 'backbone' in cfg.model:
-        cfg.model.backbone.pretrained = None
-        cfg.model.backbone.init_cfg = None
-    model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
-                           test_cfg=cfg.get('test_cfg'))
-    return model.eval()
+    model, _ = build_test_detector(load_config(config, cfg_options))
+    return model
 
 
 def detector_complexity(model, shape):
