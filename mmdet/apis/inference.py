@@ -71,9 +71,38 @@ def _test_pipeline(cfg, from_array):
     return Compose(pipeline)
 
 
-def _pipeline_input(img):
+def _as_bgr(img, name):
+    """An (H, W, 3) array from a BGR, grayscale (H, W) / (H, W, 1) or
+    BGRA (H, W, 4, alpha dropped with a warning) array; empty images and
+    other shapes are errors, a float image in [0, 1] gets a warning."""
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        img = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, 2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        warnings.warn(f'{name} has 4 channels: read as BGRA, the alpha '
+                      'channel is dropped')
+        img = img[..., :3]
+    elif img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(
+            f'{name} has shape {tuple(img.shape)}: give an (H, W, 3) BGR '
+            'array (as cv2.imread returns), an (H, W) grayscale or an '
+            '(H, W, 4) BGRA array')
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f'{name} is empty: shape {tuple(img.shape)}')
+    if not (np.issubdtype(img.dtype, np.integer) or
+            np.issubdtype(img.dtype, np.floating)):
+        raise TypeError(f'{name} has dtype {img.dtype}: give uint8 pixels '
+                        '(0-255)')
+    if np.issubdtype(img.dtype, np.floating) and np.nanmax(img) <= 1.0:
+        warnings.warn(
+            f'{name} is a float array with values in [0, 1], but the '
+            'model expects pixel values in 0-255 (as cv2.imread returns, '
+            'normalised by the config\'s img_norm_cfg): multiply it by 255')
+    return img
+
+
+def _pipeline_input(img, name='the image'):
     if isinstance(img, np.ndarray):
-        return dict(img=img)
+        return dict(img=_as_bgr(img, name))
     if not isinstance(img, (str, Path)):
         raise TypeError('images must be file paths or (H, W, 3) BGR arrays, '
                         f'got {type(img).__name__}')
@@ -87,8 +116,13 @@ def inference_detector(model, imgs):
 
     Args:
         model (nn.Module): a detector from ``init_detector``.
-        imgs (str | ndarray | list): image path(s) or BGR uint8 array(s) of
-            shape (H, W, 3); a list is run as one batch.
+        imgs (str | ndarray | list): image path(s) or BGR array(s) of
+            shape (H, W, 3) with pixel values 0-255 (uint8 or float); a
+            list is run as one batch. (H, W) / (H, W, 1) grayscale arrays
+            are repeated to 3 channels, (H, W, 4) arrays are read as BGRA
+            (alpha dropped, with a warning); a float array in [0, 1] gets
+            a warning; an empty image or a corrupt file is an error naming
+            it.
 
     Returns:
         The detector's result for the image, or a list of results for a
@@ -101,11 +135,12 @@ def inference_detector(model, imgs):
         return []
     pipelines = {}  # from_array -> pipeline
     samples = []
-    for img in imgs:
+    for i, img in enumerate(imgs):
         from_array = isinstance(img, np.ndarray)
         if from_array not in pipelines:
             pipelines[from_array] = _test_pipeline(model.cfg, from_array)
-        samples.append(pipelines[from_array](_pipeline_input(img)))
+        name = f'image {i} of the list' if is_batch else 'the image'
+        samples.append(pipelines[from_array](_pipeline_input(img, name)))
     data = collate(samples, samples_per_gpu=len(imgs))
     # one DataContainer per test-time augmentation -> plain lists
     data['img_metas'] = [metas.data[0] for metas in data['img_metas']]

@@ -17,6 +17,7 @@ from mmcv.image import tensor2imgs
 from mmcv.runner import get_dist_info
 
 from mmdet.core import encode_mask_results
+from mmdet.utils.safe_pickle import safe_load
 
 
 def _encode_masks(result):
@@ -136,7 +137,10 @@ def collect_results_cpu(result_part, size, tmpdir=None):
     dist.barrier()
     parts = None
     if rank == 0:
-        parts = [mmcv.load(osp.join(tmpdir, f'part_{i}.pkl'))
+        parts = [safe_load(osp.join(tmpdir, f'part_{i}.pkl'),
+                           'distributed test results part',
+                           'Check that no other process writes into '
+                           '--tmpdir.')
                  for i in range(world_size)]
     dist.barrier()  # nobody writes into tmpdir again before it is removed
     if rank != 0:

@@ -6,7 +6,7 @@ import logging
 import os.path as osp
 import tempfile
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import mmcv
 import numpy as np
@@ -16,7 +16,13 @@ from terminaltables import AsciiTable
 from mmdet.core.evaluation import average_recall
 from mmdet.core.visualization.palette import COCO_PALETTE
 from mmdet.utils import print_log
-from .api_wrappers import COCO, COCOeval
+from .api_wrappers import (
+    COCO,
+    AnnotationFileError,
+    COCOeval,
+    has_mask,
+    segmentation_problem,
+)
 from .custom import CustomDataset
 from .registry import DATASETS
 
@@ -57,7 +63,12 @@ class CocoDataset(CustomDataset):
     lists the categories. Boxes ``[x, y, w, h]`` become ``[x1, y1, x1 + w,
     y1 + h]``; crowd objects become ``gt_bboxes_ignore``. For training,
     images without objects (``filter_empty_gt``) and images with a side
-    under 32 pixels are dropped.
+    under 32 pixels are dropped; a training set left without images or
+    objects is an error saying why.
+
+    The file is checked when it is loaded: JSON syntax (file, line,
+    column), unique image and annotation ids, well-formed segmentations
+    (always), and present ones where the pipeline loads masks.
     """
 
     CLASSES = (
@@ -91,10 +102,58 @@ class CocoDataset(CustomDataset):
             info = dict(self.coco.load_imgs([img_id])[0])
             info['filename'] = info['file_name']
             data_infos.append(info)
-        ann_ids = [a['id'] for a in self.coco.dataset.get('annotations', [])]
-        if len(set(ann_ids)) != len(ann_ids):
-            raise ValueError(f"annotation ids in '{ann_file}' are not unique")
+        self._check_segmentations(ann_file)
         return data_infos
+
+    def _used_without_mask(self):
+        """Ids of the annotations training takes masks of (known category,
+        not crowd, not ignored) that have no segmentation."""
+        return [a['id'] for a in self.coco.dataset.get('annotations', [])
+                if a.get('category_id') in self.cat2label and not
+                a.get('iscrowd', False) and not a.get('ignore', False)
+                and not has_mask(a)]
+
+    def _check_segmentations(self, ann_file):
+        """Refuse malformed segmentations (always) and missing or empty
+        ones where the training pipeline loads masks; name the file and
+        the annotation ids."""
+        problems = []
+        for ann in self.coco.dataset.get('annotations', []):
+            problem = segmentation_problem(
+                ann.get('segmentation'), self.coco.imgs.get(
+                    ann.get('image_id')))
+            if problem:
+                problems.append((ann['id'], problem))
+        if not problems and getattr(self, 'loads_masks', False) and \
+                not self.test_mode:
+            problems = [(i, 'no segmentation (missing or empty), but the '
+                         'pipeline loads masks (LoadAnnotations(with_mask='
+                         'True))') for i in self._used_without_mask()]
+        if problems:
+            listed = '; '.join(f'annotation {i}: {what}'
+                               for i, what in problems[:10])
+            raise AnnotationFileError(
+                f'{ann_file!r}: {len(problems)} annotations have unusable '
+                f'segmentations ({listed}). A mask is a list of polygons '
+                '[[x1, y1, x2, y2, x3, y3, ...], ...] of at least 3 points '
+                "each, or an RLE dict with 'size' [height, width] of its "
+                "image and 'counts'. Repair or delete these annotations "
+                '(or their segmentations, when you train boxes only).')
+
+    def _check_gt_masks(self):
+        """segm evaluation needs a mask for every ground truth object of
+        the evaluated images and classes."""
+        img_ids, cat_ids = set(self.img_ids), set(self.cat_ids)
+        missing = [a['id'] for a in self.coco.anns.values()
+                   if a['image_id'] in img_ids and
+                   a['category_id'] in cat_ids and not has_mask(a)]
+        if missing:
+            raise AnnotationFileError(
+                f'segm evaluation needs a mask for every ground truth '
+                f'object, but {len(missing)} annotations of '
+                f'{self.ann_file!r} have no segmentation (missing or '
+                f'empty), e.g. annotation {missing[0]} (ids: '
+                f'{missing[:10]}). Add their masks or evaluate bbox only.')
 
     def _category_ids(self):
         """Ids of the categories named in CLASSES, in the file's order."""
@@ -176,6 +235,49 @@ class CocoDataset(CustomDataset):
                 valid_ids.append(img_id)
         self.img_ids = valid_ids
         return valid
+
+    def _drop_reasons(self, read_infos):
+        """Why the images ``read_infos`` were left out of training."""
+        with_ann = {a['image_id'] for a in self.coco.anns.values()}
+        in_cat = set()
+        for cat_id in self.cat_ids:
+            in_cat |= set(self.coco.cat_img_map[cat_id])
+        no_ann = other = small = 0
+        other_cats = Counter()
+        for info in read_infos:
+            if self.filter_empty_gt and info['id'] not in with_ann:
+                no_ann += 1
+            elif self.filter_empty_gt and info['id'] not in in_cat:
+                other += 1
+                other_cats.update(
+                    self.coco.cats.get(a['category_id'], {}).get(
+                        'name', f"id {a['category_id']}")
+                    for a in self.coco.img_ann_map[info['id']])
+            elif min(info['width'], info['height']) < 32:
+                small += 1
+        names = ', '.join(map(repr, sorted(other_cats)[:10]))
+        return [(no_ann, 'have no annotations'),
+                (other, 'have only objects of categories not in `classes` '
+                 f'({names})'),
+                (small, 'have a side under 32 pixels')]
+
+    def _object_drop_reasons(self):
+        """Why the annotations of the training images give no object."""
+        counts = Counter()
+        kept = set(self.img_ids)
+        for ann in self.coco.anns.values():
+            if ann['image_id'] not in kept:
+                continue
+            if ann['category_id'] not in self.cat2label:
+                counts['are of categories not in `classes`'] += 1
+            elif ann.get('ignore', False):
+                counts["are marked 'ignore'"] += 1
+            elif ann.get('iscrowd', False):
+                counts['are crowd regions'] += 1
+            else:
+                counts['have a box under 1 pixel wide or high, of zero '
+                       'area or outside the image'] += 1
+        return [(n, f'annotations {why}') for why, n in counts.items()]
 
     # -- results to COCO JSON -------------------------------------------
 
@@ -332,6 +434,8 @@ class CocoDataset(CustomDataset):
             if item not in COCO_METRIC_NAMES:
                 raise KeyError(f'metric item {item!r} is not supported; '
                                f'choose from {list(COCO_METRIC_NAMES)}')
+        if 'segm' in metrics:
+            self._check_gt_masks()
         result_files, tmp_dir = self.format_results(results, jsonfile_prefix)
         try:
             return self.evaluate_det_segm(results, result_files, metrics,

@@ -9,7 +9,10 @@ Annotations in the "middle format": a list with one dict per image::
                   labels_ignore=(k,) int64 (optional)))
 
 Subclasses (``CocoDataset``) override ``load_annotations`` and
-``get_ann_info`` to read other formats into it.
+``get_ann_info`` to read other formats into it. Annotation and proposal
+files are read as plain data (pickles and YAML never run code), and a
+training set with no image or no object left after filtering is an error
+naming the file and why each group of images was dropped.
 """
 import os.path as osp
 import warnings
@@ -21,11 +24,16 @@ from terminaltables import AsciiTable
 from torch.utils.data import Dataset
 
 from mmdet.core.visualization import generated_palette
+from mmdet.utils.data_files import load_data_file
 from .pipelines import Compose
 from .registry import DATASETS
 
 # consecutive failed samples (pipeline returned None) before giving up
 MAX_RETRIES = 100
+
+
+class EmptyDatasetError(ValueError):
+    """A training set without any image or object left to train on."""
 
 
 def missing_data_hint(path):
@@ -46,6 +54,19 @@ def _join(root, path):
     if path is None or root is None or osp.isabs(path) or '://' in path:
         return path
     return osp.join(root, path)
+
+
+def _loads_masks(pipeline):
+    """Whether a pipeline (config dicts or transforms) loads instance
+    masks."""
+    for step in pipeline or []:
+        if isinstance(step, dict):
+            if step.get('type') == 'LoadAnnotations' and step.get(
+                    'with_mask', False):
+                return True
+        elif getattr(step, 'with_mask', False):
+            return True
+    return False
 
 
 @DATASETS.register_module()
@@ -98,15 +119,18 @@ class CustomDataset(Dataset):
         self.CLASSES = self.get_classes(classes)
         self.PALETTE = self._palette_for(self.CLASSES)
         self._check_paths()
+        self.loads_masks = _loads_masks(pipeline)
 
         self.data_infos = self.load_annotations(self.ann_file)
         self.proposals = self.load_proposals(self.proposal_file) \
             if self.proposal_file is not None else None
         if not test_mode:
+            read_infos = self.data_infos
             valid = self._filter_imgs()
             self.data_infos = [self.data_infos[i] for i in valid]
             if self.proposals is not None:
                 self.proposals = [self.proposals[i] for i in valid]
+            self._check_trainable(read_infos)
         self._set_group_flag()
         self.pipeline = Compose(pipeline)
 
@@ -158,11 +182,20 @@ class CustomDataset(Dataset):
         return generated_palette(len(classes))
 
     def load_annotations(self, ann_file):
-        """Read the middle-format list (any mmcv.load format)."""
-        return mmcv.load(ann_file)
+        """Read the middle-format list (.json, .pkl or .yaml; pickles and
+        YAML as plain data only, never running code)."""
+        return load_data_file(
+            ann_file, 'annotation file',
+            'Write annotation files as plain data (lists, dicts, numpy '
+            'arrays), e.g. with mmcv.dump.')
 
     def load_proposals(self, proposal_file):
-        return mmcv.load(proposal_file)
+        """Read the proposals: per image an (n, 4) or (n, 5) array (a
+        .pkl of numpy arrays, read as plain data only)."""
+        return load_data_file(
+            proposal_file, 'proposal file',
+            'Write proposals as a list of numpy arrays, e.g. with '
+            'tools/test.py --out or mmcv.dump.')
 
     def get_ann_info(self, idx):
         """The annotation dict of image ``idx`` (see the module doc)."""
@@ -180,6 +213,45 @@ class CustomDataset(Dataset):
                           'objects')
         return [i for i, info in enumerate(self.data_infos)
                 if min(info['width'], info['height']) >= min_size]
+
+    def _drop_reasons(self, read_infos):
+        """Why the images ``read_infos`` were left out of training: list of
+        (count, reason) (here only the image size; subclasses add their
+        own)."""
+        small = sum(min(info['width'], info['height']) < 32
+                    for info in read_infos)
+        return [(small, 'have a side under 32 pixels')]
+
+    def _object_drop_reasons(self):
+        """Why the objects of the kept images are unusable: list of
+        (count, reason)."""
+        return []
+
+    def _check_trainable(self, read_infos):
+        """Stop before training when no image, or no object at all, is left
+        for it; the message says how many images were read and why each
+        group was dropped."""
+        if len(self.data_infos) == 0:
+            reasons = '; '.join(f'{count} {why}' for count, why in
+                                self._drop_reasons(read_infos) if count)
+            raise EmptyDatasetError(
+                f'no training images: {self.ann_file!r} lists '
+                f'{len(read_infos)} images and the training filter dropped '
+                f'them all ({reasons or "the file lists no image"}). Check '
+                f'the annotation file and `classes` (now {self.CLASSES}), '
+                'or keep images without objects with '
+                'filter_empty_gt=False.')
+        if any(len(self.get_ann_info(i)['labels'])
+               for i in range(len(self))):
+            return
+        reasons = ', '.join(f'{count} {why}' for count, why in
+                            self._object_drop_reasons() if count)
+        raise EmptyDatasetError(
+            f'no training objects: the {len(self)} training images of '
+            f'{self.ann_file!r} (of {len(read_infos)} read) hold no usable '
+            'object'
+            f'{" (" + reasons + ")" if reasons else ""}. Check the boxes '
+            '([x, y, w, h] in pixels, w and h >= 1) and the categories.')
 
     def _set_group_flag(self):
         """``flag[i]`` = 1 for landscape images (w / h > 1), else 0: the

@@ -1,3 +1,10 @@
-from .coco_api import COCO, COCOeval
+from .coco_api import (
+    COCO,
+    AnnotationFileError,
+    COCOeval,
+    has_mask,
+    segmentation_problem,
+)
 
-__all__ = ['COCO', 'COCOeval']
+__all__ = ['AnnotationFileError', 'COCO', 'COCOeval', 'has_mask',
+           'segmentation_problem']

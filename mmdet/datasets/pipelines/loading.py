@@ -36,13 +36,40 @@ def _decode(img_bytes, filename, **kwargs):
     return img
 
 
+def _check_size(img, img_info, filename):
+    """The decoded image must have the annotation file's width and height
+    (masks are drawn at that size, boxes are in its pixels)."""
+    if 'width' not in img_info or 'height' not in img_info:
+        return
+    height, width = img.shape[:2]
+    if (width, height) == (img_info['width'], img_info['height']):
+        return
+    if (height, width) == (img_info['width'], img_info['height']):
+        hint = ('Width and height are swapped: the file has an EXIF '
+                'orientation tag, which decoding applies. If the annotations '
+                'were made on the stored pixels, load it with '
+                "LoadImageFromFile(color_type='color_ignore_orientation'); "
+                'if they were made on the rotated image, correct width and '
+                'height in the annotation file.')
+    else:
+        hint = ('Correct width and height in the annotation file (and the '
+                'annotations, if they were made at another size) or '
+                'replace the image.')
+    raise ValueError(
+        f'image {filename!r} decodes to {width}x{height} (width x height) '
+        f"but the annotation file says {img_info['width']}x"
+        f"{img_info['height']}. {hint}")
+
+
 @PIPELINES.register_module()
 class LoadImageFromFile:
     """Read ``img_prefix / img_info['filename']``.
 
     Adds ``filename``, ``ori_filename``, ``img`` (H, W, 3 BGR uint8, or
     float32 with ``to_float32``), ``img_shape``, ``ori_shape`` and
-    ``img_fields = ['img']``.
+    ``img_fields = ['img']``. An image whose decoded size differs from
+    ``img_info``'s ``width`` / ``height`` (when given) is an error naming
+    it.
 
     Args:
         to_float32 (bool): convert the image to float32.
@@ -68,6 +95,7 @@ class LoadImageFromFile:
         filename = osp.join(prefix, name) if prefix is not None else name
         img = _decode(_read_bytes(self.file_client, filename), filename,
                       flag=self.color_type, channel_order=self.channel_order)
+        _check_size(img, results['img_info'], filename)
         if self.to_float32:
             img = img.astype(np.float32)
         results['filename'] = filename
