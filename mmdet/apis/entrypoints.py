@@ -17,6 +17,11 @@ from mmcv.runner import get_dist_info, wrap_fp16_model
 
 from mmdet import __version__
 from mmdet.apis.checkpoint import load_detector_checkpoint
+from mmdet.apis.config_checks import (check_attention_batch,
+                                      check_config_values,
+                                      check_eval_settings,
+                                      check_finite_weights, eval_hook_keys,
+                                      warn_config_typos)
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.apis.train import init_random_seed, set_random_seed, \
     train_detector
@@ -26,6 +31,7 @@ from mmdet.models import build_detector
 from mmdet.utils import (build_ddp, build_dp, collect_env, compat_cfg,
                          get_device, get_root_logger, init_dist,
                          setup_multi_processes)
+from mmdet.utils.checkpoint_io import checkpoint_state_dict
 
 PRETRAINED_HELP = """\
 The ImageNet weights for the backbone are not at {path!r}
@@ -47,6 +53,8 @@ def load_config(config, cfg_options=None):
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_config_values(cfg, config)
+    warn_config_typos(cfg, config)
     return cfg
 
 
@@ -125,6 +133,8 @@ def train_from_config(config,
         cfg.resume_from = resume_from
     cfg.auto_resume = auto_resume
     check_train_inputs(cfg, config)
+    check_eval_settings(cfg, cfg.data.val, hook_keys=set(
+        eval_hook_keys(False)) | set(eval_hook_keys(True)))
     distributed = _init_launcher(cfg, launcher, gpu_id)
 
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
@@ -154,6 +164,8 @@ def train_from_config(config,
     model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
                            test_cfg=cfg.get('test_cfg'))
     model.init_weights()
+    check_attention_batch(model, compat_cfg(cfg).data.train_dataloader.get(
+        'samples_per_gpu', 2))
 
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
@@ -173,6 +185,12 @@ def train_from_config(config,
 # keys of `evaluation` that configure the hook, not dataset.evaluate
 EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best',
                   'rule', 'dynamic_intervals', 'by_epoch')
+
+
+def _all_eval_hook_keys():
+    """Every ``evaluation`` key that configures a hook (either one)."""
+    return set(EVAL_HOOK_KEYS) | set(eval_hook_keys(False)) | set(
+        eval_hook_keys(True))
 
 
 def _test_loader(cfg, dataset, distributed):
@@ -212,6 +230,10 @@ def test_from_config(config,
         raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
 
     cfg = compat_cfg(load_config(config, cfg_options))
+    if eval or format_only:
+        check_eval_settings(cfg, cfg.data.test,
+                            hook_keys=_all_eval_hook_keys(),
+                            eval_options=eval_options, metrics=eval)
     setup_multi_processes(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -244,6 +266,7 @@ def test_from_config(config,
     if cfg.get('fp16', None) is not None:
         wrap_fp16_model(model)
     ckpt = load_detector_checkpoint(model, checkpoint, map_location='cpu')
+    check_finite_weights(checkpoint_state_dict(ckpt), repr(checkpoint))
     if fuse_conv_bn:
         model = fuse_conv_bn_layers(model)
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
@@ -272,8 +295,9 @@ def test_from_config(config,
         dataset.format_results(outputs, **kwargs)
     metrics = None
     if eval:
+        hook_keys = _all_eval_hook_keys()
         eval_kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
-                       if k not in EVAL_HOOK_KEYS}
+                       if k not in hook_keys}
         eval_kwargs.update(dict(metric=eval, **kwargs))
         metrics = dataset.evaluate(outputs, **eval_kwargs)
         print(metrics)

@@ -5,10 +5,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
-                         Fp16OptimizerHook, OptimizerHook, build_optimizer,
-                         build_runner, get_dist_info)
+                         Fp16OptimizerHook, build_optimizer, build_runner,
+                         get_dist_info)
 
-from mmdet.core import CPUMemoryHook, DistEvalHook, EvalHook
+from mmdet.core import (CPUMemoryHook, DistEvalHook, EvalHook,
+                        FiniteCheckOptimizerHook)
 from mmdet.datasets import build_dataloader, build_dataset
 from mmdet.utils import (build_ddp, build_dp, compat_cfg,
                          enable_atomic_disk_writes, find_latest_checkpoint,
@@ -78,14 +79,23 @@ def auto_scale_lr(cfg, distributed, logger):
 
 def _optimizer_hook(cfg, distributed):
     """The optimizer hook config/object from ``optimizer_config`` and
-    ``fp16`` (mmcv's ``Fp16OptimizerHook`` for mixed precision)."""
+    ``fp16`` (mmcv's ``Fp16OptimizerHook`` for mixed precision, whose loss
+    scaler skips overflowing steps itself).
+
+    The plain ``OptimizerHook`` (no ``type``, or ``type='OptimizerHook'``)
+    becomes ``FiniteCheckOptimizerHook``: a non-finite loss or gradient norm
+    stops the run, or is skipped up to ``skip_nonfinite_steps`` times.
+    """
     fp16_cfg = cfg.get('fp16', None)
-    optimizer_config = cfg.get('optimizer_config', {}) or {}
+    optimizer_config = dict(cfg.get('optimizer_config', {}) or {})
     if fp16_cfg is not None:
         return Fp16OptimizerHook(**optimizer_config, **fp16_cfg,
                                  distributed=distributed)
-    if distributed and 'type' not in optimizer_config:
-        return OptimizerHook(**optimizer_config)
+    if optimizer_config.get('type', 'OptimizerHook') == 'OptimizerHook':
+        optimizer_config.pop('type', None)
+        return FiniteCheckOptimizerHook(
+            **optimizer_config,
+            max_skips=cfg.get('skip_nonfinite_steps', 0))
     return optimizer_config
 
 
