@@ -12,8 +12,7 @@ from mmdet.core import (CPUMemoryHook, DistEvalHook, EvalHook,
                         FiniteCheckOptimizerHook)
 from mmdet.datasets import build_dataloader, build_dataset
 from mmdet.utils import (build_ddp, build_dp, compat_cfg,
-                         enable_atomic_disk_writes, find_latest_checkpoint,
-                         get_root_logger)
+                         find_latest_checkpoint, get_root_logger)
 
 
 def init_random_seed(seed=None, device='cuda'):
@@ -99,6 +98,14 @@ def _optimizer_hook(cfg, distributed):
     return optimizer_config
 
 
+def _checkpoint_hook(checkpoint_config):
+    """``checkpoint_config`` with ``AtomicCheckpointHook`` as the default
+    type: a run killed while saving never leaves half a ``.pth``."""
+    if not isinstance(checkpoint_config, dict):
+        return checkpoint_config
+    return dict(dict(type='AtomicCheckpointHook'), **checkpoint_config)
+
+
 def _build_train_loaders(dataset, cfg, distributed, runner_type):
     datasets = dataset if isinstance(dataset, (list, tuple)) else [dataset]
     loader_cfg = dict(
@@ -149,7 +156,6 @@ def train_detector(model,
     """
     cfg = compat_cfg(cfg)
     logger = get_root_logger(log_level=cfg.log_level)
-    enable_atomic_disk_writes()  # a killed run never leaves half a .pth
 
     runner_type = cfg.runner['type']
     data_loaders = _build_train_loaders(dataset, cfg, distributed,
@@ -181,7 +187,7 @@ def train_detector(model,
     runner.register_training_hooks(
         cfg.lr_config,
         _optimizer_hook(cfg, distributed),
-        cfg.checkpoint_config,
+        _checkpoint_hook(cfg.checkpoint_config),
         cfg.log_config,
         cfg.get('momentum_config', None),
         custom_hooks_config=cfg.get('custom_hooks', None))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmdet import apis
-from mmdet.apis.entrypoints import load_config
+from mmdet.apis.entrypoints import load_checked_config
 from mmdet.datasets.tiny_coco import make_tiny_coco
 from mmdet.models import build_detector
 
@@ -45,7 +45,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope='module')
 def random_checkpoint(tmp_path_factory):
     """A checkpoint of the micro model at its random initialisation."""
-    cfg = load_config(CONFIG)
+    cfg = load_checked_config(CONFIG)
     cfg.model.train_cfg = None
     model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
     path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
@@ -188,4 +188,4 @@ def test_top_level_key_typo_warns(tmp_path):
                    "optimzer = dict(type='SGD', lr=0.001)\n")
     with pytest.warns(UserWarning, match="'optimzer'.*did you mean "
                       "'optimizer'"):
-        load_config(str(cfg))
+        load_checked_config(str(cfg))

@@ -1,3 +1,4 @@
+from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
 from .memory import CPUMemoryHook
 from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
 from .num_class_check import NumClassCheckHook
@@ -5,7 +6,7 @@ from .odconv_temperature import (ODConvTemperatureHook, annealed_temperature,
                                  set_temperature)
 
 __all__ = [
-    'CPUMemoryHook', 'FiniteCheckOptimizerHook', 'NonFiniteTrainingError',
-    'NumClassCheckHook', 'ODConvTemperatureHook', 'annealed_temperature',
-    'set_temperature'
+    'AtomicCheckpointHook', 'CPUMemoryHook', 'FiniteCheckOptimizerHook',
+    'NonFiniteTrainingError', 'NumClassCheckHook', 'ODConvTemperatureHook',
+    'annealed_temperature', 'save_checkpoint_atomically', 'set_temperature'
 ]

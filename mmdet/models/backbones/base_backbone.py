@@ -6,9 +6,9 @@ import torch.nn as nn
 from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdet.utils.checkpoint_io import (checkpoint_state_dict,
-                                       load_state_dict_checked,
-                                       read_checkpoint)
+from mmdet.utils.checkpoint_reader import read_checkpoint
+from mmdet.utils.state_dict import (checkpoint_state_dict,
+                                    load_state_dict_checked)
 from .odconv import ODConv2d, net_update_temperature
 
 PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
