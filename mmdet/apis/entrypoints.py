@@ -29,7 +29,7 @@ from mmdet.datasets import build_dataset
 from mmdet.models import build_detector
 from mmdet.utils import (build_ddp, build_dp, collect_env, compat_cfg,
                          get_device, get_root_logger, init_dist,
-                         setup_multi_processes)
+                         remove_stale_tmp_files, setup_multi_processes)
 from mmdet.utils.state_dict import checkpoint_state_dict
 
 PRETRAINED_HELP = """\
@@ -136,6 +136,9 @@ def train_from_config(config,
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     log_file = osp.join(cfg.work_dir, f'{timestamp}.log')
     logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
+    if get_dist_info()[0] == 0:
+        for path in remove_stale_tmp_files(cfg.work_dir):
+            logger.info(f'removed {path}, left by an interrupted save')
 
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
     dash_line = '-' * 60 + '\n'

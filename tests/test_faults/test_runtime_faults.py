@@ -189,3 +189,180 @@ def test_top_level_key_typo_warns(tmp_path):
     with pytest.warns(UserWarning, match="'optimzer'.*did you mean "
                       "'optimizer'"):
         load_checked_config(str(cfg))
+
+
+# -- item 8: resume and load_from ---------------------------------------
+
+def _train_records(work_dir, epoch):
+    """(loss, loss_cls, loss_mask) of each logged iteration of ``epoch`` in
+    the newest .log.json of ``work_dir``."""
+    import json
+    path = sorted(work_dir.glob('*.log.json'))[-1]
+    records = [json.loads(line) for line in path.read_text().splitlines()
+               if line.strip()]
+    return [(r['loss'], r['loss_cls'], r['loss_mask']) for r in records
+            if r.get('mode') == 'train' and r.get('epoch') == epoch]
+
+
+def test_resumed_run_repeats_the_uninterrupted_losses(tmp_path, data):
+    """Epoch 2 resumed from epoch_1.pth draws the same flips, shuffles and
+    RoI samples as the uninterrupted run (which also evaluated after
+    epoch 1), so its losses are the same."""
+    whole, first, resumed = (tmp_path / n for n in ('whole', 'first',
+                                                     'resumed'))
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--seed', '0']
+    proc = run(cmd + ['--work-dir', str(whole), '--cfg-options',
+                      *data['args'], 'evaluation.metric=bbox'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run(cmd + ['--work-dir', str(first), '--no-validate',
+                      '--cfg-options', *data['args'], 'runner.max_epochs=1'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run(cmd + ['--work-dir', str(resumed), '--no-validate',
+                      '--resume-from', str(first / 'epoch_1.pth'),
+                      '--cfg-options', *data['args']])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    want = _train_records(whole, 2)
+    assert len(want) == 4
+    assert _train_records(resumed, 2) == want
+
+
+def test_resume_from_weights_only_file_says_so(tmp_path, data,
+                                               random_checkpoint):
+    with pytest.raises(RuntimeError, match=r'cannot resume from .*random\.pth'
+                       r'.*lacks the epoch and iteration .*and the optimizer '
+                       r'state.*load_from='):
+        apis.train_from_config(CONFIG, work_dir=str(tmp_path / 'w'),
+                               resume_from=str(random_checkpoint),
+                               cfg_options=data['dict'])
+
+
+def test_load_from_mismatch_names_file_and_keys(tmp_path, data,
+                                                random_checkpoint):
+    ckpt = torch.load(random_checkpoint, weights_only=True)
+    del ckpt['state_dict']['rpn_head.rpn_cls.bias']
+    ckpt['state_dict']['extra.weight'] = torch.zeros(1)
+    path = tmp_path / 'other_model.pth'
+    torch.save(ckpt, path)
+    with pytest.raises(RuntimeError, match=r"load_from = '.*other_model\.pth'"
+                       r'(.|\n)*rpn_head\.rpn_cls\.bias(.|\n)*extra\.weight'):
+        apis.train_from_config(CONFIG, work_dir=str(tmp_path / 'w'),
+                               cfg_options={**data['dict'],
+                                            'load_from': str(path)})
+    path.write_text('not a checkpoint')
+    with pytest.raises(RuntimeError, match=r'other_model\.pth.* is not a '
+                       'PyTorch checkpoint'):
+        apis.train_from_config(CONFIG, work_dir=str(tmp_path / 'w'),
+                               cfg_options={**data['dict'],
+                                            'load_from': str(path)})
+
+
+# -- item 11: leftovers of killed runs ----------------------------------
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_tmp_files_are_removed_at_start(tmp_path, data):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    stale = work_dir / f'epoch_3.pth.tmp.{_dead_pid()}'
+    stale.write_bytes(b'half a checkpoint')
+    live = work_dir / f'epoch_4.pth.tmp.{os.getpid()}'  # a running save
+    live.write_bytes(b'being written')
+    apis.train_from_config(CONFIG, work_dir=str(work_dir), seed=0,
+                           no_validate=True,
+                           cfg_options={**data['dict'],
+                                        'runner.max_epochs': 0})
+    assert not stale.exists()
+    assert live.exists()
+
+
+BIG_MASKS_CONFIG = '''_base_ = [{base!r}]
+img_norm_cfg = dict(
+    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+data = dict(
+    samples_per_gpu=4,
+    workers_per_gpu=2,
+    train=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='Resize', img_scale=(256, 256), keep_ratio=True),
+        dict(type='Normalize', **img_norm_cfg),
+        dict(type='Pad', size_divisor=32),
+        dict(type='DefaultFormatBundle'),
+        dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels',
+                                   'gt_masks']),
+    ]))
+# temperature 1 from scratch overflows the gradient at this size (README)
+model = dict(backbone=dict(temperature=10.0))
+runner = dict(max_epochs=1000)
+'''
+
+
+def _children(pid):
+    kids = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _running(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='reads /proc')
+def test_loader_workers_exit_when_the_trainer_is_killed(tmp_path):
+    """Batches with 256-pixel masks fill the workers' pipe to the trainer:
+    without the parent-death signal, workers of a killed trainer wait
+    forever to flush it."""
+    import signal
+    import time
+    root = tmp_path / 'big'
+    make_tiny_coco(str(root), seed=0, num_train=8, num_val=1, size=256)
+    cfg = tmp_path / 'big_masks.py'
+    cfg.write_text(BIG_MASKS_CONFIG.format(base=CONFIG))
+    work_dir = tmp_path / 'work'
+    path = os.pathsep.join([ROOT, osp.join(ROOT, 'tests', 'data')])
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+         str(work_dir), '--seed', '0', '--no-validate', '--cfg-options',
+         f'data.train.ann_file={root}/annotations/instances_train.json',
+         f'data.train.img_prefix={root}/train/'],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS='1'),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = []
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            logs = list(work_dir.glob('*.log')) if work_dir.exists() else []
+            if logs and 'Epoch [1][1/2]' in logs[0].read_text():
+                break
+            time.sleep(0.5)
+        workers = _children(proc.pid)
+        assert proc.poll() is None and len(workers) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 15
+        while time.time() < deadline and any(map(_running, workers)):
+            time.sleep(0.2)
+        assert not any(map(_running, workers))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)

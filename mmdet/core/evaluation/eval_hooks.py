@@ -15,6 +15,8 @@ from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..hook.rng_state import preserved_rng_state
+
 
 def _as_python_numbers(eval_res):
     """numpy scalars -> float; strings such as ``bbox_mAP_copypaste`` kept."""
@@ -23,7 +25,17 @@ def _as_python_numbers(eval_res):
 
 
 class _DetEvaluateMixin:
-    """``evaluate`` for both hooks: log the metrics, return the key score."""
+    """``evaluate`` for both hooks: log the metrics, return the key score.
+
+    The evaluation runs with the random generators' states saved and
+    restored around it, so that training draws the same random numbers
+    with or without it (and a resumed run, which skips it, repeats the
+    uninterrupted run).
+    """
+
+    def _do_evaluate(self, runner):
+        with preserved_rng_state():
+            self._run_evaluation(runner)
 
     def evaluate(self, runner, results):
         eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(
@@ -49,7 +61,7 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
     arguments (``metric``, ``classwise``, ...) go to ``dataset.evaluate``.
     """
 
-    def _do_evaluate(self, runner):
+    def _run_evaluation(self, runner):
         if not self._should_evaluate(runner):
             return
         from mmdet.apis import single_gpu_test
@@ -71,7 +83,7 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
                 dist.broadcast(module.running_var, 0)
                 dist.broadcast(module.running_mean, 0)
 
-    def _do_evaluate(self, runner):
+    def _run_evaluation(self, runner):
         # DDP does not keep BatchNorm statistics in sync across ranks:
         # evaluate every rank with rank 0's
         if self.broadcast_bn_buffer:
