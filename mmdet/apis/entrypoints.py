@@ -127,8 +127,9 @@ def train_from_config(config,
         cfg.resume_from = resume_from
     cfg.auto_resume = auto_resume
     check_train_inputs(cfg, config)
-    check_eval_settings(cfg, cfg.data.val, hook_keys=set(
-        eval_hook_keys(False)) | set(eval_hook_keys(True)))
+    if cfg.data.get('val') is not None:
+        check_eval_settings(cfg, cfg.data.val, hook_keys=set(
+            eval_hook_keys(False)) | set(eval_hook_keys(True)))
     distributed = _init_launcher(cfg, launcher, gpu_id)
 
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
