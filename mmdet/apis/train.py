@@ -8,21 +8,41 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmcv.parallel import is_module_wrapper
-from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
-                         Fp16OptimizerHook, build_optimizer, build_runner,
-                         get_dist_info)
+from mmcv.runner import (
+    DistSamplerSeedHook,
+    EpochBasedRunner,
+    Fp16OptimizerHook,
+    build_optimizer,
+    build_runner,
+    get_dist_info,
+)
 
-from mmdet.core import (RNG_META_KEY, CPUMemoryHook, DistEvalHook,
-                        EvalHook, FiniteCheckOptimizerHook, RNGStateHook,
-                        set_rng_state)
+from mmdet.apis.test import multi_gpu_test, single_gpu_test
+from mmdet.core import (
+    RNG_META_KEY,
+    CPUMemoryHook,
+    DistEvalHook,
+    EvalHook,
+    FiniteCheckOptimizerHook,
+    RNGStateHook,
+    set_rng_state,
+)
 from mmdet.datasets import build_dataloader, build_dataset
-from mmdet.utils import (build_ddp, build_dp, compat_cfg,
-                         find_latest_checkpoint, get_root_logger)
+from mmdet.utils import (
+    build_ddp,
+    build_dp,
+    compat_cfg,
+    find_latest_checkpoint,
+    get_root_logger,
+)
 from mmdet.utils.checkpoint_reader import read_checkpoint
-from mmdet.utils.state_dict import (CheckpointMismatchError,
-                                    checkpoint_state_dict,
-                                    compare_state_dicts,
-                                    load_state_dict_checked, mismatch_report)
+from mmdet.utils.state_dict import (
+    CheckpointMismatchError,
+    checkpoint_state_dict,
+    compare_state_dicts,
+    load_state_dict_checked,
+    mismatch_report,
+)
 
 
 def init_random_seed(seed=None, device='cuda'):
@@ -255,9 +275,12 @@ def _register_eval_hook(runner, cfg, distributed):
     val_loader = build_dataloader(val_dataset, **loader_cfg)
     eval_cfg = dict(cfg.get('evaluation', {}))
     eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
-    hook = DistEvalHook if distributed else EvalHook
+    if distributed:
+        hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
+    else:
+        hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
     # LOW priority: evaluate after the checkpoint of the epoch is saved
-    runner.register_hook(hook(val_loader, **eval_cfg), priority='LOW')
+    runner.register_hook(hook, priority='LOW')
 
 
 def train_detector(model,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.datasets.tiny_coco import make_tiny_coco
+from mmdet.testing import make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',

@@ -2,10 +2,18 @@ from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
 from .memory import CPUMemoryHook
 from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
 from .num_class_check import NumClassCheckHook
-from .odconv_temperature import (ODConvTemperatureHook, annealed_temperature,
-                                 set_temperature)
-from .rng_state import (RNG_META_KEY, RNGStateHook, get_rng_state,
-                        preserved_rng_state, set_rng_state)
+from .odconv_temperature import (
+                                 ODConvTemperatureHook,
+                                 annealed_temperature,
+                                 set_temperature,
+)
+from .rng_state import (
+                                 RNG_META_KEY,
+                                 RNGStateHook,
+                                 get_rng_state,
+                                 preserved_rng_state,
+                                 set_rng_state,
+)
 
 __all__ = [
     'AtomicCheckpointHook', 'CPUMemoryHook', 'FiniteCheckOptimizerHook',
