@@ -8,9 +8,8 @@ import argparse
 import os
 import warnings
 
-from mmcv import DictAction
-
-import mmdet  # noqa: F401 (checks the installed mmcv first)
+import mmdet  # noqa: F401 (checks the installed mmcv first)  # noqa: F401 (checks the installed mmcv first)
+from mmdet.utils.cli import KeyValueAction
 
 
 def parse_args(argv=None):
@@ -72,18 +71,18 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='config overrides as key=value pairs, e.g. '
         'data.test.ann_file=... (lists: key="[a,b]"; no spaces)')
     parser.add_argument(
         '--options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='deprecated: use --eval-options')
     parser.add_argument(
         '--eval-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='key=value arguments for dataset.evaluate / '
         'format_results, e.g. classwise=True jsonfile_prefix=results')
     parser.add_argument(

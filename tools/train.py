@@ -7,9 +7,8 @@ import argparse
 import os
 import warnings
 
-from mmcv import DictAction
-
-import mmdet  # noqa: F401 (checks the installed mmcv first)
+import mmdet  # noqa: F401 (checks the installed mmcv first)  # noqa: F401 (checks the installed mmcv first)
+from mmdet.utils.cli import KeyValueAction
 
 
 def parse_args(argv=None):
@@ -57,12 +56,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='deprecated: use --cfg-options')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='config overrides as key=value pairs, e.g. '
         'model.pretrained=None data.samples_per_gpu=4 '
         '"optimizer.lr=0.01" (lists: key="[a,b]"; no spaces)')

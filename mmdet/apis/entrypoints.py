@@ -15,11 +15,20 @@ from mmcv.runner import get_dist_info
 
 from mmdet import __version__
 from mmdet.apis.builders import (
+    EVAL_HOOK_KEYS,
     build_test_dataset,
     build_test_detector,
     build_test_loader,
     eval_kwargs,
     load_config,
+)
+from mmdet.apis.config_checks import (
+    check_attention_batch,
+    check_config_values,
+    check_eval_settings,
+    check_finite_weights,
+    eval_hook_keys,
+    warn_config_typos,
 )
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.apis.train import init_random_seed, set_random_seed, train_detector
@@ -33,8 +42,10 @@ from mmdet.utils import (
     get_device,
     get_root_logger,
     init_dist,
+    remove_stale_tmp_files,
     setup_multi_processes,
 )
+from mmdet.utils.state_dict import checkpoint_state_dict
 
 PRETRAINED_HELP = """\
 The ImageNet weights for the backbone are not at {path!r}
@@ -45,6 +56,15 @@ The ImageNet weights for the backbone are not at {path!r}
         --cfg-options {key}=/path/to/weights.pth
   * or train from scratch instead (needs a much longer schedule):
         --cfg-options {key}=None"""
+
+
+def load_checked_config(config, cfg_options=None):
+    """``load_config``, then the checks of values and top-level keys
+    (``mmdet.apis.config_checks``)."""
+    cfg = load_config(config, cfg_options)
+    check_config_values(cfg, config)
+    warn_config_typos(cfg, config)
+    return cfg
 
 
 def _is_local_path(path):
@@ -107,7 +127,7 @@ def train_from_config(config,
                       auto_scale_lr=False):
     """Train the detector of ``config``; the arguments are tools/train.py's
     flags. Returns the mmcv runner after training."""
-    cfg = load_config(config, cfg_options)
+    cfg = load_checked_config(config, cfg_options)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:
@@ -122,6 +142,9 @@ def train_from_config(config,
         cfg.resume_from = resume_from
     cfg.auto_resume = auto_resume
     check_train_inputs(cfg, config)
+    if cfg.data.get('val') is not None:
+        check_eval_settings(cfg, cfg.data.val, hook_keys=set(
+            eval_hook_keys(False)) | set(eval_hook_keys(True)))
     distributed = _init_launcher(cfg, launcher, gpu_id)
 
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
@@ -129,6 +152,9 @@ def train_from_config(config,
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     log_file = osp.join(cfg.work_dir, f'{timestamp}.log')
     logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
+    if get_dist_info()[0] == 0:
+        for path in remove_stale_tmp_files(cfg.work_dir):
+            logger.info(f'removed {path}, left by an interrupted save')
 
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
     dash_line = '-' * 60 + '\n'
@@ -151,6 +177,8 @@ def train_from_config(config,
     model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
                            test_cfg=cfg.get('test_cfg'))
     model.init_weights()
+    check_attention_batch(model, compat_cfg(cfg).data.train_dataloader.get(
+        'samples_per_gpu', 2))
 
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
@@ -196,7 +224,11 @@ def test_from_config(config,
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
 
-    cfg = compat_cfg(load_config(config, cfg_options))
+    cfg = compat_cfg(load_checked_config(config, cfg_options))
+    if eval or format_only:
+        check_eval_settings(cfg, cfg.data.test,
+                            hook_keys=EVAL_HOOK_KEYS,
+                            eval_options=eval_options, metrics=eval)
     setup_multi_processes(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -212,7 +244,8 @@ def test_from_config(config,
 
     dataset = build_test_dataset(cfg)
     data_loader = build_test_loader(cfg, dataset, distributed)
-    model, _ = build_test_detector(cfg, checkpoint, fuse_conv_bn)
+    model, ckpt = build_test_detector(cfg, checkpoint, fuse_conv_bn)
+    check_finite_weights(checkpoint_state_dict(ckpt), repr(checkpoint))
     if getattr(model, 'CLASSES', None) is None:
         model.CLASSES = dataset.CLASSES
 

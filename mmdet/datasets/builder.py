@@ -6,7 +6,11 @@ set dict, a list of them (concatenated), ``type='ConcatDataset'`` /
 ``ann_file`` list (one data set per file, concatenated).
 """
 import copy
+import ctypes
+import os
 import random
+import signal
+import sys
 from functools import partial
 
 import numpy as np
@@ -85,6 +89,34 @@ def build_dataset(cfg, default_args=None):
     return build_from_cfg(cfg, DATASETS, default_args)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def exit_with_parent(parent_pid):
+    """Make this loader worker die with the process that started it.
+
+    A worker notices a dead trainer only between samples, and one whose
+    queue to the trainer is full waits forever at exit, so a trainer killed
+    with SIGKILL could leave its workers running. On Linux the kernel sends
+    the worker SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    a parent already gone ends the worker at once.
+    """
+    if sys.platform.startswith('linux'):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: best effort
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(worker_id, parent_pid, num_workers, rank, seed):
+    exit_with_parent(parent_pid)
+    if seed is not None:
+        worker_init_fn(worker_id, num_workers, rank, seed)
+
+
 def worker_init_fn(worker_id, num_workers, rank, seed):
     """Seed numpy, random and torch in a loader worker: every worker of
     every rank gets its own seed, ``seed + rank * num_workers + id``."""
@@ -155,8 +187,8 @@ def build_dataloader(dataset,
     sampler, batch_sampler = _samplers(dataset, samples_per_gpu, dist,
                                        shuffle, seed, runner_type, rank,
                                        world_size)
-    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank,
-                      seed=seed) if seed is not None else None
+    init_fn = partial(_init_worker, parent_pid=os.getpid(),
+                      num_workers=num_workers, rank=rank, seed=seed)
     if num_workers > 0:
         kwargs['persistent_workers'] = persistent_workers
     loader_kwargs = dict(

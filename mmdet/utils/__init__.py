@@ -3,7 +3,7 @@ from .collect_env import collect_env
 from .compat_config import compat_cfg
 from .dist_launch import init_dist
 from .logger import get_root_logger, print_log
-from .misc import find_latest_checkpoint
+from .misc import find_latest_checkpoint, remove_stale_tmp_files
 from .registry import build_from_cfg, build_model_from_cfg, registered_names
 from .setup_env import setup_multi_processes
 from .util_distribution import build_ddp, build_dp, get_device
@@ -12,5 +12,5 @@ __all__ = [
     'build_ddp', 'build_dp', 'build_from_cfg', 'build_model_from_cfg',
     'collect_env', 'compat_cfg', 'find_latest_checkpoint', 'get_device',
     'get_root_logger', 'init_dist', 'print_log', 'registered_names',
-    'setup_multi_processes'
+    'remove_stale_tmp_files', 'setup_multi_processes'
 ]

@@ -19,6 +19,7 @@ from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.utils.arg_errors import InvalidArgumentError
+from ..hook.rng_state import preserved_rng_state
 
 
 def _as_python_numbers(eval_res):
@@ -54,7 +55,13 @@ class _DetEvaluateMixin:
     """What both hooks add to mmcv's: ``dynamic_intervals`` (as in
     MMDetection 2.x: ``[(epoch, interval), ...]``, the evaluation interval
     changes from that epoch on) and ``evaluate`` (log the metrics, return
-    the key score)."""
+    the key score).
+
+    The evaluation runs with the random generators' states saved and
+    restored around it, so that training draws the same random numbers
+    with or without it (and a resumed run, which skips it, repeats the
+    uninterrupted run).
+    """
 
     def __init__(self, *args, dynamic_intervals=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,6 +83,10 @@ class _DetEvaluateMixin:
     def before_train_iter(self, runner):
         self._decide_interval(runner)
         super().before_train_iter(runner)
+
+    def _do_evaluate(self, runner):
+        with preserved_rng_state():
+            self._run_evaluation(runner)
 
     def _check_test_fn(self, test_fn):
         if test_fn is None:
@@ -113,7 +124,7 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
         self._check_test_fn(test_fn)
         super().__init__(dataloader, *args, test_fn=test_fn, **kwargs)
 
-    def _do_evaluate(self, runner):
+    def _run_evaluation(self, runner):
         if not self._should_evaluate(runner):
             return
         results = self.test_fn(runner.model, self.dataloader, show=False)
@@ -138,7 +149,7 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
                 dist.broadcast(module.running_var, 0)
                 dist.broadcast(module.running_mean, 0)
 
-    def _do_evaluate(self, runner):
+    def _run_evaluation(self, runner):
         # DDP does not keep BatchNorm statistics in sync across ranks:
         # evaluate every rank with rank 0's
         if self.broadcast_bn_buffer:
