@@ -7,7 +7,6 @@ from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
 from .samplers import (DistributedGroupSampler, DistributedSampler,
                        GroupSampler, InfiniteBatchSampler,
                        InfiniteGroupBatchSampler)
-from .tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from .utils import get_loading_pipeline, replace_ImageToTensor
 
 __all__ = [
@@ -16,5 +15,5 @@ __all__ = [
     'DistributedGroupSampler', 'DistributedSampler', 'InfiniteBatchSampler',
     'InfiniteGroupBatchSampler', 'build_dataloader', 'build_dataset',
     'worker_init_fn', 'DATASETS', 'PIPELINES', 'replace_ImageToTensor',
-    'get_loading_pipeline', 'TINY_COCO_CLASSES', 'make_tiny_coco'
+    'get_loading_pipeline'
 ]

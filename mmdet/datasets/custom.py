@@ -21,7 +21,7 @@ from terminaltables import AsciiTable
 from torch.utils.data import Dataset
 
 from mmdet.core.visualization import generated_palette
-from .builder import DATASETS
+from .registry import DATASETS
 from .pipelines import Compose
 
 # consecutive failed samples (pipeline returned None) before giving up

@@ -9,10 +9,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmcv.cnn import initialize
 
 from mmdet.utils.arg_errors import check_arg
-from mmdet.utils.checkpoint_io import (checkpoint_state_dict,
-                                       load_state_dict_checked,
-                                       read_checkpoint)
+from mmdet.utils.checkpoint_reader import read_checkpoint
 from mmdet.utils.model_zoo import checkpoint_file
+from mmdet.utils.state_dict import (checkpoint_state_dict,
+                                    load_state_dict_checked)
 from .odconv import ODConv2d, net_update_temperature
 
 PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
