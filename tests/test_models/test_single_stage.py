@@ -30,6 +30,11 @@ LOSS_KEYS = {
     'fcos': {'loss_cls', 'loss_bbox', 'loss_centerness'},
     'atss': {'loss_cls', 'loss_bbox', 'loss_centerness'},
 }
+STOCK = {
+    'retinanet_r50_fpn_1x_coco': 'retinanet',
+    'fcos_r50_caffe_fpn_gn-head_1x_coco': 'fcos',
+    'atss_r50_fpn_1x_coco': 'atss',
+}
 HEADS = {'retinanet': 'RetinaHead', 'fcos': 'FCOSHead', 'atss': 'ATSSHead'}
 
 
@@ -39,9 +44,11 @@ def numerics():
 
 
 def odconv_cfg(name):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'odconv', name + '.py'))
+    folder = STOCK.get(name, 'odconv')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', folder, name + '.py'))
     model = copy.deepcopy(cfg.model)
     model.pretrained = None
+    model.backbone.pop('init_cfg', None)
     return cfg, model
 
 
@@ -68,7 +75,7 @@ def test_odconv_config_settings(name):
     assert model.backbone.kernel_num == 4
     assert model.backbone.reduction == 0.0625
     assert model.backbone.frozen_stages == 1 and model.backbone.norm_eval
-    assert 'init_cfg' not in model.backbone  # the stock one is dropped
+    assert 'init_cfg' not in cfg.model.backbone  # the stock one is dropped
     assert cfg.find_unused_parameters is True
     # pytorch-style normalization (the OD backbones' ImageNet weights)
     for pipeline in (cfg.data.train.pipeline,
@@ -88,6 +95,30 @@ def test_odconv_params_and_state_dict_layout(name):
         reference_params('detectors', name)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes == reference_shapes('detectors', name)
+
+
+@pytest.mark.parametrize('name', sorted(STOCK))
+def test_stock_config_settings_and_layout(name):
+    """MMDetection 2.28's own configs: their checkpoints (no backbone
+    ``fc``) load into these models."""
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', STOCK[name], name + '.py'))
+    backbone = cfg.model.backbone
+    caffe = 'caffe' in name
+    assert backbone.style == ('caffe' if caffe else 'pytorch')
+    assert backbone.norm_cfg.requires_grad is not caffe
+    assert cfg.model.neck.start_level == 1
+    assert cfg.model.neck.add_extra_convs == (
+        'on_input' if name.startswith('retinanet') else 'on_output')
+    assert cfg.optimizer.lr == 0.01
+    norm = [t for t in cfg.data.train.pipeline if t.type == 'Normalize'][0]
+    assert norm.to_rgb is not caffe
+    backbone.init_cfg = None
+    model = build_detector(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) == \
+        reference_params('detectors_mmdet', name)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == reference_shapes('detectors_mmdet', name)
 
 
 # ------------------------------------------------------------ numerics
@@ -264,7 +295,9 @@ def small_model(name):
     return build_detector(model)
 
 
-@pytest.mark.parametrize('name', ODCONV)
+# the stock FCOS too: its caffe-style, frozen-BN ResNet
+@pytest.mark.parametrize('name',
+                         ODCONV + ['fcos_r50_caffe_fpn_gn-head_1x_coco'])
 def test_forward_train_backward_and_results(name):
     torch.manual_seed(0)
     model = small_model(name)

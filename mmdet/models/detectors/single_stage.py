@@ -4,7 +4,7 @@ import warnings
 import torch
 from mmcv import ConfigDict
 
-from mmdet.core import bbox2result, bbox_mapping_back, batched_nms
+from mmdet.core import batched_nms, bbox2result, bbox_mapping_back
 from ..builder import DETECTORS, build_backbone, build_head, build_neck
 from .base import BaseDetector
 
