@@ -1,6 +1,13 @@
+from .atss import ATSS
 from .base import BaseDetector
 from .faster_rcnn import FasterRCNN
+from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
+from .retinanet import RetinaNet
+from .single_stage import SingleStageDetector
 from .two_stage import TwoStageDetector
 
-__all__ = ['BaseDetector', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN']
+__all__ = [
+    'BaseDetector', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN',
+    'SingleStageDetector', 'RetinaNet', 'FCOS', 'ATSS'
+]
