@@ -6,7 +6,9 @@ _base_ = [
 ]
 model = dict(
     pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
+    # the released layout: OD-ResNet with its ImageNet classifier (fc)
     backbone=dict(
+        _delete_=True,
         type='OD_ResNet',
         depth=50,
         reduction=0.0625,

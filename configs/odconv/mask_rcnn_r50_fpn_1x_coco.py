@@ -6,9 +6,13 @@ _base_ = [
 ]
 model = dict(
     pretrained='checkpoints/imagenet/resnet50.pth',
+    # the released layout: torchvision's ResNet-50 with its ImageNet
+    # classifier (fc), unlike MMDetection's stock ResNet (no fc)
     backbone=dict(
+        _delete_=True,
         type='ResNet',
         depth=50,
+        num_classes=1000,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
         norm_eval=True))

@@ -1,14 +1,20 @@
-# Mask R-CNN with a ResNet-50 + FPN, the settings of the released ODConv
-# detectors (SPEC.md section 4). The backbone weights come from
-# `pretrained` in each config under configs/odconv/.
+# Mask R-CNN with a ResNet-50 + FPN: MMDetection 2.x's stock model
+# settings, key for key. The backbone starts from torchvision's ImageNet
+# ResNet-50 (downloaded once into torch's hub cache, see README,
+# "Compatibility with MMDetection 2.x"). The ODConv configs replace the
+# backbone (configs/odconv/).
 model = dict(
     type='MaskRCNN',
     backbone=dict(
         type='ResNet',
         depth=50,
+        num_stages=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_eval=True),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     neck=dict(
         type='FPN',
         in_channels=[256, 512, 1024, 2048],

@@ -1,6 +1,5 @@
-# 1x schedule: 12 epochs, lr steps after epochs 8 and 11 (SPEC.md section 7).
-# lr 0.02 is for 16 images per step (8 GPUs x 2 images); auto_scale_lr
-# rescales it when --auto-scale-lr is given and the batch differs.
+# training schedule for 1x: 12 epochs, lr x0.1 after epochs 8 and 11.
+# lr 0.02 is for 16 images per step (8 GPUs x 2 images).
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=None)
 lr_config = dict(
@@ -10,4 +9,3 @@ lr_config = dict(
     warmup_ratio=0.001,
     step=[8, 11])
 runner = dict(type='EpochBasedRunner', max_epochs=12)
-auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -6,31 +6,52 @@ import torch.nn as nn
 from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmcv.cnn import initialize
+
+from mmdet.utils.arg_errors import check_arg
 from mmdet.utils.checkpoint_io import (checkpoint_state_dict,
                                        load_state_dict_checked,
                                        read_checkpoint)
+from mmdet.utils.model_zoo import checkpoint_file
 from .odconv import ODConv2d, net_update_temperature
 
 PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
                    'backbone (README.md, "Pretrained backbones").')
 
 
-def load_pretrained(module, path):
-    """Load the ImageNet checkpoint at ``path`` into ``module`` strictly.
+def load_pretrained(module, path, prefix=None):
+    """Load the ImageNet checkpoint ``path`` into ``module`` strictly.
 
-    Any form ``read_checkpoint`` reads (a bare state dict, ``{'state_dict':
-    ...}`` as mmcv and the ODConv ImageNet releases save, DataParallel's
-    ``module.`` prefixes), without running code from the file; a mismatch
-    raises ``CheckpointMismatchError`` listing missing, unexpected and
-    misshaped keys.
+    ``path`` is a local file or a name ``mmdet.utils.model_zoo`` resolves
+    (``torchvision://resnet50``, ``open-mmlab://...``, an http(s) URL;
+    downloaded once into torch's hub cache). Any form ``read_checkpoint``
+    reads (a bare state dict, ``{'state_dict': ...}`` as mmcv and the ODConv
+    ImageNet releases save, DataParallel's ``module.`` prefixes), without
+    running code from the file. ``prefix`` keeps only the keys under it
+    (e.g. ``'backbone.'`` of a detector checkpoint), stripped. A classifier
+    (``fc.*``) in the file is dropped when ``module`` has none (MMDetection's
+    ResNet); any other mismatch raises ``CheckpointMismatchError`` listing
+    missing, unexpected and misshaped keys.
     """
+    name = path
+    path = checkpoint_file(path)
     if not osp.exists(path):
         raise FileNotFoundError(
             f'pretrained backbone checkpoint {path!r} does not exist. Put the '
             'ImageNet weights there (README.md, "Pretrained backbones"), '
             'or train from scratch with --cfg-options model.pretrained=None')
     state_dict = checkpoint_state_dict(read_checkpoint(path))
-    load_state_dict_checked(module, state_dict, repr(path), strict=True,
+    if prefix:
+        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
+                      if k.startswith(prefix)}
+        if not state_dict:
+            raise KeyError(f'{name!r} holds no key starting with the '
+                           f'prefix {prefix!r}')
+    if not hasattr(module, 'fc'):
+        state_dict = {k: v for k, v in state_dict.items()
+                      if not k.startswith('fc.')}
+    source = repr(name) if name == path else f'{name!r} ({path})'
+    load_state_dict_checked(module, state_dict, source, strict=True,
                             hint=PRETRAINED_HINT)
 
 
@@ -57,6 +78,7 @@ class ClassificationBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.pretrained = pretrained
+        self._check_pretrained()
 
     def _post_init(self):
         self._random_init()
@@ -88,14 +110,39 @@ class ClassificationBackbone(BaseModule):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def init_weights(self):
-        """Random initialisation, then the ``pretrained`` checkpoint if set."""
-        self._random_init()
+    def _check_pretrained(self):
+        name = type(self).__name__
+        if self.pretrained is not None and not isinstance(self.pretrained,
+                                                          str):
+            raise TypeError(f'{name}: pretrained must be a str (a path, URL '
+                            'or model-zoo name) or None, got '
+                            f'{type(self.pretrained).__name__}')
+        check_arg(
+            not (self.init_cfg and self.pretrained), name,
+            'init_cfg and pretrained cannot be specified at the same time '
+            f'(init_cfg={self.init_cfg!r}, pretrained={self.pretrained!r}); '
+            'set one of them to None')
+
+    def _pretrained_source(self):
+        """``(checkpoint, prefix)`` to load, or None."""
+        self._check_pretrained()
         if self.pretrained is not None:
-            if not isinstance(self.pretrained, str):
-                raise TypeError('pretrained must be a path or None, got '
-                                f'{type(self.pretrained).__name__}')
-            load_pretrained(self, self.pretrained)
+            return self.pretrained, None
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            return cfg['checkpoint'], cfg.get('prefix')
+        return None
+
+    def init_weights(self):
+        """Random initialisation, then the ``pretrained`` checkpoint or the
+        ``init_cfg`` (``type='Pretrained'``: its ``checkpoint`` and
+        ``prefix``; another mmcv init config is applied as mmcv does)."""
+        self._random_init()
+        source = self._pretrained_source()
+        if source is not None:
+            load_pretrained(self, *source)
+        elif self.init_cfg is not None:
+            initialize(self, self.init_cfg)
         self._is_init = True
 
     def train(self, mode=True):

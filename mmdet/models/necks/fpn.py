@@ -8,10 +8,20 @@ conv smooths each sum. Levels beyond the backbone's come from max pooling
 """
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
+from mmcv.cnn import CONV_LAYERS, ConvModule
 from mmcv.runner import BaseModule
 
+from mmdet.utils.arg_errors import (InvalidArgumentError, check_arg,
+                                     unsupported)
 from ..builder import NECKS
+
+
+def check_conv_cfg(conv_cfg):
+    """Refuse a conv type mmcv's pure-Python registry lacks (e.g. DCN)."""
+    if conv_cfg is not None and conv_cfg.get('type') not in \
+            CONV_LAYERS.module_dict:
+        raise unsupported('FPN', 'conv_cfg', conv_cfg, 'Known conv types: '
+                          f'{sorted(CONV_LAYERS.module_dict)}.')
 
 
 @NECKS.register_module()
@@ -55,8 +65,9 @@ class FPN(BaseModule):
                  init_cfg=dict(
                      type='Xavier', layer='Conv2d', distribution='uniform')):
         super().__init__(init_cfg)
-        if not isinstance(in_channels, (list, tuple)):
-            raise TypeError('in_channels must be a list of ints')
+        check_arg(isinstance(in_channels, (list, tuple)), 'FPN',
+                  f'in_channels must be a list of ints, got {in_channels!r}')
+        check_conv_cfg(conv_cfg)
         self.in_channels = list(in_channels)
         self.out_channels = out_channels
         self.num_ins = len(in_channels)
@@ -68,21 +79,23 @@ class FPN(BaseModule):
         self.start_level = start_level
         if end_level == -1 or end_level == self.num_ins - 1:
             self.backbone_end_level = self.num_ins
-            if num_outs < self.num_ins - start_level:
-                raise ValueError('num_outs must cover every used input level')
+            check_arg(num_outs >= self.num_ins - start_level, 'FPN',
+                      f'num_outs={num_outs} must cover every used input '
+                      f'level ({self.num_ins - start_level})')
         else:
             self.backbone_end_level = end_level + 1
-            if end_level >= self.num_ins or \
-                    num_outs != end_level - start_level + 1:
-                raise ValueError('with end_level set, num_outs must be '
-                                 'end_level - start_level + 1')
+            check_arg(
+                end_level < self.num_ins
+                and num_outs == end_level - start_level + 1, 'FPN',
+                f'end_level={end_level} must be below len(in_channels) and '
+                'num_outs must be end_level - start_level + 1')
         if add_extra_convs is True:
             add_extra_convs = 'on_input'
-        if add_extra_convs not in (False, 'on_input', 'on_lateral',
-                                   'on_output'):
-            raise ValueError(f'add_extra_convs must be a bool or one of '
-                             f"'on_input', 'on_lateral', 'on_output', got "
-                             f'{add_extra_convs!r}')
+        check_arg(
+            add_extra_convs in (False, 'on_input', 'on_lateral',
+                                'on_output'), 'FPN',
+            "add_extra_convs must be a bool or one of 'on_input', "
+            f"'on_lateral', 'on_output', got {add_extra_convs!r}")
         self.add_extra_convs = add_extra_convs
 
         self.lateral_convs = nn.ModuleList()
@@ -118,8 +131,9 @@ class FPN(BaseModule):
 
     def forward(self, inputs):
         if len(inputs) != len(self.in_channels):
-            raise ValueError(f'FPN expects {len(self.in_channels)} inputs, '
-                             f'got {len(inputs)}')
+            raise InvalidArgumentError(
+                f'FPN expects {len(self.in_channels)} inputs, got '
+                f'{len(inputs)}')
         laterals = [
             conv(inputs[i + self.start_level])
             for i, conv in enumerate(self.lateral_convs)
