@@ -1,6 +1,6 @@
-"""The analysis tools: get_flops (Params of the 8 configs, ODConv FLOPs),
-analyze_logs (curves, train time), benchmark, eval_metric, print_config
-and publish_model, run as their command lines (in-process)."""
+"""The analysis tools: get_flops (Params of every configs/odconv/ config,
+ODConv FLOPs), analyze_logs (curves, train time), benchmark, eval_metric,
+print_config and publish_model, run as their command lines (in-process)."""
 import json
 import os
 import os.path as osp
@@ -39,8 +39,17 @@ def run_tool(script, *args, monkeypatch, capsys):
     return capsys.readouterr().out
 
 
+ODCONV_CONFIGS = sorted(
+    osp.splitext(f)[0] for f in os.listdir(osp.join(ROOT, 'configs', 'odconv'))
+    if f.endswith('.py'))
+
+
 # ------------------------------------------------------------- get_flops
-@pytest.mark.parametrize('name', sorted(DETECTOR_PARAMS))
+def test_every_odconv_config_has_a_reference_count():
+    assert set(ODCONV_CONFIGS) <= set(DETECTOR_PARAMS)
+
+
+@pytest.mark.parametrize('name', ODCONV_CONFIGS)
 def test_get_flops_params_match_reference(name, monkeypatch, capsys):
     out = run_tool('analysis_tools/get_flops.py',
                    osp.join(ROOT, 'configs', 'odconv', f'{name}.py'),
