@@ -356,3 +356,18 @@ def test_cascade_mask_head_per_stage_and_results():
     for bbox_result, segm_result in empty:
         assert all(b.shape == (0, 5) for b in bbox_result)
         assert segm_result == [[], [], []]
+    # test-time augmentation: two identical augmentations give the
+    # single-augmentation result
+    one = tuple(f[:1] for f in feats)
+    meta = dict(metas[0], flip=False, flip_direction=None)
+    with torch.no_grad():
+        single = head.aug_test([one], proposals[:1], [[meta]], rescale=True)
+        twice = head.aug_test([one, one], proposals[:1], [[meta], [meta]],
+                              rescale=True)
+    (bbox_single, segm_single), = single
+    (bbox_twice, segm_twice), = twice
+    assert sum(len(b) for b in bbox_single) >= 1
+    for a, b, ma, mb in zip(bbox_single, bbox_twice, segm_single,
+                            segm_twice):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+        assert all((x == y).all() for x, y in zip(ma, mb))
