@@ -1,4 +1,5 @@
-"""The results table of the 8 released ODConv configs.
+"""The results table of the ODConv configs: the 8 released ones and the
+ODConv versions of the other detector families (nothing published).
 
 The published numbers are data, not code: ``configs/odconv/metafile.yml``
 (MMDetection's metafile layout; ``load_published`` reads it). For each
@@ -28,13 +29,15 @@ from mmdet.utils.log_analysis import load_json_log
 
 METAFILE = 'metafile.yml'
 NOT_RUN = 'not run'
+NOT_PUBLISHED = 'not published'
 FLAG = '†'
+SEGM_TASK = 'Instance Segmentation'
 
 
 def _metric(model, task, key):
     for result in model.get('Results', []):
         if result.get('Task') == task:
-            return result['Metrics'][key]
+            return (result.get('Metrics') or {}).get(key)
     return None
 
 
@@ -43,8 +46,10 @@ def load_published(metafile):
 
     Returns:
         OrderedDict: config name -> ``dict(backbone, detector, params, box,
-        mask)``: the table's labels, the published Params string and the
-        box / mask AP in percent (``mask`` None for box-only detectors).
+        mask, with_mask)``: the table's labels, the published Params string
+        and the box / mask AP in percent (None where the authors published
+        none, e.g. the ODConv versions of the other detector families),
+        and whether the detector is evaluated on masks.
     """
     if not osp.isfile(metafile):
         raise FileNotFoundError(
@@ -58,9 +63,11 @@ def load_published(metafile):
         meta = model['Metadata']
         published[model['Name']] = dict(
             backbone=meta['Backbone'], detector=meta['Detector'],
-            params=meta['Params'],
+            params=meta.get('Params'),
             box=_metric(model, 'Object Detection', 'box AP'),
-            mask=_metric(model, 'Instance Segmentation', 'mask AP'))
+            mask=_metric(model, SEGM_TASK, 'mask AP'),
+            with_mask=any(result.get('Task') == SEGM_TASK
+                          for result in model.get('Results', [])))
     return published
 
 
@@ -72,6 +79,19 @@ def format_params(count):
 def format_ap(value):
     """COCO AP (a fraction, as logged) in percent with one decimal."""
     return f'{100 * value:.1f}'
+
+
+def _published_ap(value):
+    """A published AP (already in percent) or 'not published'."""
+    return NOT_PUBLISHED if value is None else f'{value:.1f}'
+
+
+def _published_params(paper, measured):
+    """The published Params string, flagged where it is not the
+    measured count; 'not published' without one."""
+    if paper is None:
+        return NOT_PUBLISHED
+    return paper + (f' {FLAG}' if paper != measured else '')
 
 
 def _metrics_file(path):
@@ -127,8 +147,6 @@ def _ap_cell(run, key, max_epochs):
 def table_row(name, published, config_dir, work_dirs=(), results=None):
     """One row of the table for config ``name`` (``published``: its entry
     of ``load_published``) as a dict of cells."""
-    paper_params = published['params']
-    paper_box, paper_mask = published['box'], published['mask']
     config = osp.join(config_dir, f'{name}.py')
     model = build_detector_for_counting(config)
     params = count_params(model)
@@ -140,13 +158,13 @@ def table_row(name, published, config_dir, work_dirs=(), results=None):
         name=name, backbone=published['backbone'],
         detector=published['detector'], params=params,
         params_cell=measured,
-        paper_params_cell=paper_params + (
-            f' {FLAG}' if paper_params != measured else ''),
+        paper_params_cell=_published_params(published['params'], measured),
         box=_ap_cell(run, 'bbox_mAP', max_epochs),
-        paper_box=f'{paper_box:.1f}',
-        mask='-' if paper_mask is None else _ap_cell(run, 'segm_mAP',
-                                                     max_epochs),
-        paper_mask='-' if paper_mask is None else f'{paper_mask:.1f}',
+        paper_box=_published_ap(published['box']),
+        mask=_ap_cell(run, 'segm_mAP', max_epochs)
+        if published['with_mask'] else '-',
+        paper_mask=_published_ap(published['mask'])
+        if published['with_mask'] else '-',
         source=run['source'] if run else None,
         config=config)
 

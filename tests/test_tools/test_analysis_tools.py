@@ -1,6 +1,6 @@
-"""The analysis tools: get_flops (Params of the 8 configs, ODConv FLOPs),
-analyze_logs (curves, train time), benchmark, eval_metric, print_config
-and publish_model, run as their command lines (in-process)."""
+"""The analysis tools: get_flops (Params of every configs/odconv/ config,
+ODConv FLOPs), analyze_logs (curves, train time), benchmark, eval_metric,
+print_config and publish_model, run as their command lines (in-process)."""
 import json
 import os
 import os.path as osp
@@ -39,6 +39,11 @@ def run_tool(script, *args, monkeypatch, capsys):
     return capsys.readouterr().out
 
 
+ALL_ODCONV_CONFIGS = sorted(
+    osp.splitext(f)[0] for f in os.listdir(osp.join(ROOT, 'configs', 'odconv'))
+    if f.endswith('.py'))
+
+
 # ------------------------------------------------------------- get_flops
 # the 8 released configs, and of the other families in configs/odconv/ the
 # (cheap) MobileNetV2 ones: the counts of the R-50 ones are checked on the
@@ -52,6 +57,10 @@ ODCONV_CONFIGS = sorted(
 def test_get_flops_covers_the_released_configs():
     assert sum(name.startswith(('faster_rcnn', 'mask_rcnn'))
                for name in ODCONV_CONFIGS) == 8
+
+
+def test_every_odconv_config_has_a_reference_count():
+    assert set(ALL_ODCONV_CONFIGS) <= set(DETECTOR_PARAMS)
 
 
 @pytest.mark.parametrize('name', ODCONV_CONFIGS)

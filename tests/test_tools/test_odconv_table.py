@@ -1,7 +1,8 @@
 """tools/analysis_tools/odconv_table.py on fake work dirs with hand-written
-.log.json evaluation lines and a tools/test.py metrics file: all 8 rows,
-the reference Params, AP of the last evaluation, 'not run' elsewhere, the
-two published Params figures that differ from the count flagged."""
+.log.json evaluation lines and a tools/test.py metrics file: the 8 released
+rows and the cascade rows, the reference Params, AP of the last evaluation,
+'not run' elsewhere, the two published Params figures that differ from the
+count flagged, 'not published' where the authors published nothing."""
 import json
 import os.path as osp
 import runpy
@@ -18,7 +19,11 @@ ORDER = [
     'faster_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
     'mask_rcnn_r50_fpn_1x_coco', 'mask_rcnn_odconv4x_r50_fpn_1x_coco',
     'mask_rcnn_mobilenetv2_100_fpn_1x_coco',
-    'mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco'
+    'mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
+    'cascade_rcnn_odconv4x_r50_fpn_1x_coco',
+    'cascade_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
+    'cascade_mask_rcnn_odconv4x_r50_fpn_1x_coco',
+    'cascade_mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco'
 ]
 
 
@@ -51,6 +56,8 @@ def runs(tmp_path):
               [(1, 0.2, 0.19), (2, 0.28, 0.26), (3, 0.3051, 0.2849)])
     write_log(work / ORDER[7] / '20260101_000000.log.json',
               [(12, 0.36049, 0.32951)])
+    write_log(work / ORDER[10] / '20260101_000000.log.json',
+              [(12, 0.4123, 0.3561)])
     # training logs without evaluation: not run
     log = work / ORDER[6] / '20260101_000000.log.json'
     log.parent.mkdir(parents=True)
@@ -111,6 +118,14 @@ def test_table_from_work_dirs_and_results(runs, tmp_path, monkeypatch,
     assert aps[ORDER[5]] == ['not run', '40.2', 'not run', '36.1']
     assert aps[ORDER[6]] == ['not run', '32.4', 'not run', '29.8']
     assert aps[ORDER[7]] == ['36.0', '36.0', '33.0', '33.0']
+    # the ODConv versions of the other families: nothing published
+    assert aps[ORDER[8]] == ['not run', 'not published', '-', '-']
+    assert aps[ORDER[9]] == ['not run', 'not published', '-', '-']
+    assert aps[ORDER[10]] == ['41.2', 'not published', '35.6',
+                              'not published']
+    assert aps[ORDER[11]] == ['not run', 'not published', 'not run',
+                              'not published']
+    assert all(published[name] == 'not published' for name in ORDER[8:])
     assert str(metrics) in text  # where the numbers come from
     assert '20260301_000000.log.json' in text
 

@@ -1,4 +1,5 @@
-"""Write the results table of the 8 ODConv configs (README, docs/model_zoo.md):
+"""Write the results table of the ODConv configs in configs/odconv/
+metafile.yml (the 8 released ones, then the other families'):
 
     python tools/analysis_tools/odconv_table.py --work-dirs work_dirs \
         [--results NAME=work_dirs/NAME/eval_<time>.json ...] \
@@ -31,8 +32,8 @@ def parse_results(items, parser):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Write the Params / box AP / mask AP table of the 8 '
-        'ODConv configs from their runs')
+        description='Write the Params / box AP / mask AP table of the '
+        'ODConv configs (configs/odconv/metafile.yml) from their runs')
     parser.add_argument('--work-dirs', nargs='+', default=[],
                         help='folders holding one <config name>/ folder per '
                         'run (e.g. work_dirs)')
@@ -41,8 +42,9 @@ def parse_args(argv=None):
                         '--work-dir writes eval_<time>.json); overrides '
                         'the work dirs')
     parser.add_argument('--config-dir', default='configs/odconv',
-                        help='where the 8 configs are (default: '
-                        'configs/odconv, run from the repository root)')
+                        help='where the configs and metafile.yml are '
+                        '(default: configs/odconv, run from the '
+                        'repository root)')
     parser.add_argument('--out', help='also write the table to this .md')
     args = parser.parse_args(argv)
     args.results = parse_results(args.results, parser)

@@ -1,5 +1,6 @@
 from .atss import ATSS
 from .base import BaseDetector
+from .cascade_rcnn import CascadeRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
@@ -9,5 +10,5 @@ from .two_stage import TwoStageDetector
 
 __all__ = [
     'BaseDetector', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN',
-    'SingleStageDetector', 'RetinaNet', 'FCOS', 'ATSS'
+    'SingleStageDetector', 'RetinaNet', 'FCOS', 'ATSS', 'CascadeRCNN'
 ]

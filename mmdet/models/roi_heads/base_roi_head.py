@@ -41,10 +41,8 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
                  pretrained=None,
                  init_cfg=None):
         super().__init__(init_cfg)
-        check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'RoI head train_cfg')
+        self.train_cfg = self.init_train_cfg(train_cfg)
         check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'RoI head test_cfg')
-        self.train_cfg = ConfigDict(train_cfg) if train_cfg is not None \
-            else None
         self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None \
             else None
         if shared_head is not None:
@@ -56,6 +54,11 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         if mask_head is not None:
             self.init_mask_head(mask_roi_extractor, mask_head)
         self.init_assigner_sampler()
+
+    def init_train_cfg(self, train_cfg):
+        """The checked training settings as a ``ConfigDict`` (or None)."""
+        check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'RoI head train_cfg')
+        return ConfigDict(train_cfg) if train_cfg is not None else None
 
     @property
     def with_bbox(self):
