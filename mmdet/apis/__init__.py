@@ -1,3 +1,5 @@
+from .builders import (build_test_dataset, build_test_detector,
+                       build_test_loader, eval_kwargs, load_config)
 from .checkpoint import load_detector_checkpoint
 from .entrypoints import test_from_config, train_from_config
 from .inference import inference_detector, init_detector, show_result_pyplot
@@ -6,8 +8,10 @@ from .train import (auto_scale_lr, init_random_seed, set_random_seed,
                     train_detector)
 
 __all__ = [
-    'auto_scale_lr', 'inference_detector', 'init_detector',
-    'init_random_seed', 'load_detector_checkpoint', 'multi_gpu_test',
-    'set_random_seed', 'show_result_pyplot', 'single_gpu_test',
-    'test_from_config', 'train_detector', 'train_from_config'
+    'auto_scale_lr', 'build_test_dataset', 'build_test_detector',
+    'build_test_loader', 'eval_kwargs', 'inference_detector', 'init_detector',
+    'init_random_seed', 'load_config', 'load_detector_checkpoint',
+    'multi_gpu_test', 'set_random_seed', 'show_result_pyplot',
+    'single_gpu_test', 'test_from_config', 'train_detector',
+    'train_from_config'
 ]

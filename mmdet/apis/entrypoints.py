@@ -11,17 +11,15 @@ import time
 
 import mmcv
 import torch
-from mmcv import Config
-from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
-from mmcv.runner import get_dist_info, wrap_fp16_model
+from mmcv.runner import get_dist_info
 
 from mmdet import __version__
-from mmdet.apis.checkpoint import load_detector_checkpoint
+from mmdet.apis.builders import (build_test_dataset, build_test_detector,
+                                 build_test_loader, eval_kwargs, load_config)
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.apis.train import init_random_seed, set_random_seed, \
     train_detector
-from mmdet.datasets import (build_dataloader, build_dataset,
-                            replace_ImageToTensor)
+from mmdet.datasets import build_dataset
 from mmdet.models import build_detector
 from mmdet.utils import (build_ddp, build_dp, collect_env, compat_cfg,
                          get_device, get_root_logger, init_dist,
@@ -36,18 +34,6 @@ The ImageNet weights for the backbone are not at {path!r}
         --cfg-options {key}=/path/to/weights.pth
   * or train from scratch instead (needs a much longer schedule):
         --cfg-options {key}=None"""
-
-
-def load_config(config, cfg_options=None):
-    """Read ``config`` and apply ``--cfg-options`` (a dict)."""
-    if not osp.isfile(config):
-        raise FileNotFoundError(
-            f'config file {config!r} does not exist; configs live under '
-            'configs/, e.g. configs/odconv/faster_rcnn_r50_fpn_1x_coco.py')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def _is_local_path(path):
@@ -170,18 +156,6 @@ def train_from_config(config,
                           meta=meta)
 
 
-# keys of `evaluation` that configure the hook, not dataset.evaluate
-EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best',
-                  'rule', 'dynamic_intervals', 'by_epoch')
-
-
-def _test_loader(cfg, dataset, distributed):
-    loader_cfg = dict(samples_per_gpu=1, workers_per_gpu=2,
-                      dist=distributed, shuffle=False)
-    loader_cfg.update(cfg.data.get('test_dataloader', {}))
-    return build_dataloader(dataset, **loader_cfg)
-
-
 def test_from_config(config,
                      checkpoint,
                      out=None,
@@ -215,21 +189,9 @@ def test_from_config(config,
     setup_multi_processes(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
-    cfg.model.pretrained = None
-    if 'backbone' in cfg.model:
-        cfg.model.backbone.pretrained = None
-        cfg.model.backbone.init_cfg = None
-    cfg.model.train_cfg = None
     cfg.device = get_device()
     distributed = _init_launcher(cfg, launcher, gpu_id)
     rank, _ = get_dist_info()
-
-    test_cfgs = cfg.data.test if isinstance(cfg.data.test, list) \
-        else [cfg.data.test]
-    for ds_cfg in test_cfgs:
-        ds_cfg.test_mode = True
-        if cfg.data.test_dataloader.get('samples_per_gpu', 1) > 1:
-            ds_cfg.pipeline = replace_ImageToTensor(ds_cfg.pipeline)
 
     json_file = None
     if work_dir is not None and rank == 0:
@@ -237,17 +199,11 @@ def test_from_config(config,
         timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
         json_file = osp.join(work_dir, f'eval_{timestamp}.json')
 
-    dataset = build_dataset(cfg.data.test)
-    data_loader = _test_loader(cfg, dataset, distributed)
-
-    model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
-    if cfg.get('fp16', None) is not None:
-        wrap_fp16_model(model)
-    ckpt = load_detector_checkpoint(model, checkpoint, map_location='cpu')
-    if fuse_conv_bn:
-        model = fuse_conv_bn_layers(model)
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    model.CLASSES = meta.get('CLASSES', dataset.CLASSES)
+    dataset = build_test_dataset(cfg)
+    data_loader = build_test_loader(cfg, dataset, distributed)
+    model, _ = build_test_detector(cfg, checkpoint, fuse_conv_bn)
+    if getattr(model, 'CLASSES', None) is None:
+        model.CLASSES = dataset.CLASSES
 
     if not distributed:
         model = build_dp(model, cfg.device, device_ids=cfg.gpu_ids)
@@ -267,15 +223,12 @@ def test_from_config(config,
     if out:
         print(f'\nwriting results to {out}')
         mmcv.dump(outputs, out)
-    kwargs = dict(eval_options or {})
     if format_only:
-        dataset.format_results(outputs, **kwargs)
+        dataset.format_results(outputs, **(eval_options or {}))
     metrics = None
     if eval:
-        eval_kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
-                       if k not in EVAL_HOOK_KEYS}
-        eval_kwargs.update(dict(metric=eval, **kwargs))
-        metrics = dataset.evaluate(outputs, **eval_kwargs)
+        metrics = dataset.evaluate(
+            outputs, **eval_kwargs(cfg, eval, eval_options))
         print(metrics)
         if json_file is not None:
             mmcv.dump(dict(config=config, metric=metrics), json_file)

@@ -12,33 +12,13 @@ import copy
 import warnings
 from pathlib import Path
 
-import mmcv
 import numpy as np
 import torch
 from mmcv.parallel import collate, scatter
 
-from mmdet.apis.checkpoint import load_detector_checkpoint
+from mmdet.apis.builders import build_test_detector, load_config
 from mmdet.datasets import CocoDataset, replace_ImageToTensor
 from mmdet.datasets.pipelines import Compose
-from mmdet.models import build_detector
-
-
-def _as_config(config, cfg_options):
-    if isinstance(config, (str, Path)):
-        if not Path(config).is_file():
-            raise FileNotFoundError(
-                f'config file {str(config)!r} does not exist; configs live '
-                'under configs/, e.g. configs/odconv/'
-                'mask_rcnn_r50_fpn_1x_coco.py')
-        config = mmcv.Config.fromfile(str(config))
-    elif isinstance(config, mmcv.Config):
-        config = copy.deepcopy(config)
-    else:
-        raise TypeError('config must be a file path or an mmcv.Config, got '
-                        f'{type(config).__name__}')
-    if cfg_options is not None:
-        config.merge_from_dict(cfg_options)
-    return config
 
 
 def _check_device(device):
@@ -65,24 +45,14 @@ def init_detector(config, checkpoint=None, device='cuda:0', cfg_options=None):
         nn.Module: the detector in eval mode, with ``CLASSES`` (from the
         checkpoint's meta, else COCO's) and ``cfg`` (the config used).
     """
-    config = _as_config(config, cfg_options)
+    config = load_config(config, cfg_options)
     device = _check_device(device)
-    # the weights come from the checkpoint: no ImageNet initialisation
-    config.model.pretrained = None
-    if 'backbone' in config.model:
-        config.model.backbone.pretrained = None
-        config.model.backbone.init_cfg = None
-    config.model.train_cfg = None
-    model = build_detector(config.model, test_cfg=config.get('test_cfg'))
-    model.CLASSES = CocoDataset.CLASSES
-    if checkpoint is not None:
-        ckpt = load_detector_checkpoint(model, checkpoint, map_location='cpu')
-        meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
-        if 'CLASSES' in meta:
-            model.CLASSES = meta['CLASSES']
-        else:
+    model, _ = build_test_detector(config, checkpoint)
+    if model.CLASSES is None:
+        if checkpoint is not None:
             warnings.warn(f'{checkpoint!r} has no class names in its meta; '
                           'using the COCO class names.')
+        model.CLASSES = CocoDataset.CLASSES
     model.cfg = config
     model.to(device)
     model.eval()

@@ -18,7 +18,7 @@ from mmcv.cnn import get_model_complexity_info
 from mmcv.runner import save_checkpoint
 
 from mmdet import apis
-from mmdet.apis.complexity import FlopsCounter, odconv2d_flops
+from mmdet.analysis.complexity import FlopsCounter, odconv2d_flops
 from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.models.backbones.odconv import ODConv2d
 from mmdet.utils.log_analysis import plot_curve
@@ -247,7 +247,7 @@ def test_eval_metric_refuses_code_in_results(micro_run, tmp_path):
     with open(evil, 'wb') as f:
         pickle.dump([_RunsCode()], f)
     cfg_options = dict(option.split('=', 1) for option in options)
-    from mmdet.apis.reevaluate import reevaluate
+    from mmdet.analysis.reevaluate import reevaluate
     with pytest.raises(pickle.UnpicklingError, match='evil.pkl.*getcwd'):
         reevaluate(MICRO, evil, ['bbox'], cfg_options=cfg_options)
 

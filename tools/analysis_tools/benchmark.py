@@ -12,7 +12,7 @@ import os
 
 from mmcv import DictAction
 
-from mmdet.apis.benchmark import benchmark
+from mmdet.analysis.benchmark import benchmark
 
 
 def parse_args(argv=None):

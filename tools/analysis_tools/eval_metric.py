@@ -7,7 +7,7 @@ import argparse
 
 from mmcv import DictAction
 
-from mmdet.apis.reevaluate import reevaluate
+from mmdet.analysis.reevaluate import reevaluate
 
 
 def parse_args(argv=None):

@@ -5,14 +5,14 @@
 FLOPs count multiply-accumulates the way mmcv does; every ODConv2d is
 counted in full: its attention branch (pooling, squeeze, BatchNorm, ReLU and
 the attention heads), the aggregation of its candidate kernels, the
-attention scaling and the convolution (mmdet/apis/complexity.py has the
+attention scaling and the convolution (mmdet/analysis/complexity.py has the
 formulas). Params count every parameter, frozen ones included.
 """
 import argparse
 
 from mmcv import DictAction
 
-from mmdet.apis.complexity import (ODCONV_PARTS, build_detector_for_counting,
+from mmdet.analysis.complexity import (ODCONV_PARTS, build_detector_for_counting,
                                    detector_complexity, format_count,
                                    padded_shape)
 

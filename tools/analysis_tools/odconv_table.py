@@ -13,7 +13,7 @@ run'. The published numbers stand beside the measured ones.
 import argparse
 import os.path as osp
 
-from mmdet.apis.odconv_table import odconv_rows, render_markdown
+from mmdet.analysis.odconv_table import odconv_rows, render_markdown
 
 
 def parse_results(items, parser):

@@ -6,7 +6,7 @@ import argparse
 
 from mmcv import DictAction
 
-from mmdet.apis.entrypoints import load_config
+from mmdet.apis.builders import load_config
 
 
 def parse_args(argv=None):

@@ -34,8 +34,7 @@ import numpy as np
 import torch
 from mmcv.cnn.utils.flops_counter import get_modules_mapping
 
-from mmdet.apis.entrypoints import load_config
-from mmdet.models import build_detector
+from mmdet.apis.builders import build_test_detector, load_config
 from mmdet.models.backbones.odconv import ODConv2d
 
 ODCONV_PARTS = ('attention', 'aggregation', 'scaling', 'convolution')
@@ -158,14 +157,8 @@ def padded_shape(shape, size_divisor=32):
 def build_detector_for_counting(config, cfg_options=None):
     """The config's detector on the CPU in eval mode, without loading any
     pretrained weights (counts need none)."""
-    cfg = load_config(config, cfg_options)
-    cfg.model.pretrained = None
-    if 'backbone' in cfg.model:
-        cfg.model.backbone.pretrained = None
-        cfg.model.backbone.init_cfg = None
-    model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
-                           test_cfg=cfg.get('test_cfg'))
-    return model.eval()
+    model, _ = build_test_detector(load_config(config, cfg_options))
+    return model
 
 
 def detector_complexity(model, shape):

@@ -8,14 +8,9 @@ import time
 
 import numpy as np
 import torch
-from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
-from mmcv.runner import wrap_fp16_model
 
-from mmdet.apis.checkpoint import load_detector_checkpoint
-from mmdet.apis.entrypoints import load_config
-from mmdet.datasets import (build_dataloader, build_dataset,
-                            replace_ImageToTensor)
-from mmdet.models import build_detector
+from mmdet.apis.builders import (build_test_dataset, build_test_detector,
+                                 build_test_loader, load_config)
 from mmdet.utils import build_dp, compat_cfg, get_device, init_dist
 
 NUM_WARMUP = 5
@@ -29,32 +24,11 @@ def _synchronize(device):
 def build_benchmark_model(cfg, checkpoint, fuse_conv_bn=False):
     """The test-mode detector of ``cfg`` with ``checkpoint`` loaded, wrapped
     for ``cfg.device``."""
-    cfg.model.pretrained = None
-    if 'backbone' in cfg.model:
-        cfg.model.backbone.pretrained = None
-        cfg.model.backbone.init_cfg = None
-    cfg.model.train_cfg = None
-    model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
-    if cfg.get('fp16', None) is not None:
-        wrap_fp16_model(model)
-    load_detector_checkpoint(model, checkpoint, map_location='cpu')
-    if fuse_conv_bn:
-        model = fuse_conv_bn_layers(model)
+    model, _ = build_test_detector(cfg, checkpoint, fuse_conv_bn)
     device_ids = [torch.cuda.current_device()] if cfg.device == 'cuda' \
         else None
     model = build_dp(model, cfg.device, device_ids=device_ids)
     return model.eval()
-
-
-def _test_loader(cfg):
-    cfg.data.test.test_mode = True
-    if cfg.data.get('test_dataloader', {}).get('samples_per_gpu', 1) > 1:
-        cfg.data.test.pipeline = replace_ImageToTensor(cfg.data.test.pipeline)
-    dataset = build_dataset(cfg.data.test)
-    workers = cfg.data.get('test_dataloader', {}).get('workers_per_gpu', 0)
-    return build_dataloader(dataset, samples_per_gpu=1,
-                            workers_per_gpu=workers, dist=False,
-                            shuffle=False)
 
 
 def measure_fps(model, data_loader, device, max_iter=2000, log_interval=50,
@@ -108,7 +82,10 @@ def benchmark(config, checkpoint, max_iter=2000, log_interval=50,
         init_dist(launcher, **cfg.get('dist_params', {}))
     cfg.device = get_device()
     model = build_benchmark_model(cfg, checkpoint, fuse_conv_bn)
-    data_loader = _test_loader(cfg)
+    workers = cfg.data.get('test_dataloader', {}).get('workers_per_gpu', 0)
+    data_loader = build_test_loader(cfg, build_test_dataset(cfg),
+                                    samples_per_gpu=1,
+                                    workers_per_gpu=workers)
     fps_list = []
     for _ in range(repeat_num):
         fps_list.append(measure_fps(model, data_loader, cfg.device, max_iter,

@@ -2,8 +2,7 @@
 --out`` again, without running the model."""
 import os.path as osp
 
-from mmdet.apis.entrypoints import EVAL_HOOK_KEYS, load_config
-from mmdet.datasets import build_dataset
+from mmdet.apis.builders import build_test_dataset, eval_kwargs, load_config
 from mmdet.utils import compat_cfg
 from mmdet.utils.safe_pickle import safe_load
 
@@ -39,15 +38,11 @@ def reevaluate(config, results_file, metrics=None, format_only=False,
     if not (metrics or format_only):
         raise ValueError('Say what to do: --eval METRICS or --format-only')
     cfg = compat_cfg(load_config(config, cfg_options))
-    cfg.data.test.test_mode = True
-    dataset = build_dataset(cfg.data.test)
+    dataset = build_test_dataset(cfg)
     results = load_results(results_file, dataset)
-    kwargs = dict(eval_options or {})
     if format_only:
-        dataset.format_results(results, **kwargs)
+        dataset.format_results(results, **(eval_options or {}))
     if not metrics:
         return None
-    eval_kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
-                   if k not in EVAL_HOOK_KEYS}
-    eval_kwargs.update(dict(metric=metrics, **kwargs))
-    return dataset.evaluate(results, **eval_kwargs)
+    return dataset.evaluate(results,
+                            **eval_kwargs(cfg, metrics, eval_options))

@@ -1,6 +1,8 @@
-"""The results table of the 8 released ODConv configs (SPEC.md section 7).
+"""The results table of the 8 released ODConv configs.
 
-For each config: Params counted on the model built from the config (on
+The published numbers are data, not code: ``configs/odconv/metafile.yml``
+(MMDetection's metafile layout; ``load_published`` reads it). For each
+config: Params counted on the model built from the config (on
 the CPU, every parameter, nothing cached), box and mask AP from the runs
 given (the last evaluation, in percent with one decimal), and the published
 numbers beside them. A published Params figure that is not the measured
@@ -18,31 +20,49 @@ import json
 import os.path as osp
 from collections import OrderedDict
 
-from mmdet.apis.complexity import build_detector_for_counting, count_params
-from mmdet.apis.entrypoints import load_config
+import yaml
+
+from mmdet.analysis.complexity import build_detector_for_counting, \
+    count_params
+from mmdet.apis.builders import load_config
 from mmdet.utils.log_analysis import load_json_log
 
-# The published table (github.com/OSVAI/ODConv, object_detection/README.md)
-PUBLISHED = OrderedDict([
-    ('faster_rcnn_r50_fpn_1x_coco',
-     ('ResNet50', 'Faster R-CNN', '43.80M', 37.4, None)),
-    ('faster_rcnn_odconv4x_r50_fpn_1x_coco',
-     ('+ ODConv (4×)', 'Faster R-CNN', '108.91M', 39.4, None)),
-    ('faster_rcnn_mobilenetv2_100_fpn_1x_coco',
-     ('MobileNetV2 (1.0×)', 'Faster R-CNN', '21.13M', 31.8, None)),
-    ('faster_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
-     ('+ ODConv (4×)', 'Faster R-CNN', '29.14M', 35.5, None)),
-    ('mask_rcnn_r50_fpn_1x_coco',
-     ('ResNet50', 'Mask R-CNN', '46.45M', 38.2, 34.6)),
-    ('mask_rcnn_odconv4x_r50_fpn_1x_coco',
-     ('+ ODConv (4×)', 'Mask R-CNN', '111.56M', 40.2, 36.1)),
-    ('mask_rcnn_mobilenetv2_100_fpn_1x_coco',
-     ('MobileNetV2 (1.0×)', 'Mask R-CNN', '23.78M', 32.4, 29.8)),
-    ('mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
-     ('+ ODConv (4×)', 'Mask R-CNN', '31.80M', 36.0, 33.0)),
-])
+METAFILE = 'metafile.yml'
 NOT_RUN = 'not run'
 FLAG = '†'
+
+
+def _metric(model, task, key):
+    for result in model.get('Results', []):
+        if result.get('Task') == task:
+            return result['Metrics'][key]
+    return None
+
+
+def load_published(metafile):
+    """The published rows of ``metafile``, in its order.
+
+    Returns:
+        OrderedDict: config name -> ``dict(backbone, detector, params, box,
+        mask)``: the table's labels, the published Params string and the
+        box / mask AP in percent (``mask`` None for box-only detectors).
+    """
+    if not osp.isfile(metafile):
+        raise FileNotFoundError(
+            f'{metafile!r} does not exist: the published table lives in '
+            f'configs/odconv/{METAFILE}; give the folder of the configs '
+            '(--config-dir) that holds it')
+    with open(metafile, encoding='utf-8') as f:
+        models = yaml.safe_load(f).get('Models', [])
+    published = OrderedDict()
+    for model in models:
+        meta = model['Metadata']
+        published[model['Name']] = dict(
+            backbone=meta['Backbone'], detector=meta['Detector'],
+            params=meta['Params'],
+            box=_metric(model, 'Object Detection', 'box AP'),
+            mask=_metric(model, 'Instance Segmentation', 'mask AP'))
+    return published
 
 
 def format_params(count):
@@ -105,9 +125,11 @@ def _ap_cell(run, key, max_epochs):
     return cell
 
 
-def table_row(name, config_dir, work_dirs=(), results=None):
-    """One row of the table for config ``name`` as a dict of cells."""
-    backbone, detector, paper_params, paper_box, paper_mask = PUBLISHED[name]
+def table_row(name, published, config_dir, work_dirs=(), results=None):
+    """One row of the table for config ``name`` (``published``: its entry
+    of ``load_published``) as a dict of cells."""
+    paper_params = published['params']
+    paper_box, paper_mask = published['box'], published['mask']
     config = osp.join(config_dir, f'{name}.py')
     model = build_detector_for_counting(config)
     params = count_params(model)
@@ -116,7 +138,8 @@ def table_row(name, config_dir, work_dirs=(), results=None):
     run = find_run(name, work_dirs, results)
     measured = format_params(params)
     return OrderedDict(
-        name=name, backbone=backbone, detector=detector, params=params,
+        name=name, backbone=published['backbone'],
+        detector=published['detector'], params=params,
         params_cell=measured,
         paper_params_cell=paper_params + (
             f' {FLAG}' if paper_params != measured else ''),
@@ -130,18 +153,19 @@ def table_row(name, config_dir, work_dirs=(), results=None):
 
 
 def odconv_rows(config_dir='configs/odconv', work_dirs=(), results=None):
-    """The 8 rows, in the published order."""
-    unknown = set(results or {}) - set(PUBLISHED)
+    """The rows of ``<config_dir>/metafile.yml``, in its order."""
+    published = load_published(osp.join(config_dir, METAFILE))
+    unknown = set(results or {}) - set(published)
     if unknown:
         raise KeyError(f'--results for unknown configs {sorted(unknown)}; '
-                       f'the names are {list(PUBLISHED)}')
+                       f'the names are {list(published)}')
     for work_dir in work_dirs:
         if not osp.isdir(work_dir):
             raise FileNotFoundError(
                 f'work dir {work_dir!r} does not exist (expected '
                 f'{work_dir}/<config name>/ per run)')
-    return [table_row(name, config_dir, work_dirs, results)
-            for name in PUBLISHED]
+    return [table_row(name, entry, config_dir, work_dirs, results)
+            for name, entry in published.items()]
 
 
 def render_markdown(rows):
