@@ -24,7 +24,8 @@ from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.utils import build_dp, compat_cfg
 
 __all__ = [
-    'ONNXRuntimeDetector', 'compare_results', 'load_test_image',
+    'ONNXRuntimeDetector', 'benchmark_backends', 'compare_results',
+    'load_test_image',
     'pytorch2onnx', 'test_onnx'
 ]
 
@@ -292,3 +293,66 @@ def test_onnx(config,
                                    **eval_kwargs(cfg, eval, eval_options))
         print(metrics)
     return outputs, metrics
+
+
+def benchmark_backends(config,
+                       checkpoint=None,
+                       shape=(800, 1333),
+                       num_iters=5,
+                       warmup=1,
+                       threads=None,
+                       onnx_file=None,
+                       cfg_options=None,
+                       log=print):
+    """Per-image latency of PyTorch eager and ONNX Runtime on the CPU, the
+    two measured in the same run and interleaved image by image (so that
+    a busy machine slows both alike).
+
+    The same fixed image, resized to ``shape`` (h, w), goes through both;
+    the times cover the model call and post-processing (ORT: the session
+    and the mask pasting), not the data pipeline. Without ``checkpoint``
+    the weights are the initial ones (speed barely depends on them: the
+    RPN keeps its ``max_per_img`` proposals either way).
+
+    Returns:
+        dict: ``pytorch`` and ``onnxruntime`` median milliseconds per
+        image and their ``ratio`` (ORT / PyTorch).
+    """
+    import tempfile
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    cfg = compat_cfg(load_config(config, cfg_options))
+    model, _ = build_test_detector(cfg, checkpoint)
+    img, meta = load_test_image(cfg, _example_image(shape), shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_file = onnx_file or osp.join(tmp, 'model.onnx')
+        if not osp.isfile(onnx_file):
+            export_onnx(model, img, meta, onnx_file, dynamic_export=True)
+        ort_model = ONNXRuntimeDetector(
+            ORTSession(onnx_file, threads),
+            tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
+            model.roi_head.test_cfg.get('mask_thr_binary', 0.5))
+        times = dict(pytorch=[], onnxruntime=[])
+        for i in range(warmup + num_iters):
+            for name in ('pytorch', 'onnxruntime'):
+                start = time.perf_counter()
+                if name == 'pytorch':
+                    with torch.no_grad():
+                        model(return_loss=False, rescale=True, img=[img],
+                              img_metas=[[meta]])
+                else:
+                    ort_model.simple_test(img, [meta])
+                elapsed = 1000 * (time.perf_counter() - start)
+                if i >= warmup:
+                    times[name].append(elapsed)
+            if i >= warmup:
+                log(f'image {i - warmup + 1}/{num_iters}: PyTorch '
+                    f'{times["pytorch"][-1]:.0f} ms, ONNX Runtime '
+                    f'{times["onnxruntime"][-1]:.0f} ms')
+    result = {k: float(np.median(v)) for k, v in times.items()}
+    result['ratio'] = result['onnxruntime'] / result['pytorch']
+    log(f'{osp.basename(str(config))} at {shape[0]}x{shape[1]}, '
+        f'{threads} thread(s), median per image: PyTorch '
+        f'{result["pytorch"]:.0f} ms, ONNX Runtime '
+        f'{result["onnxruntime"]:.0f} ms (ratio {result["ratio"]:.2f})')
+    return result

@@ -177,7 +177,7 @@ class ExportableTwoStageDetector(nn.Module):
         boxes = bbox_head.bbox_coder.decode(rois[:, 1:], bbox_pred,
                                             max_shape=img_shape)
         num_classes = scores.size(1) - 1
-        boxes = boxes.view(size_of(boxes, 0), -1, 4) / scale_factor
+        boxes = boxes.view(-1, bbox_pred.size(1) // 4, 4) / scale_factor
         boxes = boxes.expand(-1, num_classes, -1)  # (K, C, 4)
         scores = scores[:, :num_classes]
         selected = onnx_nms(boxes.transpose(0, 1), scores.t()[:, None],
