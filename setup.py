@@ -1,4 +1,5 @@
-"""Install MMDetection-ODConv: ``pip install -e .`` (extras: tests, all).
+"""Install MMDetection-ODConv: ``pip install -e .`` (extras: tests, deploy,
+all).
 
 mmcv is special: users may already have a compiled ``mmcv-full`` 1.7.x, and
 pip would install the pure-Python ``mmcv`` beside it (both write the same
@@ -83,8 +84,10 @@ if __name__ == '__main__':
         extras_require={
             'tests': read_requirements('tests.txt'),
             'optional': read_requirements('optional.txt'),
+            'deploy': read_requirements('deploy.txt'),
             'all': read_requirements('tests.txt') +
-            read_requirements('optional.txt'),
+            read_requirements('optional.txt') +
+            read_requirements('deploy.txt'),
             'mim': read_requirements('mminstall.txt'),
         },
         zip_safe=False)

@@ -30,6 +30,6 @@ else
     $PIP install -q --no-build-isolation -r requirements/mminstall.txt
 fi
 
-echo "[install] mmdet (editable) with its test requirements"
-$PIP install -q --no-build-isolation -e ".[tests]"
+echo "[install] mmdet (editable) with its test and deployment (ONNX) requirements"
+$PIP install -q --no-build-isolation -e ".[tests,deploy]"
 "$VENV/bin/python" -c "import mmdet; print('[install] mmdet', mmdet.__version__, 'ready in $VENV')" 2>/dev/null

@@ -1,0 +1,102 @@
+"""Trace a detector into an ONNX file."""
+import warnings
+
+import torch
+
+from .deps import import_deploy_module
+from .detector import ExportableFeatureMaps, ExportableTwoStageDetector
+
+# RoiAlign's half-pixel mode (aligned=True) needs opset 16
+DEFAULT_OPSET = 17
+INPUT_NAMES = ('input', 'img_shape', 'scale_factor')
+
+
+def export_inputs(img, img_meta):
+    """The graph inputs of one image: its (1, 3, H, W) tensor, (2,) float
+    ``[h, w]`` of ``img_meta['img_shape']`` and (4,) float scale."""
+    img_shape = torch.tensor(img_meta['img_shape'][:2], dtype=torch.float32)
+    scale = torch.as_tensor(img_meta['scale_factor'], dtype=torch.float32)
+    return img, img_shape, scale.reshape(-1).expand(4).contiguous()
+
+
+def export_onnx(model,
+                img,
+                img_meta,
+                output_file,
+                opset_version=DEFAULT_OPSET,
+                dynamic_export=False,
+                skip_postprocess=False,
+                simplify=False):
+    """Export a two-stage detector to ``output_file``.
+
+    Args:
+        model (TwoStageDetector): the detector, on the CPU, eval mode.
+        img (Tensor): (1, 3, H, W) example input, as the test pipeline
+            gives it (normalized, padded).
+        img_meta (dict): its meta (``img_shape``, ``scale_factor``).
+        output_file (str): the .onnx file to write.
+        opset_version (int): ONNX opset, at least 16.
+        dynamic_export (bool): height and width of the input (and the
+            number of detections, always) free; else fixed to ``img``'s.
+        skip_postprocess (bool): export only the backbone, neck and RPN
+            maps (no proposals, no R-CNN).
+        simplify (bool): run onnxsim over the file.
+
+    Returns:
+        tuple[str]: the names of the graph's outputs.
+    """
+    import_deploy_module('onnx')
+    if opset_version < 16:
+        raise ValueError(f'opset_version {opset_version} < 16: RoiAlign '
+                         'with aligned=True (half_pixel) needs opset 16')
+    if img.size(0) != 1:
+        raise ValueError('the exported graph takes one image (batch 1), '
+                         f'got a batch of {img.size(0)}')
+    model.eval()
+    if skip_postprocess:
+        module = ExportableFeatureMaps(model)
+        args = (img, )
+        input_names = ['input']
+        levels = len(model.rpn_head.prior_generator.strides)
+        output_names = [f'cls_score_{i}' for i in range(levels)] + \
+            [f'bbox_pred_{i}' for i in range(levels)]
+    else:
+        module = ExportableTwoStageDetector(model)
+        args = export_inputs(img, img_meta)
+        input_names = list(INPUT_NAMES)
+        output_names = module.output_names
+    module.eval()
+    dynamic_axes = None
+    if dynamic_export:
+        dynamic_axes = {'input': {2: 'height', 3: 'width'}}
+    if not skip_postprocess:
+        dynamic_axes = dict(dynamic_axes or {})
+        for name in output_names:
+            dynamic_axes[name] = {0: 'num_dets'}
+    with warnings.catch_warnings(), torch.no_grad():
+        # the tracer warns about every Python number taken from a shape
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            module,
+            args,
+            output_file,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=opset_version,
+            do_constant_folding=True,
+            dynamo=False)
+    if simplify:
+        simplify_onnx(output_file)
+    return tuple(output_names)
+
+
+def simplify_onnx(onnx_file):
+    """Simplify ``onnx_file`` in place with onnxsim."""
+    onnx = import_deploy_module('onnx')
+    onnxsim = import_deploy_module('onnxsim')
+    model, ok = onnxsim.simplify(onnx.load(onnx_file))
+    if not ok:
+        raise RuntimeError(f'onnxsim could not validate the simplified '
+                           f'{onnx_file}; export without --simplify')
+    onnx.save(model, onnx_file)

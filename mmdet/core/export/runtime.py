@@ -1,0 +1,39 @@
+"""Run an exported detector in ONNX Runtime."""
+import numpy as np
+
+from .deps import import_deploy_module
+
+
+class ORTSession:
+    """An ONNX Runtime CPU session of an exported detector.
+
+    Args:
+        onnx_file (str): the exported file.
+        num_threads (int, optional): intra-op threads (ORT's default: all
+            cores).
+    """
+
+    def __init__(self, onnx_file, num_threads=None):
+        ort = import_deploy_module('onnxruntime')
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(onnx_file), options, providers=['CPUExecutionProvider'])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, *inputs):
+        """Outputs (numpy arrays, by name) for the inputs in graph order
+        (tensors or arrays)."""
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f'the graph takes {self.input_names}, got '
+                             f'{len(inputs)} inputs')
+        feed = {
+            name: np.ascontiguousarray(
+                value.detach().cpu().numpy()
+                if hasattr(value, 'detach') else value)
+            for name, value in zip(self.input_names, inputs)
+        }
+        return dict(zip(self.output_names, self.session.run(None, feed)))
