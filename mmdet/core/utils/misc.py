@@ -1,4 +1,5 @@
 """Small tensor helpers shared by the heads."""
+import torch
 
 
 def unmap(data, count, inds, fill=0):
@@ -16,3 +17,59 @@ def unmap(data, count, inds, fill=0):
     ret = data.new_full((count, ) + tuple(data.shape[1:]), fill)
     ret[inds.bool()] = data
     return ret
+
+
+def select_single_mlvl(mlvl_tensors, batch_id, detach=True):
+    """The maps of image ``batch_id`` from per-level (B, ...) tensors.
+
+    Args:
+        mlvl_tensors (list[Tensor] | tuple[Tensor]): one tensor per level.
+        batch_id (int): the image.
+        detach (bool): detach the selected maps from the graph.
+
+    Returns:
+        list[Tensor]: per level the image's (...) map.
+    """
+    if not isinstance(mlvl_tensors, (list, tuple)):
+        raise TypeError('mlvl_tensors must be a list or tuple, got '
+                        f'{type(mlvl_tensors)}')
+    if detach:
+        return [level[batch_id].detach() for level in mlvl_tensors]
+    return [level[batch_id] for level in mlvl_tensors]
+
+
+def filter_scores_and_topk(scores, score_thr, topk, results=None):
+    """Keep the ``topk`` best (box, class) scores above ``score_thr``.
+
+    Args:
+        scores (Tensor): (N, C) scores.
+        score_thr (float): the scores must exceed it.
+        topk (int): keep at most this many pairs.
+        results (dict | list | Tensor, optional): (N, ...) per-box data
+            to select with the kept boxes.
+
+    Returns:
+        tuple: ``scores`` (k,) descending, ``labels`` (k,), ``keep_idxs``
+        (k,) the boxes, and ``results`` selected like them (or None).
+    """
+    valid_mask = scores > score_thr
+    valid_scores = scores[valid_mask]
+    valid_idxs = torch.nonzero(valid_mask, as_tuple=False)
+    num_topk = min(topk, valid_idxs.size(0))
+    valid_scores, order = valid_scores.sort(descending=True)
+    scores = valid_scores[:num_topk]
+    keep_idxs, labels = valid_idxs[order[:num_topk]].unbind(dim=1)
+
+    filtered = None
+    if isinstance(results, dict):
+        filtered = {k: v[keep_idxs] for k, v in results.items()}
+    elif isinstance(results, list):
+        filtered = [result[keep_idxs] for result in results]
+    elif isinstance(results, torch.Tensor):
+        filtered = results[keep_idxs]
+    elif results is not None:
+        raise TypeError(f'results of type {type(results)} are not '
+                        'supported; use a dict, list or Tensor')
+    return scores, labels, keep_idxs, filtered
+
+
