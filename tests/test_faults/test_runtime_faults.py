@@ -12,8 +12,8 @@ import torch
 
 from mmdet import apis
 from mmdet.apis.entrypoints import load_checked_config
-from mmdet.datasets.tiny_coco import make_tiny_coco
 from mmdet.models import build_detector
+from mmdet.testing.tiny_coco import make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
