@@ -10,9 +10,11 @@ import os
 from mmcv.parallel import is_module_wrapper
 
 from mmdet.utils.checkpoint_reader import read_checkpoint
-from mmdet.utils.state_dict import (CheckpointMismatchError,
-                                    checkpoint_state_dict,
-                                    load_state_dict_checked)
+from mmdet.utils.state_dict import (
+    CheckpointMismatchError,
+    checkpoint_state_dict,
+    load_state_dict_checked,
+)
 
 __all__ = ['CheckpointMismatchError', 'load_detector_checkpoint']
 

@@ -4,15 +4,26 @@ import random
 import numpy as np
 import torch
 import torch.distributed as dist
-from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
-                         Fp16OptimizerHook, OptimizerHook, build_optimizer,
-                         build_runner, get_dist_info)
+from mmcv.runner import (
+    DistSamplerSeedHook,
+    EpochBasedRunner,
+    Fp16OptimizerHook,
+    OptimizerHook,
+    build_optimizer,
+    build_runner,
+    get_dist_info,
+)
 
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.core import CPUMemoryHook, DistEvalHook, EvalHook
 from mmdet.datasets import build_dataloader, build_dataset
-from mmdet.utils import (build_ddp, build_dp, compat_cfg,
-                         find_latest_checkpoint, get_root_logger)
+from mmdet.utils import (
+    build_ddp,
+    build_dp,
+    compat_cfg,
+    find_latest_checkpoint,
+    get_root_logger,
+)
 
 
 def init_random_seed(seed=None, device='cuda'):

@@ -1,12 +1,24 @@
-from .builder import (DATASETS, PIPELINES, build_dataloader, build_dataset,
-                      worker_init_fn)
+from .builder import (
+    DATASETS,
+    PIPELINES,
+    build_dataloader,
+    build_dataset,
+    worker_init_fn,
+)
 from .coco import CocoDataset
 from .custom import CustomDataset
-from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
-                               RepeatDataset)
-from .samplers import (DistributedGroupSampler, DistributedSampler,
-                       GroupSampler, InfiniteBatchSampler,
-                       InfiniteGroupBatchSampler)
+from .dataset_wrappers import (
+    ClassBalancedDataset,
+    ConcatDataset,
+    RepeatDataset,
+)
+from .samplers import (
+    DistributedGroupSampler,
+    DistributedSampler,
+    GroupSampler,
+    InfiniteBatchSampler,
+    InfiniteGroupBatchSampler,
+)
 from .utils import get_loading_pipeline, replace_ImageToTensor
 
 __all__ = [

@@ -16,12 +16,19 @@ from mmcv.runner import get_dist_info
 from torch.utils.data import DataLoader
 
 from mmdet.utils import build_from_cfg
-from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
-                               RepeatDataset)
+from .dataset_wrappers import (
+    ClassBalancedDataset,
+    ConcatDataset,
+    RepeatDataset,
+)
 from .registry import DATASETS, PIPELINES
-from .samplers import (DistributedGroupSampler, DistributedSampler,
-                       GroupSampler, InfiniteBatchSampler,
-                       InfiniteGroupBatchSampler)
+from .samplers import (
+    DistributedGroupSampler,
+    DistributedSampler,
+    GroupSampler,
+    InfiniteBatchSampler,
+    InfiniteGroupBatchSampler,
+)
 
 __all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset',
            'worker_init_fn']

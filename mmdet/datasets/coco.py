@@ -17,8 +17,8 @@ from mmdet.core.evaluation import average_recall
 from mmdet.core.visualization.palette import COCO_PALETTE
 from mmdet.utils import print_log
 from .api_wrappers import COCO, COCOeval
-from .registry import DATASETS
 from .custom import CustomDataset
+from .registry import DATASETS
 
 # index of each metric in COCOeval.stats
 COCO_METRIC_NAMES = {

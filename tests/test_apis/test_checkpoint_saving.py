@@ -6,8 +6,12 @@ import os
 
 import pytest
 import torch
-from mmcv.runner import (EpochBasedRunner, build_optimizer, load_checkpoint,
-                         save_checkpoint)
+from mmcv.runner import (
+    EpochBasedRunner,
+    build_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 from mmdet.core.hook import AtomicCheckpointHook, save_checkpoint_atomically
 from mmdet.utils.checkpoint_reader import UnsafeCheckpointError

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmdet.datasets.tiny_coco import make_tiny_coco
+from mmdet.testing.tiny_coco import make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 

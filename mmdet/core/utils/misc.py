@@ -1,26 +1,5 @@
 """Small tensor helpers shared by the heads."""
-from functools import partial
-
-import numpy as np
 import torch
-
-FLIP_DIRECTIONS = ('horizontal', 'vertical', 'diagonal')
-
-
-def multi_apply(func, *args, **kwargs):
-    """Apply ``func`` to every tuple of ``args`` items (as ``map``) and
-    regroup the results.
-
-    ``func`` returns a tuple of m values per call; the result is a tuple of
-    m lists, list ``j`` holding value ``j`` of every call. Keyword
-    arguments are passed to every call.
-
-    Example:
-        >>> multi_apply(lambda a, b: (a + b, a * b), [1, 2], [3, 4])
-        ([4, 6], [3, 8])
-    """
-    pfunc = partial(func, **kwargs) if kwargs else func
-    return tuple(map(list, zip(*map(pfunc, *args))))
 
 
 def unmap(data, count, inds, fill=0):
@@ -38,37 +17,6 @@ def unmap(data, count, inds, fill=0):
     ret = data.new_full((count, ) + tuple(data.shape[1:]), fill)
     ret[inds.bool()] = data
     return ret
-
-
-def mask2ndarray(mask):
-    """Masks as a numpy array.
-
-    Args:
-        mask (BitmapMasks | PolygonMasks | Tensor | ndarray): masks; mask
-            structures are converted with their ``to_ndarray()``.
-
-    Returns:
-        ndarray: (n, h, w) masks.
-    """
-    if hasattr(mask, 'to_ndarray'):
-        return mask.to_ndarray()
-    if isinstance(mask, torch.Tensor):
-        return mask.detach().cpu().numpy()
-    if isinstance(mask, np.ndarray):
-        return mask
-    raise TypeError(f'unsupported mask type {type(mask)}')
-
-
-def flip_tensor(src_tensor, flip_direction):
-    """Flip a (N, C, H, W) tensor 'horizontal'ly (W), 'vertical'ly (H) or
-    'diagonal'ly (both)."""
-    if src_tensor.dim() != 4:
-        raise ValueError(f'expected a 4D tensor, got {src_tensor.dim()}D')
-    if flip_direction not in FLIP_DIRECTIONS:
-        raise ValueError(f'flip_direction must be one of {FLIP_DIRECTIONS},'
-                         f' got {flip_direction!r}')
-    dims = {'horizontal': [3], 'vertical': [2], 'diagonal': [2, 3]}
-    return torch.flip(src_tensor, dims[flip_direction])
 
 
 def select_single_mlvl(mlvl_tensors, batch_id, detach=True):
@@ -125,29 +73,3 @@ def filter_scores_and_topk(scores, score_thr, topk, results=None):
     return scores, labels, keep_idxs, filtered
 
 
-def center_of_mass(mask, esp=1e-6):
-    """The (row, column) centre of mass of a (h, w) mask, as tensors."""
-    h, w = mask.shape
-    grid_h = torch.arange(h, device=mask.device)[:, None]
-    grid_w = torch.arange(w, device=mask.device)
-    normalizer = mask.sum().float().clamp(min=esp)
-    center_h = (mask * grid_h).sum() / normalizer
-    center_w = (mask * grid_w).sum() / normalizer
-    return center_h, center_w
-
-
-def generate_coordinate(featmap_sizes, device='cuda'):
-    """A (N, 2, H, W) map of normalized ``x, y`` coordinates in [-1, 1]
-    for ``featmap_sizes`` ``(N, C, H, W)``."""
-    n, _, h, w = featmap_sizes
-    x_range = torch.linspace(-1, 1, w, device=device)
-    y_range = torch.linspace(-1, 1, h, device=device)
-    y, x = torch.meshgrid(y_range, x_range, indexing='ij')
-    x = x.expand(n, 1, -1, -1)
-    y = y.expand(n, 1, -1, -1)
-    return torch.cat([x, y], 1)
-
-
-def floordiv(dividend, divisor, rounding_mode='trunc'):
-    """``torch.div`` with a rounding mode ('trunc' or 'floor')."""
-    return torch.div(dividend, divisor, rounding_mode=rounding_mode)

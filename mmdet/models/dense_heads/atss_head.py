@@ -5,8 +5,12 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule, Scale
 from mmcv.runner import force_fp32
 
-from mmdet.core import (anchor_inside_flags, images_to_levels, reduce_mean,
-                        unmap)
+from mmdet.core import (
+    anchor_inside_flags,
+    images_to_levels,
+    reduce_mean,
+    unmap,
+)
 from ..builder import HEADS, build_loss
 from .anchor_head import AnchorHead
 from .dense_post_process import DensePostProcessMixin

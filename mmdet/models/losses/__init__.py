@@ -1,6 +1,10 @@
 from .accuracy import Accuracy, accuracy
-from .cross_entropy_loss import (CrossEntropyLoss, binary_cross_entropy,
-                                 cross_entropy, mask_cross_entropy)
+from .cross_entropy_loss import (
+                                 CrossEntropyLoss,
+                                 binary_cross_entropy,
+                                 cross_entropy,
+                                 mask_cross_entropy,
+)
 from .focal_loss import FocalLoss, sigmoid_focal_loss
 from .iou_loss import GIoULoss, IoULoss, giou_loss, iou_loss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, l1_loss, smooth_l1_loss
