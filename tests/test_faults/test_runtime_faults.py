@@ -326,13 +326,13 @@ def _running(pid):
 @pytest.mark.skipif(not sys.platform.startswith('linux'),
                     reason='reads /proc')
 def test_loader_workers_exit_when_the_trainer_is_killed(tmp_path):
-    """Batches with 256-pixel masks fill the workers' pipe to the trainer:
-    without the parent-death signal, workers of a killed trainer wait
-    forever to flush it."""
+    """Batches with 256-pixel masks, prefetched while the trainer trains,
+    fill the workers' pipe to it: without the parent-death signal, workers
+    of a killed trainer wait forever to flush it."""
     import signal
     import time
     root = tmp_path / 'big'
-    make_tiny_coco(str(root), seed=0, num_train=8, num_val=1, size=256)
+    make_tiny_coco(str(root), seed=0, num_train=40, num_val=1, size=256)
     cfg = tmp_path / 'big_masks.py'
     cfg.write_text(BIG_MASKS_CONFIG.format(base=CONFIG))
     work_dir = tmp_path / 'work'
@@ -346,10 +346,10 @@ def test_loader_workers_exit_when_the_trainer_is_killed(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = []
     try:
-        deadline = time.time() + 300
+        deadline = time.time() + 600  # a first iteration, busy machine
         while time.time() < deadline and proc.poll() is None:
             logs = list(work_dir.glob('*.log')) if work_dir.exists() else []
-            if logs and 'Epoch [1][1/2]' in logs[0].read_text():
+            if logs and 'Epoch [1][1/10]' in logs[0].read_text():
                 break
             time.sleep(0.5)
         workers = _children(proc.pid)
