@@ -2,7 +2,7 @@
 import logging
 import warnings
 
-from .version import __version__, check_mmcv_version
+from .version import __version__, check_mmcv_version, digit_version
 
 
 def _installed_mmcv_version():
@@ -20,4 +20,4 @@ def _installed_mmcv_version():
 
 check_mmcv_version(_installed_mmcv_version())
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'digit_version']

@@ -21,23 +21,27 @@ MMCV_INSTALL_HINT = (
     'removed), or run `bash tools/install.sh`.')
 
 
+# order of pre-/post-release tags; a final release is 0
+PRE_RELEASE_RANK = {'dev': -4, 'a': -3, 'b': -2, 'rc': -1, 'post': 1}
+VERSION_PATTERN = re.compile(
+    r'(\d+(?:\.\d+)*)[.\-_]?(dev|a|b|rc|post)?[.\-_]?(\d*)')
+
+
 def digit_version(version_str: str) -> tuple:
     """Turn '1.7.2' (or '1.7.2rc1', '2.14.1+cu130') into a comparable tuple.
 
-    The tuple is (major, minor, patch, pre) where ``pre`` is -1 for a
-    pre-release and 0 otherwise, so '2.0.0rc1' < '2.0.0'.
+    The tuple is (major, minor, patch, tag, number): ``tag`` ranks
+    dev < a < b < rc < (final release, 0) < post and ``number`` is the
+    tag's number, so '1.0.0rc1' < '1.0.0rc2' < '1.0.0' < '1.0.1rc1'.
+    Raises ValueError for a string without a leading version number.
     """
-    release = version_str.split('+')[0]
-    numbers = []
-    pre = 0
-    for piece in release.split('.')[:3]:
-        match = re.match(r'(\d*)(.*)', piece)
-        numbers.append(int(match.group(1) or 0))
-        if match.group(2):  # 'rc1', 'a0', 'dev3': a pre-release
-            pre = -1
-            break
+    match = VERSION_PATTERN.match(version_str.strip().lstrip('vV'))
+    if match is None:
+        raise ValueError(f'cannot parse the version {version_str!r}')
+    numbers = [int(n) for n in match.group(1).split('.')[:3]]
     numbers += [0] * (3 - len(numbers))
-    return tuple(numbers) + (pre, )
+    tag = PRE_RELEASE_RANK.get(match.group(2), 0)
+    return tuple(numbers) + (tag, int(match.group(3) or 0))
 
 
 def check_mmcv_version(version_str) -> None:

@@ -238,7 +238,7 @@ class CustomDataset(Dataset):
             idx = self._rand_another(idx)
         raise RuntimeError(
             f'the training pipeline dropped {MAX_RETRIES} samples in a row '
-            '(e.g. FilterAnnotations(keep_empty=False) with no object '
+            '(e.g. FilterAnnotations(keep_empty=True) with no object '
             'left); check the annotations and the pipeline')
 
     # -- results --------------------------------------------------------

@@ -20,20 +20,20 @@ def setup_multi_processes(cfg):
     time slice (measured: 0.45 s per quick-start iteration on one thread,
     6 s on two while a second process ran).
 
-    With GPUs and data workers, OMP/MKL threads default to 1 per process so
-    that the workers do not oversubscribe the cores; on a CPU-only machine
-    the main process computes the model, so only ``torch_num_threads``
-    changes its thread count.
+    As in MMDetection 2.28: the start method is set to the config's (a
+    different one already set is replaced, with a warning), and with more
+    than one data worker per GPU, ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``
+    default to 1 (when not set in the environment) so that the workers do
+    not oversubscribe the cores.
     """
     if platform.system() != 'Windows':
         method = cfg.get('mp_start_method', 'fork')
         current = mp.get_start_method(allow_none=True)
         if current is not None and current != method:
-            warnings.warn(f'Multi-processing start method {method!r} differs '
-                          f'from the one already set ({current!r}); keeping '
-                          f'{current!r}.')
-        elif current is None:
-            mp.set_start_method(method, force=True)
+            warnings.warn(f'Multi-processing start method {method!r} (from '
+                          f'the config) replaces the one already set '
+                          f'({current!r}).')
+        mp.set_start_method(method, force=True)
 
     cv2.setNumThreads(cfg.get('opencv_num_threads', 0))
     threads = cfg.get('torch_num_threads')
@@ -45,6 +45,8 @@ def setup_multi_processes(cfg):
         workers = max(workers, cfg.data.train_dataloader.get(
             'workers_per_gpu', 1))
     for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-        if (var not in os.environ and workers > 1
-                and torch.cuda.is_available()):
+        if var not in os.environ and workers > 1:
+            warnings.warn(f'Setting {var}=1 for each process by default (more '
+                          'than one data worker per GPU); set it in the '
+                          'environment to tune performance.')
             os.environ[var] = '1'

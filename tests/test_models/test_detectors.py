@@ -76,8 +76,11 @@ def check_train_and_backward(model, with_mask):
     expected = LOSS_KEYS | ({'loss_mask'} if with_mask else set())
     assert set(losses) == expected
     for name, value in losses.items():
-        assert isinstance(value, torch.Tensor) and \
-            torch.isfinite(value).all(), name
+        # the RPN returns one loss per FPN level, as in MMDetection 2.x
+        values = value if name.startswith('loss_rpn') else [value]
+        assert len(values) == (5 if name.startswith('loss_rpn') else 1)
+        assert all(isinstance(v, torch.Tensor) and torch.isfinite(v).all()
+                   for v in values), name
     loss, log_vars = model._parse_losses(losses)
     loss.backward()
     missing = [

@@ -129,8 +129,11 @@ def test_loss_values_for_zero_predictions():
     head = rpn_head()
     cls_scores, bbox_preds = zero_outputs(requires_grad=True)
     gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]), torch.zeros(0, 4)]
-    losses = head.loss(cls_scores, bbox_preds, gt_bboxes, metas())
-    assert set(losses) == {'loss_rpn_cls', 'loss_rpn_bbox'}
+    per_level = head.loss(cls_scores, bbox_preds, gt_bboxes, metas())
+    assert set(per_level) == {'loss_rpn_cls', 'loss_rpn_bbox'}
+    # one loss per FPN level, as MMDetection 2.x returns them
+    assert all(len(v) == len(cls_scores) for v in per_level.values())
+    losses = {k: sum(v) for k, v in per_level.items()}
     # every sampled anchor (256 per image) has logit 0: BCE log(2) each,
     # averaged over the samples, where an image without positives counts
     # one more (MMDetection 2.x's max(num_pos, 1))
@@ -140,8 +143,9 @@ def test_loss_values_for_zero_predictions():
     sum(losses.values()).backward()
     assert all(c.grad is not None for c in cls_scores)
     # no gt in any image: no box loss
-    empty = head.loss(cls_scores, bbox_preds,
-                      [torch.zeros(0, 4), torch.zeros(0, 4)], metas())
+    empty = {k: sum(v) for k, v in head.loss(
+        cls_scores, bbox_preds, [torch.zeros(0, 4), torch.zeros(0, 4)],
+        metas()).items()}
     assert empty['loss_rpn_bbox'].item() == 0
     assert empty['loss_rpn_cls'].item() == pytest.approx(
         math.log(2) * 512 / 514, rel=1e-5)
@@ -238,7 +242,7 @@ def test_forward_train_returns_losses_and_detached_proposals():
     losses, proposals = head.forward_train(
         feats, metas(), gt_bboxes, proposal_cfg=ConfigDict(PROPOSAL_CFG))
     assert set(losses) == {'loss_rpn_cls', 'loss_rpn_bbox'}
-    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(torch.isfinite(loss) for v in losses.values() for loss in v)
     assert len(proposals) == 2 and proposals[0].shape[1] == 5
     assert not proposals[0].requires_grad
     assert head.forward_train(feats, metas(), gt_bboxes).keys() == \
@@ -271,7 +275,8 @@ def test_anchor_head_base_class(use_sigmoid):
     gt_labels = [torch.tensor([1]), torch.tensor([0])]
     losses = head.forward_train(feats, metas(), gt_bboxes, gt_labels)
     assert set(losses) == {'loss_cls', 'loss_bbox'}
-    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(len(v) == 5 for v in losses.values())
+    assert all(torch.isfinite(loss) for v in losses.values() for loss in v)
     results = head.simple_test(feats, metas())
     assert len(results) == 2
     for dets, labels in results:

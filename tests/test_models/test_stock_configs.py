@@ -91,5 +91,6 @@ def test_odconv_resnet_config_keeps_fc():
                                    'faster_rcnn_r50_fpn_1x_coco.py'))
     assert cfg.model.backbone.num_classes == 1000
     assert 'init_cfg' not in cfg.model.backbone
-    model = build_detector(cfg.model)
+    with pytest.warns(UserWarning, match='pretrained is deprecated'):
+        model = build_detector(cfg.model)
     assert model.backbone.fc.weight.shape == (1000, 2048)

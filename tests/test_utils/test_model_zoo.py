@@ -5,10 +5,12 @@ import os.path as osp
 import pytest
 import torch
 import torchvision
+from mmcv import Config
 
-from mmdet.models import build_backbone
+from mmdet.models import build_backbone, build_detector
 from mmdet.utils import model_zoo
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 R50_URL = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
 CAFFE_URL = ('https://download.openmmlab.com/pretrain/third_party/'
              'resnet50_msra-5891d200.pth')
@@ -44,22 +46,29 @@ def test_names_resolve_as_mmcv_does():
 
 
 @pytest.fixture(scope='module')
-def torchvision_r50():
+def r50_hub(tmp_path_factory):
+    """A ``$TORCH_HOME`` whose hub cache holds a torchvision-format
+    ResNet-50 (random weights) under the file name of
+    ``torchvision://resnet50``; returns (TORCH_HOME, state dict)."""
     torch.manual_seed(0)
     model = torchvision.models.resnet50()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
-    return model.state_dict()
+    home = tmp_path_factory.mktemp('torch_home')
+    cache = home / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    torch.save(model.state_dict(), str(cache / osp.basename(R50_URL)))
+    return str(home), model.state_dict()
 
 
 @pytest.mark.parametrize('with_fc', [False, True])
-def test_torchvision_weights_from_the_hub_cache(hub, torchvision_r50,
+def test_torchvision_weights_from_the_hub_cache(hub, r50_hub, monkeypatch,
                                                 with_fc):
-    cache, calls = hub
-    cache.mkdir(parents=True)
-    torch.save(torchvision_r50, str(cache / osp.basename(R50_URL)))
+    _, calls = hub
+    home, weights = r50_hub
+    monkeypatch.setenv('TORCH_HOME', home)
     cfg = dict(type='ResNet', depth=50, init_cfg=dict(
         type='Pretrained', checkpoint='torchvision://resnet50'))
     if with_fc:
@@ -70,19 +79,35 @@ def test_torchvision_weights_from_the_hub_cache(hub, torchvision_r50,
     state = model.state_dict()
     assert ('fc.weight' in state) == with_fc
     for key, value in state.items():
-        assert torch.equal(value, torchvision_r50[key]), key
+        assert torch.equal(value, weights[key]), key
+
+
+def test_stock_config_initialises_from_the_hub_cache(hub, r50_hub,
+                                                     monkeypatch):
+    _, calls = hub
+    home, weights = r50_hub
+    monkeypatch.setenv('TORCH_HOME', home)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn',
+                                   'faster_rcnn_r50_fpn_1x_coco.py'))
+    model = build_detector(cfg.model)
+    model.init_weights()
+    assert calls == []
+    assert torch.equal(model.backbone.layer4[2].conv3.weight,
+                       weights['layer4.2.conv3.weight'])
+    assert torch.equal(model.backbone.bn1.running_mean,
+                       weights['bn1.running_mean'])
 
 
 def test_open_mmlab_name_and_pretrained_argument(hub):
     cache, calls = hub
     cache.mkdir(parents=True)
-    source = build_backbone(dict(type='ResNet', depth=50, style='caffe'))
+    source = build_backbone(dict(type='ResNet', depth=18, style='caffe'))
     with torch.no_grad():
         source.conv1.weight.add_(1.)
     torch.save(dict(state_dict=source.state_dict()),
                str(cache / osp.basename(CAFFE_URL)))
     model = build_backbone(dict(
-        type='ResNet', depth=50, style='caffe',
+        type='ResNet', depth=18, style='caffe',
         pretrained='open-mmlab://detectron2/resnet50_caffe'))
     model.init_weights()
     assert calls == []

@@ -5,6 +5,8 @@ Boxes are ``x1, y1, x2, y2`` in pixels, widths ``x2 - x1`` (no +1).
 import numpy as np
 import torch
 
+from mmdet.utils.arg_errors import InvalidArgumentError
+
 FLIP_DIRECTIONS = ('horizontal', 'vertical', 'diagonal')
 
 
@@ -129,22 +131,37 @@ def distance2bbox(points, distance, max_shape=None):
     """Boxes from points and their distances to the four sides.
 
     Args:
-        points (Tensor): (..., N, 2) points ``x, y``.
-        distance (Tensor): (..., N, 4) distances ``left, top, right,
-            bottom``.
-        max_shape (tuple, optional): image (H, W[, C]) to clip to.
+        points (Tensor): (N, 2) or (B, N, 2) points ``x, y``.
+        distance (Tensor): (N, 4) or (B, N, 4) distances ``left, top,
+            right, bottom``.
+        max_shape (Sequence[int] | Sequence[Sequence[int]] | Tensor,
+            optional): the image (H, W[, C]) to clip to, or for batched
+            input one (H, W[, C]) per image (a list of B shapes or a (B, 2+)
+            tensor).
 
     Returns:
-        Tensor: (..., N, 4) boxes.
+        Tensor: (N, 4) or (B, N, 4) boxes ``x1, y1, x2, y2``.
     """
     lt = points[..., :2] - distance[..., :2]
     rb = points[..., :2] + distance[..., 2:]
     bboxes = torch.cat([lt, rb], dim=-1)
-    if max_shape is not None:
-        height, width = max_shape[:2]
-        bounds = bboxes.new_tensor([width, height, width, height])
-        bboxes = torch.min(bboxes.clamp(min=0), bounds)
-    return bboxes
+    if max_shape is None:
+        return bboxes
+    if not torch.is_tensor(max_shape) and len(max_shape) and \
+            isinstance(max_shape[0], (list, tuple, torch.Tensor)):
+        max_shape = [tuple(shape[:2]) for shape in max_shape]
+    shape = torch.as_tensor(max_shape, dtype=bboxes.dtype,
+                            device=bboxes.device)[..., :2]
+    if shape.dim() == 2:
+        if bboxes.dim() != 3 or shape.size(0) != bboxes.size(0):
+            raise InvalidArgumentError(
+                f'distance2bbox: {shape.size(0)} max_shapes for boxes of '
+                f'shape {tuple(bboxes.shape)}; give one (H, W) per image '
+                'of a (B, N, 4) batch')
+        shape = shape[:, None, :]  # (B, 1, 2)
+    bounds = shape.flip(-1)
+    bounds = torch.cat([bounds, bounds], dim=-1)  # W, H, W, H
+    return torch.min(bboxes.clamp(min=0), bounds)
 
 
 def bbox2distance(points, bbox, max_dis=None, eps=0.1):

@@ -7,6 +7,7 @@ logged numbers plain Python floats, so checkpoints carrying them (the best
 score sits in ``meta['hook_msgs']``) load under
 ``torch.load(weights_only=True)``.
 """
+import bisect
 import os.path as osp
 import warnings
 
@@ -15,6 +16,8 @@ from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmdet.utils.arg_errors import InvalidArgumentError
+
 
 def _as_python_numbers(eval_res):
     """numpy scalars -> float; strings such as ``bbox_mAP_copypaste`` kept."""
@@ -22,8 +25,55 @@ def _as_python_numbers(eval_res):
             for key, val in eval_res.items()}
 
 
+def calc_dynamic_intervals(start_interval, dynamic_intervals):
+    """Milestones and intervals of ``dynamic_intervals``.
+
+    Args:
+        start_interval (int): the interval before the first milestone.
+        dynamic_intervals (list[tuple[int, int]]): ``(epoch, interval)``
+            pairs (iterations for iteration-based runs): ``interval`` from
+            that epoch on (after ``epoch`` epochs are done).
+
+    Returns:
+        tuple[list[int], list[int]]: milestones (starting with 0) and the
+        interval from each.
+    """
+    if not (isinstance(dynamic_intervals, (list, tuple)) and all(
+            isinstance(p, tuple) and len(p) == 2 for p in dynamic_intervals)):
+        raise InvalidArgumentError(
+            'evaluation.dynamic_intervals must be a list of (epoch, '
+            f'interval) tuples, got {dynamic_intervals!r}')
+    milestones = [0] + [epoch for epoch, _ in dynamic_intervals]
+    intervals = [start_interval] + [iv for _, iv in dynamic_intervals]
+    return milestones, intervals
+
+
 class _DetEvaluateMixin:
-    """``evaluate`` for both hooks: log the metrics, return the key score."""
+    """What both hooks add to mmcv's: ``dynamic_intervals`` (as in
+    MMDetection 2.x: ``[(epoch, interval), ...]``, the evaluation interval
+    changes from that epoch on) and ``evaluate`` (log the metrics, return
+    the key score)."""
+
+    def __init__(self, *args, dynamic_intervals=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.use_dynamic_intervals = dynamic_intervals is not None
+        if self.use_dynamic_intervals:
+            self.dynamic_milestones, self.dynamic_intervals = \
+                calc_dynamic_intervals(self.interval, dynamic_intervals)
+
+    def _decide_interval(self, runner):
+        if self.use_dynamic_intervals:
+            progress = runner.epoch if self.by_epoch else runner.iter
+            step = bisect.bisect(self.dynamic_milestones, progress + 1)
+            self.interval = self.dynamic_intervals[step - 1]
+
+    def before_train_epoch(self, runner):
+        self._decide_interval(runner)
+        super().before_train_epoch(runner)
+
+    def before_train_iter(self, runner):
+        self._decide_interval(runner)
+        super().before_train_iter(runner)
 
     def evaluate(self, runner, results):
         eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(

@@ -8,6 +8,8 @@ import colorsys
 import mmcv
 import numpy as np
 
+from mmdet.utils.arg_errors import InvalidArgumentError
+
 
 def palette_val(palette):
     """RGB 0..255 tuples -> RGB 0..1 tuples (matplotlib colours)."""
@@ -25,8 +27,29 @@ def generated_palette(num_classes, saturation=0.85, value=0.95):
     return colors
 
 
-# MMDetection data sets carry a PALETTE; COCO's here is generated
-COCO_PALETTE = generated_palette(80)
+# MMDetection 2.x's colours of the 80 COCO classes (RGB), in class order
+COCO_PALETTE = [
+    (220, 20, 60), (119, 11, 32), (0, 0, 142), (0, 0, 230), (106, 0, 228),
+    (0, 60, 100), (0, 80, 100), (0, 0, 70), (0, 0, 192), (250, 170, 30),
+    (100, 170, 30), (220, 220, 0), (175, 116, 175), (250, 0, 30),
+    (165, 42, 42), (255, 77, 255), (0, 226, 252), (182, 182, 255),
+    (0, 82, 0), (120, 166, 157), (110, 76, 0), (174, 57, 255),
+    (199, 100, 0), (72, 0, 118), (255, 179, 240), (0, 125, 92),
+    (209, 0, 151), (188, 208, 182), (0, 220, 176), (255, 99, 164),
+    (92, 0, 73), (133, 129, 255), (78, 180, 255), (0, 228, 0),
+    (174, 255, 243), (45, 89, 255), (134, 134, 103), (145, 148, 174),
+    (255, 208, 186), (197, 226, 255), (171, 134, 1), (109, 63, 54),
+    (207, 138, 255), (151, 0, 95), (9, 80, 61), (84, 105, 51),
+    (74, 65, 105), (166, 196, 102), (208, 195, 210), (255, 109, 65),
+    (0, 143, 149), (179, 0, 194), (209, 99, 106), (5, 121, 0),
+    (227, 255, 205), (147, 186, 208), (153, 69, 1), (3, 95, 161),
+    (163, 255, 0), (119, 0, 170), (0, 182, 199), (0, 165, 120),
+    (183, 130, 88), (95, 32, 0), (130, 114, 135), (110, 129, 133),
+    (166, 74, 118), (219, 142, 185), (79, 210, 114), (178, 90, 62),
+    (65, 70, 15), (127, 167, 115), (59, 105, 106), (142, 108, 45),
+    (196, 172, 0), (95, 54, 80), (128, 76, 255), (201, 57, 1),
+    (246, 0, 122), (191, 162, 208)
+]
 
 
 def get_palette(palette, num_classes):
@@ -36,13 +59,20 @@ def get_palette(palette, num_classes):
         palette (list[tuple] | tuple | str | None): a list of colours (used
             as is, must cover every class); one RGB tuple or colour name
             (every class that colour); 'random' or None (fixed random
-            colours, seed 42); 'coco' (the COCO data set's palette).
+            colours, seed 42); 'coco' (the COCO data set's palette, as
+            MMDetection's; beyond 80 classes generated colours follow,
+            where MMDetection appends COCO-panoptic's).
         num_classes (int): how many colours are needed.
+
+    Raises:
+        InvalidArgumentError: a list with fewer colours than classes (an
+            ``AssertionError`` too, as MMDetection asserts it).
     """
     if isinstance(palette, list):
         if len(palette) < num_classes:
-            raise ValueError(f'the palette has {len(palette)} colours for '
-                             f'{num_classes} classes')
+            raise InvalidArgumentError(
+                f'the palette has {len(palette)} colours for {num_classes} '
+                'classes; give at least one colour per class')
         return [tuple(int(v) for v in c) for c in palette[:num_classes]]
     if isinstance(palette, tuple) and len(palette) == 3:
         return [tuple(int(v) for v in palette)] * num_classes
@@ -51,8 +81,8 @@ def get_palette(palette, num_classes):
         colors = rng.randint(0, 256, size=(num_classes, 3))
         return [tuple(int(v) for v in c) for c in colors]
     if palette == 'coco':
-        return get_palette(generated_palette(max(num_classes, 80)),
-                           num_classes)
+        extra = generated_palette(max(num_classes - len(COCO_PALETTE), 0))
+        return get_palette(COCO_PALETTE + extra, num_classes)
     if isinstance(palette, str):  # a colour name mmcv knows ('green', ...)
         bgr = mmcv.color_val(palette)
         return [tuple(bgr[::-1])] * num_classes

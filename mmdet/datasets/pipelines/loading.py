@@ -245,8 +245,10 @@ class FilterAnnotations:
     """Drop ground truth objects smaller than ``min_gt_bbox_wh`` (by box)
     or ``min_gt_mask_area`` (by mask).
 
-    With ``keep_empty=False`` a sample left without objects becomes None,
-    and the data set draws another one.
+    As in MMDetection 2.x, ``keep_empty`` (True by default) decides what
+    happens to a sample left without any object: True returns None (the
+    data set then draws another sample), False returns it with its objects
+    emptied.
     """
 
     def __init__(self, min_gt_bbox_wh=(1., 1.), min_gt_mask_area=1,
@@ -268,9 +270,9 @@ class FilterAnnotations:
                 (wh[:, 1] > self.min_gt_bbox_wh[1])
         if self.by_mask:
             keep &= results['gt_masks'].areas >= self.min_gt_mask_area
+        if not keep.any() and self.keep_empty:
+            return None
         for key in ('gt_bboxes', 'gt_labels', 'gt_masks'):
             if key in results:
                 results[key] = results[key][keep]
-        if not keep.any() and not self.keep_empty:
-            return None
         return results

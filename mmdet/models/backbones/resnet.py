@@ -276,7 +276,9 @@ class ResNet(ClassificationBackbone):
                  num_classes=None):
         super().__init__(frozen_stages, norm_eval, pretrained, init_cfg)
         self.zero_init_residual = zero_init_residual
-        self._build(locals(), conv=None)
+        args = {k: v for k, v in locals().items()
+                if k not in ('self', '__class__')}
+        self._build(args, conv=None)
 
     # -- construction ---------------------------------------------------
 

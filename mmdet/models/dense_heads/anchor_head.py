@@ -336,9 +336,10 @@ class AnchorHead(BaseDenseHead):
             gt_bboxes_ignore (list[Tensor], optional): ignored boxes.
 
         Returns:
-            dict[str, Tensor]: ``loss_cls`` and ``loss_bbox``, each summed
-            over the levels (one loss over all anchors, averaged over the
-            sampled anchors of the batch).
+            dict[str, list[Tensor]]: ``loss_cls`` and ``loss_bbox``, one
+            scalar per level, each averaged over the sampled anchors of the
+            whole batch (so their sum is the loss over all anchors; the
+            logged values are these sums).
         """
         featmap_sizes = [score.shape[-2:] for score in cls_scores]
         assert len(featmap_sizes) == self.prior_generator.num_levels
@@ -357,15 +358,27 @@ class AnchorHead(BaseDenseHead):
             num_neg, _ = batch
         num_total_samples = num_pos + num_neg if self.sampling else num_pos
 
-        anchors = torch.cat([torch.cat(a) for a in anchor_list])
+        num_level_anchors = [a.size(0) for a in anchor_list[0]]
+        anchors = torch.stack([torch.cat(a) for a in anchor_list])
         cls_score = flatten_level_maps(cls_scores, self.cls_out_channels)
         bbox_pred = flatten_level_maps(bbox_preds, 4)
-        loss_cls, loss_bbox = self.loss_single(
-            cls_score.reshape(-1, self.cls_out_channels),
-            bbox_pred.reshape(-1, 4), anchors, labels.reshape(-1),
-            label_weights.reshape(-1), bbox_targets.reshape(-1, 4),
-            bbox_weights.reshape(-1, 4), num_total_samples)
-        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox)
+        # (B, N, ...) tensors -> per level (B, N_l, ...), as MMDetection
+        # returns one loss per level (their sum is the loss over all
+        # anchors: each is normalised by the same num_total_samples)
+        levels = zip(*(t.split(num_level_anchors, dim=1) for t in (
+            cls_score, bbox_pred, anchors, labels, label_weights,
+            bbox_targets, bbox_weights)))
+        losses_cls, losses_bbox = [], []
+        for score, pred, anchor, label, label_w, target, target_w in levels:
+            loss_cls, loss_bbox = self.loss_single(
+                score.reshape(-1, self.cls_out_channels),
+                pred.reshape(-1, 4), anchor.reshape(-1, 4),
+                label.reshape(-1), label_w.reshape(-1),
+                target.reshape(-1, 4), target_w.reshape(-1, 4),
+                num_total_samples)
+            losses_cls.append(loss_cls)
+            losses_bbox.append(loss_bbox)
+        return dict(loss_cls=losses_cls, loss_bbox=losses_bbox)
 
     # --------------------------------------------------------- inference
     @staticmethod
