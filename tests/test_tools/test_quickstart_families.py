@@ -96,7 +96,7 @@ def test_format_seconds_and_bad_arguments(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_one_epoch_of_every_family(tmp_path, monkeypatch, capsys):
-    from mmdet.datasets.tiny_coco import make_tiny_coco
+    from mmdet.testing.tiny_coco import make_tiny_coco
     data = tmp_path / 'tiny'
     make_tiny_coco(str(data), seed=0, num_train=8, num_val=4, size=64)
     work = tmp_path / 'families'

@@ -1,6 +1,10 @@
 from .base_roi_head import BaseRoIHead
-from .bbox_heads import (BBoxHead, ConvFCBBoxHead, Shared2FCBBoxHead,
-                         Shared4Conv1FCBBoxHead)
+from .bbox_heads import (
+    BBoxHead,
+    ConvFCBBoxHead,
+    Shared2FCBBoxHead,
+    Shared4Conv1FCBBoxHead,
+)
 from .cascade_roi_head import CascadeRoIHead
 from .mask_heads import FCNMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
