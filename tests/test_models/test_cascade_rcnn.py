@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 from mmcv import Config
+from test_detectors import make_batch
 
 from mmdet.core import BitmapMasks
 from mmdet.models import build_detector, build_head
-from test_detectors import make_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 REFERENCE = osp.join(ROOT, 'tests', 'data', 'reference')

@@ -8,8 +8,11 @@ import sys
 
 import pytest
 
-from mmdet.analysis.quickstart_families import (config_name, find_configs,
-                                                format_seconds)
+from mmdet.analysis.quickstart_families import (
+    config_name,
+    find_configs,
+    format_seconds,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'quickstart')

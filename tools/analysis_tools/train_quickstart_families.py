@@ -14,9 +14,13 @@ quickstart_families.
 import argparse
 import os.path as osp
 
-from mmdet.analysis.quickstart_families import (collect_rows, config_name,
-                                                find_configs, render_table,
-                                                run_isolated)
+from mmdet.analysis.quickstart_families import (
+    collect_rows,
+    config_name,
+    find_configs,
+    render_table,
+    run_isolated,
+)
 
 
 def parse_args(argv=None):

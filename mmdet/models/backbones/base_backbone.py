@@ -3,10 +3,9 @@ random initialisation and strict loading of ImageNet checkpoints."""
 import os.path as osp
 
 import torch.nn as nn
+from mmcv.cnn import initialize
 from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
-
-from mmcv.cnn import initialize
 
 from mmdet.core.hook.odconv_temperature import set_temperature
 from mmdet.utils.arg_errors import check_arg

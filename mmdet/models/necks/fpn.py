@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from mmcv.cnn import CONV_LAYERS, ConvModule
 from mmcv.runner import BaseModule
 
-from mmdet.utils.arg_errors import (InvalidArgumentError, check_arg,
-                                     unsupported)
+from mmdet.utils.arg_errors import InvalidArgumentError, check_arg, unsupported
 from ..builder import NECKS
 
 

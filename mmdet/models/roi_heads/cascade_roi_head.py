@@ -6,9 +6,16 @@ import torch
 from mmcv import ConfigDict
 from mmcv.runner import ModuleList
 
-from mmdet.core import (bbox2result, bbox2roi, bbox_mapping, build_assigner,
-                        build_sampler, merge_aug_bboxes, merge_aug_masks,
-                        multiclass_nms)
+from mmdet.core import (
+    bbox2result,
+    bbox2roi,
+    bbox_mapping,
+    build_assigner,
+    build_sampler,
+    merge_aug_bboxes,
+    merge_aug_masks,
+    multiclass_nms,
+)
 from ..builder import HEADS, build_head, build_roi_extractor
 from ..dense_heads.cfg_check import check_cfg_keys
 from .base_roi_head import TRAIN_CFG_KEYS, BaseRoIHead
