@@ -128,7 +128,9 @@ def check_losses_and_gradients(model, with_mask):
         f's{i}.{k}' for i in range(3) for k in stage_keys}
     assert set(losses) == expected
     for key, value in losses.items():
-        assert torch.isfinite(value).all(), key
+        # the RPN's losses are per-level lists, as in MMDetection
+        for part in value if isinstance(value, list) else [value]:
+            assert torch.isfinite(part).all(), key
     loss, _ = model._parse_losses(losses)
     model.zero_grad()
     loss.backward()
