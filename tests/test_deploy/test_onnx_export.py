@@ -79,13 +79,18 @@ def randomize(model, seed=0, calib_imgs=None):
                 m.running_mean.copy_((rand(m.running_mean.shape) - .5) * .2)
                 m.running_var.copy_(rand(m.running_var.shape) + 0.5)
         if calib_imgs is not None:
-            norms = [m for m in model.modules()
-                     if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            # not ODConv's attention branch: two samples would give it
+            # near-zero variances, an ill-conditioned model
+            norms = [m for name, m in model.named_modules()
+                     if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                     and 'attention' not in name]
             for m in norms:
                 m.reset_running_stats()
                 m.momentum = None  # a plain average over the batches
                 m.train()
             model.extract_feat(calib_imgs)
+            for m in norms:
+                m.momentum = 0.1
             model.eval()
             _scale_output_layers(model, calib_imgs[:1])
     return model.eval()
