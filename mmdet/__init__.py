@@ -6,15 +6,22 @@ from .version import __version__, check_mmcv_version
 
 
 def _installed_mmcv_version():
-    # mmcv imports torch.utils.cpp_extension, which warns on every start of a
-    # CUDA build of torch on a machine without CUDA; that is expected here.
-    logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
-    # and mmcv 1.7 announces mmcv 2.0 at every import
-    warnings.filterwarnings('ignore', message='On January 1, 2023, MMCV')
+    """The installed mmcv's version (None without mmcv), imported quietly:
+    mmcv 1.7 announces mmcv 2.0 at every import, and its import of
+    torch.utils.cpp_extension warns on a CUDA build of torch without CUDA.
+    The process's warning filters and log levels are left as they were."""
+    cpp_logger = logging.getLogger('torch.utils.cpp_extension')
+    level = cpp_logger.level
+    cpp_logger.setLevel(logging.ERROR)
     try:
-        import mmcv
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore',
+                                    message='On January 1, 2023, MMCV')
+            import mmcv
     except ImportError:
         return None
+    finally:
+        cpp_logger.setLevel(level)
     return getattr(mmcv, '__version__', '0.0.0')
 
 

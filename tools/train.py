@@ -7,8 +7,9 @@ import argparse
 import os
 import warnings
 
-import mmdet  # noqa: F401 (checks the installed mmcv first)
 from mmcv import DictAction
+
+import mmdet  # noqa: F401 (checks the installed mmcv first)
 
 
 def parse_args(argv=None):

@@ -9,8 +9,12 @@ import time
 import numpy as np
 import torch
 
-from mmdet.apis.builders import (build_test_dataset, build_test_detector,
-                                 build_test_loader, load_config)
+from mmdet.apis.builders import (
+    build_test_dataset,
+    build_test_detector,
+    build_test_loader,
+    load_config,
+)
 from mmdet.utils import build_dp, compat_cfg, get_device, init_dist
 
 NUM_WARMUP = 5

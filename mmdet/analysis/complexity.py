@@ -8,9 +8,9 @@ operations outside modules (RoIAlign, reshapes) are not counted.
 
 ``mmcv`` cannot see inside an ``ODConv2d`` (its attention runs as fused
 matrix products, not through its sub-modules), so an ``ODConv2d`` is counted
-as one unit by ``odconv2d_flops``, following its definition (SPEC.md 2) for
-input (B, C_in, H, W), output (B, C_out, H', W'), kernel k x k, groups g,
-``kernel_num`` K and squeeze width A:
+as one unit by ``odconv2d_flops``, following its definition
+(docs/design.md) for input (B, C_in, H, W), output (B, C_out, H', W'),
+kernel k x k, groups g, ``kernel_num`` K and squeeze width A:
 
 * attention: global average pool ``B*C_in*H*W``, squeeze ``B*C_in*A``, its
   BatchNorm ``2*B*A`` and ReLU ``B*A``, and the heads ``B*(A + 1)*N`` with

@@ -22,8 +22,7 @@ from collections import OrderedDict
 
 import yaml
 
-from mmdet.analysis.complexity import build_detector_for_counting, \
-    count_params
+from mmdet.analysis.complexity import build_detector_for_counting, count_params
 from mmdet.apis.builders import load_config
 from mmdet.utils.log_analysis import load_json_log
 

@@ -1,11 +1,20 @@
-from .builders import (build_test_dataset, build_test_detector,
-                       build_test_loader, eval_kwargs, load_config)
+from .builders import (
+    build_test_dataset,
+    build_test_detector,
+    build_test_loader,
+    eval_kwargs,
+    load_config,
+)
 from .checkpoint import load_detector_checkpoint
 from .entrypoints import test_from_config, train_from_config
 from .inference import inference_detector, init_detector, show_result_pyplot
 from .test import multi_gpu_test, single_gpu_test
-from .train import (auto_scale_lr, init_random_seed, set_random_seed,
-                    train_detector)
+from .train import (
+    auto_scale_lr,
+    init_random_seed,
+    set_random_seed,
+    train_detector,
+)
 
 __all__ = [
     'auto_scale_lr', 'build_test_dataset', 'build_test_detector',

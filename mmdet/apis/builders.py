@@ -11,8 +11,11 @@ from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
 from mmcv.runner import wrap_fp16_model
 
 from mmdet.apis.checkpoint import load_detector_checkpoint
-from mmdet.datasets import (build_dataloader, build_dataset,
-                            replace_ImageToTensor)
+from mmdet.datasets import (
+    build_dataloader,
+    build_dataset,
+    replace_ImageToTensor,
+)
 from mmdet.models import build_detector
 
 __all__ = [

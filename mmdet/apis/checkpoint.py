@@ -1,6 +1,6 @@
 """Loading detector checkpoints for testing and inference.
 
-``load_detector_checkpoint`` reads any form ``mmdet.utils.checkpoint_io``
+``load_detector_checkpoint`` reads any form ``mmdet.utils.checkpoint_reader``
 accepts (mmcv ``.pth``, bare state dict, unpacked ``archive/`` folder),
 without running code from the file, and loads the weights into a model,
 naming every key that does not fit.
@@ -9,10 +9,12 @@ import os
 
 from mmcv.parallel import is_module_wrapper
 
-from mmdet.utils.checkpoint_io import (CheckpointMismatchError,
-                                       checkpoint_state_dict,
-                                       load_state_dict_checked,
-                                       read_checkpoint)
+from mmdet.utils.checkpoint_reader import read_checkpoint
+from mmdet.utils.state_dict import (
+    CheckpointMismatchError,
+    checkpoint_state_dict,
+    load_state_dict_checked,
+)
 
 __all__ = ['CheckpointMismatchError', 'load_detector_checkpoint']
 

@@ -10,8 +10,13 @@ import numpy as np
 import torch
 from mmcv.parallel import collate
 
-from mmdet.apis.builders import (build_test_dataset, build_test_detector,
-                                 build_test_loader, eval_kwargs, load_config)
+from mmdet.apis.builders import (
+    build_test_dataset,
+    build_test_detector,
+    build_test_loader,
+    eval_kwargs,
+    load_config,
+)
 from mmdet.apis.test import single_gpu_test
 from mmdet.core import bbox2result
 from mmdet.core.export import import_deploy_module

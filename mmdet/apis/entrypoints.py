@@ -14,16 +14,27 @@ import torch
 from mmcv.runner import get_dist_info
 
 from mmdet import __version__
-from mmdet.apis.builders import (build_test_dataset, build_test_detector,
-                                 build_test_loader, eval_kwargs, load_config)
+from mmdet.apis.builders import (
+    build_test_dataset,
+    build_test_detector,
+    build_test_loader,
+    eval_kwargs,
+    load_config,
+)
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
-from mmdet.apis.train import init_random_seed, set_random_seed, \
-    train_detector
+from mmdet.apis.train import init_random_seed, set_random_seed, train_detector
 from mmdet.datasets import build_dataset
 from mmdet.models import build_detector
-from mmdet.utils import (build_ddp, build_dp, collect_env, compat_cfg,
-                         get_device, get_root_logger, init_dist,
-                         setup_multi_processes)
+from mmdet.utils import (
+    build_ddp,
+    build_dp,
+    collect_env,
+    compat_cfg,
+    get_device,
+    get_root_logger,
+    init_dist,
+    setup_multi_processes,
+)
 
 PRETRAINED_HELP = """\
 The ImageNet weights for the backbone are not at {path!r}

@@ -4,15 +4,26 @@ import random
 import numpy as np
 import torch
 import torch.distributed as dist
-from mmcv.runner import (DistSamplerSeedHook, EpochBasedRunner,
-                         Fp16OptimizerHook, OptimizerHook, build_optimizer,
-                         build_runner, get_dist_info)
+from mmcv.runner import (
+    DistSamplerSeedHook,
+    EpochBasedRunner,
+    Fp16OptimizerHook,
+    OptimizerHook,
+    build_optimizer,
+    build_runner,
+    get_dist_info,
+)
 
+from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.core import CPUMemoryHook, DistEvalHook, EvalHook
 from mmdet.datasets import build_dataloader, build_dataset
-from mmdet.utils import (build_ddp, build_dp, compat_cfg,
-                         enable_atomic_disk_writes, find_latest_checkpoint,
-                         get_root_logger)
+from mmdet.utils import (
+    build_ddp,
+    build_dp,
+    compat_cfg,
+    find_latest_checkpoint,
+    get_root_logger,
+)
 
 
 def init_random_seed(seed=None, device='cuda'):
@@ -89,6 +100,14 @@ def _optimizer_hook(cfg, distributed):
     return optimizer_config
 
 
+def _checkpoint_hook(checkpoint_config):
+    """``checkpoint_config`` with ``AtomicCheckpointHook`` as the default
+    type: a run killed while saving never leaves half a ``.pth``."""
+    if not isinstance(checkpoint_config, dict):
+        return checkpoint_config
+    return dict(dict(type='AtomicCheckpointHook'), **checkpoint_config)
+
+
 def _build_train_loaders(dataset, cfg, distributed, runner_type):
     datasets = dataset if isinstance(dataset, (list, tuple)) else [dataset]
     loader_cfg = dict(
@@ -115,9 +134,12 @@ def _register_eval_hook(runner, cfg, distributed):
     val_loader = build_dataloader(val_dataset, **loader_cfg)
     eval_cfg = dict(cfg.get('evaluation', {}))
     eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
-    hook = DistEvalHook if distributed else EvalHook
+    if distributed:
+        hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
+    else:
+        hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
     # LOW priority: evaluate after the checkpoint of the epoch is saved
-    runner.register_hook(hook(val_loader, **eval_cfg), priority='LOW')
+    runner.register_hook(hook, priority='LOW')
 
 
 def train_detector(model,
@@ -139,7 +161,6 @@ def train_detector(model,
     """
     cfg = compat_cfg(cfg)
     logger = get_root_logger(log_level=cfg.log_level)
-    enable_atomic_disk_writes()  # a killed run never leaves half a .pth
 
     runner_type = cfg.runner['type']
     data_loaders = _build_train_loaders(dataset, cfg, distributed,
@@ -171,7 +192,7 @@ def train_detector(model,
     runner.register_training_hooks(
         cfg.lr_config,
         _optimizer_hook(cfg, distributed),
-        cfg.checkpoint_config,
+        _checkpoint_hook(cfg.checkpoint_config),
         cfg.log_config,
         cfg.get('momentum_config', None),
         custom_hooks_config=cfg.get('custom_hooks', None))

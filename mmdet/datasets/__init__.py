@@ -1,13 +1,24 @@
-from .builder import (DATASETS, PIPELINES, build_dataloader, build_dataset,
-                      worker_init_fn)
+from .builder import (
+    DATASETS,
+    PIPELINES,
+    build_dataloader,
+    build_dataset,
+    worker_init_fn,
+)
 from .coco import CocoDataset
 from .custom import CustomDataset
-from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
-                               RepeatDataset)
-from .samplers import (DistributedGroupSampler, DistributedSampler,
-                       GroupSampler, InfiniteBatchSampler,
-                       InfiniteGroupBatchSampler)
-from .tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from .dataset_wrappers import (
+    ClassBalancedDataset,
+    ConcatDataset,
+    RepeatDataset,
+)
+from .samplers import (
+    DistributedGroupSampler,
+    DistributedSampler,
+    GroupSampler,
+    InfiniteBatchSampler,
+    InfiniteGroupBatchSampler,
+)
 from .utils import get_loading_pipeline, replace_ImageToTensor
 
 __all__ = [
@@ -16,5 +27,5 @@ __all__ = [
     'DistributedGroupSampler', 'DistributedSampler', 'InfiniteBatchSampler',
     'InfiniteGroupBatchSampler', 'build_dataloader', 'build_dataset',
     'worker_init_fn', 'DATASETS', 'PIPELINES', 'replace_ImageToTensor',
-    'get_loading_pipeline', 'TINY_COCO_CLASSES', 'make_tiny_coco'
+    'get_loading_pipeline'
 ]

@@ -13,23 +13,31 @@ import numpy as np
 import torch
 from mmcv.parallel import collate
 from mmcv.runner import get_dist_info
-from mmcv.utils import Registry
 from torch.utils.data import DataLoader
 
 from mmdet.utils import build_from_cfg
-from .samplers import (DistributedGroupSampler, DistributedSampler,
-                       GroupSampler, InfiniteBatchSampler,
-                       InfiniteGroupBatchSampler)
+from .dataset_wrappers import (
+    ClassBalancedDataset,
+    ConcatDataset,
+    RepeatDataset,
+)
+from .registry import DATASETS, PIPELINES
+from .samplers import (
+    DistributedGroupSampler,
+    DistributedSampler,
+    GroupSampler,
+    InfiniteBatchSampler,
+    InfiniteGroupBatchSampler,
+)
 
-DATASETS = Registry('dataset', build_func=build_from_cfg)
-PIPELINES = Registry('pipeline', build_func=build_from_cfg)
+__all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset',
+           'worker_init_fn']
 
 
 def _concat_dataset(cfg, default_args=None):
     """One data set per entry of ``cfg['ann_file']`` (a list), with the
     matching entry of ``img_prefix`` / ``seg_prefix`` / ``proposal_file``
     when those are lists too; concatenated."""
-    from .dataset_wrappers import ConcatDataset
     ann_files = cfg['ann_file']
     per_file_keys = ('img_prefix', 'seg_prefix', 'proposal_file')
     for key in per_file_keys:
@@ -57,8 +65,6 @@ def build_dataset(cfg, default_args=None):
         default_args (dict | None): defaults for the data set's arguments,
             e.g. ``dict(test_mode=True)``.
     """
-    from .dataset_wrappers import (ClassBalancedDataset, ConcatDataset,
-                                   RepeatDataset)
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
     kind = cfg.get('type')

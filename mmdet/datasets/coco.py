@@ -13,11 +13,12 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from terminaltables import AsciiTable
 
+from mmdet.core.evaluation import average_recall
 from mmdet.core.visualization.palette import COCO_PALETTE
 from mmdet.utils import print_log
 from .api_wrappers import COCO, COCOeval
-from .builder import DATASETS
 from .custom import CustomDataset
+from .registry import DATASETS
 
 # index of each metric in COCOeval.stats
 COCO_METRIC_NAMES = {
@@ -45,60 +46,6 @@ def _rle_for_json(segm):
     if isinstance(counts, bytes):
         counts = counts.decode()
     return dict(size=list(segm['size']), counts=counts)
-
-
-def _box_iou(boxes_a, boxes_b):
-    """(A, B) IoU of ``x1, y1, x2, y2`` boxes (numpy, no +1)."""
-    lt = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
-    rb = np.minimum(boxes_a[:, None, 2:4], boxes_b[None, :, 2:4])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = (boxes_a[:, 2] - boxes_a[:, 0]) * (boxes_a[:, 3] - boxes_a[:, 1])
-    area_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return inter / np.maximum(union, np.finfo(np.float32).eps)
-
-
-def _matched_ious(gts, proposals):
-    """IoU of each ground truth box with its proposal under a greedy
-    one-to-one matching (best remaining pair first); 0 if unmatched."""
-    matched = np.zeros(len(gts))
-    if len(gts) == 0 or len(proposals) == 0:
-        return matched
-    ious = _box_iou(gts, proposals)
-    for _ in range(min(ious.shape)):
-        g, p = np.unravel_index(ious.argmax(), ious.shape)
-        if ious[g, p] < 0:
-            break
-        matched[g] = ious[g, p]
-        ious[g, :] = -1
-        ious[:, p] = -1
-    return matched
-
-
-def average_recall(gt_bboxes, proposals, proposal_nums, iou_thrs):
-    """Recall of the top-N proposals, averaged over the IoU thresholds.
-
-    Args:
-        gt_bboxes (list[ndarray]): per image, (G, 4) boxes.
-        proposals (list[ndarray]): per image, (P, 4+) boxes, best first.
-        proposal_nums (Sequence[int]): the N to evaluate.
-        iou_thrs (Sequence[float]): IoU thresholds.
-
-    Returns:
-        ndarray: (len(proposal_nums),) average recall.
-    """
-    num_gts = sum(len(g) for g in gt_bboxes)
-    recalls = np.zeros(len(proposal_nums))
-    if num_gts == 0:
-        return recalls
-    thrs = np.asarray(iou_thrs, dtype=np.float64)
-    for k, num in enumerate(proposal_nums):
-        ious = np.concatenate([
-            _matched_ious(g, np.asarray(p)[:num, :4])
-            for g, p in zip(gt_bboxes, proposals)
-        ])
-        recalls[k] = (ious[None, :] >= thrs[:, None]).sum(1).mean() / num_gts
-    return recalls
 
 
 @DATASETS.register_module()

@@ -21,8 +21,8 @@ from terminaltables import AsciiTable
 from torch.utils.data import Dataset
 
 from mmdet.core.visualization import generated_palette
-from .builder import DATASETS
 from .pipelines import Compose
+from .registry import DATASETS
 
 # consecutive failed samples (pipeline returned None) before giving up
 MAX_RETRIES = 100

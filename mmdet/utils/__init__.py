@@ -1,4 +1,4 @@
-from .atomic_io import enable_atomic_disk_writes
+from . import checkpoint_reader  # noqa: F401 (registers the reader)
 from .collect_env import collect_env
 from .compat_config import compat_cfg
 from .dist_launch import init_dist
@@ -10,7 +10,7 @@ from .util_distribution import build_ddp, build_dp, get_device
 
 __all__ = [
     'build_ddp', 'build_dp', 'build_from_cfg', 'build_model_from_cfg',
-    'collect_env', 'compat_cfg', 'enable_atomic_disk_writes',
-    'find_latest_checkpoint', 'get_device', 'get_root_logger', 'init_dist',
-    'print_log', 'registered_names', 'setup_multi_processes'
+    'collect_env', 'compat_cfg', 'find_latest_checkpoint', 'get_device',
+    'get_root_logger', 'init_dist', 'print_log', 'registered_names',
+    'setup_multi_processes'
 ]

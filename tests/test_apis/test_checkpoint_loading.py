@@ -14,12 +14,18 @@ import torch
 from mmcv.runner import save_checkpoint
 
 from mmdet import apis
-from mmdet.apis import (inference_detector, init_detector,
-                        load_detector_checkpoint)
+from mmdet.apis import (
+    inference_detector,
+    init_detector,
+    load_detector_checkpoint,
+)
 from mmdet.apis.checkpoint import CheckpointMismatchError
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
-from mmdet.utils.checkpoint_io import (UnsafeCheckpointError,
-                                       publish_checkpoint, read_checkpoint)
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.utils.checkpoint_publish import publish_checkpoint
+from mmdet.utils.checkpoint_reader import (
+    UnsafeCheckpointError,
+    read_checkpoint,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',

@@ -12,7 +12,7 @@ import torch
 from mmcv.runner import save_checkpoint
 
 from mmdet.apis import inference_detector, init_detector, show_result_pyplot
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',

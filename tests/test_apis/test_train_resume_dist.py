@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.datasets.tiny_coco import make_tiny_coco
+from mmdet.testing import make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
@@ -22,8 +22,10 @@ ITERS_PER_EPOCH = 4  # 8 training images, 2 per batch
 
 
 def run(cmd, timeout=600, check=True):
-    env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'tests', 'data'),
-               OMP_NUM_THREADS='1')
+    # this checkout's mmdet (not another installed one), and crash_hook
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT, osp.join(ROOT, 'tests', 'data')]), OMP_NUM_THREADS='1',
+        PYTHON=sys.executable)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:

@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.core import (ANCHOR_GENERATORS, PRIOR_GENERATORS, AnchorGenerator,
-                        anchor_inside_flags, build_anchor_generator,
-                        build_prior_generator, images_to_levels)
+from mmdet.core import (
+    ANCHOR_GENERATORS,
+    PRIOR_GENERATORS,
+    AnchorGenerator,
+    anchor_inside_flags,
+    build_anchor_generator,
+    build_prior_generator,
+    images_to_levels,
+)
 
 REF = osp.join(osp.dirname(__file__), '..', 'data', 'reference',
                'numerics.json')

@@ -2,9 +2,15 @@
 import pytest
 import torch
 
-from mmdet.core import (AssignResult, MaxIoUAssigner, PseudoSampler,
-                        RandomSampler, SamplingResult, build_assigner,
-                        build_sampler)
+from mmdet.core import (
+    AssignResult,
+    MaxIoUAssigner,
+    PseudoSampler,
+    RandomSampler,
+    SamplingResult,
+    build_assigner,
+    build_sampler,
+)
 
 GT = torch.tensor([[0., 0., 10., 10.]])
 # IoUs with GT: 1.0, 0.5, 0.0, 0.8

@@ -3,10 +3,20 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.core import (bbox2distance, bbox2result, bbox2roi,
-                        bbox_cxcywh_to_xyxy, bbox_flip, bbox_mapping,
-                        bbox_mapping_back, bbox_rescale, bbox_xyxy_to_cxcywh,
-                        distance2bbox, find_inside_bboxes, roi2bbox)
+from mmdet.core import (
+    bbox2distance,
+    bbox2result,
+    bbox2roi,
+    bbox_cxcywh_to_xyxy,
+    bbox_flip,
+    bbox_mapping,
+    bbox_mapping_back,
+    bbox_rescale,
+    bbox_xyxy_to_cxcywh,
+    distance2bbox,
+    find_inside_bboxes,
+    roi2bbox,
+)
 
 
 def test_bbox2roi_roi2bbox_round_trip():

@@ -6,9 +6,14 @@ import torch
 import torch.nn as nn
 from mmcv.runner import EpochBasedRunner
 
-from mmdet.core.hook import (CPUMemoryHook, NumClassCheckHook,
-                             ODConvTemperatureHook, annealed_temperature)
-from mmdet.models.backbones import ODConv2d, OD_MobileNetV2
+from mmdet.core.hook import (
+    CPUMemoryHook,
+    NumClassCheckHook,
+    ODConvTemperatureHook,
+    annealed_temperature,
+    set_temperature,
+)
+from mmdet.models.backbones import OD_MobileNetV2, ODConv2d
 
 
 def test_annealing_schedule_matches_paper_formula():
@@ -123,3 +128,12 @@ def test_num_class_check_hook_names_both_numbers():
         NumClassCheckHook().before_train_epoch(runner)
     runner.model.roi_head.num_classes = 3
     NumClassCheckHook().before_train_epoch(runner)
+
+
+def test_set_temperature_sets_and_counts_each_odconv_layer_once():
+    net = OD_MobileNetV2(width_mult=0.5, kernel_num=2)
+    layers = [m for m in net.modules() if isinstance(m, ODConv2d)]
+    assert set_temperature(net, 7.5) == len(layers) == 2 + 16 * 3 + 1
+    assert all(m.temperature == 7.5 for m in layers)
+    # the attention is not a layer of its own: ODConv2d sets it
+    assert not hasattr(layers[0].attention, 'update_temperature')

@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet.core import (batched_nms, merge_aug_bboxes, merge_aug_masks,
-                        merge_aug_proposals, merge_aug_scores,
-                        multiclass_nms, nms)
+from mmdet.core import (
+    batched_nms,
+    merge_aug_bboxes,
+    merge_aug_masks,
+    merge_aug_proposals,
+    merge_aug_scores,
+    multiclass_nms,
+    nms,
+)
 
 REF = osp.join(osp.dirname(__file__), '..', 'data', 'reference',
                'numerics.json')

@@ -2,7 +2,7 @@
 tests, generated once per session into a temporary folder."""
 import pytest
 
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 
 NUM_TRAIN, NUM_VAL = 16, 8
 

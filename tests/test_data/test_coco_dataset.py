@@ -7,8 +7,14 @@ import mmcv
 import numpy as np
 import pytest
 
-from mmdet.datasets import (DATASETS, ConcatDataset, CocoDataset,
-                            CustomDataset, RepeatDataset, build_dataset)
+from mmdet.datasets import (
+    DATASETS,
+    CocoDataset,
+    ConcatDataset,
+    CustomDataset,
+    RepeatDataset,
+    build_dataset,
+)
 
 LOAD = [dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]

@@ -6,10 +6,15 @@ import torch
 from mmcv.parallel import DataContainer
 from torch.utils.data import Dataset
 
-from mmdet.datasets import (DistributedGroupSampler, DistributedSampler,
-                            GroupSampler, InfiniteBatchSampler,
-                            InfiniteGroupBatchSampler, build_dataloader,
-                            build_dataset)
+from mmdet.datasets import (
+    DistributedGroupSampler,
+    DistributedSampler,
+    GroupSampler,
+    InfiniteBatchSampler,
+    InfiniteGroupBatchSampler,
+    build_dataloader,
+    build_dataset,
+)
 
 TRAIN_PIPELINE = [
     dict(type='LoadImageFromFile'),

@@ -3,8 +3,12 @@ import mmcv
 import numpy as np
 import pytest
 
-from mmdet.core.visualization import (get_palette, imshow_det_bboxes,
-                                      imshow_gt_det_bboxes, palette_val)
+from mmdet.core.visualization import (
+    get_palette,
+    imshow_det_bboxes,
+    imshow_gt_det_bboxes,
+    palette_val,
+)
 
 
 def blank(h=60, w=80):

@@ -5,8 +5,14 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 
-from mmdet.core.mask import (BitmapMasks, PolygonMasks, encode_mask_results,
-                             mask2bbox, mask_target, split_combined_polys)
+from mmdet.core.mask import (
+    BitmapMasks,
+    PolygonMasks,
+    encode_mask_results,
+    mask2bbox,
+    mask_target,
+    split_combined_polys,
+)
 
 H, W = 24, 32
 # two rectangles and a right triangle, integer pixel-edge coordinates

@@ -11,10 +11,19 @@ import torch
 from mmcv.parallel import DataContainer
 
 from mmdet.core.mask import BitmapMasks, PolygonMasks
-from mmdet.datasets.pipelines import (Collect, Compose, DefaultFormatBundle,
-                                      ImageToTensor, LoadAnnotations,
-                                      LoadImageFromFile, MultiScaleFlipAug,
-                                      Normalize, Pad, RandomFlip, Resize)
+from mmdet.datasets.pipelines import (
+    Collect,
+    Compose,
+    DefaultFormatBundle,
+    ImageToTensor,
+    LoadAnnotations,
+    LoadImageFromFile,
+    MultiScaleFlipAug,
+    Normalize,
+    Pad,
+    RandomFlip,
+    Resize,
+)
 from mmdet.datasets.pipelines.transforms import bbox_flip
 
 REFERENCE = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'reference',

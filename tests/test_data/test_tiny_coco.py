@@ -12,7 +12,7 @@ import pycocotools.mask as mask_utils
 import pytest
 from pycocotools.coco import COCO
 
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

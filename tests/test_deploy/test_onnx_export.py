@@ -25,7 +25,7 @@ from mmdet.apis.deployment import _compare, compare_results, load_test_image
 from mmdet.core.export import ExportableTwoStageDetector
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
+from mmdet.testing.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.utils import compat_cfg
 
 onnx = pytest.importorskip('onnx', reason='the deploy extra is needed: '

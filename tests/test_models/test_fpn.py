@@ -45,11 +45,30 @@ def test_fpn_top_down_reaches_finest_level():
 
 @pytest.mark.parametrize('mode', ['on_input', 'on_lateral', 'on_output'])
 def test_fpn_extra_convs(mode):
+    torch.manual_seed(0)
     fpn = build_neck(dict(type='FPN', in_channels=[8, 16], out_channels=4,
                           num_outs=4, add_extra_convs=mode)).eval()
-    outs = fpn([torch.rand(1, 8, 16, 16), torch.rand(1, 16, 8, 8)])
+    c4, c5 = torch.rand(1, 8, 16, 16), torch.rand(1, 16, 8, 8)
+    with torch.no_grad():
+        outs = fpn([c4, c5])
+        # what each mode feeds the first extra conv: the last backbone
+        # map, its lateral conv, or the last FPN output built from it
+        lateral = fpn.lateral_convs[1](c5)
+        sources = dict(on_input=c5, on_lateral=lateral,
+                       on_output=fpn.fpn_convs[1](lateral))
+        first_extra = fpn.fpn_convs[2](sources[mode])
+        second_extra = fpn.fpn_convs[3](first_extra)
     assert [o.shape[2] for o in outs] == [16, 8, 4, 2]
     assert len(fpn.fpn_convs) == 4
+    assert fpn.fpn_convs[2].conv.in_channels == sources[mode].shape[1]
+    torch.testing.assert_close(outs[2], first_extra)
+    torch.testing.assert_close(outs[3], second_extra)
+    # the three sources differ, so the check above tells the modes apart
+    if mode != 'on_input':
+        other = 'on_output' if mode == 'on_lateral' else 'on_lateral'
+        with torch.no_grad():
+            assert not torch.allclose(outs[2],
+                                      fpn.fpn_convs[2](sources[other]))
 
 
 def test_fpn_parameter_names_match_release():

@@ -4,9 +4,16 @@ import torch
 import torch.nn.functional as F
 
 from mmdet.models import build_loss
-from mmdet.models.losses import (Accuracy, CrossEntropyLoss, L1Loss,
-                                 SmoothL1Loss, accuracy, reduce_loss,
-                                 weight_reduce_loss, weighted_loss)
+from mmdet.models.losses import (
+    Accuracy,
+    CrossEntropyLoss,
+    L1Loss,
+    SmoothL1Loss,
+    accuracy,
+    reduce_loss,
+    weight_reduce_loss,
+    weighted_loss,
+)
 
 
 def test_reduce_loss_modes():

@@ -5,11 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdet.models.backbones import ODConv2d, OD_MobileNetV2
+from mmdet.models.backbones import OD_MobileNetV2, ODConv2d
 
 
 def reference_odconv(module, x):
-    """SPEC.md section 2, written out per sample with no folding."""
+    """The definition (docs/design.md, "ODConv"), written out per sample
+    with no folding."""
     att = module.attention
     t = att.temperature
     a = att.relu(att.bn(att.fc(F.adaptive_avg_pool2d(x, 1))))

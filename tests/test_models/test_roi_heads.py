@@ -355,11 +355,28 @@ def test_standard_roi_head_forward_train_losses_and_gradients():
         BitmapMasks(np.ones((len(b), 64, 64), dtype=np.uint8), 64, 64)
         for b in gt_bboxes
     ]
+    seen = {}
+    mask_loss = head.mask_head.loss
+
+    def recording_loss(mask_pred, mask_targets, labels):
+        seen.update(pred=mask_pred, targets=mask_targets, labels=labels)
+        return mask_loss(mask_pred, mask_targets, labels)
+
+    head.mask_head.loss = recording_loss
     losses = head.forward_train(feats, metas, proposals, gt_bboxes,
                                 gt_labels, gt_masks=gt_masks)
     assert set(losses) == {'loss_cls', 'acc', 'loss_bbox', 'loss_mask'}
     assert all(torch.isfinite(v).all() for v in losses.values())
-    # all-ones gt masks: every mask target is foreground
+    # all-ones gt masks: every mask target is foreground, so the mask loss
+    # is the BCE of each positive RoI's own-class logits against 1
+    targets = seen['targets']
+    assert targets.shape[0] > 0 and targets.shape[1:] == (28, 28)
+    assert (targets == 1).all()
+    own_class = seen['pred'][torch.arange(len(targets)), seen['labels']]
+    torch.testing.assert_close(
+        losses['loss_mask'].reshape(()),
+        F.binary_cross_entropy_with_logits(own_class,
+                                           torch.ones_like(own_class)))
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert all(p.grad is not None for p in head.parameters())
     # the unused 5th level gets no gradient, the RoI levels do

@@ -19,8 +19,8 @@ from mmcv.runner import save_checkpoint
 
 from mmdet import apis
 from mmdet.analysis.complexity import FlopsCounter, odconv2d_flops
-from mmdet.datasets.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.models.backbones.odconv import ODConv2d
+from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.utils.log_analysis import plot_curve
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
@@ -219,6 +219,52 @@ def test_benchmark_reports_fps(micro_run, monkeypatch, capsys):
                                         r'\(1 images timed\)', out)]
     assert len(fps) == 2 and min(fps) > 0
     assert 'Overall fps over 2 runs' in out
+
+
+class _FakeClock:
+    """``time.perf_counter`` stand-in that only the fake model moves."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class _TimedModel:
+    """A 'model' whose n-th call takes ``seconds[n]`` on the fake clock."""
+
+    def __init__(self, clock, seconds):
+        self.clock, self.seconds, self.calls = clock, seconds, 0
+
+    def __call__(self, return_loss, rescale, **data):
+        self.clock.now += self.seconds[self.calls]
+        self.calls += 1
+
+
+def test_measure_fps_times_only_the_images_after_warm_up(monkeypatch):
+    from mmdet.analysis import benchmark
+    clock = _FakeClock()
+    monkeypatch.setattr(benchmark.time, 'perf_counter', clock)
+    warmup = benchmark.NUM_WARMUP
+    # slow warm-up images must not count; 4 timed images of 0.1, 0.1, 0.3,
+    # 0.3 s make 0.8 s, i.e. 5 img / s; the 10th image is beyond max_iter
+    model = _TimedModel(clock, [5.0] * warmup + [0.1, 0.1, 0.3, 0.3, 9.0])
+    lines = []
+    fps = benchmark.measure_fps(model, [dict(img=None)] * 10, 'cpu',
+                                max_iter=warmup + 4, log_interval=2,
+                                log=lines.append)
+    assert model.calls == warmup + 4
+    assert fps == pytest.approx(5.0)
+    assert lines[-1] == ('Overall fps: 5.0 img / s, times per image: 200.0 '
+                         'ms / img (4 images timed)')
+    # the running figure at image 8 covers the timed images 6-8 only
+    assert any(line.startswith(f'Done image [{warmup + 3:<3}/ '
+                               f'{warmup + 4}], fps: 6.0 img / s')
+               for line in lines), lines
+    with pytest.raises(ValueError, match='warm-up'):
+        benchmark.measure_fps(_TimedModel(clock, [0.1] * warmup),
+                              [dict(img=None)] * warmup, 'cpu')
 
 
 def test_eval_metric_matches_test_tool(micro_run, tmp_path, monkeypatch,

@@ -5,8 +5,7 @@ import os.path as osp
 
 import pytest
 
-from mmdet.version import MMCV_MAX, MMCV_MIN, check_mmcv_version, \
-    digit_version
+from mmdet.version import MMCV_MAX, MMCV_MIN, check_mmcv_version, digit_version
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 

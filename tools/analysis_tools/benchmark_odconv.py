@@ -6,9 +6,9 @@
 For each layer shape typical of ResNet-50 / MobileNetV2 in a detector (input
 800x1333 times --scale), prints the time of the plain conv and of ODConv2d,
 at inference (eval, no_grad) and for forward + backward (train), and their
-ratio. SPEC.md's targets, at detection resolution (the default scale 1.0):
-1.1x at inference, 1.3x train. ``--scale 0.25`` is a quicker look, where
-the attention branch's fixed cost per call weighs more.
+ratio. The targets (docs/design.md), at detection resolution (the default
+scale 1.0): 1.1x at inference, 1.3x train. ``--scale 0.25`` is a quicker
+look, where the attention branch's fixed cost per call weighs more.
 
 The two layers are timed alternately and each time is the minimum over
 --repeat runs (``--stat median`` for the median), which is what survives

@@ -12,9 +12,13 @@ import argparse
 
 from mmcv import DictAction
 
-from mmdet.analysis.complexity import (ODCONV_PARTS, build_detector_for_counting,
-                                   detector_complexity, format_count,
-                                   padded_shape)
+from mmdet.analysis.complexity import (
+    ODCONV_PARTS,
+    build_detector_for_counting,
+    detector_complexity,
+    format_count,
+    padded_shape,
+)
 
 
 def parse_args(argv=None):

@@ -1,4 +1,4 @@
-"""Write the results table of the 8 ODConv configs (README / SPEC.md 7):
+"""Write the results table of the 8 ODConv configs (README, docs/model_zoo.md):
 
     python tools/analysis_tools/odconv_table.py --work-dirs work_dirs \
         [--results NAME=work_dirs/NAME/eval_<time>.json ...] \

@@ -6,7 +6,7 @@
 import argparse
 import time
 
-from mmdet.datasets.tiny_coco import DIFFICULTIES, make_tiny_coco
+from mmdet.testing import DIFFICULTIES, make_tiny_coco
 
 
 def parse_args():

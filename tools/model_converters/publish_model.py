@@ -8,7 +8,7 @@ The optimizer state is dropped; meta (classes, config) and weights stay.
 """
 import argparse
 
-from mmdet.utils.checkpoint_io import publish_checkpoint
+from mmdet.utils.checkpoint_publish import publish_checkpoint
 
 
 def parse_args(argv=None):

@@ -1,5 +1,5 @@
 # Mask R-CNN with a ResNet-50 + FPN, the settings of the released ODConv
-# detectors (SPEC.md section 4). The backbone weights come from
+# detectors (docs/design.md). The backbone weights come from
 # `pretrained` in each config under configs/odconv/.
 model = dict(
     type='MaskRCNN',

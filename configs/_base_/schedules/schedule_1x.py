@@ -1,4 +1,5 @@
-# 1x schedule: 12 epochs, lr steps after epochs 8 and 11 (SPEC.md section 7).
+# 1x schedule: 12 epochs, lr steps after epochs 8 and 11, as the
+# released ODConv detectors were trained.
 # lr 0.02 is for 16 images per step (8 GPUs x 2 images); auto_scale_lr
 # rescales it when --auto-scale-lr is given and the batch differs.
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)

@@ -1,6 +1,10 @@
 from .anchor_generator import AnchorGenerator
-from .builder import (ANCHOR_GENERATORS, PRIOR_GENERATORS,
-                      build_anchor_generator, build_prior_generator)
+from .builder import (
+    ANCHOR_GENERATORS,
+    PRIOR_GENERATORS,
+    build_anchor_generator,
+    build_prior_generator,
+)
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [

@@ -125,6 +125,44 @@ def bbox2result(bboxes, labels, num_classes):
     return [bboxes[labels == i, :] for i in range(num_classes)]
 
 
+def _clip_bounds(max_shape, like):
+    """``[W, H, W, H]`` limits for (B, ..., 4) boxes ``like``: (4,) for
+    one shape, (B, 1, ..., 1, 4) for a shape per image; from ``max_shape``
+    (tuple, list of tuples, tensor)."""
+    shape = torch.as_tensor(max_shape, device=like.device)
+    if shape.dim() not in (1, 2) or shape.size(-1) < 2:
+        raise ValueError('max_shape must be (H, W[, C]) or a list of them, '
+                         f'got {max_shape!r}')
+    wh = shape[..., :2].flip(-1).to(like.dtype)
+    bounds = torch.cat([wh, wh], dim=-1)
+    if bounds.dim() == 2:
+        if like.dim() < 3 or like.size(0) != bounds.size(0):
+            raise ValueError('one max_shape per image needs batched boxes '
+                             'with as many images')
+        bounds = bounds.view(-1, *([1] * (like.dim() - 2)), 4)
+    return bounds
+
+
+def clip_bboxes(bboxes, max_shape):
+    """Clip boxes to the image: every coordinate into ``[0, W]`` / ``[0,
+    H]``. The one box clipping of the project (box coder, dense heads, RoI
+    heads).
+
+    Args:
+        bboxes (Tensor): (..., 4 * k) boxes ``x1, y1, x2, y2`` (k boxes per
+            row, e.g. one per class).
+        max_shape (tuple | list[tuple] | Tensor): the image's ``(H, W[,
+            C])``, or one per image for (B, ..., 4 * k) boxes.
+
+    Returns:
+        Tensor: the clipped boxes, shaped like ``bboxes``.
+    """
+    shape = bboxes.shape
+    boxes = bboxes.reshape(*shape[:-1], -1, 4)
+    bounds = _clip_bounds(max_shape, boxes)
+    return torch.min(boxes.clamp(min=0), bounds).reshape(shape)
+
+
 def distance2bbox(points, distance, max_shape=None):
     """Boxes from points and their distances to the four sides.
 
@@ -141,9 +179,7 @@ def distance2bbox(points, distance, max_shape=None):
     rb = points[..., :2] + distance[..., 2:]
     bboxes = torch.cat([lt, rb], dim=-1)
     if max_shape is not None:
-        height, width = max_shape[:2]
-        bounds = bboxes.new_tensor([width, height, width, height])
-        bboxes = torch.min(bboxes.clamp(min=0), bounds)
+        bboxes = clip_bboxes(bboxes, max_shape[:2])
     return bboxes
 
 

@@ -1,3 +1,4 @@
 from .eval_hooks import DistEvalHook, EvalHook
+from .recall import average_recall
 
-__all__ = ['EvalHook', 'DistEvalHook']
+__all__ = ['EvalHook', 'DistEvalHook', 'average_recall']

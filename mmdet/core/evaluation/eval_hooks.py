@@ -2,8 +2,10 @@
 
 mmcv's ``EvalHook`` already does the scheduling (``interval``, ``start``,
 ``by_epoch``) and best-checkpoint keeping (``save_best``, ``rule``); these
-subclasses plug in the detection test loops of ``mmdet.apis`` and keep the
-logged numbers plain Python floats, so checkpoints carrying them (the best
+subclasses run the detection test loop they are given (``test_fn``:
+``train_detector`` passes ``mmdet.apis.single_gpu_test`` /
+``multi_gpu_test``; ``core`` never imports ``apis``) and keep the logged
+numbers plain Python floats, so checkpoints carrying them (the best
 score sits in ``meta['hook_msgs']``) load under
 ``torch.load(weights_only=True)``.
 """
@@ -25,6 +27,13 @@ def _as_python_numbers(eval_res):
 class _DetEvaluateMixin:
     """``evaluate`` for both hooks: log the metrics, return the key score."""
 
+    def _check_test_fn(self, test_fn):
+        if test_fn is None:
+            raise TypeError(
+                f'{type(self).__name__} needs test_fn, the detection test '
+                'loop: mmdet.apis.single_gpu_test (EvalHook) or '
+                'mmdet.apis.multi_gpu_test (DistEvalHook)')
+
     def evaluate(self, runner, results):
         eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(
             results, logger=runner.logger, **self.eval_kwargs))
@@ -45,15 +54,19 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
     """Single-process evaluation hook.
 
     Args: as mmcv's ``EvalHook`` (``dataloader``, ``start``, ``interval``,
-    ``by_epoch``, ``save_best``, ``rule``, ...); the remaining keyword
-    arguments (``metric``, ``classwise``, ...) go to ``dataset.evaluate``.
+    ``by_epoch``, ``save_best``, ``rule``, ...) with ``test_fn`` required
+    (``mmdet.apis.single_gpu_test``); the remaining keyword arguments
+    (``metric``, ``classwise``, ...) go to ``dataset.evaluate``.
     """
+
+    def __init__(self, dataloader, *args, test_fn=None, **kwargs):
+        self._check_test_fn(test_fn)
+        super().__init__(dataloader, *args, test_fn=test_fn, **kwargs)
 
     def _do_evaluate(self, runner):
         if not self._should_evaluate(runner):
             return
-        from mmdet.apis import single_gpu_test
-        results = single_gpu_test(runner.model, self.dataloader, show=False)
+        results = self.test_fn(runner.model, self.dataloader, show=False)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
         if self.save_best and key_score:
@@ -63,7 +76,11 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
 class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
     """Distributed evaluation hook: every rank tests its share, rank 0
     gathers (through ``tmpdir`` or, with ``gpu_collect``, collectives) and
-    evaluates."""
+    evaluates. ``test_fn`` is required (``mmdet.apis.multi_gpu_test``)."""
+
+    def __init__(self, dataloader, *args, test_fn=None, **kwargs):
+        self._check_test_fn(test_fn)
+        super().__init__(dataloader, *args, test_fn=test_fn, **kwargs)
 
     def _broadcast_bn_buffers(self, runner):
         for module in runner.model.modules():
@@ -78,10 +95,9 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
             self._broadcast_bn_buffers(runner)
         if not self._should_evaluate(runner):
             return
-        from mmdet.apis import multi_gpu_test
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
-        results = multi_gpu_test(runner.model, self.dataloader, tmpdir=tmpdir,
-                                 gpu_collect=self.gpu_collect)
+        results = self.test_fn(runner.model, self.dataloader, tmpdir=tmpdir,
+                               gpu_collect=self.gpu_collect)
         if runner.rank == 0:
             print('\n')
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)

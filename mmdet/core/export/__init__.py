@@ -1,7 +1,10 @@
 """Export of detectors to ONNX and their inference in ONNX Runtime."""
 from .deps import INSTALL_HINT, import_deploy_module
-from .detector import (ExportableFeatureMaps, ExportableTwoStageDetector,
-                       pool_rois)
+from .detector import (
+                       ExportableFeatureMaps,
+                       ExportableTwoStageDetector,
+                       pool_rois,
+)
 from .ops import onnx_nms, topk_at_most
 
 __all__ = [

@@ -1,7 +1,14 @@
+from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
 from .memory import CPUMemoryHook
 from .num_class_check import NumClassCheckHook
-from .odconv_temperature import (ODConvTemperatureHook, annealed_temperature,
-                                 set_temperature)
+from .odconv_temperature import (
+    ODConvTemperatureHook,
+    annealed_temperature,
+    set_temperature,
+)
 
-__all__ = ['CPUMemoryHook', 'NumClassCheckHook', 'ODConvTemperatureHook',
-           'annealed_temperature', 'set_temperature']
+__all__ = [
+    'AtomicCheckpointHook', 'CPUMemoryHook', 'NumClassCheckHook',
+    'ODConvTemperatureHook', 'annealed_temperature',
+    'save_checkpoint_atomically', 'set_temperature'
+]

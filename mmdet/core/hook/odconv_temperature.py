@@ -18,13 +18,20 @@ def annealed_temperature(iters_done, anneal_iters, init_temp, final_temp=1.0):
 
 
 def _temperature_layers(model):
-    """The modules of ``model`` with a settable attention temperature."""
-    return [m for m in model.modules() if hasattr(m, 'update_temperature')]
+    """The modules of ``model`` with a settable attention temperature
+    (``update_temperature``: ODConv2d), outermost only: what such a module
+    holds inside is its own business."""
+    if hasattr(model, 'update_temperature'):
+        return [model]
+    return [layer for child in model.children()
+            for layer in _temperature_layers(child)]
 
 
 def set_temperature(model, temperature):
-    """Set ``temperature`` on every module of ``model`` that has one
-    (``update_temperature``: ODConv2d); return how many were set."""
+    """Set ``temperature`` on every ODConv layer of ``model`` (every module
+    with ``update_temperature``); return how many were set. The one way
+    temperatures are set: the backbones' ``net_update_temperature`` and
+    ``ODConvTemperatureHook`` call it."""
     layers = _temperature_layers(model)
     for module in layers:
         module.update_temperature(temperature)

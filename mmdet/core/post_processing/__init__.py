@@ -1,6 +1,10 @@
 from .bbox_nms import batched_nms, multiclass_nms, nms
-from .merge_augs import (merge_aug_bboxes, merge_aug_masks,
-                         merge_aug_proposals, merge_aug_scores)
+from .merge_augs import (
+    merge_aug_bboxes,
+    merge_aug_masks,
+    merge_aug_proposals,
+    merge_aug_scores,
+)
 
 __all__ = [
     'multiclass_nms', 'batched_nms', 'nms', 'merge_aug_proposals',

@@ -1,9 +1,21 @@
 from .compose import Compose
-from .formatting import (Collect, DefaultFormatBundle, ImageToTensor,
-                         ToDataContainer, ToTensor, Transpose,
-                         WrapFieldsToLists, to_tensor)
-from .loading import (FilterAnnotations, LoadAnnotations, LoadImageFromFile,
-                      LoadImageFromWebcam, LoadProposals)
+from .formatting import (
+    Collect,
+    DefaultFormatBundle,
+    ImageToTensor,
+    ToDataContainer,
+    ToTensor,
+    Transpose,
+    WrapFieldsToLists,
+    to_tensor,
+)
+from .loading import (
+    FilterAnnotations,
+    LoadAnnotations,
+    LoadImageFromFile,
+    LoadImageFromWebcam,
+    LoadProposals,
+)
 from .test_time_aug import MultiScaleFlipAug
 from .transforms import Normalize, Pad, RandomFlip, Resize
 

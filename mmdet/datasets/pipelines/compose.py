@@ -1,5 +1,5 @@
 """Chain pipeline steps."""
-from ..builder import PIPELINES
+from ..registry import PIPELINES
 
 
 @PIPELINES.register_module()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from mmcv.parallel import DataContainer as DC
 
-from ..builder import PIPELINES
+from ..registry import PIPELINES
 
 
 def to_tensor(data):

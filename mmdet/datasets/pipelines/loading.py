@@ -11,7 +11,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from mmdet.core.mask import BitmapMasks, PolygonMasks
-from ..builder import PIPELINES
+from ..registry import PIPELINES
 
 
 def _read_bytes(file_client, filename):

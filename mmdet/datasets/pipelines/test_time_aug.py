@@ -1,7 +1,7 @@
 """Test-time augmentation: one sample per (scale, flip) combination."""
 import warnings
 
-from ..builder import PIPELINES
+from ..registry import PIPELINES
 from .compose import Compose
 from .transforms import as_scale_list
 

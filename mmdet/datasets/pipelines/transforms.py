@@ -11,7 +11,7 @@ import warnings
 import mmcv
 import numpy as np
 
-from ..builder import PIPELINES
+from ..registry import PIPELINES
 
 
 def as_scale_list(img_scale):

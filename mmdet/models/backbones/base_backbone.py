@@ -6,10 +6,13 @@ import torch.nn as nn
 from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdet.utils.checkpoint_io import (checkpoint_state_dict,
-                                       load_state_dict_checked,
-                                       read_checkpoint)
-from .odconv import ODConv2d, net_update_temperature
+from mmdet.core.hook.odconv_temperature import set_temperature
+from mmdet.utils.checkpoint_reader import read_checkpoint
+from mmdet.utils.state_dict import (
+    checkpoint_state_dict,
+    load_state_dict_checked,
+)
+from .odconv import ODConv2d
 
 PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
                    'backbone (README.md, "Pretrained backbones").')
@@ -108,5 +111,6 @@ class ClassificationBackbone(BaseModule):
         return self
 
     def net_update_temperature(self, temperature):
-        """Set the ODConv attention temperature of every layer."""
-        net_update_temperature(self, temperature)
+        """Set the ODConv attention temperature of every layer (the ODConv
+        authors' name for ``mmdet.core.set_temperature``)."""
+        set_temperature(self, temperature)

@@ -1,4 +1,4 @@
-"""MobileNetV2 and OD-MobileNetV2 in torchvision's layout (SPEC.md, 3).
+"""MobileNetV2 and OD-MobileNetV2 in torchvision's layout.
 
 ``features.0`` is the stem (3x3 conv, stride 2), ``features.1..17`` the
 inverted residual blocks, ``features.18`` the last 1x1 conv to 1280 channels,

@@ -7,7 +7,8 @@ kernels. The sample's kernel is
 
     W_b = sum_i kernel[b, i] * spatial[b] * weight[i]
 
-and its output ``conv(x_b * channel[b], W_b) * filter[b]`` (SPEC.md, 2).
+and its output ``conv(x_b * channel[b], W_b) * filter[b]``
+(docs/design.md, "ODConv").
 
 The channel attention scales input channels and the filter attention output
 channels, so either can be applied to the feature map or folded into the
@@ -68,9 +69,6 @@ class ODConvAttention(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def update_temperature(self, temperature):
-        self.temperature = float(temperature)
-
     def forward(self, x):
         """Attentions for ``x`` of shape (B, C_in, H, W).
 
@@ -113,7 +111,7 @@ class ODConvAttention(nn.Module):
 
 
 class ODConv2d(nn.Module):
-    """Drop-in replacement of a bias-free ``nn.Conv2d`` (SPEC.md, 2).
+    """Drop-in replacement of a bias-free ``nn.Conv2d`` (docs/design.md).
 
     Args:
         in_planes, out_planes, kernel_size, stride, padding, dilation,
@@ -163,8 +161,10 @@ class ODConv2d(nn.Module):
         return self.attention.temperature
 
     def update_temperature(self, temperature):
-        """Set the softmax/sigmoid temperature of the attentions."""
-        self.attention.update_temperature(temperature)
+        """Set the softmax/sigmoid temperature of the attentions (the one
+        way it is set: ``mmdet.core.set_temperature`` calls this on every
+        ODConv2d of a model)."""
+        self.attention.temperature = float(temperature)
 
     def extra_repr(self):
         return (f'{self.in_planes}, {self.out_planes}, '
@@ -265,9 +265,3 @@ def _scaled(tensor, factor, owned):
         return tensor.mul_(factor)
     return tensor * factor
 
-
-def net_update_temperature(module, temperature):
-    """Set ``temperature`` on every ODConv2d inside ``module``."""
-    for m in module.modules():
-        if isinstance(m, ODConv2d):
-            m.update_temperature(temperature)

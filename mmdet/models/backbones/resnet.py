@@ -1,4 +1,4 @@
-"""ResNet and OD-ResNet in torchvision's layout (SPEC.md, 3).
+"""ResNet and OD-ResNet in torchvision's layout.
 
 The module names (``conv1``, ``bn1``, ``layer1.0.conv2``, ``layer1.0.
 downsample.0``, ``fc``...) are those of torchvision's ImageNet checkpoints and

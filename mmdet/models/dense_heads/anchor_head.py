@@ -6,9 +6,17 @@ import torch
 import torch.nn as nn
 from mmcv.runner import force_fp32
 
-from mmdet.core import (anchor_inside_flags, build_assigner, build_bbox_coder,
-                        build_prior_generator, build_sampler, images_to_levels,
-                        multiclass_nms, unmap)
+from mmdet.core import (
+    anchor_inside_flags,
+    build_assigner,
+    build_bbox_coder,
+    build_prior_generator,
+    build_sampler,
+    clip_bboxes,
+    images_to_levels,
+    multiclass_nms,
+    unmap,
+)
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead, flatten_level_maps
 from .cfg_check import check_cfg_keys
@@ -18,9 +26,6 @@ TRAIN_CFG_KEYS = ('assigner', 'sampler', 'allowed_border', 'pos_weight',
 TEST_CFG_KEYS = ('nms_pre', 'min_bbox_size', 'score_thr', 'nms',
                  'max_per_img', 'max_num', 'nms_thr', 'nms_post',
                  'nms_across_levels')
-
-# losses whose own weighting replaces the sampling of anchors
-UNSAMPLED_LOSSES = ('FocalLoss', 'GHMC', 'QualityFocalLoss')
 
 
 @HEADS.register_module()
@@ -86,7 +91,6 @@ class AnchorHead(BaseDenseHead):
         if self.cls_out_channels <= 0:
             raise ValueError(f'num_classes={num_classes} is too small')
         self.reg_decoded_bbox = reg_decoded_bbox
-        self.sampling = loss_cls['type'] not in UNSAMPLED_LOSSES
 
         self.bbox_coder = build_bbox_coder(bbox_coder)
         self.loss_cls = build_loss(loss_cls)
@@ -95,8 +99,7 @@ class AnchorHead(BaseDenseHead):
         self.test_cfg = test_cfg
         if train_cfg:
             self.assigner = build_assigner(train_cfg['assigner'])
-            sampler_cfg = train_cfg['sampler'] if self.sampling and \
-                'sampler' in train_cfg else dict(type='PseudoSampler')
+            sampler_cfg = train_cfg.get('sampler', dict(type='PseudoSampler'))
             self.sampler = build_sampler(sampler_cfg, context=self)
         self.fp16_enabled = False
 
@@ -159,7 +162,6 @@ class AnchorHead(BaseDenseHead):
                             gt_bboxes_ignore,
                             gt_labels,
                             img_meta,
-                            label_channels=1,
                             unmap_outputs=True):
         """Targets of one image's anchors (all levels concatenated).
 
@@ -177,9 +179,8 @@ class AnchorHead(BaseDenseHead):
         if not inside_flags.any():
             return (None, ) * 7
         anchors = flat_anchors[inside_flags]
-        assign_result = self.assigner.assign(
-            anchors, gt_bboxes, gt_bboxes_ignore,
-            None if self.sampling else gt_labels)
+        assign_result = self.assigner.assign(anchors, gt_bboxes,
+                                             gt_bboxes_ignore)
         sampling_result = self.sampler.sample(assign_result, anchors,
                                               gt_bboxes)
 
@@ -219,8 +220,7 @@ class AnchorHead(BaseDenseHead):
                 neg_inds, sampling_result)
 
     def _get_targets_batch(self, anchor_list, valid_flag_list, gt_bboxes_list,
-                           img_metas, gt_bboxes_ignore_list, gt_labels_list,
-                           label_channels):
+                           img_metas, gt_bboxes_ignore_list, gt_labels_list):
         """Targets of every image, stacked: labels (B, N), label_weights
         (B, N), bbox_targets (B, N, 4), bbox_weights (B, N, 4), with the
         levels concatenated, plus num_total_pos, num_total_neg and the
@@ -234,8 +234,7 @@ class AnchorHead(BaseDenseHead):
             self._get_targets_single(
                 torch.cat(anchor_list[i]), torch.cat(valid_flag_list[i]),
                 gt_bboxes_list[i], gt_bboxes_ignore_list[i],
-                gt_labels_list[i], img_metas[i],
-                label_channels=label_channels) for i in range(num_imgs)
+                gt_labels_list[i], img_metas[i]) for i in range(num_imgs)
         ]
         if any(res[0] is None for res in per_image):
             return None
@@ -267,7 +266,8 @@ class AnchorHead(BaseDenseHead):
             img_metas (list[dict]): per image meta.
             gt_bboxes_ignore_list (list[Tensor], optional): ignored boxes.
             gt_labels_list (list[Tensor], optional): per image (k,) labels.
-            label_channels (int): channels of the classification output.
+            label_channels (int): MMDetection's argument, not used (labels
+                are class indices whatever the classifier's channels).
             unmap_outputs (bool): must be True (targets for all anchors).
             return_sampling_results (bool): also return them.
 
@@ -281,7 +281,7 @@ class AnchorHead(BaseDenseHead):
         batch = self._get_targets_batch(anchor_list, valid_flag_list,
                                         gt_bboxes_list, img_metas,
                                         gt_bboxes_ignore_list,
-                                        gt_labels_list, label_channels)
+                                        gt_labels_list)
         if batch is None:
             return None
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
@@ -345,17 +345,14 @@ class AnchorHead(BaseDenseHead):
         device = cls_scores[0].device
         anchor_list, valid_flag_list = self.get_anchors(
             featmap_sizes, img_metas, device=device)
-        label_channels = self.cls_out_channels if self.use_sigmoid_cls \
-            else 1
         batch = self._get_targets_batch(anchor_list, valid_flag_list,
                                         gt_bboxes, img_metas,
-                                        gt_bboxes_ignore, gt_labels,
-                                        label_channels)
+                                        gt_bboxes_ignore, gt_labels)
         if batch is None:
             return None
         labels, label_weights, bbox_targets, bbox_weights, num_pos, \
             num_neg, _ = batch
-        num_total_samples = num_pos + num_neg if self.sampling else num_pos
+        num_total_samples = num_pos + num_neg
 
         anchors = torch.cat([torch.cat(a) for a in anchor_list])
         cls_score = flatten_level_maps(cls_scores, self.cls_out_channels)
@@ -384,9 +381,7 @@ class AnchorHead(BaseDenseHead):
         box coder has ``clip_border=False``)."""
         if not getattr(self.bbox_coder, 'clip_border', True):
             return bboxes
-        limits = bboxes.new_tensor(
-            [[m['img_shape'][1], m['img_shape'][0]] * 2 for m in img_metas])
-        return torch.min(bboxes.clamp(min=0), limits[:, None, :])
+        return clip_bboxes(bboxes, [m['img_shape'][:2] for m in img_metas])
 
     def _decode_levels(self, cls_scores, bbox_preds, img_metas, nms_pre):
         """Per level keep the ``nms_pre`` best anchors of every image and

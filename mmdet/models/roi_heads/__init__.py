@@ -1,6 +1,10 @@
 from .base_roi_head import BaseRoIHead
-from .bbox_heads import (BBoxHead, ConvFCBBoxHead, Shared2FCBBoxHead,
-                         Shared4Conv1FCBBoxHead)
+from .bbox_heads import (
+    BBoxHead,
+    ConvFCBBoxHead,
+    Shared2FCBBoxHead,
+    Shared4Conv1FCBBoxHead,
+)
 from .mask_heads import FCNMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
 from .standard_roi_head import StandardRoIHead

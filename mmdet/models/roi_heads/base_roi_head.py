@@ -4,7 +4,6 @@ from abc import ABCMeta, abstractmethod
 from mmcv import ConfigDict
 from mmcv.runner import BaseModule
 
-from ..builder import build_shared_head
 from ..dense_heads.cfg_check import check_cfg_keys
 
 TRAIN_CFG_KEYS = ('assigner', 'sampler', 'pos_weight', 'debug', 'mask_size',
@@ -20,12 +19,14 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         mask_roi_extractor (dict, optional): None shares the box branch's
             extractor.
         mask_head (dict, optional): mask branch.
-        shared_head (dict, optional): a head run on the RoI features first.
+        shared_head (dict, optional): not supported (no shared RoI head is
+            implemented); only None is accepted.
         train_cfg (dict, optional): ``assigner``, ``sampler``,
             ``pos_weight``, ``debug`` (and ``mask_size`` for masks).
         test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``
             (and ``mask_thr_binary``).
-        pretrained (str, optional): handed to the shared head.
+        pretrained (str, optional): not used (it configures a shared
+            head in MMDetection).
         init_cfg (dict, optional): initialization config.
     """
 
@@ -47,8 +48,9 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None \
             else None
         if shared_head is not None:
-            shared_head.pretrained = pretrained
-            self.shared_head = build_shared_head(shared_head)
+            raise NotImplementedError(
+                'roi_head.shared_head is not supported (no shared RoI head, '
+                'e.g. ResLayer, is implemented); remove it from the config')
         if bbox_head is not None:
             self.init_bbox_head(bbox_roi_extractor, bbox_head)
         if mask_head is not None:
@@ -65,7 +67,8 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
 
     @property
     def with_shared_head(self):
-        return hasattr(self, 'shared_head') and self.shared_head is not None
+        """Always False: shared RoI heads are not supported."""
+        return False
 
     @abstractmethod
     def init_bbox_head(self, bbox_roi_extractor, bbox_head):

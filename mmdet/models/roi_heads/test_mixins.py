@@ -2,8 +2,13 @@
 import numpy as np
 import torch
 
-from mmdet.core import (bbox2roi, bbox_mapping, merge_aug_bboxes,
-                        merge_aug_masks, multiclass_nms)
+from mmdet.core import (
+    bbox2roi,
+    bbox_mapping,
+    merge_aug_bboxes,
+    merge_aug_masks,
+    multiclass_nms,
+)
 
 
 def _aug_geometry(img_meta):

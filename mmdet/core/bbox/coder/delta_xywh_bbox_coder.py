@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..builder import BBOX_CODERS
+from ..transforms import clip_bboxes
 from .base_bbox_coder import BaseBBoxCoder
 
 
@@ -25,9 +26,8 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
         target_means (Sequence[float]): means of the deltas.
         target_stds (Sequence[float]): standard deviations of the deltas.
         clip_border (bool): clip decoded boxes to ``max_shape``.
-        add_ctr_clamp (bool): clamp the centre shift to ``ctr_clamp``
-            pixels (and only the upper end of ``dw, dh``), as in YOLOF.
-        ctr_clamp (int): the bound of the centre shift, in pixels.
+        add_ctr_clamp (bool): YOLOF's centre-shift clamp; not supported
+            (no detector here uses it): only False is accepted.
     """
 
     def __init__(self,
@@ -37,14 +37,17 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
                  add_ctr_clamp=False,
                  ctr_clamp=32):
         super().__init__()
+        if add_ctr_clamp:
+            raise NotImplementedError(
+                'DeltaXYWHBBoxCoder: add_ctr_clamp=True (YOLOF\'s centre-'
+                'shift clamp) is not supported; remove add_ctr_clamp and '
+                'ctr_clamp from the bbox_coder config')
         if len(target_means) != 4 or len(target_stds) != 4:
             raise ValueError('target_means and target_stds need 4 values, '
                              f'got {target_means} and {target_stds}')
         self.means = target_means
         self.stds = target_stds
         self.clip_border = clip_border
-        self.add_ctr_clamp = add_ctr_clamp
-        self.ctr_clamp = ctr_clamp
 
     def encode(self, bboxes, gt_bboxes):
         """Deltas that turn ``bboxes`` into ``gt_bboxes``.
@@ -92,8 +95,7 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             raise ValueError(f'{pred_bboxes.size(1)} predictions per image '
                              f'for {bboxes.size(1)} boxes')
         return delta2bbox(bboxes, pred_bboxes, self.means, self.stds,
-                          max_shape, wh_ratio_clip, self.clip_border,
-                          self.add_ctr_clamp, self.ctr_clamp)
+                          max_shape, wh_ratio_clip, self.clip_border)
 
 
 def bbox2delta(proposals, gt, means=(0., 0., 0., 0.), stds=(1., 1., 1., 1.)):
@@ -122,32 +124,13 @@ def bbox2delta(proposals, gt, means=(0., 0., 0., 0.), stds=(1., 1., 1., 1.)):
     return (deltas - means) / stds
 
 
-def _clip_bounds(max_shape, like):
-    """``[W, H, W, H]`` limits, (4,) for one shape or (B, 1, 1, 4) for a
-    shape per image, from ``max_shape`` (tuple, list of tuples, tensor)."""
-    shape = torch.as_tensor(max_shape, device=like.device)
-    if shape.dim() not in (1, 2) or shape.size(-1) < 2:
-        raise ValueError('max_shape must be (H, W[, C]) or a list of them, '
-                         f'got {max_shape!r}')
-    wh = shape[..., :2].flip(-1).to(like.dtype)
-    bounds = torch.cat([wh, wh], dim=-1)
-    if bounds.dim() == 2:
-        if like.dim() != 4 or like.size(0) != bounds.size(0):
-            raise ValueError('one max_shape per image needs batched boxes '
-                             'with as many images')
-        bounds = bounds[:, None, None, :]
-    return bounds
-
-
 def delta2bbox(rois,
                deltas,
                means=(0., 0., 0., 0.),
                stds=(1., 1., 1., 1.),
                max_shape=None,
                wh_ratio_clip=16 / 1000,
-               clip_border=True,
-               add_ctr_clamp=False,
-               ctr_clamp=32):
+               clip_border=True):
     """Apply normalized deltas to reference boxes.
 
     Args:
@@ -158,9 +141,6 @@ def delta2bbox(rois,
             ``(H, W[, C])`` to clip to, or one per image of a batch.
         wh_ratio_clip (float): bound of the size change, see module doc.
         clip_border (bool): clip to ``max_shape`` when it is given.
-        add_ctr_clamp (bool): clamp the centre shift to ``ctr_clamp``
-            pixels, and ``dw, dh`` only from above.
-        ctr_clamp (int): the bound of the centre shift, in pixels.
 
     Returns:
         Tensor: (..., N, 4 * k) boxes ``x1, y1, x2, y2``.
@@ -181,16 +161,12 @@ def delta2bbox(rois,
     pwh = rois[..., 2:] - rois[..., :2]
     dxy_wh = pwh * dxy
     max_ratio = float(np.abs(np.log(wh_ratio_clip)))
-    if add_ctr_clamp:
-        dxy_wh = dxy_wh.clamp(min=-ctr_clamp, max=ctr_clamp)
-        dwh = dwh.clamp(max=max_ratio)
-    else:
-        dwh = dwh.clamp(min=-max_ratio, max=max_ratio)
+    dwh = dwh.clamp(min=-max_ratio, max=max_ratio)
     gxy = pxy + dxy_wh
     gwh = pwh * dwh.exp()
     bboxes = torch.cat([gxy - gwh * 0.5, gxy + gwh * 0.5], dim=-1)
 
+    bboxes = bboxes.reshape(out_shape)
     if clip_border and max_shape is not None:
-        bounds = _clip_bounds(max_shape, bboxes)
-        bboxes = torch.min(bboxes.clamp(min=0), bounds)
-    return bboxes.reshape(out_shape)
+        bboxes = clip_bboxes(bboxes, max_shape)
+    return bboxes

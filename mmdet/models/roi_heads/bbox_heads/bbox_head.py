@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmcv.runner import BaseModule, auto_fp16, force_fp32
 from torch.nn.modules.utils import _pair
 
-from mmdet.core import build_bbox_coder, multiclass_nms
+from mmdet.core import build_bbox_coder, clip_bboxes, multiclass_nms
 from mmdet.models.builder import HEADS, build_loss
 from mmdet.models.losses import accuracy
 
@@ -307,8 +307,7 @@ class BBoxHead(BaseModule):
         else:
             bboxes = rois[:, 1:].clone()
             if img_shape is not None:
-                bboxes[:, [0, 2]] = bboxes[:, [0, 2]].clamp(0, img_shape[1])
-                bboxes[:, [1, 3]] = bboxes[:, [1, 3]].clamp(0, img_shape[0])
+                bboxes = clip_bboxes(bboxes, img_shape)
         if rescale and bboxes.size(0) > 0:
             scale = bboxes.new_tensor(scale_factor)
             bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(

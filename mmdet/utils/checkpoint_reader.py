@@ -1,4 +1,4 @@
-"""Reading and publishing checkpoint files without running code from them.
+"""Reading checkpoint files without running code from them.
 
 A released checkpoint reaches users in several shapes, all read here by
 ``read_checkpoint``:
@@ -18,8 +18,12 @@ arrays, which old checkpoints' meta may hold), so a pickle that would import
 and call anything else is refused with ``UnsafeCheckpointError`` before any
 of its code runs. An unpacked folder is re-zipped (uncompressed, into a
 temporary file) in the layout ``torch.load`` reads, never unpickled by hand.
+
+The reader is registered with mmcv's ``CheckpointLoader`` for local paths and
+http(s) URLs when this module is imported (``import mmdet.utils`` does), so
+mmcv's ``load_checkpoint`` and with it the runner's ``resume`` /
+``load_from`` read checkpoints this way too.
 """
-import hashlib
 import os
 import os.path as osp
 import pickle
@@ -29,12 +33,9 @@ import zipfile
 
 import numpy as np
 import torch
-
-from .logger import get_root_logger
+from mmcv.runner import CheckpointLoader, get_dist_info
 
 PICKLE_NAME = 'data.pkl'
-# entries listed per kind of state-dict mismatch before "... and N more"
-MAX_LISTED = 30
 # pickle protocol 2, LONG1 of 10 bytes: torch's legacy magic number
 LEGACY_MAGIC = b'\x80\x02\x8a\x0a' + (
     0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
@@ -259,137 +260,34 @@ def read_checkpoint(filename, map_location='cpu'):
     return checkpoint
 
 
-class CheckpointMismatchError(RuntimeError):
-    """The checkpoint's weights do not fit the model built from the
-    config (missing or unexpected keys, or different shapes)."""
+def load_from_local(filename, map_location=None):
+    """mmcv's loader for local paths (prefix ''): ``read_checkpoint``.
 
-
-def checkpoint_state_dict(checkpoint):
-    """The weights of a checkpoint dict, with a DDP ``module.`` prefix
-    removed.
-
-    Args:
-        checkpoint (dict): ``dict(state_dict=...)`` (mmcv), ``dict(model=
-            ...)`` or a bare state dict.
-
-    Returns:
-        dict[str, Tensor]: parameter and buffer names to tensors.
+    The name is mmcv's: its log line reads ``load checkpoint from local
+    path: ...``.
     """
-    state_dict = checkpoint
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(key), dict):
-            state_dict = checkpoint[key]
-            break
-    prefix = 'module.'
-    if state_dict and all(k.startswith(prefix) for k in state_dict):
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
-    return state_dict
+    return read_checkpoint(osp.expanduser(filename), map_location)
 
 
-def compare_state_dicts(model_state, checkpoint_state):
-    """How a checkpoint's weights differ from a model's.
-
-    Returns:
-        tuple: ``(missing, unexpected, shape_diffs)``: keys of the model
-        absent from the checkpoint, keys of the checkpoint the model lacks,
-        and ``(key, checkpoint shape, model shape)`` for keys in both whose
-        shapes differ. BatchNorm's ``num_batches_tracked`` counters, which
-        checkpoints of old PyTorch versions lack and inference never uses,
-        are not counted as missing (as mmcv does).
-    """
-    missing = [k for k in model_state if k not in checkpoint_state
-               and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in checkpoint_state if k not in model_state]
-    shape_diffs = [
-        (k, tuple(v.shape), tuple(model_state[k].shape))
-        for k, v in checkpoint_state.items()
-        if k in model_state and hasattr(v, 'shape')
-        and tuple(v.shape) != tuple(model_state[k].shape)
-    ]
-    return missing, unexpected, shape_diffs
+def load_from_http(filename, map_location=None):
+    """mmcv's loader for http(s) URLs: rank 0 downloads first, the other
+    ranks then read the cached file."""
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = read_checkpoint(filename, map_location)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = read_checkpoint(filename, map_location)
+    return checkpoint
 
 
-def _listing(title, entries):
-    lines = [f'  {title}: {len(entries)}']
-    lines += [f'    {entry}' for entry in entries[:MAX_LISTED]]
-    if len(entries) > MAX_LISTED:
-        lines.append(f'    ... and {len(entries) - MAX_LISTED} more')
-    return lines
+def register_checkpoint_loaders():
+    """Make mmcv's ``CheckpointLoader`` read local files and http(s) URLs
+    with ``read_checkpoint`` (idempotent)."""
+    CheckpointLoader.register_scheme('', load_from_local, force=True)
+    CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http,
+                                     force=True)
 
 
-def mismatch_report(source, missing, unexpected, shape_diffs, hint=''):
-    """A readable report of ``compare_state_dicts``' result ('' if none);
-    ``source`` names the weights, ``hint`` ends the report."""
-    if not (missing or unexpected or shape_diffs):
-        return ''
-    lines = [f'the weights in {source} do not fit the model:']
-    if missing:
-        lines += _listing('missing keys (in the model, not in the '
-                          'checkpoint)', missing)
-    if unexpected:
-        lines += _listing('unexpected keys (in the checkpoint, not in the '
-                          'model)', unexpected)
-    if shape_diffs:
-        lines += _listing('shape differences (checkpoint vs model)', [
-            f'{k}: {tuple(c)} vs {tuple(m)}' for k, c, m in shape_diffs
-        ])
-    if hint:
-        lines.append(hint)
-    return '\n'.join(lines)
-
-
-def load_state_dict_checked(module, state_dict, source, strict=True,
-                            logger=None, hint=''):
-    """``module.load_state_dict(state_dict)`` that names every mismatch.
-
-    Args:
-        module (nn.Module): what to load into.
-        state_dict (dict): the weights (see ``checkpoint_state_dict``).
-        source (str): names the weights in messages (e.g. the file).
-        strict (bool): raise ``CheckpointMismatchError`` on any missing or
-            unexpected key or shape difference; otherwise load what fits
-            and log the rest as a warning.
-        logger (logging.Logger, optional): where that warning goes.
-        hint (str): last line of the report: what to check.
-    """
-    missing, unexpected, shape_diffs = compare_state_dicts(
-        module.state_dict(), state_dict)
-    report = mismatch_report(source, missing, unexpected, shape_diffs, hint)
-    if report and strict:
-        raise CheckpointMismatchError(report)
-    if report:
-        (logger or get_root_logger()).warning(report)
-    skip = {k for k, _, _ in shape_diffs}
-    module.load_state_dict(
-        {k: v for k, v in state_dict.items() if k not in skip}, strict=False)
-
-
-def sha256sum(path, chunk_size=1 << 20):
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def publish_checkpoint(in_file, out_file):
-    """Write a release copy of a training checkpoint.
-
-    Drops the optimizer state (keeps ``meta`` and ``state_dict``), saves
-    to ``out_file`` and renames it ``<out_file stem>-<first 8 hex digits of
-    its sha256>.pth``, as MMDetection's model zoo names files.
-
-    Returns:
-        str: the path of the published file.
-    """
-    checkpoint = read_checkpoint(in_file)
-    checkpoint.pop('optimizer', None)
-    stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp_path = f'{stem}.tmp.pth'
-    torch.save(checkpoint, tmp_path)
-    final_path = f'{stem}-{sha256sum(tmp_path)[:8]}.pth'
-    os.replace(tmp_path, final_path)
-    return final_path
+register_checkpoint_loaders()

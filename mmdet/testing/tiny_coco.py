@@ -25,6 +25,9 @@ import cv2
 import mmcv
 import numpy as np
 import pycocotools.mask as mask_utils
+import torch
+
+from mmdet.core.bbox import bbox_overlaps
 
 TINY_COCO_CLASSES = ('circle', 'square', 'triangle', 'cross')
 
@@ -124,14 +127,14 @@ def _box_of_points(pts):
     return np.concatenate([pts.min(0), pts.max(0)])
 
 
-def _box_iou(a, b):
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
+def _max_iou(box, boxes):
+    """Largest IoU of ``box`` (4,) with ``boxes`` (N, 4); 0 for none
+    (``bbox_overlaps`` in float64)."""
+    if len(boxes) == 0:
         return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
-    return inter / (union - inter)
+    ious = bbox_overlaps(torch.from_numpy(np.asarray([box], np.float64)),
+                         torch.from_numpy(np.asarray(boxes, np.float64)))
+    return float(ious.max())
 
 
 # -- one image --------------------------------------------------------------
@@ -194,10 +197,10 @@ def _sample_objects(rng, height, width, level, blocked_box):
             if box[0] < 0 or box[1] < 0 or box[2] > width or \
                     box[3] > height:  # rotated corners may stick out
                 continue
-            if blocked_box is not None and _box_iou(box, blocked_box) > 0:
+            if blocked_box is not None and _max_iou(box, [blocked_box]) > 0:
                 continue
-            if any(_box_iou(box, _box_of_points(p)) > MAX_BOX_IOU
-                   for _, p, _ in objects):
+            if _max_iou(box, [_box_of_points(p)
+                              for _, p, _ in objects]) > MAX_BOX_IOU:
                 continue
             mask = rasterize([poly.ravel()], height, width)
             if mask.sum() < 64 or not _keeps_visible(objects, mask, level):
