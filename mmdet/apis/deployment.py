@@ -235,21 +235,32 @@ def _compare(ref, out, box_tol, score_tol, mask_iou):
     same_num = all(len(a) == len(b) for a, b in zip(ref_boxes, out_boxes))
     if same_num:
         for c, (a, b) in enumerate(zip(ref_boxes, out_boxes)):
-            ia, ib = np.argsort(-a[:, 4], kind='stable'), \
-                np.argsort(-b[:, 4], kind='stable')
-            if len(a):
-                report['box'] = max(report['box'], float(
-                    np.abs(a[ia, :4] - b[ib, :4]).max()))
-                report['score'] = max(report['score'], float(
-                    np.abs(a[ia, 4] - b[ib, 4]).max()))
-            if ref_masks is not None:
-                for i, j in zip(ia, ib):
-                    report['mask_iou'] = min(report['mask_iou'], _iou(
-                        ref_masks[c][i], out_masks[c][j]))
+            for i, j in _match(a, b):
+                report['box'] = max(report['box'],
+                                    float(np.abs(a[i, :4] - b[j, :4]).max()))
+                report['score'] = max(report['score'],
+                                      float(abs(a[i, 4] - b[j, 4])))
+                if ref_masks is not None:
+                    report['mask_iou'] = min(
+                        report['mask_iou'],
+                        _iou(ref_masks[c][i], out_masks[c][j]))
     report['ok'] = bool(same_num and report['box'] <= box_tol
                         and report['score'] <= score_tol
                         and report['mask_iou'] >= mask_iou)
     return report
+
+
+def _match(a, b):
+    """Pairs (i, j) of (n, 5) detections ``a`` and ``b`` of one class, each
+    of ``a`` in score order taking the nearest free one of ``b`` (largest
+    coordinate difference plus score difference): scores within float
+    noise of each other may come in either order."""
+    free = list(range(len(b)))
+    pairs = []
+    for i in np.argsort(-a[:, 4], kind='stable'):
+        dist = np.abs(b[free] - a[i]).max(axis=1)
+        pairs.append((i, free.pop(int(np.argmin(dist)))))
+    return pairs
 
 
 def _iou(a, b):

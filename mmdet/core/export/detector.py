@@ -144,9 +144,10 @@ class ExportableTwoStageDetector(nn.Module):
         scores, boxes = torch.cat(scores), torch.cat(boxes)
         levels = torch.cat(levels)
         if min_size >= 0:
-            wh = boxes[:, 2:] - boxes[:, :2]
-            keep = torch.nonzero((wh > min_size).all(dim=1),
-                                 as_tuple=True)[0]
+            # (an .all(dim=1) here exports wrongly: two explicit tests)
+            keep = (boxes[:, 2] - boxes[:, 0] > min_size) & \
+                (boxes[:, 3] - boxes[:, 1] > min_size)
+            keep = torch.nonzero(keep, as_tuple=True)[0]
             scores, boxes, levels = scores[keep], boxes[keep], levels[keep]
         num_groups = 1 if across else len(cls_scores)
         groups = torch.arange(num_groups, device=levels.device)
