@@ -61,6 +61,27 @@ def test_eval_hook_dynamic_intervals(hook_type):
         hook_type(loader, dynamic_intervals=[3, 2])
 
 
+@pytest.mark.parametrize('hook_type,loop', [(EvalHook, 'single_gpu_test'),
+                                             (DistEvalHook, 'multi_gpu_test')])
+def test_eval_hook_without_test_fn_runs_mmdet_apis_loop(hook_type, loop,
+                                                        monkeypatch):
+    """MMDetection's hooks look ``mmdet.apis.<loop>`` up when they run, so
+    its tests patch that name; a hook built without ``test_fn`` does too."""
+    import mmdet.apis
+    calls = []
+
+    def fake_loop(model, loader, **kwargs):
+        calls.append(model)
+        return ['result']
+
+    monkeypatch.setattr(mmdet.apis, loop, fake_loop)
+    loader = DataLoader([torch.zeros(1)], batch_size=1)
+    hook = hook_type(loader, interval=1)
+    assert hook._detection_test_fn() is fake_loop
+    given = hook_type(loader, interval=1, test_fn=len)
+    assert given._detection_test_fn() is len
+
+
 # 3. distance2bbox
 def test_distance2bbox_batched_max_shapes():
     points = torch.tensor([[10., 10.], [50., 5.]])

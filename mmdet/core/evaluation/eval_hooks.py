@@ -4,12 +4,15 @@ mmcv's ``EvalHook`` already does the scheduling (``interval``, ``start``,
 ``by_epoch``) and best-checkpoint keeping (``save_best``, ``rule``); these
 subclasses run the detection test loop they are given (``test_fn``:
 ``train_detector`` passes ``mmdet.apis.single_gpu_test`` /
-``multi_gpu_test``; ``core`` never imports ``apis``) and keep the logged
+``multi_gpu_test``; a hook built without one looks that loop up by name
+when it runs, as MMDetection's hooks do, and is the one place where
+``core`` reaches ``apis``, late and by name) and keep the logged
 numbers plain Python floats, so checkpoints carrying them (the best
 score sits in ``meta['hook_msgs']``) load under
 ``torch.load(weights_only=True)``.
 """
 import bisect
+import importlib
 import os.path as osp
 import warnings
 
@@ -88,12 +91,16 @@ class _DetEvaluateMixin:
         with preserved_rng_state():
             self._run_evaluation(runner)
 
-    def _check_test_fn(self, test_fn):
-        if test_fn is None:
-            raise TypeError(
-                f'{type(self).__name__} needs test_fn, the detection test '
-                'loop: mmdet.apis.single_gpu_test (EvalHook) or '
-                'mmdet.apis.multi_gpu_test (DistEvalHook)')
+    def _detection_test_fn(self):
+        """The test loop given as ``test_fn``, or else ``mmdet.apis``'s
+        (``single_gpu_test`` / ``multi_gpu_test``), looked up by name when
+        the hook runs, as MMDetection 2.x's hooks do (so a patched
+        ``mmdet.apis.single_gpu_test`` is the one called). ``train_detector``
+        always passes the loop; the lookup serves hooks built directly."""
+        if self._given_test_fn is not None:
+            return self._given_test_fn
+        return getattr(importlib.import_module('mmdet.apis'),
+                       self._default_test_fn_name)
 
     def evaluate(self, runner, results):
         eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(
@@ -115,19 +122,21 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
     """Single-process evaluation hook.
 
     Args: as mmcv's ``EvalHook`` (``dataloader``, ``start``, ``interval``,
-    ``by_epoch``, ``save_best``, ``rule``, ...) with ``test_fn`` required
+    ``by_epoch``, ``save_best``, ``rule``, ...) and ``test_fn`` (default
     (``mmdet.apis.single_gpu_test``); the remaining keyword arguments
     (``metric``, ``classwise``, ...) go to ``dataset.evaluate``.
     """
+    _default_test_fn_name = 'single_gpu_test'
 
     def __init__(self, dataloader, *args, test_fn=None, **kwargs):
-        self._check_test_fn(test_fn)
+        self._given_test_fn = test_fn
         super().__init__(dataloader, *args, test_fn=test_fn, **kwargs)
 
     def _run_evaluation(self, runner):
         if not self._should_evaluate(runner):
             return
-        results = self.test_fn(runner.model, self.dataloader, show=False)
+        results = self._detection_test_fn()(runner.model, self.dataloader,
+                                             show=False)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
         if self.save_best and key_score:
@@ -137,10 +146,11 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
 class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
     """Distributed evaluation hook: every rank tests its share, rank 0
     gathers (through ``tmpdir`` or, with ``gpu_collect``, collectives) and
-    evaluates. ``test_fn`` is required (``mmdet.apis.multi_gpu_test``)."""
+    evaluates. ``test_fn`` defaults to ``mmdet.apis.multi_gpu_test``."""
+    _default_test_fn_name = 'multi_gpu_test'
 
     def __init__(self, dataloader, *args, test_fn=None, **kwargs):
-        self._check_test_fn(test_fn)
+        self._given_test_fn = test_fn
         super().__init__(dataloader, *args, test_fn=test_fn, **kwargs)
 
     def _broadcast_bn_buffers(self, runner):
@@ -157,8 +167,9 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
         if not self._should_evaluate(runner):
             return
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
-        results = self.test_fn(runner.model, self.dataloader, tmpdir=tmpdir,
-                               gpu_collect=self.gpu_collect)
+        results = self._detection_test_fn()(
+            runner.model, self.dataloader, tmpdir=tmpdir,
+            gpu_collect=self.gpu_collect)
         if runner.rank == 0:
             print('\n')
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
