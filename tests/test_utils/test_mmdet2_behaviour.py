@@ -3,6 +3,7 @@ the compatibility work): FilterAnnotations' keep_empty, EvalHook's
 dynamic_intervals, batched distance2bbox, per-level anchor-head losses,
 setup_multi_processes, digit_version, compat_cfg and the COCO palette."""
 import os
+import sys
 import types
 
 import cv2
@@ -80,6 +81,10 @@ def test_eval_hook_without_test_fn_runs_mmdet_apis_loop(hook_type, loop,
     assert hook._detection_test_fn() is fake_loop
     given = hook_type(loader, interval=1, test_fn=len)
     assert given._detection_test_fn() is len
+    # without mmdet.apis loaded there is nothing to take: a clear error
+    monkeypatch.delitem(sys.modules, 'mmdet.apis')
+    with pytest.raises(TypeError, match=f'test_fn=mmdet.apis.{loop}'):
+        hook._detection_test_fn()
 
 
 # 3. distance2bbox

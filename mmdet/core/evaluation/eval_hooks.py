@@ -4,16 +4,16 @@ mmcv's ``EvalHook`` already does the scheduling (``interval``, ``start``,
 ``by_epoch``) and best-checkpoint keeping (``save_best``, ``rule``); these
 subclasses run the detection test loop they are given (``test_fn``:
 ``train_detector`` passes ``mmdet.apis.single_gpu_test`` /
-``multi_gpu_test``; a hook built without one looks that loop up by name
-when it runs, as MMDetection's hooks do, and is the one place where
-``core`` reaches ``apis``, late and by name) and keep the logged
+``multi_gpu_test``; a hook built without one takes that loop from the
+loaded ``mmdet.apis`` module when it runs, as MMDetection's hooks do,
+without importing it) and keep the logged
 numbers plain Python floats, so checkpoints carrying them (the best
 score sits in ``meta['hook_msgs']``) load under
 ``torch.load(weights_only=True)``.
 """
 import bisect
-import importlib
 import os.path as osp
+import sys
 import warnings
 
 import torch.distributed as dist
@@ -92,15 +92,21 @@ class _DetEvaluateMixin:
             self._run_evaluation(runner)
 
     def _detection_test_fn(self):
-        """The test loop given as ``test_fn``, or else ``mmdet.apis``'s
-        (``single_gpu_test`` / ``multi_gpu_test``), looked up by name when
-        the hook runs, as MMDetection 2.x's hooks do (so a patched
-        ``mmdet.apis.single_gpu_test`` is the one called). ``train_detector``
-        always passes the loop; the lookup serves hooks built directly."""
+        """The test loop given as ``test_fn``, or else the loop of the
+        loaded ``mmdet.apis`` (``single_gpu_test`` / ``multi_gpu_test``),
+        taken by name when the hook runs, as MMDetection 2.x's hooks do (so
+        a patched ``mmdet.apis.single_gpu_test`` is the one called).
+        ``train_detector`` always passes the loop; the lookup serves hooks
+        built directly. ``core`` imports nothing of ``apis`` for it."""
         if self._given_test_fn is not None:
             return self._given_test_fn
-        return getattr(importlib.import_module('mmdet.apis'),
-                       self._default_test_fn_name)
+        apis = sys.modules.get('mmdet.apis')
+        if apis is None:
+            raise TypeError(
+                f'{type(self).__name__} has no test_fn and mmdet.apis is not '
+                'loaded: pass test_fn=mmdet.apis.'
+                f'{self._default_test_fn_name} (train_detector does)')
+        return getattr(apis, self._default_test_fn_name)
 
     def evaluate(self, runner, results):
         eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(
