@@ -23,7 +23,13 @@ ORDER = [
     'cascade_rcnn_odconv4x_r50_fpn_1x_coco',
     'cascade_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
     'cascade_mask_rcnn_odconv4x_r50_fpn_1x_coco',
-    'cascade_mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco'
+    'cascade_mask_rcnn_odconv4x_mobilenetv2_100_fpn_1x_coco',
+    'retinanet_odconv4x_r50_fpn_1x_coco',
+    'retinanet_odconv4x_mobilenetv2_100_fpn_1x_coco',
+    'fcos_odconv4x_r50_fpn_gn-head_1x_coco',
+    'fcos_odconv4x_mobilenetv2_100_fpn_gn-head_1x_coco',
+    'atss_odconv4x_r50_fpn_1x_coco',
+    'atss_odconv4x_mobilenetv2_100_fpn_1x_coco'
 ]
 
 
