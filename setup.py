@@ -7,6 +7,7 @@ pip would install the pure-Python ``mmcv`` beside it (both write the same
 requirement is therefore only added when no mmcv-full 1.7.x is installed in
 the interpreter that pip installs into.
 """
+
 import json
 import os.path as osp
 import subprocess
@@ -39,12 +40,18 @@ def installed_mmcv_full_version():
     site-packages, so ask the interpreter itself in isolated mode (``-I``
     ignores the PYTHONPATH pip sets up).
     """
-    probe = ('import importlib.metadata as m, json\n'
-             'try:\n    print(json.dumps(m.version("mmcv-full")))\n'
-             'except m.PackageNotFoundError:\n    print("null")\n')
+    probe = (
+        'import importlib.metadata as m, json\n'
+        'try:\n    print(json.dumps(m.version("mmcv-full")))\n'
+        'except m.PackageNotFoundError:\n    print("null")\n'
+    )
     try:
-        out = subprocess.run([sys.executable, '-I', '-c', probe],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, '-I', '-c', probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return json.loads(out.stdout.strip() or 'null')
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
@@ -54,8 +61,11 @@ def install_requires():
     requires = read_requirements('runtime.txt')
     full = installed_mmcv_full_version()
     if full is not None and full.startswith('1.7'):
-        print(f'mmcv-full {full} is installed: not adding mmcv to the '
-              'requirements', file=sys.stderr)
+        print(
+            f'mmcv-full {full} is installed: not adding mmcv to the '
+            'requirements',
+            file=sys.stderr,
+        )
     else:
         requires += read_requirements('mminstall.txt')
     return requires
@@ -85,9 +95,10 @@ if __name__ == '__main__':
             'tests': read_requirements('tests.txt'),
             'optional': read_requirements('optional.txt'),
             'deploy': read_requirements('deploy.txt'),
-            'all': read_requirements('tests.txt') +
-            read_requirements('optional.txt') +
-            read_requirements('deploy.txt'),
+            'all': read_requirements('tests.txt')
+            + read_requirements('optional.txt')
+            + read_requirements('deploy.txt'),
             'mim': read_requirements('mminstall.txt'),
         },
-        zip_safe=False)
+        zip_safe=False,
+    )

@@ -5,6 +5,7 @@
 
 Without --out-file the drawing is shown in a window.
 """
+
 import argparse
 
 from mmdet.apis import inference_detector, init_detector, show_result_pyplot
@@ -12,22 +13,37 @@ from mmdet.apis import inference_detector, init_detector, show_result_pyplot
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Run a detector on one image and draw its detections')
+        description='Run a detector on one image and draw its detections'
+    )
     parser.add_argument('img', help='the image file')
     parser.add_argument('config', help='the detector\'s config file')
-    parser.add_argument('checkpoint', help='its checkpoint (.pth file, state '
-                        'dict, or unpacked archive/ folder)')
-    parser.add_argument('--out-file', default=None,
-                        help='write the drawing here instead of showing it')
-    parser.add_argument('--device', default='cuda:0',
-                        help='where to run: cuda:0, cpu, ... '
-                        '(default: cuda:0)')
-    parser.add_argument('--palette', default='coco',
-                        choices=['coco', 'random'],
-                        help='colours of the classes (default: coco)')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='draw detections scoring above this '
-                        '(default: 0.3)')
+    parser.add_argument(
+        'checkpoint',
+        help='its checkpoint (.pth file, state '
+        'dict, or unpacked archive/ folder)',
+    )
+    parser.add_argument(
+        '--out-file',
+        default=None,
+        help='write the drawing here instead of showing it',
+    )
+    parser.add_argument(
+        '--device',
+        default='cuda:0',
+        help='where to run: cuda:0, cpu, ... (default: cuda:0)',
+    )
+    parser.add_argument(
+        '--palette',
+        default='coco',
+        choices=['coco', 'random'],
+        help='colours of the classes (default: coco)',
+    )
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='draw detections scoring above this (default: 0.3)',
+    )
     return parser.parse_args(argv)
 
 
@@ -35,8 +51,14 @@ def main(argv=None):
     args = parse_args(argv)
     model = init_detector(args.config, args.checkpoint, device=args.device)
     result = inference_detector(model, args.img)
-    show_result_pyplot(model, args.img, result, score_thr=args.score_thr,
-                       palette=args.palette, out_file=args.out_file)
+    show_result_pyplot(
+        model,
+        args.img,
+        result,
+        score_thr=args.score_thr,
+        palette=args.palette,
+        out_file=args.out_file,
+    )
     if args.out_file:
         print(f'detections drawn to {args.out_file}')
 

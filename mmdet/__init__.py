@@ -1,4 +1,5 @@
 """MMDetection-2.x-compatible detection toolbox with ODConv backbones."""
+
 import logging
 import warnings
 
@@ -15,8 +16,9 @@ def _installed_mmcv_version():
     cpp_logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings('ignore',
-                                    message='On January 1, 2023, MMCV')
+            warnings.filterwarnings(
+                'ignore', message='On January 1, 2023, MMCV'
+            )
             import mmcv
     except ImportError:
         return None

@@ -3,6 +3,7 @@
 This module imports nothing but the standard library, so that ``import mmdet``
 can check mmcv before anything else touches it.
 """
+
 import re
 
 __version__ = '2.28.2+odconv.0.1.0'
@@ -18,13 +19,15 @@ MMCV_INSTALL_HINT = (
     '    pip install "setuptools<81" wheel && '
     'pip install --no-build-isolation mmcv==1.7.2\n'
     '(mmcv 1.7 builds with setuptools\' pkg_resources, which setuptools 81 '
-    'removed), or run `bash tools/install.sh`.')
+    'removed), or run `bash tools/install.sh`.'
+)
 
 
 # order of pre-/post-release tags; a final release is 0
 PRE_RELEASE_RANK = {'dev': -4, 'a': -3, 'b': -2, 'rc': -1, 'post': 1}
 VERSION_PATTERN = re.compile(
-    r'(\d+(?:\.\d+)*)[.\-_]?(dev|a|b|rc|post)?[.\-_]?(\d*)')
+    r'(\d+(?:\.\d+)*)[.\-_]?(dev|a|b|rc|post)?[.\-_]?(\d*)'
+)
 
 
 def digit_version(version_str: str) -> tuple:
@@ -54,7 +57,11 @@ def check_mmcv_version(version_str) -> None:
     version = digit_version(version_str)
     # compare the release numbers with the upper bound, so that 2.0.0rc1 is
     # refused too: the mmcv 2.0 release candidates already have the new API
-    if not (digit_version(MMCV_MIN) <= version
-            and version[:3] < digit_version(MMCV_MAX)[:3]):
-        raise ImportError(f'mmcv=={version_str} is installed, which is not '
-                          'supported. ' + MMCV_INSTALL_HINT)
+    if not (
+        digit_version(MMCV_MIN) <= version
+        and version[:3] < digit_version(MMCV_MAX)[:3]
+    ):
+        raise ImportError(
+            f'mmcv=={version_str} is installed, which is not '
+            'supported. ' + MMCV_INSTALL_HINT
+        )

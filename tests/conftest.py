@@ -1,4 +1,5 @@
 """Shared test set-up: one thread, paths to reference data."""
+
 import os.path as osp
 
 import pytest

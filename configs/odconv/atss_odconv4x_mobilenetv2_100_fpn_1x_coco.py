@@ -13,6 +13,8 @@ model = dict(
         kernel_num=4,
         out_indices=(1, 2, 3, 4),
         frozen_stages=1,
-        norm_eval=True),
-    neck=dict(in_channels=[24, 32, 96, 1280]))
+        norm_eval=True,
+    ),
+    neck=dict(in_channels=[24, 32, 96, 1280]),
+)
 find_unused_parameters = True

@@ -5,7 +5,8 @@
 _base_ = [
     '../_base_/models/cascade_mask_rcnn_r50_fpn.py',
     '../_base_/datasets/coco_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_1x.py',
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     pretrained='checkpoints/imagenet/od_mobilenetv2_100_4x.pth',
@@ -17,6 +18,8 @@ model = dict(
         kernel_num=4,
         out_indices=(1, 2, 3, 4),
         frozen_stages=1,
-        norm_eval=True),
-    neck=dict(in_channels=[24, 32, 96, 1280]))
+        norm_eval=True,
+    ),
+    neck=dict(in_channels=[24, 32, 96, 1280]),
+)
 find_unused_parameters = True

@@ -2,7 +2,8 @@
 _base_ = [
     '../_base_/models/faster_rcnn_r50_fpn.py',
     '../_base_/datasets/coco_detection.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_1x.py',
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
@@ -15,5 +16,7 @@ model = dict(
         kernel_num=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_eval=True))
+        norm_eval=True,
+    ),
+)
 find_unused_parameters = True

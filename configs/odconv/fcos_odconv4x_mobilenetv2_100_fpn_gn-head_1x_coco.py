@@ -5,7 +5,8 @@
 _base_ = '../fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py'
 # the OD backbones' ImageNet weights expect pytorch-style normalization
 img_norm_cfg = dict(
-    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True
+)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
@@ -29,12 +30,14 @@ test_pipeline = [
             dict(type='Pad', size_divisor=32),
             dict(type='ImageToTensor', keys=['img']),
             dict(type='Collect', keys=['img']),
-        ])
+        ],
+    ),
 ]
 data = dict(
     train=dict(pipeline=train_pipeline),
     val=dict(pipeline=test_pipeline),
-    test=dict(pipeline=test_pipeline))
+    test=dict(pipeline=test_pipeline),
+)
 model = dict(
     pretrained='checkpoints/imagenet/od_mobilenetv2_100_4x.pth',
     backbone=dict(
@@ -45,6 +48,8 @@ model = dict(
         kernel_num=4,
         out_indices=(1, 2, 3, 4),
         frozen_stages=1,
-        norm_eval=True),
-    neck=dict(in_channels=[24, 32, 96, 1280]))
+        norm_eval=True,
+    ),
+    neck=dict(in_channels=[24, 32, 96, 1280]),
+)
 find_unused_parameters = True

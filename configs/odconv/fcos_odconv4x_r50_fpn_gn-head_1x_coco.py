@@ -5,7 +5,8 @@
 _base_ = '../fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py'
 # the OD backbones' ImageNet weights expect pytorch-style normalization
 img_norm_cfg = dict(
-    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True
+)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
@@ -29,12 +30,14 @@ test_pipeline = [
             dict(type='Pad', size_divisor=32),
             dict(type='ImageToTensor', keys=['img']),
             dict(type='Collect', keys=['img']),
-        ])
+        ],
+    ),
 ]
 data = dict(
     train=dict(pipeline=train_pipeline),
     val=dict(pipeline=test_pipeline),
-    test=dict(pipeline=test_pipeline))
+    test=dict(pipeline=test_pipeline),
+)
 model = dict(
     pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
     backbone=dict(
@@ -45,5 +48,7 @@ model = dict(
         kernel_num=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_eval=True))
+        norm_eval=True,
+    ),
+)
 find_unused_parameters = True

@@ -13,5 +13,7 @@ model = dict(
         kernel_num=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_eval=True))
+        norm_eval=True,
+    ),
+)
 find_unused_parameters = True

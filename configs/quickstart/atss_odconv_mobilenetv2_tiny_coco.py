@@ -13,7 +13,7 @@
 # - lr 0.01 (MMDetection's ATSS lr) for 4 images per step.
 _base_ = [
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     type='ATSS',
@@ -26,14 +26,16 @@ model = dict(
         out_indices=(1, 2, 3, 4),
         frozen_stages=-1,
         norm_eval=False,
-        pretrained=None),
+        pretrained=None,
+    ),
     neck=dict(
         type='FPN',
         in_channels=[16, 16, 48, 1280],
         out_channels=64,
         start_level=1,
         add_extra_convs='on_output',
-        num_outs=5),
+        num_outs=5,
+    ),
     bbox_head=dict(
         type='ATSSHead',
         num_classes=4,
@@ -45,31 +47,39 @@ model = dict(
             ratios=[1.0],
             octave_base_scale=8,
             scales_per_octave=1,
-            strides=[8, 16, 32, 64, 128]),
+            strides=[8, 16, 32, 64, 128],
+        ),
         bbox_coder=dict(
             type='DeltaXYWHBBoxCoder',
-            target_means=[.0, .0, .0, .0],
-            target_stds=[0.1, 0.1, 0.2, 0.2]),
+            target_means=[0.0, 0.0, 0.0, 0.0],
+            target_stds=[0.1, 0.1, 0.2, 0.2],
+        ),
         loss_cls=dict(
             type='FocalLoss',
             use_sigmoid=True,
             gamma=2.0,
             alpha=0.25,
-            loss_weight=1.0),
+            loss_weight=1.0,
+        ),
         loss_bbox=dict(type='GIoULoss', loss_weight=2.0),
         loss_centerness=dict(
-            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+    ),
     train_cfg=dict(
         assigner=dict(type='ATSSAssigner', topk=9),
         allowed_border=-1,
         pos_weight=-1,
-        debug=False),
+        debug=False,
+    ),
     test_cfg=dict(
         nms_pre=1000,
         min_bbox_size=0,
         score_thr=0.05,
         nms=dict(type='nms', iou_threshold=0.6),
-        max_per_img=100))
+        max_per_img=100,
+    ),
+)
 
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
@@ -78,7 +88,8 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[6])
+    step=[6],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=8)
 custom_hooks = [
     dict(type='NumClassCheckHook'),

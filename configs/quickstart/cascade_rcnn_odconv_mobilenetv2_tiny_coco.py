@@ -14,7 +14,7 @@
 _base_ = [
     '../_base_/models/cascade_rcnn_r50_fpn.py',
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
 ]
 bbox_heads = [
     dict(
@@ -25,12 +25,15 @@ bbox_heads = [
         num_classes=4,
         bbox_coder=dict(
             type='DeltaXYWHBBoxCoder',
-            target_means=[0., 0., 0., 0.],
-            target_stds=[0.1, 0.1, 0.2, 0.2]),
+            target_means=[0.0, 0.0, 0.0, 0.0],
+            target_stds=[0.1, 0.1, 0.2, 0.2],
+        ),
         reg_class_agnostic=True,
         loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0
+        ),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+    ),
     dict(
         type='Shared2FCBBoxHead',
         in_channels=64,
@@ -39,12 +42,15 @@ bbox_heads = [
         num_classes=4,
         bbox_coder=dict(
             type='DeltaXYWHBBoxCoder',
-            target_means=[0., 0., 0., 0.],
-            target_stds=[0.05, 0.05, 0.1, 0.1]),
+            target_means=[0.0, 0.0, 0.0, 0.0],
+            target_stds=[0.05, 0.05, 0.1, 0.1],
+        ),
         reg_class_agnostic=True,
         loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0
+        ),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+    ),
     dict(
         type='Shared2FCBBoxHead',
         in_channels=64,
@@ -53,12 +59,15 @@ bbox_heads = [
         num_classes=4,
         bbox_coder=dict(
             type='DeltaXYWHBBoxCoder',
-            target_means=[0., 0., 0., 0.],
-            target_stds=[0.033, 0.033, 0.067, 0.067]),
+            target_means=[0.0, 0.0, 0.0, 0.0],
+            target_stds=[0.033, 0.033, 0.067, 0.067],
+        ),
         reg_class_agnostic=True,
         loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0
+        ),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+    ),
 ]
 rcnn_stage_cfgs = [
     dict(
@@ -68,15 +77,19 @@ rcnn_stage_cfgs = [
             neg_iou_thr=iou,
             min_pos_iou=iou,
             match_low_quality=False,
-            ignore_iof_thr=-1),
+            ignore_iof_thr=-1,
+        ),
         sampler=dict(
             type='RandomSampler',
             num=128,
             pos_fraction=0.25,
             neg_pos_ub=-1,
-            add_gt_as_proposals=True),
+            add_gt_as_proposals=True,
+        ),
         pos_weight=-1,
-        debug=False) for iou in (0.5, 0.6, 0.7)
+        debug=False,
+    )
+    for iou in (0.5, 0.6, 0.7)
 ]
 model = dict(
     backbone=dict(
@@ -89,16 +102,18 @@ model = dict(
         out_indices=(1, 2, 3, 4),
         frozen_stages=-1,
         norm_eval=False,
-        pretrained=None),
+        pretrained=None,
+    ),
     neck=dict(in_channels=[16, 16, 48, 1280], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=bbox_heads),
+        bbox_roi_extractor=dict(out_channels=64), bbox_head=bbox_heads
+    ),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=500, max_per_img=200),
-        rcnn=rcnn_stage_cfgs),
-    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)))
+        rpn_proposal=dict(nms_pre=500, max_per_img=200), rcnn=rcnn_stage_cfgs
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)),
+)
 
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
@@ -107,7 +122,8 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[3])
+    step=[3],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=4)
 custom_hooks = [
     dict(type='NumClassCheckHook'),

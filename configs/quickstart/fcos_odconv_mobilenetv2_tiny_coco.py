@@ -15,7 +15,7 @@
 # - Pytorch-style normalization (the OD backbone's), not FCOS's caffe one.
 _base_ = [
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     type='FCOS',
@@ -28,7 +28,8 @@ model = dict(
         out_indices=(1, 2, 3, 4),
         frozen_stages=-1,
         norm_eval=False,
-        pretrained=None),
+        pretrained=None,
+    ),
     neck=dict(
         type='FPN',
         in_channels=[16, 16, 48, 1280],
@@ -36,7 +37,8 @@ model = dict(
         start_level=1,
         add_extra_convs='on_output',
         num_outs=5,
-        relu_before_extra_convs=True),
+        relu_before_extra_convs=True,
+    ),
     bbox_head=dict(
         type='FCOSHead',
         num_classes=4,
@@ -53,40 +55,49 @@ model = dict(
             use_sigmoid=True,
             gamma=2.0,
             alpha=0.25,
-            loss_weight=1.0),
+            loss_weight=1.0,
+        ),
         loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
         loss_centerness=dict(
-            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+    ),
     train_cfg=dict(
         assigner=dict(
             type='MaxIoUAssigner',
             pos_iou_thr=0.5,
             neg_iou_thr=0.4,
             min_pos_iou=0,
-            ignore_iof_thr=-1),
+            ignore_iof_thr=-1,
+        ),
         allowed_border=-1,
         pos_weight=-1,
-        debug=False),
+        debug=False,
+    ),
     test_cfg=dict(
         nms_pre=1000,
         min_bbox_size=0,
         score_thr=0.05,
         nms=dict(type='nms', iou_threshold=0.5),
-        max_per_img=100))
+        max_per_img=100,
+    ),
+)
 
 optimizer = dict(
     type='SGD',
     lr=0.01,
     momentum=0.9,
     weight_decay=0.0001,
-    paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.))
+    paramwise_cfg=dict(bias_lr_mult=2.0, bias_decay_mult=0.0),
+)
 optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
 lr_config = dict(
     policy='step',
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[6])
+    step=[6],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=8)
 custom_hooks = [
     dict(type='NumClassCheckHook'),

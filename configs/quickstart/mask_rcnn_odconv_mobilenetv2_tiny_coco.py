@@ -32,7 +32,7 @@
 _base_ = [
     '../_base_/models/mask_rcnn_r50_fpn.py',
     '../_base_/datasets/tiny_coco_instance.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     backbone=dict(
@@ -45,7 +45,8 @@ model = dict(
         out_indices=(1, 2, 3, 4),
         frozen_stages=-1,
         norm_eval=False,
-        pretrained=None),
+        pretrained=None,
+    ),
     neck=dict(in_channels=[16, 16, 48, 1280], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
@@ -53,12 +54,15 @@ model = dict(
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=4),
         mask_roi_extractor=dict(out_channels=64),
         mask_head=dict(
-            num_convs=2, in_channels=64, conv_out_channels=64,
-            num_classes=4)),
+            num_convs=2, in_channels=64, conv_out_channels=64, num_classes=4
+        ),
+    ),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=500, max_per_img=200),
-        rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)))
+        rcnn=dict(sampler=dict(num=128)),
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)),
+)
 
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
@@ -67,7 +71,8 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[6])
+    step=[6],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=8)
 custom_hooks = [
     dict(type='NumClassCheckHook'),

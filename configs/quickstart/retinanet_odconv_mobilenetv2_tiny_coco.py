@@ -13,7 +13,7 @@
 _base_ = [
     '../_base_/models/retinanet_r50_fpn.py',
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
 ]
 model = dict(
     backbone=dict(
@@ -26,10 +26,13 @@ model = dict(
         out_indices=(1, 2, 3, 4),
         frozen_stages=-1,
         norm_eval=False,
-        pretrained=None),
+        pretrained=None,
+    ),
     neck=dict(in_channels=[16, 16, 48, 1280], out_channels=64),
     bbox_head=dict(
-        num_classes=4, in_channels=64, feat_channels=64, stacked_convs=2))
+        num_classes=4, in_channels=64, feat_channels=64, stacked_convs=2
+    ),
+)
 
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
@@ -38,7 +41,8 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[6])
+    step=[6],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=8)
 custom_hooks = [
     dict(type='NumClassCheckHook'),

@@ -28,6 +28,7 @@ kernel k x k, groups g, ``kernel_num`` K and squeeze width A:
 Params are every parameter of the model (``requires_grad`` or not: frozen
 stages count), which is how the published table counts them.
 """
+
 from collections import OrderedDict, defaultdict
 
 import numpy as np
@@ -62,10 +63,17 @@ def odconv2d_flops(module, input_shape, output_shape):
     att = module.attention
     hidden = att.fc.out_channels
     k2 = module.kernel_size**2
-    heads = c_in + sum(fc.out_channels for fc in (
-        att.filter_fc, att.spatial_fc, att.kernel_fc) if fc is not None)
-    attention = batch * (c_in * height * width + c_in * hidden + 3 * hidden
-                         + (hidden + 1) * heads)
+    heads = c_in + sum(
+        fc.out_channels
+        for fc in (att.filter_fc, att.spatial_fc, att.kernel_fc)
+        if fc is not None
+    )
+    attention = batch * (
+        c_in * height * width
+        + c_in * hidden
+        + 3 * hidden
+        + (hidden + 1) * heads
+    )
     kernel_size = c_out * (c_in // module.groups) * k2
     aggregation = 0
     if att.kernel_fc is not None:
@@ -75,9 +83,12 @@ def odconv2d_flops(module, input_shape, output_shape):
     scaling = c_in * height * width
     if att.filter_fc is not None:
         scaling += c_out * out_h * out_w
-    return dict(attention=attention, aggregation=batch * aggregation,
-                scaling=batch * scaling,
-                convolution=batch * out_h * out_w * kernel_size)
+    return dict(
+        attention=attention,
+        aggregation=batch * aggregation,
+        scaling=batch * scaling,
+        convolution=batch * out_h * out_w * kernel_size,
+    )
 
 
 class FlopsCounter:
@@ -120,29 +131,34 @@ class FlopsCounter:
         if type(module) in mapping:
             self._hook(module, self._mmcv_hook(name, mapping[type(module)]))
         for child_name, child in module.named_children():
-            self._register(child, f'{name}.{child_name}' if name else
-                           child_name)
+            self._register(
+                child, f'{name}.{child_name}' if name else child_name
+            )
 
     def _hook(self, module, fn):
         self._handles.append(module.register_forward_hook(fn))
 
     def _odconv_hook(self, name):
         def hook(module, inputs, output):
-            parts = odconv2d_flops(module, tuple(inputs[0].shape),
-                                   tuple(output.shape))
+            parts = odconv2d_flops(
+                module, tuple(inputs[0].shape), tuple(output.shape)
+            )
             for part, flops in parts.items():
                 self.odconv[part] += flops
             self._add(name, sum(parts.values()))
+
         return hook
 
     def _mmcv_hook(self, name, count_fn):
         """mmcv's counting function for the layer type; it adds to the
         module's ``__flops__``, read back and removed here."""
+
         def hook(module, inputs, output):
             module.__flops__ = 0
             count_fn(module, inputs, output)
             self._add(name, module.__flops__)
             del module.__flops__
+
         return hook
 
 
@@ -150,8 +166,7 @@ def padded_shape(shape, size_divisor=32):
     """(H, W) rounded up to multiples of ``size_divisor`` (<= 0: as is)."""
     if size_divisor <= 0:
         return tuple(shape)
-    return tuple(int(np.ceil(s / size_divisor)) * size_divisor
-                 for s in shape)
+    return tuple(int(np.ceil(s / size_divisor)) * size_divisor for s in shape)
 
 
 def build_detector_for_counting(config, cfg_options=None):
@@ -174,7 +189,8 @@ def detector_complexity(model, shape):
     if not hasattr(model, 'forward_dummy'):
         raise NotImplementedError(
             f'FLOPs counting is not supported for {type(model).__name__} '
-            '(it has no forward_dummy)')
+            '(it has no forward_dummy)'
+        )
     device = next(model.parameters()).device
     img = torch.zeros(1, 3, *shape, device=device)
     with FlopsCounter(model) as counter, torch.no_grad():
@@ -183,9 +199,13 @@ def detector_complexity(model, shape):
     for name, flops in counter.by_module.items():
         part = name.split('.')[0]
         by_part[part] = by_part.get(part, 0) + flops
-    return dict(params=count_params(model), flops=counter.total,
-                by_part=by_part, odconv=dict(counter.odconv),
-                num_odconv=counter.num_odconv)
+    return dict(
+        params=count_params(model),
+        flops=counter.total,
+        by_part=by_part,
+        odconv=dict(counter.odconv),
+        num_odconv=counter.num_odconv,
+    )
 
 
 def format_count(value, unit):

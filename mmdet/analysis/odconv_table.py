@@ -16,6 +16,7 @@ Where a run's AP comes from, for config ``NAME``:
   else the last evaluation in its newest ``*.log.json`` that has one
   (training).
 """
+
 import glob
 import json
 import os.path as osp
@@ -55,19 +56,24 @@ def load_published(metafile):
         raise FileNotFoundError(
             f'{metafile!r} does not exist: the published table lives in '
             f'configs/odconv/{METAFILE}; give the folder of the configs '
-            '(--config-dir) that holds it')
+            '(--config-dir) that holds it'
+        )
     with open(metafile, encoding='utf-8') as f:
         models = yaml.safe_load(f).get('Models', [])
     published = OrderedDict()
     for model in models:
         meta = model['Metadata']
         published[model['Name']] = dict(
-            backbone=meta['Backbone'], detector=meta['Detector'],
+            backbone=meta['Backbone'],
+            detector=meta['Detector'],
             params=meta.get('Params'),
             box=_metric(model, 'Object Detection', 'box AP'),
             mask=_metric(model, SEGM_TASK, 'mask AP'),
-            with_mask=any(result.get('Task') == SEGM_TASK
-                          for result in model.get('Results', [])))
+            with_mask=any(
+                result.get('Task') == SEGM_TASK
+                for result in model.get('Results', [])
+            ),
+        )
     return published
 
 
@@ -99,21 +105,28 @@ def _metrics_file(path):
         data = json.load(f)
     metrics = data.get('metric', data) if isinstance(data, dict) else None
     if not isinstance(metrics, dict) or 'bbox_mAP' not in metrics:
-        raise ValueError(f'{path!r} has no bbox_mAP: give the eval_*.json '
-                         'written by tools/test.py --eval bbox [segm] '
-                         '--work-dir DIR')
+        raise ValueError(
+            f'{path!r} has no bbox_mAP: give the eval_*.json '
+            'written by tools/test.py --eval bbox [segm] '
+            '--work-dir DIR'
+        )
     return dict(metrics=metrics, source=path, epoch=None)
 
 
 def _last_eval_in_logs(run_dir):
     """The last evaluation record of the newest ``.log.json`` with one."""
-    for path in sorted(glob.glob(osp.join(run_dir, '*.log.json')),
-                       reverse=True):
-        evals = [r for r in load_json_log(path)
-                 if r.get('mode') == 'val' and 'bbox_mAP' in r]
+    for path in sorted(
+        glob.glob(osp.join(run_dir, '*.log.json')), reverse=True
+    ):
+        evals = [
+            r
+            for r in load_json_log(path)
+            if r.get('mode') == 'val' and 'bbox_mAP' in r
+        ]
         if evals:
-            return dict(metrics=evals[-1], source=path,
-                        epoch=evals[-1]['epoch'])
+            return dict(
+                metrics=evals[-1], source=path, epoch=evals[-1]['epoch']
+            )
     return None
 
 
@@ -155,18 +168,23 @@ def table_row(name, published, config_dir, work_dirs=(), results=None):
     run = find_run(name, work_dirs, results)
     measured = format_params(params)
     return OrderedDict(
-        name=name, backbone=published['backbone'],
-        detector=published['detector'], params=params,
+        name=name,
+        backbone=published['backbone'],
+        detector=published['detector'],
+        params=params,
         params_cell=measured,
         paper_params_cell=_published_params(published['params'], measured),
         box=_ap_cell(run, 'bbox_mAP', max_epochs),
         paper_box=_published_ap(published['box']),
         mask=_ap_cell(run, 'segm_mAP', max_epochs)
-        if published['with_mask'] else '-',
+        if published['with_mask']
+        else '-',
         paper_mask=_published_ap(published['mask'])
-        if published['with_mask'] else '-',
+        if published['with_mask']
+        else '-',
         source=run['source'] if run else None,
-        config=config)
+        config=config,
+    )
 
 
 def odconv_rows(config_dir='configs/odconv', work_dirs=(), results=None):
@@ -174,40 +192,51 @@ def odconv_rows(config_dir='configs/odconv', work_dirs=(), results=None):
     published = load_published(osp.join(config_dir, METAFILE))
     unknown = set(results or {}) - set(published)
     if unknown:
-        raise KeyError(f'--results for unknown configs {sorted(unknown)}; '
-                       f'the names are {list(published)}')
+        raise KeyError(
+            f'--results for unknown configs {sorted(unknown)}; '
+            f'the names are {list(published)}'
+        )
     for work_dir in work_dirs:
         if not osp.isdir(work_dir):
             raise FileNotFoundError(
                 f'work dir {work_dir!r} does not exist (expected '
-                f'{work_dir}/<config name>/ per run)')
-    return [table_row(name, entry, config_dir, work_dirs, results)
-            for name, entry in published.items()]
+                f'{work_dir}/<config name>/ per run)'
+            )
+    return [
+        table_row(name, entry, config_dir, work_dirs, results)
+        for name, entry in published.items()
+    ]
 
 
 def render_markdown(rows):
     """The Markdown table, a note on flagged Params and the AP sources."""
-    header = ('| Backbone | Detector | Params | Params (paper) | box AP | '
-              'box AP (paper) | mask AP | mask AP (paper) | Config |')
+    header = (
+        '| Backbone | Detector | Params | Params (paper) | box AP | '
+        'box AP (paper) | mask AP | mask AP (paper) | Config |'
+    )
     lines = [header, '|:---|:---|---:|---:|---:|---:|---:|---:|:---|']
     for row in rows:
         lines.append(
             f'| {row["backbone"]} | {row["detector"]} | '
             f'{row["params_cell"]} | {row["paper_params_cell"]} | '
             f'{row["box"]} | {row["paper_box"]} | {row["mask"]} | '
-            f'{row["paper_mask"]} | [{row["name"]}]({row["config"]}) |')
+            f'{row["paper_mask"]} | [{row["name"]}]({row["config"]}) |'
+        )
     lines.append('')
-    lines.append('Params: every parameter of the detector built from the '
-                 'config, counted by this code. AP: the last evaluation of '
-                 'each run (COCO val2017 for the released configs; the epoch '
-                 'is shown when it is not the schedule\'s last); paper: the '
-                 'published numbers.')
+    lines.append(
+        'Params: every parameter of the detector built from the '
+        'config, counted by this code. AP: the last evaluation of '
+        'each run (COCO val2017 for the released configs; the epoch '
+        'is shown when it is not the schedule\'s last); paper: the '
+        'published numbers.'
+    )
     for row in rows:
         if row['paper_params_cell'].endswith(FLAG):
             lines.append(
                 f'{FLAG} {row["name"]}: the paper prints '
                 f'{row["paper_params_cell"][:-2]}; the built model has '
-                f'{row["params"]:,} parameters ({row["params_cell"]}).')
+                f'{row["params"]:,} parameters ({row["params_cell"]}).'
+            )
     sources = [row for row in rows if row['source']]
     if sources:
         lines.append('')

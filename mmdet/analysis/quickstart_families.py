@@ -8,6 +8,7 @@ For config ``configs/quickstart/NAME.py`` a run leaves in
 is read back from those files only, so it can be rewritten at any time
 (``--table-only``) and includes runs made by hand the same way.
 """
+
 import glob
 import json
 import multiprocessing
@@ -28,7 +29,8 @@ def find_configs(config_dir='configs/quickstart', pattern=PATTERN):
     if not configs:
         raise FileNotFoundError(
             f'no {pattern} in {config_dir!r}: run from the repository root '
-            'or give --config-dir')
+            'or give --config-dir'
+        )
     return configs
 
 
@@ -48,13 +50,13 @@ def data_options(data_root):
     options = {}
     for split, key in (('train', 'train'), ('val', 'val'), ('val', 'test')):
         options[f'data.{key}.ann_file'] = osp.join(
-            data_root, 'annotations', f'instances_{split}.json')
+            data_root, 'annotations', f'instances_{split}.json'
+        )
         options[f'data.{key}.img_prefix'] = osp.join(data_root, split) + '/'
     return options
 
 
-def train_and_evaluate(config, work_root, epochs=None, data_root=None,
-                       seed=0):
+def train_and_evaluate(config, work_root, epochs=None, data_root=None, seed=0):
     """Train ``config`` from scratch, test its last checkpoint, and write
     ``family_run.json``.
 
@@ -77,16 +79,30 @@ def train_and_evaluate(config, work_root, epochs=None, data_root=None,
         options['runner.max_epochs'] = epochs
     cfg = load_config(config, options or None)
     start = time.time()
-    train_from_config(config, work_dir=work_dir, seed=seed,
-                      cfg_options=options or None,
-                      no_validate=epochs is not None)
+    train_from_config(
+        config,
+        work_dir=work_dir,
+        seed=seed,
+        cfg_options=options or None,
+        no_validate=epochs is not None,
+    )
     seconds = time.time() - start
-    test_from_config(config, osp.join(work_dir, 'latest.pth'),
-                     eval=eval_metrics(cfg), cfg_options=options or None,
-                     work_dir=work_dir)
+    test_from_config(
+        config,
+        osp.join(work_dir, 'latest.pth'),
+        eval=eval_metrics(cfg),
+        cfg_options=options or None,
+        work_dir=work_dir,
+    )
     with open(osp.join(work_dir, RUN_FILE), 'w') as f:
-        json.dump(dict(config=config, epochs=cfg.runner.max_epochs,
-                       train_seconds=round(seconds, 1)), f)
+        json.dump(
+            dict(
+                config=config,
+                epochs=cfg.runner.max_epochs,
+                train_seconds=round(seconds, 1),
+            ),
+            f,
+        )
     return read_run(work_dir)
 
 
@@ -95,14 +111,16 @@ def run_isolated(config, work_root, epochs=None, data_root=None, seed=0):
     each run gets its own log file, threads and random state."""
     proc = multiprocessing.get_context('spawn').Process(
         target=train_and_evaluate,
-        args=(config, work_root, epochs, data_root, seed))
+        args=(config, work_root, epochs, data_root, seed),
+    )
     proc.start()
     proc.join()
     if proc.exitcode != 0:
         raise RuntimeError(
             f'training or testing {config} failed (exit code '
             f'{proc.exitcode}); its log is in '
-            f'{osp.join(work_root, config_name(config))}/')
+            f'{osp.join(work_root, config_name(config))}/'
+        )
     return read_run(osp.join(work_root, config_name(config)))
 
 
@@ -125,10 +143,13 @@ def read_run(work_dir):
     if evals:
         with open(evals[-1]) as f:
             metrics = json.load(f).get('metric', {})
-    return dict(name=config_name(run['config']), epochs=run['epochs'],
-                train_seconds=run['train_seconds'],
-                bbox_mAP=metrics.get('bbox_mAP'),
-                segm_mAP=metrics.get('segm_mAP'))
+    return dict(
+        name=config_name(run['config']),
+        epochs=run['epochs'],
+        train_seconds=run['train_seconds'],
+        bbox_mAP=metrics.get('bbox_mAP'),
+        segm_mAP=metrics.get('segm_mAP'),
+    )
 
 
 def collect_rows(configs, work_root):
@@ -136,9 +157,16 @@ def collect_rows(configs, work_root):
     rows = []
     for config in configs:
         row = read_run(osp.join(work_root, config_name(config)))
-        rows.append(row or dict(name=config_name(config), epochs=None,
-                                train_seconds=None, bbox_mAP=None,
-                                segm_mAP=None))
+        rows.append(
+            row
+            or dict(
+                name=config_name(config),
+                epochs=None,
+                train_seconds=None,
+                bbox_mAP=None,
+                segm_mAP=None,
+            )
+        )
     return rows
 
 
@@ -160,13 +188,16 @@ def render_table(rows):
     """The Markdown table: config, epochs, training time, bbox and segm
     mAP (COCO, val split of the tiny set); '-' for a model without masks,
     'not run' for a config without a run."""
-    lines = ['| config | epochs | training time | bbox mAP | segm mAP |',
-             '|:---|---:|---:|---:|---:|']
+    lines = [
+        '| config | epochs | training time | bbox mAP | segm mAP |',
+        '|:---|---:|---:|---:|---:|',
+    ]
     for row in rows:
         ran = row['epochs'] is not None
         lines.append(
             f'| {row["name"]} | {row["epochs"] if ran else NOT_RUN} | '
             f'{format_seconds(row["train_seconds"])} | '
             f'{_map_cell(row["bbox_mAP"], ran)} | '
-            f'{_map_cell(row["segm_mAP"], ran)} |')
+            f'{_map_cell(row["segm_mAP"], ran)} |'
+        )
     return '\n'.join(lines) + '\n'

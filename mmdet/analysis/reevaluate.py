@@ -1,5 +1,6 @@
 """Evaluating, or formatting, a results file written by ``tools/test.py
 --out`` again, without running the model."""
+
 import os.path as osp
 
 from mmdet.apis.builders import build_test_dataset, eval_kwargs, load_config
@@ -13,22 +14,31 @@ def load_results(path, dataset):
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'results file {path!r} does not exist; write one with '
-            'tools/test.py CONFIG CHECKPOINT --out results.pkl')
+            'tools/test.py CONFIG CHECKPOINT --out results.pkl'
+        )
     if not path.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'{path!r}: give the .pkl written by tools/test.py '
-                         '--out')
+        raise ValueError(
+            f'{path!r}: give the .pkl written by tools/test.py --out'
+        )
     results = safe_load(path)
     if not isinstance(results, list) or len(results) != len(dataset):
         count = len(results) if isinstance(results, list) else 'no list of'
         raise ValueError(
             f'{path!r} holds {count} results for the {len(dataset)} images '
             'of data.test: was it written with this config (and the same '
-            'data.test)?')
+            'data.test)?'
+        )
     return results
 
 
-def reevaluate(config, results_file, metrics=None, format_only=False,
-               cfg_options=None, eval_options=None):
+def reevaluate(
+    config,
+    results_file,
+    metrics=None,
+    format_only=False,
+    cfg_options=None,
+    eval_options=None,
+):
     """Evaluate (``metrics``, e.g. ``['bbox', 'segm']``) or format the
     results in ``results_file`` on the config's test set.
 
@@ -44,5 +54,4 @@ def reevaluate(config, results_file, metrics=None, format_only=False,
         dataset.format_results(results, **(eval_options or {}))
     if not metrics:
         return None
-    return dataset.evaluate(results,
-                            **eval_kwargs(cfg, metrics, eval_options))
+    return dataset.evaluate(results, **eval_kwargs(cfg, metrics, eval_options))

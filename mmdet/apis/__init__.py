@@ -17,10 +17,21 @@ from .train import (
 )
 
 __all__ = [
-    'auto_scale_lr', 'build_test_dataset', 'build_test_detector',
-    'build_test_loader', 'eval_kwargs', 'inference_detector', 'init_detector',
-    'init_random_seed', 'load_config', 'load_detector_checkpoint',
-    'multi_gpu_test', 'set_random_seed', 'show_result_pyplot',
-    'single_gpu_test', 'test_from_config', 'train_detector',
-    'train_from_config'
+    'auto_scale_lr',
+    'build_test_dataset',
+    'build_test_detector',
+    'build_test_loader',
+    'eval_kwargs',
+    'inference_detector',
+    'init_detector',
+    'init_random_seed',
+    'load_config',
+    'load_detector_checkpoint',
+    'multi_gpu_test',
+    'set_random_seed',
+    'show_result_pyplot',
+    'single_gpu_test',
+    'test_from_config',
+    'train_detector',
+    'train_from_config',
 ]

@@ -3,6 +3,7 @@ arguments are assembled; every entry point (``tools/test.py``,
 ``init_detector``, the benchmark, the complexity counter, re-evaluation)
 goes through these functions.
 """
+
 import copy
 from pathlib import Path
 
@@ -19,13 +20,25 @@ from mmdet.datasets import (
 from mmdet.models import build_detector
 
 __all__ = [
-    'EVAL_HOOK_KEYS', 'build_test_dataset', 'build_test_detector',
-    'build_test_loader', 'eval_kwargs', 'load_config'
+    'EVAL_HOOK_KEYS',
+    'build_test_dataset',
+    'build_test_detector',
+    'build_test_loader',
+    'eval_kwargs',
+    'load_config',
 ]
 
 # keys of `evaluation` that configure the hook, not dataset.evaluate
-EVAL_HOOK_KEYS = ('interval', 'tmpdir', 'start', 'gpu_collect', 'save_best',
-                  'rule', 'dynamic_intervals', 'by_epoch')
+EVAL_HOOK_KEYS = (
+    'interval',
+    'tmpdir',
+    'start',
+    'gpu_collect',
+    'save_best',
+    'rule',
+    'dynamic_intervals',
+    'by_epoch',
+)
 
 
 def load_config(config, cfg_options=None):
@@ -44,13 +57,16 @@ def load_config(config, cfg_options=None):
             raise FileNotFoundError(
                 f'config file {str(config)!r} does not exist; configs live '
                 'under configs/, e.g. configs/odconv/'
-                'faster_rcnn_r50_fpn_1x_coco.py')
+                'faster_rcnn_r50_fpn_1x_coco.py'
+            )
         cfg = Config.fromfile(str(config))
     elif isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:
-        raise TypeError('config must be a file path or an mmcv.Config, got '
-                        f'{type(config).__name__}')
+        raise TypeError(
+            'config must be a file path or an mmcv.Config, got '
+            f'{type(config).__name__}'
+        )
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
@@ -105,10 +121,10 @@ def build_test_dataset(cfg):
     1``) the pipelines' ``ImageToTensor`` becomes ``DefaultFormatBundle``.
     ``cfg.data.test`` is changed in place; ``cfg`` has been through
     ``compat_cfg``."""
-    test_cfgs = cfg.data.test if isinstance(cfg.data.test, list) \
-        else [cfg.data.test]
-    batched = cfg.data.get('test_dataloader', {}).get(
-        'samples_per_gpu', 1) > 1
+    test_cfgs = (
+        cfg.data.test if isinstance(cfg.data.test, list) else [cfg.data.test]
+    )
+    batched = cfg.data.get('test_dataloader', {}).get('samples_per_gpu', 1) > 1
     for ds_cfg in test_cfgs:
         ds_cfg.test_mode = True
         if batched:
@@ -119,8 +135,9 @@ def build_test_dataset(cfg):
 def build_test_loader(cfg, dataset, distributed=False, **overrides):
     """The test loader of ``dataset``: one image per GPU, two workers, no
     shuffling, then ``data.test_dataloader``, then ``overrides``."""
-    loader_cfg = dict(samples_per_gpu=1, workers_per_gpu=2,
-                      dist=distributed, shuffle=False)
+    loader_cfg = dict(
+        samples_per_gpu=1, workers_per_gpu=2, dist=distributed, shuffle=False
+    )
     loader_cfg.update(cfg.data.get('test_dataloader', {}))
     loader_cfg.update(overrides)
     return build_dataloader(dataset, **loader_cfg)
@@ -130,8 +147,10 @@ def eval_kwargs(cfg, metric, eval_options=None):
     """Keyword arguments of ``dataset.evaluate``: the config's
     ``evaluation`` less the hook's own keys, then ``metric`` and
     ``eval_options`` (``--eval-options``)."""
-    kwargs = {k: v for k, v in cfg.get('evaluation', {}).items()
-              if k not in EVAL_HOOK_KEYS}
+    kwargs = {
+        k: v
+        for k, v in cfg.get('evaluation', {}).items()
+        if k not in EVAL_HOOK_KEYS
+    }
     kwargs.update(dict(metric=metric, **(eval_options or {})))
     return kwargs
-

@@ -5,6 +5,7 @@ accepts (mmcv ``.pth``, bare state dict, unpacked ``archive/`` folder),
 without running code from the file, and loads the weights into a model,
 naming every key that does not fit.
 """
+
 import os
 
 from mmcv.parallel import is_module_wrapper
@@ -18,13 +19,16 @@ from mmdet.utils.state_dict import (
 
 __all__ = ['CheckpointMismatchError', 'load_detector_checkpoint']
 
-CONFIG_HINT = ('Check that the config is the one the checkpoint was trained '
-               'with (docs/model_zoo.md pairs each released checkpoint with '
-               'its config).')
+CONFIG_HINT = (
+    'Check that the config is the one the checkpoint was trained '
+    'with (docs/model_zoo.md pairs each released checkpoint with '
+    'its config).'
+)
 
 
-def load_detector_checkpoint(model, filename, map_location='cpu',
-                             strict=True, logger=None):
+def load_detector_checkpoint(
+    model, filename, map_location='cpu', strict=True, logger=None
+):
     """Load ``filename`` into ``model``; return the checkpoint dict.
 
     Args:
@@ -46,7 +50,12 @@ def load_detector_checkpoint(model, filename, map_location='cpu',
     checkpoint = read_checkpoint(filename, map_location=map_location)
     if is_module_wrapper(model):
         model = model.module
-    load_state_dict_checked(model, checkpoint_state_dict(checkpoint),
-                            repr(filename), strict=strict, logger=logger,
-                            hint=CONFIG_HINT)
+    load_state_dict_checked(
+        model,
+        checkpoint_state_dict(checkpoint),
+        repr(filename),
+        strict=strict,
+        logger=logger,
+        hint=CONFIG_HINT,
+    )
     return checkpoint

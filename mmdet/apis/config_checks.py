@@ -13,6 +13,7 @@ not after an epoch of training or a whole inference pass:
   with one sample per GPU;
 * ``check_finite_weights``: a checkpoint holding NaN or Inf weights.
 """
+
 import difflib
 import inspect
 import warnings
@@ -26,15 +27,46 @@ from mmdet.models.backbones.odconv import ODConvAttention
 
 # the top-level keys of MMDetection 2.x configs (and of this toolbox)
 KNOWN_TOP_LEVEL_KEYS = (
-    'model', 'data', 'optimizer', 'optimizer_config', 'lr_config',
-    'momentum_config', 'runner', 'total_epochs', 'checkpoint_config',
-    'log_config', 'evaluation', 'custom_hooks', 'custom_imports',
-    'dist_params', 'log_level', 'load_from', 'resume_from', 'workflow',
-    'opencv_num_threads', 'mp_start_method', 'auto_scale_lr', 'fp16',
-    'work_dir', 'gpu_ids', 'seed', 'device', 'find_unused_parameters',
-    'cudnn_benchmark', 'auto_resume', 'dataset_type', 'data_root',
-    'img_norm_cfg', 'train_pipeline', 'test_pipeline', 'classes',
-    'torch_num_threads', 'skip_nonfinite_steps', 'norm_cfg', 'img_scale')
+    'model',
+    'data',
+    'optimizer',
+    'optimizer_config',
+    'lr_config',
+    'momentum_config',
+    'runner',
+    'total_epochs',
+    'checkpoint_config',
+    'log_config',
+    'evaluation',
+    'custom_hooks',
+    'custom_imports',
+    'dist_params',
+    'log_level',
+    'load_from',
+    'resume_from',
+    'workflow',
+    'opencv_num_threads',
+    'mp_start_method',
+    'auto_scale_lr',
+    'fp16',
+    'work_dir',
+    'gpu_ids',
+    'seed',
+    'device',
+    'find_unused_parameters',
+    'cudnn_benchmark',
+    'auto_resume',
+    'dataset_type',
+    'data_root',
+    'img_norm_cfg',
+    'train_pipeline',
+    'test_pipeline',
+    'classes',
+    'torch_num_threads',
+    'skip_nonfinite_steps',
+    'norm_cfg',
+    'img_scale',
+)
 
 INT, FLOAT = 'an integer', 'a number'
 # dotted key -> what it must hold (absent or None keys are not checked)
@@ -63,8 +95,12 @@ NUMERIC_KEYS = {
     'torch_num_threads': INT,
     'seed': INT,
 }
-for _prefix in ('data', 'data.train_dataloader', 'data.val_dataloader',
-                'data.test_dataloader'):
+for _prefix in (
+    'data',
+    'data.train_dataloader',
+    'data.val_dataloader',
+    'data.test_dataloader',
+):
     NUMERIC_KEYS[f'{_prefix}.samples_per_gpu'] = INT
     NUMERIC_KEYS[f'{_prefix}.workers_per_gpu'] = INT
 
@@ -86,13 +122,17 @@ def _value_error(key, value, kind, source):
     if isinstance(value, str):
         try:
             float(value)
-            hint = (f' Write it without quotes: {key}={value.strip()} '
-                    f'(or `{key.split(".")[-1]}={value.strip()}` in the '
-                    'config file).')
+            hint = (
+                f' Write it without quotes: {key}={value.strip()} '
+                f'(or `{key.split(".")[-1]}={value.strip()}` in the '
+                'config file).'
+            )
         except ValueError:
             pass
-    return TypeError(f'{key} = {value!r} in {source}: must be {kind}, not '
-                     f'a {type(value).__name__}.{hint}')
+    return TypeError(
+        f'{key} = {value!r} in {source}: must be {kind}, not '
+        f'a {type(value).__name__}.{hint}'
+    )
 
 
 def _check_number(key, value, kind, source):
@@ -111,8 +151,11 @@ def check_config_values(cfg, source):
         value = _lookup(cfg, key)
         if value is None:
             continue
-        values = value if isinstance(value, (list, tuple)) and \
-            key == 'lr_config.step' else [value]
+        values = (
+            value
+            if isinstance(value, (list, tuple)) and key == 'lr_config.step'
+            else [value]
+        )
         for item in values:
             _check_number(key, item, kind, source)
 
@@ -122,12 +165,15 @@ def warn_config_typos(cfg, source):
     for key in cfg.keys():
         if key in KNOWN_TOP_LEVEL_KEYS or key.startswith('_'):
             continue
-        close = difflib.get_close_matches(key, KNOWN_TOP_LEVEL_KEYS, n=1,
-                                          cutoff=0.8)
+        close = difflib.get_close_matches(
+            key, KNOWN_TOP_LEVEL_KEYS, n=1, cutoff=0.8
+        )
         if close:
             warnings.warn(
                 f'{source}: top-level key {key!r} is not a known setting and '
-                f'is not used; did you mean {close[0]!r}?', stacklevel=2)
+                f'is not used; did you mean {close[0]!r}?',
+                stacklevel=2,
+            )
 
 
 def _unknown_key_error(what, key, allowed, source):
@@ -135,7 +181,8 @@ def _unknown_key_error(what, key, allowed, source):
     hint = f' Did you mean {close[0]!r}?' if close else ''
     return ValueError(
         f'{what} {key!r} ({source}) is not a setting of the evaluation.'
-        f'{hint} Known: {", ".join(sorted(allowed))}.')
+        f'{hint} Known: {", ".join(sorted(allowed))}.'
+    )
 
 
 def _params(func):
@@ -152,7 +199,8 @@ def dataset_class(dataset_cfg):
     if isinstance(dataset_cfg, (list, tuple)):
         dataset_cfg = dataset_cfg[0]
     while 'dataset' in dataset_cfg and 'type' in dataset_cfg.get(
-            'dataset', {}):
+        'dataset', {}
+    ):
         dataset_cfg = dataset_cfg['dataset']
     return DATASETS.get(dataset_cfg.get('type', ''))
 
@@ -168,18 +216,19 @@ def check_metrics(metrics, cls, source):
     allowed = _metric_names(cls)
     if allowed is None or metrics is None:
         return
-    for metric in (metrics if isinstance(metrics, (list, tuple))
-                   else [metrics]):
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
         if metric not in allowed:
             close = difflib.get_close_matches(str(metric), allowed, n=1)
             hint = f' Did you mean {close[0]!r}?' if close else ''
             raise ValueError(
                 f'metric {metric!r} ({source}) is not one {cls.__name__} '
-                f'computes.{hint} Choose from {", ".join(allowed)}.')
+                f'computes.{hint} Choose from {", ".join(allowed)}.'
+            )
 
 
-def check_eval_settings(cfg, dataset_cfg, hook_keys=(), eval_options=None,
-                        metrics=None):
+def check_eval_settings(
+    cfg, dataset_cfg, hook_keys=(), eval_options=None, metrics=None
+):
     """Check metrics and evaluation keys before any work starts.
 
     Args:
@@ -200,23 +249,32 @@ def check_eval_settings(cfg, dataset_cfg, hook_keys=(), eval_options=None,
         allowed = set(evaluate_keys) | set(hook_keys)
         for key in evaluation:
             if key not in allowed:
-                raise _unknown_key_error('evaluation key', key, allowed,
-                                         f'`evaluation` in {cfg.filename}')
+                raise _unknown_key_error(
+                    'evaluation key',
+                    key,
+                    allowed,
+                    f'`evaluation` in {cfg.filename}',
+                )
         allowed = set(evaluate_keys) | set(format_keys)
         for key in eval_options or {}:
             if key not in allowed:
-                raise _unknown_key_error('--eval-options key', key, allowed,
-                                         'command line')
-    check_metrics(evaluation.get('metric'), cls,
-                  f'evaluation.metric in {cfg.filename}')
+                raise _unknown_key_error(
+                    '--eval-options key', key, allowed, 'command line'
+                )
+    check_metrics(
+        evaluation.get('metric'), cls, f'evaluation.metric in {cfg.filename}'
+    )
     check_metrics(metrics, cls, '--eval')
 
 
 def eval_hook_keys(distributed):
     """The ``evaluation`` keys the training-time eval hook takes itself."""
     hook = DistEvalHook if distributed else EvalHook
-    return [k for k in inspect.signature(hook.__init__).parameters
-            if k not in _HOOK_ONLY and k != 'eval_kwargs']
+    return [
+        k
+        for k in inspect.signature(hook.__init__).parameters
+        if k not in _HOOK_ONLY and k != 'eval_kwargs'
+    ]
 
 
 def check_attention_batch(model, samples_per_gpu):
@@ -227,8 +285,11 @@ def check_attention_batch(model, samples_per_gpu):
         return
     was_training = model.training
     model.train()  # the backbone's norm_eval decides what trains
-    names = [name for name, m in model.named_modules()
-             if isinstance(m, ODConvAttention) and m.bn.training]
+    names = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, ODConvAttention) and m.bn.training
+    ]
     model.train(was_training)
     if names:
         raise ValueError(
@@ -238,15 +299,20 @@ def check_attention_batch(model, samples_per_gpu):
             'sample over the batch on each GPU, which needs at least 2 '
             'samples. Use data.samples_per_gpu=2 or more, or freeze the '
             'BatchNorm statistics with model.backbone.norm_eval=True (as the '
-            'released configs do, starting from ImageNet weights).')
+            'released configs do, starting from ImageNet weights).'
+        )
 
 
 def check_finite_weights(state_dict, source):
     """Raise ``ValueError`` when weights hold NaN or Inf (a checkpoint of a
     run that diverged), naming ``source`` and the first such tensors."""
-    bad = [key for key, value in state_dict.items()
-           if torch.is_tensor(value) and value.is_floating_point()
-           and not torch.isfinite(value).all()]
+    bad = [
+        key
+        for key, value in state_dict.items()
+        if torch.is_tensor(value)
+        and value.is_floating_point()
+        and not torch.isfinite(value).all()
+    ]
     if bad:
         listed = ', '.join(bad[:5]) + (', ...' if len(bad) > 5 else '')
         raise ValueError(
@@ -254,4 +320,5 @@ def check_finite_weights(state_dict, source):
             f'{len(state_dict)} tensors ({listed}): it was saved by a '
             'training run that diverged. Use an earlier checkpoint of that '
             'run, or retrain (see README.md, "What happens when things go '
-            'wrong").')
+            'wrong").'
+        )

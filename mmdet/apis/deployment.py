@@ -1,6 +1,7 @@
 """ONNX deployment: export a detector from its config and checkpoint, run
 the exported file as a detector in the test loop, compare it with PyTorch,
 and time both (``tools/deployment/*.py`` call these)."""
+
 import os.path as osp
 import time
 import warnings
@@ -29,9 +30,12 @@ from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.utils import build_dp, compat_cfg
 
 __all__ = [
-    'ONNXRuntimeDetector', 'benchmark_backends', 'compare_results',
+    'ONNXRuntimeDetector',
+    'benchmark_backends',
+    'compare_results',
     'load_test_image',
-    'pytorch2onnx', 'test_onnx'
+    'pytorch2onnx',
+    'test_onnx',
 ]
 
 
@@ -86,19 +90,21 @@ def _example_image(shape):
     return rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
 
 
-def pytorch2onnx(config,
-                 checkpoint,
-                 output_file,
-                 input_img=None,
-                 test_img=None,
-                 shape=None,
-                 dynamic_export=False,
-                 verify=False,
-                 simplify=False,
-                 skip_postprocess=False,
-                 opset_version=17,
-                 cfg_options=None,
-                 model=None):
+def pytorch2onnx(
+    config,
+    checkpoint,
+    output_file,
+    input_img=None,
+    test_img=None,
+    shape=None,
+    dynamic_export=False,
+    verify=False,
+    simplify=False,
+    skip_postprocess=False,
+    opset_version=17,
+    cfg_options=None,
+    model=None,
+):
     """Export ``config`` + ``checkpoint`` to ``output_file``.
 
     ``input_img`` (through the test pipeline, or resized to ``shape``) is
@@ -117,22 +123,35 @@ def pytorch2onnx(config,
     model = model.cpu().eval()
     img = input_img if input_img is not None else _example_image(shape)
     tensor, meta = load_test_image(cfg, img, shape)
-    export_onnx(model, tensor, meta, output_file,
-                opset_version=opset_version, dynamic_export=dynamic_export,
-                skip_postprocess=skip_postprocess, simplify=simplify)
+    export_onnx(
+        model,
+        tensor,
+        meta,
+        output_file,
+        opset_version=opset_version,
+        dynamic_export=dynamic_export,
+        skip_postprocess=skip_postprocess,
+        simplify=simplify,
+    )
     print(f'Successfully exported ONNX model: {output_file}')
     if not verify:
         return None
     if skip_postprocess:
-        raise ValueError('--verify compares detections: it needs the '
-                         'post-processing (drop --skip-postprocess)')
+        raise ValueError(
+            '--verify compares detections: it needs the '
+            'post-processing (drop --skip-postprocess)'
+        )
     if test_img is not None:
         tensor, meta = load_test_image(
-            cfg, test_img, None if dynamic_export else shape)
+            cfg, test_img, None if dynamic_export else shape
+        )
     report = compare_results(model, ORTSession(output_file), tensor, meta)
-    print('The numerical values are the same between PyTorch and ONNX '
-          f'Runtime: {report}' if report['ok'] else
-          f'PyTorch and ONNX Runtime differ: {report}')
+    print(
+        'The numerical values are the same between PyTorch and ONNX '
+        f'Runtime: {report}'
+        if report['ok']
+        else f'PyTorch and ONNX Runtime differ: {report}'
+    )
     return report
 
 
@@ -149,15 +168,21 @@ class ONNXRuntimeDetector(BaseDetector):
         num_threads (int, optional): ONNX Runtime's intra-op threads.
     """
 
-    def __init__(self, onnx_file, class_names, mask_thr_binary=0.5,
-                 num_threads=None):
+    def __init__(
+        self, onnx_file, class_names, mask_thr_binary=0.5, num_threads=None
+    ):
         super().__init__()
-        self.session = onnx_file if isinstance(onnx_file, ORTSession) \
+        self.session = (
+            onnx_file
+            if isinstance(onnx_file, ORTSession)
             else ORTSession(onnx_file, num_threads)
+        )
         if 'scale_factor' not in self.session.input_names:
-            raise ValueError(f'{onnx_file} was exported without the '
-                             'post-processing (--skip-postprocess): it '
-                             'gives no detections to test')
+            raise ValueError(
+                f'{onnx_file} was exported without the '
+                'post-processing (--skip-postprocess): it '
+                'gives no detections to test'
+            )
         self.CLASSES = class_names
         self.mask_thr_binary = mask_thr_binary
 
@@ -172,11 +197,15 @@ class ONNXRuntimeDetector(BaseDetector):
 
     def simple_test(self, img, img_metas, rescale=True, **kwargs):
         if not rescale:
-            raise ValueError('the exported graph gives boxes in original '
-                             'image pixels (rescale=True) only')
+            raise ValueError(
+                'the exported graph gives boxes in original '
+                'image pixels (rescale=True) only'
+            )
         return [
-            self._result(self.session(*export_inputs(img[i:i + 1], meta)),
-                         meta) for i, meta in enumerate(img_metas)
+            self._result(
+                self.session(*export_inputs(img[i : i + 1], meta)), meta
+            )
+            for i, meta in enumerate(img_metas)
         ]
 
     def _result(self, outputs, meta):
@@ -186,8 +215,13 @@ class ONNXRuntimeDetector(BaseDetector):
         if 'masks' not in outputs:
             return bbox_result
         return bbox_result, paste_masks(
-            torch.from_numpy(outputs['masks']), dets, labels, meta,
-            len(self.CLASSES), self.mask_thr_binary)
+            torch.from_numpy(outputs['masks']),
+            dets,
+            labels,
+            meta,
+            len(self.CLASSES),
+            self.mask_thr_binary,
+        )
 
 
 def paste_masks(probs, dets, labels, meta, num_classes, threshold):
@@ -195,21 +229,30 @@ def paste_masks(probs, dets, labels, meta, num_classes, threshold):
     w) box-relative probabilities, pasted as the PyTorch model does on the
     CPU (one mask at a time, only around its box)."""
     segms = [[] for _ in range(num_classes)]
-    scale = torch.as_tensor(np.broadcast_to(
-        np.asarray(meta['scale_factor'], dtype=np.float32), (4, )).copy())
+    scale = torch.as_tensor(
+        np.broadcast_to(
+            np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
+        ).copy()
+    )
     boxes = dets[:, :4] * scale / scale  # the model's round trip
     img_h, img_w = meta['ori_shape'][:2]
     for i, label in enumerate(labels.tolist()):
         mask = torch.zeros(img_h, img_w, dtype=torch.bool)
-        pasted, region = _do_paste_mask(probs[i:i + 1, None], boxes[i:i + 1],
-                                        img_h, img_w, skip_empty=True)
+        pasted, region = _do_paste_mask(
+            probs[i : i + 1, None],
+            boxes[i : i + 1],
+            img_h,
+            img_w,
+            skip_empty=True,
+        )
         mask[region] = pasted[0] >= threshold
         segms[label].append(mask.numpy())
     return segms
 
 
-def compare_results(model, session, img, meta, box_tol=0.01,
-                    score_tol=1e-4, mask_iou=0.99):
+def compare_results(
+    model, session, img, meta, box_tol=0.01, score_tol=1e-4, mask_iou=0.99
+):
     """Run PyTorch (``simple_test``) and ONNX Runtime on one image and
     compare their detections.
 
@@ -218,11 +261,14 @@ def compare_results(model, session, img, meta, box_tol=0.01,
     ``mask_iou`` (smallest), ``ok``.
     """
     with torch.no_grad():
-        ref = model(return_loss=False, rescale=True, img=[img],
-                    img_metas=[[meta]])[0]
+        ref = model(
+            return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
+        )[0]
     ort_model = ONNXRuntimeDetector(
-        session, tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
-        model.roi_head.test_cfg.get('mask_thr_binary', 0.5))
+        session,
+        tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
+        model.roi_head.test_cfg.get('mask_thr_binary', 0.5),
+    )
     out = ort_model.simple_test(img, [meta])[0]
     return _compare(ref, out, box_tol, score_tol, mask_iou)
 
@@ -230,23 +276,33 @@ def compare_results(model, session, img, meta, box_tol=0.01,
 def _compare(ref, out, box_tol, score_tol, mask_iou):
     ref_boxes, ref_masks = ref if isinstance(ref, tuple) else (ref, None)
     out_boxes, out_masks = out if isinstance(out, tuple) else (out, None)
-    report = dict(num=(sum(map(len, ref_boxes)), sum(map(len, out_boxes))),
-                  box=0.0, score=0.0, mask_iou=1.0)
+    report = dict(
+        num=(sum(map(len, ref_boxes)), sum(map(len, out_boxes))),
+        box=0.0,
+        score=0.0,
+        mask_iou=1.0,
+    )
     same_num = all(len(a) == len(b) for a, b in zip(ref_boxes, out_boxes))
     if same_num:
         for c, (a, b) in enumerate(zip(ref_boxes, out_boxes)):
             for i, j in _match(a, b):
-                report['box'] = max(report['box'],
-                                    float(np.abs(a[i, :4] - b[j, :4]).max()))
-                report['score'] = max(report['score'],
-                                      float(abs(a[i, 4] - b[j, 4])))
+                report['box'] = max(
+                    report['box'], float(np.abs(a[i, :4] - b[j, :4]).max())
+                )
+                report['score'] = max(
+                    report['score'], float(abs(a[i, 4] - b[j, 4]))
+                )
                 if ref_masks is not None:
                     report['mask_iou'] = min(
                         report['mask_iou'],
-                        _iou(ref_masks[c][i], out_masks[c][j]))
-    report['ok'] = bool(same_num and report['box'] <= box_tol
-                        and report['score'] <= score_tol
-                        and report['mask_iou'] >= mask_iou)
+                        _iou(ref_masks[c][i], out_masks[c][j]),
+                    )
+    report['ok'] = bool(
+        same_num
+        and report['box'] <= box_tol
+        and report['score'] <= score_tol
+        and report['mask_iou'] >= mask_iou
+    )
     return report
 
 
@@ -268,36 +324,44 @@ def _iou(a, b):
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def test_onnx(config,
-              onnx_file,
-              backend='onnxruntime',
-              out=None,
-              eval=None,
-              format_only=False,
-              show_dir=None,
-              show_score_thr=0.3,
-              eval_options=None,
-              cfg_options=None):
+def test_onnx(
+    config,
+    onnx_file,
+    backend='onnxruntime',
+    out=None,
+    eval=None,
+    format_only=False,
+    show_dir=None,
+    show_score_thr=0.3,
+    eval_options=None,
+    cfg_options=None,
+):
     """Evaluate an exported file on the config's test set (what
     ``tools/deployment/test.py`` does); returns ``(outputs, metrics)``."""
     if backend != 'onnxruntime':
-        raise ValueError(f'backend {backend!r} is not supported; use '
-                         'onnxruntime')
+        raise ValueError(
+            f'backend {backend!r} is not supported; use onnxruntime'
+        )
     if not (out or eval or format_only or show_dir):
-        raise ValueError('Say what to do with the results: --out, --eval, '
-                         '--format-only or --show-dir')
+        raise ValueError(
+            'Say what to do with the results: --out, --eval, '
+            '--format-only or --show-dir'
+        )
     if eval and format_only:
         raise ValueError('--eval and --format-only cannot be both given')
     cfg = compat_cfg(load_config(config, cfg_options))
     cfg.data.test_dataloader = dict(
-        cfg.data.get('test_dataloader', {}), samples_per_gpu=1)
+        cfg.data.get('test_dataloader', {}), samples_per_gpu=1
+    )
     dataset = build_test_dataset(cfg)
     loader = build_test_loader(cfg, dataset)
     rcnn = cfg.model.get('test_cfg', {}).get('rcnn', {})
-    model = ONNXRuntimeDetector(onnx_file, dataset.CLASSES,
-                                rcnn.get('mask_thr_binary', 0.5))
-    outputs = single_gpu_test(build_dp(model, 'cpu'), loader, False,
-                              show_dir, show_score_thr)
+    model = ONNXRuntimeDetector(
+        onnx_file, dataset.CLASSES, rcnn.get('mask_thr_binary', 0.5)
+    )
+    outputs = single_gpu_test(
+        build_dp(model, 'cpu'), loader, False, show_dir, show_score_thr
+    )
     if out:
         print(f'\nwriting results to {out}')
         mmcv.dump(outputs, out)
@@ -305,21 +369,24 @@ def test_onnx(config,
         dataset.format_results(outputs, **(eval_options or {}))
     metrics = None
     if eval:
-        metrics = dataset.evaluate(outputs,
-                                   **eval_kwargs(cfg, eval, eval_options))
+        metrics = dataset.evaluate(
+            outputs, **eval_kwargs(cfg, eval, eval_options)
+        )
         print(metrics)
     return outputs, metrics
 
 
-def benchmark_backends(config,
-                       checkpoint=None,
-                       shape=(800, 1333),
-                       num_iters=5,
-                       warmup=1,
-                       threads=None,
-                       onnx_file=None,
-                       cfg_options=None,
-                       log=print):
+def benchmark_backends(
+    config,
+    checkpoint=None,
+    shape=(800, 1333),
+    num_iters=5,
+    warmup=1,
+    threads=None,
+    onnx_file=None,
+    cfg_options=None,
+    log=print,
+):
     """Per-image latency of PyTorch eager and ONNX Runtime on the CPU, the
     two measured in the same run and interleaved image by image (so that
     a busy machine slows both alike).
@@ -335,6 +402,7 @@ def benchmark_backends(config,
         image and their ``ratio`` (ORT / PyTorch).
     """
     import tempfile
+
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     cfg = compat_cfg(load_config(config, cfg_options))
@@ -347,28 +415,37 @@ def benchmark_backends(config,
         ort_model = ONNXRuntimeDetector(
             ORTSession(onnx_file, threads),
             tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
-            model.roi_head.test_cfg.get('mask_thr_binary', 0.5))
+            model.roi_head.test_cfg.get('mask_thr_binary', 0.5),
+        )
         times = dict(pytorch=[], onnxruntime=[])
         for i in range(warmup + num_iters):
             for name in ('pytorch', 'onnxruntime'):
                 start = time.perf_counter()
                 if name == 'pytorch':
                     with torch.no_grad():
-                        model(return_loss=False, rescale=True, img=[img],
-                              img_metas=[[meta]])
+                        model(
+                            return_loss=False,
+                            rescale=True,
+                            img=[img],
+                            img_metas=[[meta]],
+                        )
                 else:
                     ort_model.simple_test(img, [meta])
                 elapsed = 1000 * (time.perf_counter() - start)
                 if i >= warmup:
                     times[name].append(elapsed)
             if i >= warmup:
-                log(f'image {i - warmup + 1}/{num_iters}: PyTorch '
+                log(
+                    f'image {i - warmup + 1}/{num_iters}: PyTorch '
                     f'{times["pytorch"][-1]:.0f} ms, ONNX Runtime '
-                    f'{times["onnxruntime"][-1]:.0f} ms')
+                    f'{times["onnxruntime"][-1]:.0f} ms'
+                )
     result = {k: float(np.median(v)) for k, v in times.items()}
     result['ratio'] = result['onnxruntime'] / result['pytorch']
-    log(f'{osp.basename(str(config))} at {shape[0]}x{shape[1]}, '
+    log(
+        f'{osp.basename(str(config))} at {shape[0]}x{shape[1]}, '
         f'{threads} thread(s), median per image: PyTorch '
         f'{result["pytorch"]:.0f} ms, ONNX Runtime '
-        f'{result["onnxruntime"]:.0f} ms (ratio {result["ratio"]:.2f})')
+        f'{result["onnxruntime"]:.0f} ms (ratio {result["ratio"]:.2f})'
+    )
     return result

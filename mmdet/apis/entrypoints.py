@@ -4,6 +4,7 @@ The command-line scripts only parse arguments (MMDetection 2.x's flags) and
 call ``train_from_config`` / ``test_from_config``; everything else, from
 reading the config to writing results, lives here where it can be tested.
 """
+
 import copy
 import os
 import os.path as osp
@@ -77,22 +78,26 @@ def check_train_inputs(cfg, config_path):
     ``resume_from``."""
     candidates = [('model.pretrained', cfg.model.get('pretrained'))]
     backbone = cfg.model.get('backbone', {})
-    candidates.append(('model.backbone.pretrained',
-                       backbone.get('pretrained')))
+    candidates.append(
+        ('model.backbone.pretrained', backbone.get('pretrained'))
+    )
     init_cfg = backbone.get('init_cfg') or {}
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-        candidates.append(('model.backbone.init_cfg.checkpoint',
-                           init_cfg.get('checkpoint')))
+        candidates.append(
+            ('model.backbone.init_cfg.checkpoint', init_cfg.get('checkpoint'))
+        )
     for key, path in candidates:
         if _is_local_path(path) and not osp.isfile(path):
             raise FileNotFoundError(
-                PRETRAINED_HELP.format(path=path, key=key, config=config_path))
+                PRETRAINED_HELP.format(path=path, key=key, config=config_path)
+            )
     for key in ('load_from', 'resume_from'):
         path = cfg.get(key)
         if _is_local_path(path) and not osp.isfile(path):
             raise FileNotFoundError(
                 f'{key} = {path!r}: no such checkpoint file. Check the path '
-                f'or drop {key}.')
+                f'or drop {key}.'
+            )
 
 
 def _init_launcher(cfg, launcher, gpu_id):
@@ -113,26 +118,32 @@ def _work_dir(cfg, config, work_dir):
     return osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
 
 
-def train_from_config(config,
-                      work_dir=None,
-                      resume_from=None,
-                      auto_resume=False,
-                      no_validate=False,
-                      gpu_id=0,
-                      seed=None,
-                      diff_seed=False,
-                      deterministic=False,
-                      cfg_options=None,
-                      launcher='none',
-                      auto_scale_lr=False):
+def train_from_config(
+    config,
+    work_dir=None,
+    resume_from=None,
+    auto_resume=False,
+    no_validate=False,
+    gpu_id=0,
+    seed=None,
+    diff_seed=False,
+    deterministic=False,
+    cfg_options=None,
+    launcher='none',
+    auto_scale_lr=False,
+):
     """Train the detector of ``config``; the arguments are tools/train.py's
     flags. Returns the mmcv runner after training."""
     cfg = load_checked_config(config, cfg_options)
     if auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or \
-                'base_batch_size' not in cfg.auto_scale_lr:
-            raise KeyError('--auto-scale-lr needs `auto_scale_lr = dict('
-                           'base_batch_size=...)` in the config')
+        if (
+            'auto_scale_lr' not in cfg
+            or 'base_batch_size' not in cfg.auto_scale_lr
+        ):
+            raise KeyError(
+                '--auto-scale-lr needs `auto_scale_lr = dict('
+                'base_batch_size=...)` in the config'
+            )
         cfg.auto_scale_lr.enable = True
     setup_multi_processes(cfg)
     if cfg.get('cudnn_benchmark', False):
@@ -143,8 +154,11 @@ def train_from_config(config,
     cfg.auto_resume = auto_resume
     check_train_inputs(cfg, config)
     if cfg.data.get('val') is not None:
-        check_eval_settings(cfg, cfg.data.val, hook_keys=set(
-            eval_hook_keys(False)) | set(eval_hook_keys(True)))
+        check_eval_settings(
+            cfg,
+            cfg.data.val,
+            hook_keys=set(eval_hook_keys(False)) | set(eval_hook_keys(True)),
+        )
     distributed = _init_launcher(cfg, launcher, gpu_id)
 
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
@@ -158,8 +172,9 @@ def train_from_config(config,
 
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
     dash_line = '-' * 60 + '\n'
-    logger.info('Environment info:\n' + dash_line + env_info + '\n' +
-                dash_line)
+    logger.info(
+        'Environment info:\n' + dash_line + env_info + '\n' + dash_line
+    )
     meta = dict(env_info=env_info, config=cfg.pretty_text)
     logger.info(f'Distributed training: {distributed}')
     logger.info(f'Config:\n{cfg.pretty_text}')
@@ -174,51 +189,65 @@ def train_from_config(config,
     meta['seed'] = seed
     meta['exp_name'] = osp.basename(config)
 
-    model = build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
-                           test_cfg=cfg.get('test_cfg'))
+    model = build_detector(
+        cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg')
+    )
     model.init_weights()
-    check_attention_batch(model, compat_cfg(cfg).data.train_dataloader.get(
-        'samples_per_gpu', 2))
+    check_attention_batch(
+        model, compat_cfg(cfg).data.train_dataloader.get('samples_per_gpu', 2)
+    )
 
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
         val_cfg = copy.deepcopy(cfg.data.val)
         val_cfg.pipeline = cfg.data.train.get(
-            'pipeline', cfg.data.train.get('dataset', {}).get('pipeline'))
+            'pipeline', cfg.data.train.get('dataset', {}).get('pipeline')
+        )
         datasets.append(build_dataset(val_cfg))
     if cfg.checkpoint_config is not None:
         cfg.checkpoint_config.meta = dict(
-            mmdet_version=__version__, CLASSES=datasets[0].CLASSES)
+            mmdet_version=__version__, CLASSES=datasets[0].CLASSES
+        )
     model.CLASSES = datasets[0].CLASSES
-    return train_detector(model, datasets, cfg, distributed=distributed,
-                          validate=not no_validate, timestamp=timestamp,
-                          meta=meta)
+    return train_detector(
+        model,
+        datasets,
+        cfg,
+        distributed=distributed,
+        validate=not no_validate,
+        timestamp=timestamp,
+        meta=meta,
+    )
 
 
-def test_from_config(config,
-                     checkpoint,
-                     out=None,
-                     eval=None,
-                     format_only=False,
-                     show=False,
-                     show_dir=None,
-                     show_score_thr=0.3,
-                     gpu_collect=False,
-                     tmpdir=None,
-                     cfg_options=None,
-                     eval_options=None,
-                     launcher='none',
-                     fuse_conv_bn=False,
-                     work_dir=None,
-                     gpu_id=0):
+def test_from_config(
+    config,
+    checkpoint,
+    out=None,
+    eval=None,
+    format_only=False,
+    show=False,
+    show_dir=None,
+    show_score_thr=0.3,
+    gpu_collect=False,
+    tmpdir=None,
+    cfg_options=None,
+    eval_options=None,
+    launcher='none',
+    fuse_conv_bn=False,
+    work_dir=None,
+    gpu_id=0,
+):
     """Test a checkpoint; the arguments are tools/test.py's flags.
 
     Returns ``(outputs, metrics)`` on rank 0 (``metrics`` is None without
     ``eval``) and ``(None, None)`` on the other ranks.
     """
     if not (out or eval or format_only or show or show_dir):
-        raise ValueError('Say what to do with the results: --out, --eval, '
-                         '--format-only, --show or --show-dir')
+        raise ValueError(
+            'Say what to do with the results: --out, --eval, '
+            '--format-only, --show or --show-dir'
+        )
     if eval and format_only:
         raise ValueError('--eval and --format-only cannot be both given')
     if out is not None and not out.endswith(('.pkl', '.pickle')):
@@ -226,9 +255,13 @@ def test_from_config(config,
 
     cfg = compat_cfg(load_checked_config(config, cfg_options))
     if eval or format_only:
-        check_eval_settings(cfg, cfg.data.test,
-                            hook_keys=EVAL_HOOK_KEYS,
-                            eval_options=eval_options, metrics=eval)
+        check_eval_settings(
+            cfg,
+            cfg.data.test,
+            hook_keys=EVAL_HOOK_KEYS,
+            eval_options=eval_options,
+            metrics=eval,
+        )
     setup_multi_processes(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -251,15 +284,19 @@ def test_from_config(config,
 
     if not distributed:
         model = build_dp(model, cfg.device, device_ids=cfg.gpu_ids)
-        outputs = single_gpu_test(model, data_loader, show, show_dir,
-                                  show_score_thr)
+        outputs = single_gpu_test(
+            model, data_loader, show, show_dir, show_score_thr
+        )
     else:
         model = build_ddp(
-            model, cfg.device,
+            model,
+            cfg.device,
             device_ids=[int(os.environ.get('LOCAL_RANK', 0))],
-            broadcast_buffers=False)
+            broadcast_buffers=False,
+        )
         gpu_collect = gpu_collect or cfg.get('evaluation', {}).get(
-            'gpu_collect', False)
+            'gpu_collect', False
+        )
         outputs = multi_gpu_test(model, data_loader, tmpdir, gpu_collect)
 
     if rank != 0:
@@ -272,9 +309,9 @@ def test_from_config(config,
     metrics = None
     if eval:
         metrics = dataset.evaluate(
-            outputs, **eval_kwargs(cfg, eval, eval_options))
+            outputs, **eval_kwargs(cfg, eval, eval_options)
+        )
         print(metrics)
         if json_file is not None:
             mmcv.dump(dict(config=config, metric=metrics), json_file)
     return outputs, metrics
-

@@ -8,6 +8,7 @@
 The image goes through the config's test pipeline (``data.test.pipeline``),
 so it is resized, normalized and padded exactly as in evaluation.
 """
+
 import copy
 import warnings
 from pathlib import Path
@@ -27,7 +28,8 @@ def _check_device(device):
         raise RuntimeError(
             f'device {str(device)!r} was asked for but CUDA is not '
             "available on this machine; pass device='cpu' (demo scripts: "
-            '--device cpu).')
+            '--device cpu).'
+        )
     return device
 
 
@@ -50,8 +52,10 @@ def init_detector(config, checkpoint=None, device='cuda:0', cfg_options=None):
     model, _ = build_test_detector(config, checkpoint)
     if model.CLASSES is None:
         if checkpoint is not None:
-            warnings.warn(f'{checkpoint!r} has no class names in its meta; '
-                          'using the COCO class names.')
+            warnings.warn(
+                f'{checkpoint!r} has no class names in its meta; '
+                'using the COCO class names.'
+            )
         model.CLASSES = CocoDataset.CLASSES
     model.cfg = config
     model.to(device)
@@ -78,25 +82,32 @@ def _as_bgr(img, name):
     if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
         img = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, 2)
     elif img.ndim == 3 and img.shape[2] == 4:
-        warnings.warn(f'{name} has 4 channels: read as BGRA, the alpha '
-                      'channel is dropped')
+        warnings.warn(
+            f'{name} has 4 channels: read as BGRA, the alpha '
+            'channel is dropped'
+        )
         img = img[..., :3]
     elif img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(
             f'{name} has shape {tuple(img.shape)}: give an (H, W, 3) BGR '
             'array (as cv2.imread returns), an (H, W) grayscale or an '
-            '(H, W, 4) BGRA array')
+            '(H, W, 4) BGRA array'
+        )
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f'{name} is empty: shape {tuple(img.shape)}')
-    if not (np.issubdtype(img.dtype, np.integer) or
-            np.issubdtype(img.dtype, np.floating)):
-        raise TypeError(f'{name} has dtype {img.dtype}: give uint8 pixels '
-                        '(0-255)')
+    if not (
+        np.issubdtype(img.dtype, np.integer)
+        or np.issubdtype(img.dtype, np.floating)
+    ):
+        raise TypeError(
+            f'{name} has dtype {img.dtype}: give uint8 pixels (0-255)'
+        )
     if np.issubdtype(img.dtype, np.floating) and np.nanmax(img) <= 1.0:
         warnings.warn(
             f'{name} is a float array with values in [0, 1], but the '
             'model expects pixel values in 0-255 (as cv2.imread returns, '
-            'normalised by the config\'s img_norm_cfg): multiply it by 255')
+            'normalised by the config\'s img_norm_cfg): multiply it by 255'
+        )
     return img
 
 
@@ -104,8 +115,10 @@ def _pipeline_input(img, name='the image'):
     if isinstance(img, np.ndarray):
         return dict(img=_as_bgr(img, name))
     if not isinstance(img, (str, Path)):
-        raise TypeError('images must be file paths or (H, W, 3) BGR arrays, '
-                        f'got {type(img).__name__}')
+        raise TypeError(
+            'images must be file paths or (H, W, 3) BGR arrays, '
+            f'got {type(img).__name__}'
+        )
     if not Path(img).is_file():
         raise FileNotFoundError(f'image {str(img)!r} does not exist')
     return dict(img_info=dict(filename=str(img)), img_prefix=None)
@@ -153,8 +166,16 @@ def inference_detector(model, imgs):
     return results if is_batch else results[0]
 
 
-def show_result_pyplot(model, img, result, score_thr=0.3, title='result',
-                       wait_time=0, palette=None, out_file=None):
+def show_result_pyplot(
+    model,
+    img,
+    result,
+    score_thr=0.3,
+    title='result',
+    wait_time=0,
+    palette=None,
+    out_file=None,
+):
     """Draw a result on its image: shown in a window, or written to
     ``out_file``.
 
@@ -174,6 +195,14 @@ def show_result_pyplot(model, img, result, score_thr=0.3, title='result',
     if hasattr(model, 'module'):
         model = model.module
     return model.show_result(
-        img, result, score_thr=score_thr, show=out_file is None,
-        wait_time=wait_time, win_name=title, bbox_color=palette,
-        text_color=(200, 200, 200), mask_color=palette, out_file=out_file)
+        img,
+        result,
+        score_thr=score_thr,
+        show=out_file is None,
+        wait_time=wait_time,
+        win_name=title,
+        bbox_color=palette,
+        text_color=(200, 200, 200),
+        mask_color=palette,
+        out_file=out_file,
+    )

@@ -5,6 +5,7 @@ shape (n, 5) for box detectors, ``(bbox_results, segm_results)`` for mask
 detectors with the masks already RLE-encoded (``encode_mask_results``), so
 that gathering them across processes moves little data.
 """
+
 import os.path as osp
 import shutil
 import tempfile
@@ -31,12 +32,16 @@ def _unwrap_data(data, key):
     """``data[key][0]`` as a plain object: a DataContainer's payload or the
     tensor itself (batch 1 test loaders may hold plain tensors)."""
     item = data[key][0]
-    return item.data[0] if hasattr(item, 'data') and not \
-        isinstance(item, torch.Tensor) else item
+    return (
+        item.data[0]
+        if hasattr(item, 'data') and not isinstance(item, torch.Tensor)
+        else item
+    )
 
 
-def show_batch(model, data, result, out_dir=None, show=False, score_thr=0.3,
-               palette=None):
+def show_batch(
+    model, data, result, out_dir=None, show=False, score_thr=0.3, palette=None
+):
     """Draw ``result`` on the de-normalised input images of ``data``.
 
     Images are cropped to ``img_shape`` (padding off) and resized back to
@@ -50,16 +55,22 @@ def show_batch(model, data, result, out_dir=None, show=False, score_thr=0.3,
         h, w = meta['img_shape'][:2]
         ori_h, ori_w = meta['ori_shape'][:2]
         img_show = mmcv.imresize(img[:h, :w, :], (ori_w, ori_h))
-        out_file = osp.join(out_dir, meta['ori_filename']) if out_dir \
-            else None
+        out_file = osp.join(out_dir, meta['ori_filename']) if out_dir else None
         detector.show_result(
-            img_show, res, bbox_color=palette, text_color=palette,
-            mask_color=palette, show=show, out_file=out_file,
-            score_thr=score_thr)
+            img_show,
+            res,
+            bbox_color=palette,
+            text_color=palette,
+            mask_color=palette,
+            show=show,
+            out_file=out_file,
+            score_thr=score_thr,
+        )
 
 
-def single_gpu_test(model, data_loader, show=False, out_dir=None,
-                    show_score_thr=0.3):
+def single_gpu_test(
+    model, data_loader, show=False, out_dir=None, show_score_thr=0.3
+):
     """Test ``model`` (wrapped in MMDataParallel) in one process.
 
     Shows a progress bar; with ``show``/``out_dir`` draws each result.
@@ -74,8 +85,9 @@ def single_gpu_test(model, data_loader, show=False, out_dir=None,
         with torch.no_grad():
             result = model(return_loss=False, rescale=True, **data)
         if show or out_dir:
-            show_batch(model, data, result, out_dir, show, show_score_thr,
-                       palette)
+            show_batch(
+                model, data, result, out_dir, show, show_score_thr, palette
+            )
         results.extend(_encode_masks(result))
         for _ in range(len(result)):
             prog_bar.update()
@@ -137,11 +149,14 @@ def collect_results_cpu(result_part, size, tmpdir=None):
     dist.barrier()
     parts = None
     if rank == 0:
-        parts = [safe_load(osp.join(tmpdir, f'part_{i}.pkl'),
-                           'distributed test results part',
-                           'Check that no other process writes into '
-                           '--tmpdir.')
-                 for i in range(world_size)]
+        parts = [
+            safe_load(
+                osp.join(tmpdir, f'part_{i}.pkl'),
+                'distributed test results part',
+                'Check that no other process writes into --tmpdir.',
+            )
+            for i in range(world_size)
+        ]
     dist.barrier()  # nobody writes into tmpdir again before it is removed
     if rank != 0:
         return None

@@ -1,5 +1,6 @@
 """Training: seeds, learning-rate scaling, resuming, and
 ``train_detector``."""
+
 import ast
 import random
 import re
@@ -84,34 +85,47 @@ def auto_scale_lr(cfg, distributed, logger):
     """
     scale_cfg = cfg.get('auto_scale_lr')
     if not scale_cfg or not scale_cfg.get('enable', False):
-        logger.info('Automatic scaling of learning rate (LR) has been '
-                    'disabled.')
+        logger.info(
+            'Automatic scaling of learning rate (LR) has been disabled.'
+        )
         return
     if 'base_batch_size' not in scale_cfg:
-        raise KeyError('auto_scale_lr needs base_batch_size: the total batch '
-                       'size the config learning rate was set for')
+        raise KeyError(
+            'auto_scale_lr needs base_batch_size: the total batch '
+            'size the config learning rate was set for'
+        )
     num_gpus = get_dist_info()[1] if distributed else len(cfg.gpu_ids)
     samples_per_gpu = cfg.data.train_dataloader.samples_per_gpu
     batch_size = num_gpus * samples_per_gpu
     base = scale_cfg.base_batch_size
-    logger.info(f'Training with {num_gpus} GPU(s) with {samples_per_gpu} '
-                f'samples per GPU. The total batch size is {batch_size}.')
+    logger.info(
+        f'Training with {num_gpus} GPU(s) with {samples_per_gpu} '
+        f'samples per GPU. The total batch size is {batch_size}.'
+    )
     if batch_size != base:
         scaled = cfg.optimizer.lr * batch_size / base
-        logger.info(f'LR has been automatically scaled from '
-                    f'{cfg.optimizer.lr} to {scaled}')
+        logger.info(
+            f'LR has been automatically scaled from '
+            f'{cfg.optimizer.lr} to {scaled}'
+        )
         cfg.optimizer.lr = scaled
     else:
-        logger.info('The batch size match the base batch size: '
-                    f'{base}, will not scaling the LR ({cfg.optimizer.lr}).')
+        logger.info(
+            'The batch size match the base batch size: '
+            f'{base}, will not scaling the LR ({cfg.optimizer.lr}).'
+        )
 
 
-RESUME_HINT = ('Resume with the config the checkpoint was trained with '
-               '(the work dir holds a copy).')
-LOAD_FROM_HINT = ('load_from must hold weights of this model (the same '
-                  'detector, backbone and necks); layers whose shape differs '
-                  '(e.g. the classifier after changing num_classes) are '
-                  'left at their initial values.')
+RESUME_HINT = (
+    'Resume with the config the checkpoint was trained with '
+    '(the work dir holds a copy).'
+)
+LOAD_FROM_HINT = (
+    'load_from must hold weights of this model (the same '
+    'detector, backbone and necks); layers whose shape differs '
+    '(e.g. the classifier after changing num_classes) are '
+    'left at their initial values.'
+)
 
 
 class ResumeError(RuntimeError):
@@ -134,8 +148,9 @@ def _training_state_problem(checkpoint):
 def _previous_world_size(meta):
     """The number of GPUs of the run that saved ``meta``, read from its
     config text without executing it (None if unknown)."""
-    match = re.search(r'^gpu_ids = (\[[^\]]*\]|range\(.*\))$',
-                      meta.get('config', ''), re.M)
+    match = re.search(
+        r'^gpu_ids = (\[[^\]]*\]|range\(.*\))$', meta.get('config', ''), re.M
+    )
     if not match:
         return None
     text = match.group(1)
@@ -163,26 +178,39 @@ def resume_training(runner, filename):
             f'cannot resume from {filename!r}: {problem}, so there is no '
             'training state to continue. To start a new run from its '
             f'weights, use load_from instead: --cfg-options '
-            f'load_from={filename} (without --resume-from or --auto-resume).')
-    model = runner.model.module if is_module_wrapper(runner.model) \
+            f'load_from={filename} (without --resume-from or --auto-resume).'
+        )
+    model = (
+        runner.model.module
+        if is_module_wrapper(runner.model)
         else runner.model
-    load_state_dict_checked(model, checkpoint_state_dict(checkpoint),
-                            repr(filename), strict=True, hint=RESUME_HINT)
+    )
+    load_state_dict_checked(
+        model,
+        checkpoint_state_dict(checkpoint),
+        repr(filename),
+        strict=True,
+        hint=RESUME_HINT,
+    )
     meta = dict(checkpoint['meta'])
     runner._epoch = meta['epoch']
     runner._iter = meta['iter']
     previous = _previous_world_size(meta)
     if previous and previous != runner.world_size:
         runner._iter = int(runner._iter * previous / runner.world_size)
-        runner.logger.info('the iteration number is changed due to change '
-                           'of GPU number')
+        runner.logger.info(
+            'the iteration number is changed due to change of GPU number'
+        )
     rng_state = meta.pop(RNG_META_KEY, None)
     hook_msgs = dict((runner.meta or {}).get('hook_msgs', {}))
     hook_msgs.update(meta.get('hook_msgs', {}))
     meta['hook_msgs'] = hook_msgs
     runner.meta = meta
-    optimizers = runner.optimizer if isinstance(runner.optimizer, dict) \
+    optimizers = (
+        runner.optimizer
+        if isinstance(runner.optimizer, dict)
         else {None: runner.optimizer}
+    )
     for name, optimizer in optimizers.items():
         state = checkpoint['optimizer']
         optimizer.load_state_dict(state if name is None else state[name])
@@ -192,7 +220,8 @@ def resume_training(runner, filename):
         runner.logger.warning(
             f'{filename} holds no random generator state (saved by an older '
             'version): the resumed run draws different random numbers than '
-            'the uninterrupted run would have.')
+            'the uninterrupted run would have.'
+        )
     runner.logger.info('resumed epoch %d, iter %d', runner.epoch, runner.iter)
 
 
@@ -208,14 +237,27 @@ def load_initial_weights(model, filename, logger):
     if is_module_wrapper(model):
         model = model.module
     state_dict = checkpoint_state_dict(checkpoint)
-    missing, unexpected, _ = compare_state_dicts(model.state_dict(),
-                                                 state_dict)
+    missing, unexpected, _ = compare_state_dicts(
+        model.state_dict(), state_dict
+    )
     if missing or unexpected:
-        raise CheckpointMismatchError(mismatch_report(
-            f'load_from = {filename!r}', missing, unexpected, [],
-            LOAD_FROM_HINT))
-    load_state_dict_checked(model, state_dict, f'load_from = {filename!r}',
-                            strict=False, logger=logger, hint=LOAD_FROM_HINT)
+        raise CheckpointMismatchError(
+            mismatch_report(
+                f'load_from = {filename!r}',
+                missing,
+                unexpected,
+                [],
+                LOAD_FROM_HINT,
+            )
+        )
+    load_state_dict_checked(
+        model,
+        state_dict,
+        f'load_from = {filename!r}',
+        strict=False,
+        logger=logger,
+        hint=LOAD_FROM_HINT,
+    )
     logger.info(f'load_from: weights loaded from {filename}')
 
 
@@ -231,13 +273,14 @@ def _optimizer_hook(cfg, distributed):
     fp16_cfg = cfg.get('fp16', None)
     optimizer_config = dict(cfg.get('optimizer_config', {}) or {})
     if fp16_cfg is not None:
-        return Fp16OptimizerHook(**optimizer_config, **fp16_cfg,
-                                 distributed=distributed)
+        return Fp16OptimizerHook(
+            **optimizer_config, **fp16_cfg, distributed=distributed
+        )
     if optimizer_config.get('type', 'OptimizerHook') == 'OptimizerHook':
         optimizer_config.pop('type', None)
         return FiniteCheckOptimizerHook(
-            **optimizer_config,
-            max_skips=cfg.get('skip_nonfinite_steps', 0))
+            **optimizer_config, max_skips=cfg.get('skip_nonfinite_steps', 0)
+        )
     return optimizer_config
 
 
@@ -258,7 +301,8 @@ def _build_train_loaders(dataset, cfg, distributed, runner_type):
         dist=distributed,
         seed=cfg.seed,
         runner_type=runner_type,
-        persistent_workers=False)
+        persistent_workers=False,
+    )
     loader_cfg.update(cfg.data.get('train_dataloader', {}))
     return [build_dataloader(ds, **loader_cfg) for ds in datasets]
 
@@ -270,7 +314,8 @@ def _register_eval_hook(runner, cfg, distributed):
         workers_per_gpu=2,
         dist=distributed,
         shuffle=False,
-        persistent_workers=False)
+        persistent_workers=False,
+    )
     loader_cfg.update(cfg.data.get('val_dataloader', {}))
     val_loader = build_dataloader(val_dataset, **loader_cfg)
     eval_cfg = dict(cfg.get('evaluation', {}))
@@ -283,13 +328,15 @@ def _register_eval_hook(runner, cfg, distributed):
     runner.register_hook(hook, priority='LOW')
 
 
-def train_detector(model,
-                   dataset,
-                   cfg,
-                   distributed=False,
-                   validate=False,
-                   timestamp=None,
-                   meta=None):
+def train_detector(
+    model,
+    dataset,
+    cfg,
+    distributed=False,
+    validate=False,
+    timestamp=None,
+    meta=None,
+):
     """Train ``model`` on ``dataset`` as ``cfg`` says (MMDetection 2.x API).
 
     Builds the data loaders, wraps the model (``MMDataParallel`` or
@@ -304,17 +351,18 @@ def train_detector(model,
     logger = get_root_logger(log_level=cfg.log_level)
 
     runner_type = cfg.runner['type']
-    data_loaders = _build_train_loaders(dataset, cfg, distributed,
-                                        runner_type)
+    data_loaders = _build_train_loaders(dataset, cfg, distributed, runner_type)
 
     if distributed:
         model = build_ddp(
             model,
             cfg.device,
             device_ids=[torch.cuda.current_device()]
-            if cfg.device == 'cuda' else None,
+            if cfg.device == 'cuda'
+            else None,
             broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
     else:
         model = build_dp(model, cfg.device, device_ids=cfg.gpu_ids)
 
@@ -327,7 +375,9 @@ def train_detector(model,
             optimizer=optimizer,
             work_dir=cfg.work_dir,
             logger=logger,
-            meta=meta))
+            meta=meta,
+        ),
+    )
     runner.timestamp = timestamp
 
     runner.register_training_hooks(
@@ -336,7 +386,8 @@ def train_detector(model,
         _checkpoint_hook(cfg.checkpoint_config),
         cfg.log_config,
         cfg.get('momentum_config', None),
-        custom_hooks_config=cfg.get('custom_hooks', None))
+        custom_hooks_config=cfg.get('custom_hooks', None),
+    )
     if distributed and isinstance(runner, EpochBasedRunner):
         runner.register_hook(DistSamplerSeedHook())
     if cfg.device == 'cpu':

@@ -22,10 +22,21 @@ from .samplers import (
 from .utils import get_loading_pipeline, replace_ImageToTensor
 
 __all__ = [
-    'CustomDataset', 'CocoDataset', 'ConcatDataset',
-    'RepeatDataset', 'ClassBalancedDataset', 'GroupSampler',
-    'DistributedGroupSampler', 'DistributedSampler', 'InfiniteBatchSampler',
-    'InfiniteGroupBatchSampler', 'build_dataloader', 'build_dataset',
-    'worker_init_fn', 'DATASETS', 'PIPELINES', 'replace_ImageToTensor',
-    'get_loading_pipeline'
+    'CustomDataset',
+    'CocoDataset',
+    'ConcatDataset',
+    'RepeatDataset',
+    'ClassBalancedDataset',
+    'GroupSampler',
+    'DistributedGroupSampler',
+    'DistributedSampler',
+    'InfiniteBatchSampler',
+    'InfiniteGroupBatchSampler',
+    'build_dataloader',
+    'build_dataset',
+    'worker_init_fn',
+    'DATASETS',
+    'PIPELINES',
+    'replace_ImageToTensor',
+    'get_loading_pipeline',
 ]

@@ -1,5 +1,6 @@
 """Draw what a config's training pipeline produces (tools/misc/
 browse_dataset.py): boxes, labels and masks on the augmented images."""
+
 import os.path as osp
 
 import mmcv
@@ -24,16 +25,18 @@ def _innermost(data_cfg):
     return [data_cfg]
 
 
-def retrieve_data_cfg(config, skip_type=DEFAULT_SKIP_TYPES,
-                      cfg_options=None):
+def retrieve_data_cfg(config, skip_type=DEFAULT_SKIP_TYPES, cfg_options=None):
     """Read ``config`` and drop the ``skip_type`` steps from the training
     pipeline(s), so samples stay images + annotations one can draw."""
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     for data_cfg in _innermost(cfg.data.train):
-        data_cfg['pipeline'] = [step for step in data_cfg['pipeline']
-                                if step['type'] not in skip_type]
+        data_cfg['pipeline'] = [
+            step
+            for step in data_cfg['pipeline']
+            if step['type'] not in skip_type
+        ]
     return cfg
 
 
@@ -50,8 +53,9 @@ def _as_drawable(item):
         img = img.numpy().transpose(1, 2, 0)
     norm = _unwrap(item.get('img_norm_cfg'))
     if norm is not None and img.dtype != np.uint8:
-        img = mmcv.imdenormalize(img, norm['mean'], norm['std'],
-                                 to_bgr=norm['to_rgb'])
+        img = mmcv.imdenormalize(
+            img, norm['mean'], norm['std'], to_bgr=norm['to_rgb']
+        )
     img = np.clip(img, 0, 255).astype(np.uint8)
     bboxes = np.asarray(item.get('gt_bboxes', np.zeros((0, 4))))
     labels = np.asarray(item.get('gt_labels', np.zeros(0, np.int64)))
@@ -61,9 +65,15 @@ def _as_drawable(item):
     return img, bboxes, labels, masks
 
 
-def browse_dataset(config, output_dir=None, show=False, show_interval=2,
-                   skip_type=DEFAULT_SKIP_TYPES, cfg_options=None,
-                   max_images=None):
+def browse_dataset(
+    config,
+    output_dir=None,
+    show=False,
+    show_interval=2,
+    skip_type=DEFAULT_SKIP_TYPES,
+    cfg_options=None,
+    max_images=None,
+):
     """Draw the training samples of ``config``.
 
     Args:
@@ -81,8 +91,9 @@ def browse_dataset(config, output_dir=None, show=False, show_interval=2,
     """
     cfg = retrieve_data_cfg(config, tuple(skip_type), cfg_options)
     dataset = build_dataset(cfg.data.train)
-    total = len(dataset) if max_images is None else \
-        min(max_images, len(dataset))
+    total = (
+        len(dataset) if max_images is None else min(max_images, len(dataset))
+    )
     written = []
     progress = mmcv.ProgressBar(total)
     for idx in range(total):
@@ -90,13 +101,25 @@ def browse_dataset(config, output_dir=None, show=False, show_interval=2,
         img, bboxes, labels, masks = _as_drawable(item)
         out_file = None
         if output_dir is not None:
-            out_file = osp.join(output_dir, osp.basename(
-                _unwrap(item.get('filename')) or f'{idx:06d}.jpg'))
+            out_file = osp.join(
+                output_dir,
+                osp.basename(
+                    _unwrap(item.get('filename')) or f'{idx:06d}.jpg'
+                ),
+            )
             written.append(out_file)
         imshow_det_bboxes(
-            img, bboxes, labels, masks, class_names=dataset.CLASSES,
-            show=show, wait_time=show_interval, out_file=out_file,
-            bbox_color=dataset.PALETTE, text_color=(200, 200, 200),
-            mask_color=dataset.PALETTE)
+            img,
+            bboxes,
+            labels,
+            masks,
+            class_names=dataset.CLASSES,
+            show=show,
+            wait_time=show_interval,
+            out_file=out_file,
+            bbox_color=dataset.PALETTE,
+            text_color=(200, 200, 200),
+            mask_color=dataset.PALETTE,
+        )
         progress.update()
     return written

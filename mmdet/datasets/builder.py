@@ -5,6 +5,7 @@ set dict, a list of them (concatenated), ``type='ConcatDataset'`` /
 ``'RepeatDataset'`` / ``'ClassBalancedDataset'`` wrappers, and an
 ``ann_file`` list (one data set per file, concatenated).
 """
+
 import copy
 import ctypes
 import os
@@ -34,8 +35,13 @@ from .samplers import (
     InfiniteGroupBatchSampler,
 )
 
-__all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset',
-           'worker_init_fn']
+__all__ = [
+    'DATASETS',
+    'PIPELINES',
+    'build_dataloader',
+    'build_dataset',
+    'worker_init_fn',
+]
 
 
 def _concat_dataset(cfg, default_args=None):
@@ -47,8 +53,10 @@ def _concat_dataset(cfg, default_args=None):
     for key in per_file_keys:
         value = cfg.get(key)
         if isinstance(value, (list, tuple)) and len(value) != len(ann_files):
-            raise ValueError(f'{key} has {len(value)} entries for '
-                             f'{len(ann_files)} ann_file entries')
+            raise ValueError(
+                f'{key} has {len(value)} entries for '
+                f'{len(ann_files)} ann_file entries'
+            )
     datasets = []
     for i, ann_file in enumerate(ann_files):
         data_cfg = copy.deepcopy(cfg)
@@ -75,15 +83,18 @@ def build_dataset(cfg, default_args=None):
     if kind == 'ConcatDataset':
         return ConcatDataset(
             [build_dataset(c, default_args) for c in cfg['datasets']],
-            cfg.get('separate_eval', True))
+            cfg.get('separate_eval', True),
+        )
     if kind == 'RepeatDataset':
-        return RepeatDataset(build_dataset(cfg['dataset'], default_args),
-                             cfg['times'])
+        return RepeatDataset(
+            build_dataset(cfg['dataset'], default_args), cfg['times']
+        )
     if kind == 'ClassBalancedDataset':
         return ClassBalancedDataset(
             build_dataset(cfg['dataset'], default_args),
-            cfg['oversample_thr'], filter_empty_gt=cfg.get(
-                'filter_empty_gt', True))
+            cfg['oversample_thr'],
+            filter_empty_gt=cfg.get('filter_empty_gt', True),
+        )
     if isinstance(cfg.get('ann_file'), (list, tuple)):
         return _concat_dataset(cfg, default_args)
     return build_from_cfg(cfg, DATASETS, default_args)
@@ -126,33 +137,50 @@ def worker_init_fn(worker_id, num_workers, rank, seed):
     torch.manual_seed(worker_seed)
 
 
-def _samplers(dataset, samples_per_gpu, dist, shuffle, seed, runner_type,
-              rank, world_size):
+def _samplers(
+    dataset,
+    samples_per_gpu,
+    dist,
+    shuffle,
+    seed,
+    runner_type,
+    rank,
+    world_size,
+):
     """(sampler, batch_sampler) for the loader."""
     if runner_type == 'IterBasedRunner':
         cls = InfiniteGroupBatchSampler if shuffle else InfiniteBatchSampler
-        return None, cls(dataset, samples_per_gpu, world_size, rank,
-                         seed=seed if seed is not None else 0)
+        return None, cls(
+            dataset,
+            samples_per_gpu,
+            world_size,
+            rank,
+            seed=seed if seed is not None else 0,
+        )
     if dist:
         if shuffle:
-            return DistributedGroupSampler(dataset, samples_per_gpu,
-                                           world_size, rank, seed=seed), None
-        return DistributedSampler(dataset, world_size, rank, shuffle=False,
-                                  seed=seed), None
+            return DistributedGroupSampler(
+                dataset, samples_per_gpu, world_size, rank, seed=seed
+            ), None
+        return DistributedSampler(
+            dataset, world_size, rank, shuffle=False, seed=seed
+        ), None
     return (GroupSampler(dataset, samples_per_gpu) if shuffle else None), None
 
 
-def build_dataloader(dataset,
-                     samples_per_gpu,
-                     workers_per_gpu,
-                     num_gpus=1,
-                     dist=True,
-                     shuffle=True,
-                     seed=None,
-                     runner_type='EpochBasedRunner',
-                     persistent_workers=False,
-                     class_aware_sampler=None,
-                     **kwargs):
+def build_dataloader(
+    dataset,
+    samples_per_gpu,
+    workers_per_gpu,
+    num_gpus=1,
+    dist=True,
+    shuffle=True,
+    seed=None,
+    runner_type='EpochBasedRunner',
+    persistent_workers=False,
+    class_aware_sampler=None,
+    **kwargs,
+):
     """A PyTorch DataLoader that batches the mmcv way.
 
     Samples are merged by ``mmcv.parallel.collate``: image DataContainers
@@ -176,19 +204,33 @@ def build_dataloader(dataset,
         kwargs: more DataLoader arguments (``pin_memory``, ...).
     """
     if class_aware_sampler is not None:
-        raise NotImplementedError('class_aware_sampler is not supported; '
-                                  'remove it from the data loader config')
+        raise NotImplementedError(
+            'class_aware_sampler is not supported; '
+            'remove it from the data loader config'
+        )
     rank, world_size = get_dist_info()
     if dist:
         batch_size, num_workers = samples_per_gpu, workers_per_gpu
     else:
         batch_size = num_gpus * samples_per_gpu
         num_workers = num_gpus * workers_per_gpu
-    sampler, batch_sampler = _samplers(dataset, samples_per_gpu, dist,
-                                       shuffle, seed, runner_type, rank,
-                                       world_size)
-    init_fn = partial(_init_worker, parent_pid=os.getpid(),
-                      num_workers=num_workers, rank=rank, seed=seed)
+    sampler, batch_sampler = _samplers(
+        dataset,
+        samples_per_gpu,
+        dist,
+        shuffle,
+        seed,
+        runner_type,
+        rank,
+        world_size,
+    )
+    init_fn = partial(
+        _init_worker,
+        parent_pid=os.getpid(),
+        num_workers=num_workers,
+        rank=rank,
+        seed=seed,
+    )
     if num_workers > 0:
         kwargs['persistent_workers'] = persistent_workers
     loader_kwargs = dict(
@@ -198,7 +240,8 @@ def build_dataloader(dataset,
         collate_fn=partial(collate, samples_per_gpu=samples_per_gpu),
         pin_memory=kwargs.pop('pin_memory', False),
         worker_init_fn=init_fn,
-        **kwargs)
+        **kwargs,
+    )
     if batch_sampler is not None:
         loader_kwargs.pop('batch_size')
         loader_kwargs['batch_sampler'] = batch_sampler

@@ -1,5 +1,6 @@
 """COCO-format detection / instance segmentation data set and its
 evaluation (pycocotools' COCOeval, MMDetection 2.x's metric names)."""
+
 import contextlib
 import io
 import logging
@@ -28,13 +29,28 @@ from .registry import DATASETS
 
 # index of each metric in COCOeval.stats
 COCO_METRIC_NAMES = {
-    'mAP': 0, 'mAP_50': 1, 'mAP_75': 2, 'mAP_s': 3, 'mAP_m': 4, 'mAP_l': 5,
-    'AR@100': 6, 'AR@300': 7, 'AR@1000': 8, 'AR_s@1000': 9, 'AR_m@1000': 10,
-    'AR_l@1000': 11
+    'mAP': 0,
+    'mAP_50': 1,
+    'mAP_75': 2,
+    'mAP_s': 3,
+    'mAP_m': 4,
+    'mAP_l': 5,
+    'AR@100': 6,
+    'AR@300': 7,
+    'AR@1000': 8,
+    'AR_s@1000': 9,
+    'AR_m@1000': 10,
+    'AR_l@1000': 11,
 }
 DET_METRIC_ITEMS = ['mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']
-PROPOSAL_METRIC_ITEMS = ['AR@100', 'AR@300', 'AR@1000', 'AR_s@1000',
-                         'AR_m@1000', 'AR_l@1000']
+PROPOSAL_METRIC_ITEMS = [
+    'AR@100',
+    'AR@300',
+    'AR@1000',
+    'AR_s@1000',
+    'AR_m@1000',
+    'AR_l@1000',
+]
 
 
 def xyxy2xywh(bbox):
@@ -46,8 +62,9 @@ def xyxy2xywh(bbox):
 def _rle_for_json(segm):
     """An RLE dict with str counts; binary masks are encoded first."""
     if not isinstance(segm, dict):
-        segm = mask_utils.encode(np.asfortranarray(
-            np.asarray(segm).astype(np.uint8)))
+        segm = mask_utils.encode(
+            np.asfortranarray(np.asarray(segm).astype(np.uint8))
+        )
     counts = segm['counts']
     if isinstance(counts, bytes):
         counts = counts.decode()
@@ -72,19 +89,87 @@ class CocoDataset(CustomDataset):
     """
 
     CLASSES = (
-        'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train',
-        'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
-        'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep',
-        'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
-        'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard',
-        'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard',
-        'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork',
-        'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
-        'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair',
-        'couch', 'potted plant', 'bed', 'dining table', 'toilet', 'tv',
-        'laptop', 'mouse', 'remote', 'keyboard', 'cell phone', 'microwave',
-        'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
-        'scissors', 'teddy bear', 'hair drier', 'toothbrush')
+        'person',
+        'bicycle',
+        'car',
+        'motorcycle',
+        'airplane',
+        'bus',
+        'train',
+        'truck',
+        'boat',
+        'traffic light',
+        'fire hydrant',
+        'stop sign',
+        'parking meter',
+        'bench',
+        'bird',
+        'cat',
+        'dog',
+        'horse',
+        'sheep',
+        'cow',
+        'elephant',
+        'bear',
+        'zebra',
+        'giraffe',
+        'backpack',
+        'umbrella',
+        'handbag',
+        'tie',
+        'suitcase',
+        'frisbee',
+        'skis',
+        'snowboard',
+        'sports ball',
+        'kite',
+        'baseball bat',
+        'baseball glove',
+        'skateboard',
+        'surfboard',
+        'tennis racket',
+        'bottle',
+        'wine glass',
+        'cup',
+        'fork',
+        'knife',
+        'spoon',
+        'bowl',
+        'banana',
+        'apple',
+        'sandwich',
+        'orange',
+        'broccoli',
+        'carrot',
+        'hot dog',
+        'pizza',
+        'donut',
+        'cake',
+        'chair',
+        'couch',
+        'potted plant',
+        'bed',
+        'dining table',
+        'toilet',
+        'tv',
+        'laptop',
+        'mouse',
+        'remote',
+        'keyboard',
+        'cell phone',
+        'microwave',
+        'oven',
+        'toaster',
+        'sink',
+        'refrigerator',
+        'book',
+        'clock',
+        'vase',
+        'scissors',
+        'teddy bear',
+        'hair drier',
+        'toothbrush',
+    )
 
     PALETTE = COCO_PALETTE
 
@@ -108,10 +193,14 @@ class CocoDataset(CustomDataset):
     def _used_without_mask(self):
         """Ids of the annotations training takes masks of (known category,
         not crowd, not ignored) that have no segmentation."""
-        return [a['id'] for a in self.coco.dataset.get('annotations', [])
-                if a.get('category_id') in self.cat2label and not
-                a.get('iscrowd', False) and not a.get('ignore', False)
-                and not has_mask(a)]
+        return [
+            a['id']
+            for a in self.coco.dataset.get('annotations', [])
+            if a.get('category_id') in self.cat2label
+            and not a.get('iscrowd', False)
+            and not a.get('ignore', False)
+            and not has_mask(a)
+        ]
 
     def _check_segmentations(self, ann_file):
         """Refuse malformed segmentations (always) and missing or empty
@@ -120,55 +209,76 @@ class CocoDataset(CustomDataset):
         problems = []
         for ann in self.coco.dataset.get('annotations', []):
             problem = segmentation_problem(
-                ann.get('segmentation'), self.coco.imgs.get(
-                    ann.get('image_id')))
+                ann.get('segmentation'),
+                self.coco.imgs.get(ann.get('image_id')),
+            )
             if problem:
                 problems.append((ann['id'], problem))
-        if not problems and getattr(self, 'loads_masks', False) and \
-                not self.test_mode:
-            problems = [(i, 'no segmentation (missing or empty), but the '
-                         'pipeline loads masks (LoadAnnotations(with_mask='
-                         'True))') for i in self._used_without_mask()]
+        if (
+            not problems
+            and getattr(self, 'loads_masks', False)
+            and not self.test_mode
+        ):
+            problems = [
+                (
+                    i,
+                    'no segmentation (missing or empty), but the '
+                    'pipeline loads masks (LoadAnnotations(with_mask='
+                    'True))',
+                )
+                for i in self._used_without_mask()
+            ]
         if problems:
-            listed = '; '.join(f'annotation {i}: {what}'
-                               for i, what in problems[:10])
+            listed = '; '.join(
+                f'annotation {i}: {what}' for i, what in problems[:10]
+            )
             raise AnnotationFileError(
                 f'{ann_file!r}: {len(problems)} annotations have unusable '
                 f'segmentations ({listed}). A mask is a list of polygons '
                 '[[x1, y1, x2, y2, x3, y3, ...], ...] of at least 3 points '
                 "each, or an RLE dict with 'size' [height, width] of its "
                 "image and 'counts'. Repair or delete these annotations "
-                '(or their segmentations, when you train boxes only).')
+                '(or their segmentations, when you train boxes only).'
+            )
 
     def _check_gt_masks(self):
         """segm evaluation needs a mask for every ground truth object of
         the evaluated images and classes."""
         img_ids, cat_ids = set(self.img_ids), set(self.cat_ids)
-        missing = [a['id'] for a in self.coco.anns.values()
-                   if a['image_id'] in img_ids and
-                   a['category_id'] in cat_ids and not has_mask(a)]
+        missing = [
+            a['id']
+            for a in self.coco.anns.values()
+            if a['image_id'] in img_ids
+            and a['category_id'] in cat_ids
+            and not has_mask(a)
+        ]
         if missing:
             raise AnnotationFileError(
                 f'segm evaluation needs a mask for every ground truth '
                 f'object, but {len(missing)} annotations of '
                 f'{self.ann_file!r} have no segmentation (missing or '
                 f'empty), e.g. annotation {missing[0]} (ids: '
-                f'{missing[:10]}). Add their masks or evaluate bbox only.')
+                f'{missing[:10]}). Add their masks or evaluate bbox only.'
+            )
 
     def _category_ids(self):
         """Ids of the categories named in CLASSES, in the file's order."""
-        by_name = {c['name']: c['id'] for c in self.coco.dataset.get(
-            'categories', [])}
+        by_name = {
+            c['name']: c['id'] for c in self.coco.dataset.get('categories', [])
+        }
         missing = [name for name in self.CLASSES if name not in by_name]
         if missing:
             raise ValueError(
                 f'classes {missing} are not categories of '
                 f'{self.ann_file!r} (it has {sorted(by_name)}); set '
-                '`classes=` in the data set config to its class names')
+                '`classes=` in the data set config to its class names'
+            )
         cat_ids = self.coco.get_cat_ids(cat_names=list(self.CLASSES))
         if [by_name[n] for n in self.CLASSES] != list(cat_ids):
-            warnings.warn('CLASSES are not in the annotation file\'s '
-                          'category order; labels follow the file order')
+            warnings.warn(
+                'CLASSES are not in the annotation file\'s '
+                'category order; labels follow the file order'
+            )
         return cat_ids
 
     def get_ann_info(self, idx):
@@ -191,31 +301,46 @@ class CocoDataset(CustomDataset):
     def _parse_ann_info(self, img_info, ann_info):
         """Keep objects of known categories with a positive area inside the
         image; split crowd objects off as ignored boxes."""
-        anns = [a for a in ann_info if not a.get('ignore', False)
-                and a['category_id'] in self.cat2label]
-        xywh = np.array([a['bbox'] for a in anns],
-                        dtype=np.float64).reshape(-1, 4)
-        xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]],
-                              1).astype(np.float32)
-        inter_w = np.minimum(xyxy[:, 2], img_info['width']) - \
-            np.maximum(xyxy[:, 0], 0)
-        inter_h = np.minimum(xyxy[:, 3], img_info['height']) - \
-            np.maximum(xyxy[:, 1], 0)
+        anns = [
+            a
+            for a in ann_info
+            if not a.get('ignore', False)
+            and a['category_id'] in self.cat2label
+        ]
+        xywh = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(
+            -1, 4
+        )
+        xyxy = np.concatenate(
+            [xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1
+        ).astype(np.float32)
+        inter_w = np.minimum(xyxy[:, 2], img_info['width']) - np.maximum(
+            xyxy[:, 0], 0
+        )
+        inter_h = np.minimum(xyxy[:, 3], img_info['height']) - np.maximum(
+            xyxy[:, 1], 0
+        )
         area = np.array([a.get('area', 1) for a in anns], dtype=np.float32)
-        valid = (np.maximum(inter_w, 0) * np.maximum(inter_h, 0) > 0) & \
-            (area > 0) & (xywh[:, 2] >= 1) & (xywh[:, 3] >= 1)
-        crowd = np.array([bool(a.get('iscrowd', False)) for a in anns],
-                         dtype=bool)
+        valid = (
+            (np.maximum(inter_w, 0) * np.maximum(inter_h, 0) > 0)
+            & (area > 0)
+            & (xywh[:, 2] >= 1)
+            & (xywh[:, 3] >= 1)
+        )
+        crowd = np.array(
+            [bool(a.get('iscrowd', False)) for a in anns], dtype=bool
+        )
         keep = valid & ~crowd
-        labels = np.array([self.cat2label[a['category_id']] for a in anns],
-                          dtype=np.int64)
+        labels = np.array(
+            [self.cat2label[a['category_id']] for a in anns], dtype=np.int64
+        )
         name = img_info['filename']
         return dict(
             bboxes=xyxy[keep].reshape(-1, 4),
             labels=labels[keep],
             bboxes_ignore=xyxy[valid & crowd].reshape(-1, 4),
             masks=[a.get('segmentation') for a, k in zip(anns, keep) if k],
-            seg_map=name.rsplit('.', 1)[0] + self.seg_suffix)
+            seg_map=name.rsplit('.', 1)[0] + self.seg_suffix,
+        )
 
     def _filter_imgs(self, min_size=32):
         """Training images: with at least one annotation of the selected
@@ -226,8 +351,7 @@ class CocoDataset(CustomDataset):
             ids_in_cat |= set(self.coco.cat_img_map[cat_id])
         ids_in_cat &= ids_with_ann
         valid, valid_ids = [], []
-        for i, (img_id, info) in enumerate(zip(self.img_ids,
-                                               self.data_infos)):
+        for i, (img_id, info) in enumerate(zip(self.img_ids, self.data_infos)):
             if self.filter_empty_gt and img_id not in ids_in_cat:
                 continue
             if min(info['width'], info['height']) >= min_size:
@@ -251,15 +375,21 @@ class CocoDataset(CustomDataset):
                 other += 1
                 other_cats.update(
                     self.coco.cats.get(a['category_id'], {}).get(
-                        'name', f"id {a['category_id']}")
-                    for a in self.coco.img_ann_map[info['id']])
+                        'name', f"id {a['category_id']}"
+                    )
+                    for a in self.coco.img_ann_map[info['id']]
+                )
             elif min(info['width'], info['height']) < 32:
                 small += 1
         names = ', '.join(map(repr, sorted(other_cats)[:10]))
-        return [(no_ann, 'have no annotations'),
-                (other, 'have only objects of categories not in `classes` '
-                 f'({names})'),
-                (small, 'have a side under 32 pixels')]
+        return [
+            (no_ann, 'have no annotations'),
+            (
+                other,
+                f'have only objects of categories not in `classes` ({names})',
+            ),
+            (small, 'have a side under 32 pixels'),
+        ]
 
     def _object_drop_reasons(self):
         """Why the annotations of the training images give no object."""
@@ -275,8 +405,10 @@ class CocoDataset(CustomDataset):
             elif ann.get('iscrowd', False):
                 counts['are crowd regions'] += 1
             else:
-                counts['have a box under 1 pixel wide or high, of zero '
-                       'area or outside the image'] += 1
+                counts[
+                    'have a box under 1 pixel wide or high, of zero '
+                    'area or outside the image'
+                ] += 1
         return [(n, f'annotations {why}') for why, n in counts.items()]
 
     # -- results to COCO JSON -------------------------------------------
@@ -284,18 +416,28 @@ class CocoDataset(CustomDataset):
     def _proposal2json(self, results):
         """(n, 5) proposals per image -> COCO results (category 1)."""
         return [
-            dict(image_id=img_id, bbox=xyxy2xywh(box),
-                 score=float(box[4]), category_id=1)
-            for img_id, boxes in zip(self.img_ids, results) for box in boxes
+            dict(
+                image_id=img_id,
+                bbox=xyxy2xywh(box),
+                score=float(box[4]),
+                category_id=1,
+            )
+            for img_id, boxes in zip(self.img_ids, results)
+            for box in boxes
         ]
 
     def _det2json(self, results):
         """Per image, per class (n, 5) boxes -> COCO results."""
         return [
-            dict(image_id=img_id, bbox=xyxy2xywh(box), score=float(box[4]),
-                 category_id=self.cat_ids[label])
+            dict(
+                image_id=img_id,
+                bbox=xyxy2xywh(box),
+                score=float(box[4]),
+                category_id=self.cat_ids[label],
+            )
             for img_id, result in zip(self.img_ids, results)
-            for label, boxes in enumerate(result) for box in boxes
+            for label, boxes in enumerate(result)
+            for box in boxes
         ]
 
     def _segm2json(self, results):
@@ -314,15 +456,26 @@ class CocoDataset(CustomDataset):
                 if len(segms) != len(boxes):
                     raise ValueError(
                         f'image {img_id}, class {label}: {len(boxes)} boxes '
-                        f'but {len(segms)} masks')
+                        f'but {len(segms)} masks'
+                    )
                 for box, segm, score in zip(boxes, segms, scores):
-                    bbox_json.append(dict(
-                        image_id=img_id, bbox=xyxy2xywh(box),
-                        score=float(box[4]), category_id=cat_id))
-                    segm_json.append(dict(
-                        image_id=img_id, bbox=xyxy2xywh(box),
-                        score=float(score), category_id=cat_id,
-                        segmentation=_rle_for_json(segm)))
+                    bbox_json.append(
+                        dict(
+                            image_id=img_id,
+                            bbox=xyxy2xywh(box),
+                            score=float(box[4]),
+                            category_id=cat_id,
+                        )
+                    )
+                    segm_json.append(
+                        dict(
+                            image_id=img_id,
+                            bbox=xyxy2xywh(box),
+                            score=float(score),
+                            category_id=cat_id,
+                            segmentation=_rle_for_json(segm),
+                        )
+                    )
         return bbox_json, segm_json
 
     def results2json(self, results, outfile_prefix):
@@ -367,8 +520,9 @@ class CocoDataset(CustomDataset):
         if not isinstance(results, list):
             raise TypeError('results must be a list')
         if len(results) != len(self):
-            raise ValueError(f'{len(results)} results for a data set of '
-                             f'{len(self)} images')
+            raise ValueError(
+                f'{len(results)} results for a data set of {len(self)} images'
+            )
         tmp_dir = None
         if jsonfile_prefix is None:
             tmp_dir = tempfile.TemporaryDirectory()
@@ -383,19 +537,22 @@ class CocoDataset(CustomDataset):
         """Average recall of proposals (per image (n, 5) arrays or box
         results) against the non-crowd ground truth boxes."""
         gt_bboxes = [self.get_ann_info(i)['bboxes'] for i in range(len(self))]
-        proposals = [r if isinstance(r, np.ndarray) else
-                     np.vstack(r) for r in results]
+        proposals = [
+            r if isinstance(r, np.ndarray) else np.vstack(r) for r in results
+        ]
         return average_recall(gt_bboxes, proposals, proposal_nums, iou_thrs)
 
-    def evaluate(self,
-                 results,
-                 metric='bbox',
-                 logger=None,
-                 jsonfile_prefix=None,
-                 classwise=False,
-                 proposal_nums=(100, 300, 1000),
-                 iou_thrs=None,
-                 metric_items=None):
+    def evaluate(
+        self,
+        results,
+        metric='bbox',
+        logger=None,
+        jsonfile_prefix=None,
+        classwise=False,
+        proposal_nums=(100, 300, 1000),
+        iou_thrs=None,
+        metric_items=None,
+    ):
         """COCO evaluation.
 
         Args:
@@ -423,80 +580,119 @@ class CocoDataset(CustomDataset):
         allowed = ['bbox', 'segm', 'proposal', 'proposal_fast']
         for m in metrics:
             if m not in allowed:
-                raise KeyError(f'metric {m!r} is not supported; choose from '
-                               f'{allowed}')
+                raise KeyError(
+                    f'metric {m!r} is not supported; choose from {allowed}'
+                )
         if iou_thrs is None:
-            iou_thrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05))
-                                   + 1, endpoint=True)
+            iou_thrs = np.linspace(
+                0.5,
+                0.95,
+                int(np.round((0.95 - 0.5) / 0.05)) + 1,
+                endpoint=True,
+            )
         if metric_items is not None and not isinstance(metric_items, list):
             metric_items = [metric_items]
         for item in metric_items or []:
             if item not in COCO_METRIC_NAMES:
-                raise KeyError(f'metric item {item!r} is not supported; '
-                               f'choose from {list(COCO_METRIC_NAMES)}')
+                raise KeyError(
+                    f'metric item {item!r} is not supported; '
+                    f'choose from {list(COCO_METRIC_NAMES)}'
+                )
         if 'segm' in metrics:
             self._check_gt_masks()
         result_files, tmp_dir = self.format_results(results, jsonfile_prefix)
         try:
-            return self.evaluate_det_segm(results, result_files, metrics,
-                                          logger, classwise, proposal_nums,
-                                          iou_thrs, metric_items)
+            return self.evaluate_det_segm(
+                results,
+                result_files,
+                metrics,
+                logger,
+                classwise,
+                proposal_nums,
+                iou_thrs,
+                metric_items,
+            )
         finally:
             if tmp_dir is not None:
                 tmp_dir.cleanup()
 
-    def evaluate_det_segm(self, results, result_files, metrics, logger=None,
-                          classwise=False, proposal_nums=(100, 300, 1000),
-                          iou_thrs=None, metric_items=None):
+    def evaluate_det_segm(
+        self,
+        results,
+        result_files,
+        metrics,
+        logger=None,
+        classwise=False,
+        proposal_nums=(100, 300, 1000),
+        iou_thrs=None,
+        metric_items=None,
+    ):
         """Run COCOeval for each metric on the written result files."""
         eval_results = OrderedDict()
         for metric in metrics:
             msg = f'Evaluating {metric}...'
-            print_log(msg if logger is not None else '\n' + msg,
-                      logger=logger)
+            print_log(msg if logger is not None else '\n' + msg, logger=logger)
             if metric == 'proposal_fast':
                 if isinstance(results[0], tuple):
-                    raise KeyError('proposal_fast does not take instance '
-                                   'segmentation results')
-                recalls = self.fast_eval_recall(results, proposal_nums,
-                                                iou_thrs)
+                    raise KeyError(
+                        'proposal_fast does not take instance '
+                        'segmentation results'
+                    )
+                recalls = self.fast_eval_recall(
+                    results, proposal_nums, iou_thrs
+                )
                 for num, recall in zip(proposal_nums, recalls):
                     eval_results[f'AR@{num}'] = float(recall)
-                print_log(''.join(f'\nAR@{n}\t{r:.4f}' for n, r in
-                                  zip(proposal_nums, recalls)), logger=logger)
+                print_log(
+                    ''.join(
+                        f'\nAR@{n}\t{r:.4f}'
+                        for n, r in zip(proposal_nums, recalls)
+                    ),
+                    logger=logger,
+                )
                 continue
             if metric not in result_files:
-                raise KeyError(f'{metric} is not in the results (segm needs '
-                               'mask results)')
-            coco_eval = self._run_cocoeval(metric, result_files[metric],
-                                           proposal_nums, iou_thrs, logger)
+                raise KeyError(
+                    f'{metric} is not in the results (segm needs mask results)'
+                )
+            coco_eval = self._run_cocoeval(
+                metric, result_files[metric], proposal_nums, iou_thrs, logger
+            )
             if coco_eval is None:
                 break
             if metric == 'proposal':
                 for item in metric_items or PROPOSAL_METRIC_ITEMS:
                     eval_results[item] = float(
-                        f'{coco_eval.stats[COCO_METRIC_NAMES[item]]:.3f}')
+                        f'{coco_eval.stats[COCO_METRIC_NAMES[item]]:.3f}'
+                    )
                 continue
             if classwise:
-                print_log('\n' + self._classwise_table(coco_eval),
-                          logger=logger)
+                print_log(
+                    '\n' + self._classwise_table(coco_eval), logger=logger
+                )
             for item in metric_items or DET_METRIC_ITEMS:
                 eval_results[f'{metric}_{item}'] = float(
-                    f'{coco_eval.stats[COCO_METRIC_NAMES[item]]:.3f}')
+                    f'{coco_eval.stats[COCO_METRIC_NAMES[item]]:.3f}'
+                )
             ap = coco_eval.stats[:6]
             eval_results[f'{metric}_mAP_copypaste'] = ' '.join(
-                f'{v:.3f}' for v in ap)
+                f'{v:.3f}' for v in ap
+            )
         return eval_results
 
-    def _run_cocoeval(self, metric, result_file, proposal_nums, iou_thrs,
-                      logger):
+    def _run_cocoeval(
+        self, metric, result_file, proposal_nums, iou_thrs, logger
+    ):
         """Evaluate one result file; logs COCOeval's summary. Returns the
         COCOeval, or None when there is no result at all."""
         iou_type = 'bbox' if metric == 'proposal' else metric
         predictions = mmcv.load(result_file)
         if len(predictions) == 0:
-            print_log('The testing results of the whole dataset is empty.',
-                      logger=logger, level=logging.ERROR)
+            print_log(
+                'The testing results of the whole dataset is empty.',
+                logger=logger,
+                level=logging.ERROR,
+            )
             return None
         if iou_type == 'segm':
             # with a 'bbox' key pycocotools takes the box area as the
@@ -526,9 +722,11 @@ class CocoDataset(CustomDataset):
         objects (largest maxDets)."""
         precisions = coco_eval.eval['precision']  # (T, R, K, A, M)
         if precisions.shape[2] != len(self.cat_ids):
-            raise RuntimeError('COCOeval returned precisions for '
-                               f'{precisions.shape[2]} classes, expected '
-                               f'{len(self.cat_ids)}')
+            raise RuntimeError(
+                'COCOeval returned precisions for '
+                f'{precisions.shape[2]} classes, expected '
+                f'{len(self.cat_ids)}'
+            )
         iou_thrs = np.asarray(coco_eval.params.iouThrs)
 
         def mean_ap(k, iou_index=slice(None), area=0):
@@ -540,13 +738,17 @@ class CocoDataset(CustomDataset):
             found = np.flatnonzero(np.isclose(iou_thrs, thr))
             return found[:1] if found.size else None
 
-        rows = [['category', 'mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m',
-                 'mAP_l']]
+        rows = [
+            ['category', 'mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']
+        ]
         for k, cat_id in enumerate(self.cat_ids):
             at = [iou_index(0.5), iou_index(0.75)]
-            rows.append([
-                self.coco.load_cats([cat_id])[0]['name'], mean_ap(k),
-                *[mean_ap(k, i) if i is not None else 'nan' for i in at],
-                *[mean_ap(k, area=a) for a in (1, 2, 3)]
-            ])
+            rows.append(
+                [
+                    self.coco.load_cats([cat_id])[0]['name'],
+                    mean_ap(k),
+                    *[mean_ap(k, i) if i is not None else 'nan' for i in at],
+                    *[mean_ap(k, area=a) for a in (1, 2, 3)],
+                ]
+            )
         return AsciiTable(rows).table

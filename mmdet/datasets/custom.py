@@ -14,6 +14,7 @@ files are read as plain data (pickles and YAML never run code), and a
 training set with no image or no object left after filtering is an error
 naming the file and why each group of images was dropped.
 """
+
 import os.path as osp
 import warnings
 from collections import Counter
@@ -39,14 +40,18 @@ class EmptyDatasetError(ValueError):
 def missing_data_hint(path):
     """What to do about a missing data set file or folder."""
     if 'tiny_coco' in path:
-        return ('Generate the tiny data set first: '
-                'python tools/misc/make_tiny_coco.py')
+        return (
+            'Generate the tiny data set first: '
+            'python tools/misc/make_tiny_coco.py'
+        )
     if 'coco' in path:
-        return ('Put COCO under data/coco (data/coco/annotations/'
-                'instances_{train,val}2017.json, data/coco/train2017/, '
-                'data/coco/val2017/), link it there (ln -s /path/to/coco '
-                'data/coco), or set data_root / ann_file / img_prefix with '
-                '--cfg-options')
+        return (
+            'Put COCO under data/coco (data/coco/annotations/'
+            'instances_{train,val}2017.json, data/coco/train2017/, '
+            'data/coco/val2017/), link it there (ln -s /path/to/coco '
+            'data/coco), or set data_root / ann_file / img_prefix with '
+            '--cfg-options'
+        )
     return 'Check data_root, ann_file and img_prefix in the config'
 
 
@@ -62,7 +67,8 @@ def _loads_masks(pipeline):
     for step in pipeline or []:
         if isinstance(step, dict):
             if step.get('type') == 'LoadAnnotations' and step.get(
-                    'with_mask', False):
+                'with_mask', False
+            ):
                 return True
         elif getattr(step, 'with_mask', False):
             return True
@@ -94,18 +100,20 @@ class CustomDataset(Dataset):
     CLASSES = None
     PALETTE = None
 
-    def __init__(self,
-                 ann_file,
-                 pipeline,
-                 classes=None,
-                 data_root=None,
-                 img_prefix='',
-                 seg_prefix=None,
-                 seg_suffix='.png',
-                 proposal_file=None,
-                 test_mode=False,
-                 filter_empty_gt=True,
-                 file_client_args=dict(backend='disk')):
+    def __init__(
+        self,
+        ann_file,
+        pipeline,
+        classes=None,
+        data_root=None,
+        img_prefix='',
+        seg_prefix=None,
+        seg_suffix='.png',
+        proposal_file=None,
+        test_mode=False,
+        filter_empty_gt=True,
+        file_client_args=dict(backend='disk'),
+    ):
         self.data_root = data_root
         self.ann_file = _join(data_root, ann_file)
         self.img_prefix = _join(data_root, img_prefix)
@@ -122,8 +130,11 @@ class CustomDataset(Dataset):
         self.loads_masks = _loads_masks(pipeline)
 
         self.data_infos = self.load_annotations(self.ann_file)
-        self.proposals = self.load_proposals(self.proposal_file) \
-            if self.proposal_file is not None else None
+        self.proposals = (
+            self.load_proposals(self.proposal_file)
+            if self.proposal_file is not None
+            else None
+        )
         if not test_mode:
             read_infos = self.data_infos
             valid = self._filter_imgs()
@@ -146,15 +157,19 @@ class CustomDataset(Dataset):
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
                 f'annotation file {self.ann_file!r} does not exist. '
-                f'{missing_data_hint(self.ann_file)}')
+                f'{missing_data_hint(self.ann_file)}'
+            )
         if self.img_prefix and not osp.isdir(self.img_prefix):
             raise FileNotFoundError(
                 f'image folder {self.img_prefix!r} does not exist. '
-                f'{missing_data_hint(self.img_prefix)}')
-        if self.proposal_file is not None and \
-                not osp.isfile(self.proposal_file):
+                f'{missing_data_hint(self.img_prefix)}'
+            )
+        if self.proposal_file is not None and not osp.isfile(
+            self.proposal_file
+        ):
             raise FileNotFoundError(
-                f'proposal file {self.proposal_file!r} does not exist')
+                f'proposal file {self.proposal_file!r} does not exist'
+            )
 
     @classmethod
     def get_classes(cls, classes=None):
@@ -164,20 +179,25 @@ class CustomDataset(Dataset):
             return cls.CLASSES
         if isinstance(classes, str):
             if not osp.isfile(classes):
-                raise FileNotFoundError(f'class name file {classes!r} does '
-                                        'not exist')
+                raise FileNotFoundError(
+                    f'class name file {classes!r} does not exist'
+                )
             return mmcv.list_from_file(classes)
         if isinstance(classes, (tuple, list)):
             return classes
-        raise ValueError(f'classes must be a list, a tuple or a file name, '
-                         f'got {type(classes)}')
+        raise ValueError(
+            f'classes must be a list, a tuple or a file name, '
+            f'got {type(classes)}'
+        )
 
     def _palette_for(self, classes):
         """The class's own PALETTE for its own classes, else one generated
         for ``classes``."""
         own = type(self).PALETTE
-        if classes is None or (own is not None and tuple(classes) == tuple(
-                type(self).CLASSES or ())):
+        if classes is None or (
+            own is not None
+            and tuple(classes) == tuple(type(self).CLASSES or ())
+        ):
             return own
         return generated_palette(len(classes))
 
@@ -185,17 +205,21 @@ class CustomDataset(Dataset):
         """Read the middle-format list (.json, .pkl or .yaml; pickles and
         YAML as plain data only, never running code)."""
         return load_data_file(
-            ann_file, 'annotation file',
+            ann_file,
+            'annotation file',
             'Write annotation files as plain data (lists, dicts, numpy '
-            'arrays), e.g. with mmcv.dump.')
+            'arrays), e.g. with mmcv.dump.',
+        )
 
     def load_proposals(self, proposal_file):
         """Read the proposals: per image an (n, 4) or (n, 5) array (a
         .pkl of numpy arrays, read as plain data only)."""
         return load_data_file(
-            proposal_file, 'proposal file',
+            proposal_file,
+            'proposal file',
             'Write proposals as a list of numpy arrays, e.g. with '
-            'tools/test.py --out or mmcv.dump.')
+            'tools/test.py --out or mmcv.dump.',
+        )
 
     def get_ann_info(self, idx):
         """The annotation dict of image ``idx`` (see the module doc)."""
@@ -209,17 +233,22 @@ class CustomDataset(Dataset):
         """Indices of the images kept for training (both sides >= min_size;
         this base class cannot tell empty images apart)."""
         if self.filter_empty_gt:
-            warnings.warn('CustomDataset does not filter images without '
-                          'objects')
-        return [i for i, info in enumerate(self.data_infos)
-                if min(info['width'], info['height']) >= min_size]
+            warnings.warn(
+                'CustomDataset does not filter images without objects'
+            )
+        return [
+            i
+            for i, info in enumerate(self.data_infos)
+            if min(info['width'], info['height']) >= min_size
+        ]
 
     def _drop_reasons(self, read_infos):
         """Why the images ``read_infos`` were left out of training: list of
         (count, reason) (here only the image size; subclasses add their
         own)."""
-        small = sum(min(info['width'], info['height']) < 32
-                    for info in read_infos)
+        small = sum(
+            min(info['width'], info['height']) < 32 for info in read_infos
+        )
         return [(small, 'have a side under 32 pixels')]
 
     def _object_drop_reasons(self):
@@ -232,33 +261,44 @@ class CustomDataset(Dataset):
         for it; the message says how many images were read and why each
         group was dropped."""
         if len(self.data_infos) == 0:
-            reasons = '; '.join(f'{count} {why}' for count, why in
-                                self._drop_reasons(read_infos) if count)
+            reasons = '; '.join(
+                f'{count} {why}'
+                for count, why in self._drop_reasons(read_infos)
+                if count
+            )
             raise EmptyDatasetError(
                 f'no training images: {self.ann_file!r} lists '
                 f'{len(read_infos)} images and the training filter dropped '
                 f'them all ({reasons or "the file lists no image"}). Check '
                 f'the annotation file and `classes` (now {self.CLASSES}), '
                 'or keep images without objects with '
-                'filter_empty_gt=False.')
-        if any(len(self.get_ann_info(i)['labels'])
-               for i in range(len(self))):
+                'filter_empty_gt=False.'
+            )
+        if any(len(self.get_ann_info(i)['labels']) for i in range(len(self))):
             return
-        reasons = ', '.join(f'{count} {why}' for count, why in
-                            self._object_drop_reasons() if count)
+        reasons = ', '.join(
+            f'{count} {why}'
+            for count, why in self._object_drop_reasons()
+            if count
+        )
         raise EmptyDatasetError(
             f'no training objects: the {len(self)} training images of '
             f'{self.ann_file!r} (of {len(read_infos)} read) hold no usable '
             'object'
             f'{" (" + reasons + ")" if reasons else ""}. Check the boxes '
-            '([x, y, w, h] in pixels, w and h >= 1) and the categories.')
+            '([x, y, w, h] in pixels, w and h >= 1) and the categories.'
+        )
 
     def _set_group_flag(self):
         """``flag[i]`` = 1 for landscape images (w / h > 1), else 0: the
         group samplers batch images of one orientation together."""
         self.flag = np.array(
-            [int(info['width'] / info['height'] > 1)
-             for info in self.data_infos], dtype=np.uint8)
+            [
+                int(info['width'] / info['height'] > 1)
+                for info in self.data_infos
+            ],
+            dtype=np.uint8,
+        )
 
     # -- samples --------------------------------------------------------
 
@@ -277,8 +317,9 @@ class CustomDataset(Dataset):
     def prepare_train_img(self, idx):
         """The pipeline's output for training sample ``idx`` (None when the
         pipeline dropped it)."""
-        results = dict(img_info=self.data_infos[idx],
-                       ann_info=self.get_ann_info(idx))
+        results = dict(
+            img_info=self.data_infos[idx], ann_info=self.get_ann_info(idx)
+        )
         if self.proposals is not None:
             results['proposals'] = self.proposals[idx]
         self.pre_pipeline(results)
@@ -311,7 +352,8 @@ class CustomDataset(Dataset):
         raise RuntimeError(
             f'the training pipeline dropped {MAX_RETRIES} samples in a row '
             '(e.g. FilterAnnotations(keep_empty=True) with no object '
-            'left); check the annotations and the pipeline')
+            'left); check the annotations and the pipeline'
+        )
 
     # -- results --------------------------------------------------------
 
@@ -321,12 +363,14 @@ class CustomDataset(Dataset):
     def evaluate(self, results, metric=None, logger=None, **kwargs):
         raise NotImplementedError(
             f'{type(self).__name__} has no evaluation; use a data set type '
-            'with one (CocoDataset)')
+            'with one (CocoDataset)'
+        )
 
     def __repr__(self):
         mode = 'Test' if self.test_mode else 'Train'
-        head = (f'\n{type(self).__name__} {mode} dataset with '
-                f'{len(self)} images\n')
+        head = (
+            f'\n{type(self).__name__} {mode} dataset with {len(self)} images\n'
+        )
         if self.CLASSES is None:
             return head + 'the classes are not set\n'
         counts = Counter()
@@ -341,7 +385,7 @@ class CustomDataset(Dataset):
         if counts[-1]:
             cells += ['-1 background', counts[-1]]
         for start in range(0, len(cells), 10):
-            rows.append(cells[start:start + 10])
+            rows.append(cells[start : start + 10])
         table = AsciiTable(rows)
         table.inner_footing_row_border = False
         return head + table.table

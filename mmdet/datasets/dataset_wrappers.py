@@ -1,4 +1,5 @@
 """Data set wrappers: concatenation, repetition, class-balanced repeats."""
+
 import bisect
 import math
 from collections import defaultdict
@@ -49,21 +50,25 @@ class ConcatDataset(_ConcatDataset):
 
     def evaluate(self, results, logger=None, **kwargs):
         if len(results) != self.cumulative_sizes[-1]:
-            raise ValueError(f'{len(results)} results for '
-                             f'{self.cumulative_sizes[-1]} images')
+            raise ValueError(
+                f'{len(results)} results for '
+                f'{self.cumulative_sizes[-1]} images'
+            )
         if not self.separate_eval:
             if any(hasattr(d, 'coco') for d in self.datasets):
                 raise NotImplementedError(
                     'COCO-style data sets cannot be evaluated together; use '
-                    'separate_eval=True')
-            return self.datasets[0].evaluate(results, logger=logger,
-                                             **kwargs)
+                    'separate_eval=True'
+                )
+            return self.datasets[0].evaluate(results, logger=logger, **kwargs)
         metrics = {}
         start = 0
-        for i, (dataset, end) in enumerate(zip(self.datasets,
-                                               self.cumulative_sizes)):
-            part = dataset.evaluate(results[start:end], logger=logger,
-                                    **kwargs)
+        for i, (dataset, end) in enumerate(
+            zip(self.datasets, self.cumulative_sizes)
+        ):
+            part = dataset.evaluate(
+                results[start:end], logger=logger, **kwargs
+            )
             metrics.update({f'{i}_{k}': v for k, v in part.items()})
             start = end
         return metrics
@@ -118,8 +123,9 @@ class ClassBalancedDataset:
         self.CLASSES = dataset.CLASSES
         self.PALETTE = getattr(dataset, 'PALETTE', None)
         factors = self._get_repeat_factors(dataset, oversample_thr)
-        self.repeat_indices = [i for i, f in enumerate(factors)
-                               for _ in range(int(math.ceil(f)))]
+        self.repeat_indices = [
+            i for i, f in enumerate(factors) for _ in range(int(math.ceil(f)))
+        ]
         if hasattr(dataset, 'flag'):
             self.flag = np.asarray(dataset.flag)[self.repeat_indices]
 
@@ -132,8 +138,10 @@ class ClassBalancedDataset:
             for c in cats:
                 freq[c] += 1
         num_images = len(dataset)
-        cat_factor = {c: max(1.0, math.sqrt(repeat_thr / (n / num_images)))
-                      for c, n in freq.items()}
+        cat_factor = {
+            c: max(1.0, math.sqrt(repeat_thr / (n / num_images)))
+            for c, n in freq.items()
+        }
         factors = []
         for cats in cat_sets:
             if not cats and not self.filter_empty_gt:

@@ -3,6 +3,7 @@
 Apart from ``builder`` so that the modules registering into them (data sets,
 wrappers, transforms) never import the builder that imports them back.
 """
+
 from mmcv.utils import Registry
 
 from mmdet.utils import build_from_cfg

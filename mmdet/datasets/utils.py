@@ -1,4 +1,5 @@
 """Config helpers for pipelines."""
+
 import copy
 import warnings
 
@@ -13,24 +14,36 @@ def replace_ImageToTensor(pipelines):
         if step['type'] == 'MultiScaleFlipAug':
             step['transforms'] = replace_ImageToTensor(step['transforms'])
         elif step['type'] == 'ImageToTensor':
-            warnings.warn('"ImageToTensor" pipeline is replaced by '
-                          '"DefaultFormatBundle" for batch inference. It is '
-                          'recommended to manually replace it in the test '
-                          'data pipeline in your config file.', UserWarning)
+            warnings.warn(
+                '"ImageToTensor" pipeline is replaced by '
+                '"DefaultFormatBundle" for batch inference. It is '
+                'recommended to manually replace it in the test '
+                'data pipeline in your config file.',
+                UserWarning,
+            )
             pipelines[i] = dict(type='DefaultFormatBundle')
     return pipelines
 
 
-LOADING_TYPES = ('LoadImageFromFile', 'LoadAnnotations', 'LoadProposals',
-                 'LoadImageFromWebcam', 'LoadMultiChannelImageFromFiles')
+LOADING_TYPES = (
+    'LoadImageFromFile',
+    'LoadAnnotations',
+    'LoadProposals',
+    'LoadImageFromWebcam',
+    'LoadMultiChannelImageFromFiles',
+)
 
 
 def get_loading_pipeline(pipeline):
     """The loading steps of a pipeline config (what to read, not how to
     augment), e.g. to draw ground truth next to results."""
-    loading = [copy.deepcopy(step) for step in pipeline
-               if step['type'] in LOADING_TYPES]
+    loading = [
+        copy.deepcopy(step)
+        for step in pipeline
+        if step['type'] in LOADING_TYPES
+    ]
     if len(loading) < 2:
-        raise ValueError('the pipeline has no LoadImageFromFile + '
-                         'LoadAnnotations steps')
+        raise ValueError(
+            'the pipeline has no LoadImageFromFile + LoadAnnotations steps'
+        )
     return loading

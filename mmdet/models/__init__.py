@@ -22,8 +22,18 @@ from .necks import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
 
 __all__ = [
-    'BACKBONES', 'NECKS', 'ROI_EXTRACTORS', 'SHARED_HEADS', 'HEADS', 'LOSSES',
-    'DETECTORS', 'MODELS', 'build_backbone', 'build_neck',
-    'build_roi_extractor', 'build_head', 'build_loss',
-    'build_detector'
+    'BACKBONES',
+    'NECKS',
+    'ROI_EXTRACTORS',
+    'SHARED_HEADS',
+    'HEADS',
+    'LOSSES',
+    'DETECTORS',
+    'MODELS',
+    'build_backbone',
+    'build_neck',
+    'build_roi_extractor',
+    'build_head',
+    'build_loss',
+    'build_detector',
 ]

@@ -5,6 +5,7 @@ mmcv's, so ``type='mmcv.X'`` reaches mmcv's models); ``BACKBONES``,
 ``NECKS``, ``ROI_EXTRACTORS``, ``SHARED_HEADS``, ``HEADS``, ``LOSSES`` and
 ``DETECTORS`` are other names for it.
 """
+
 import warnings
 
 from mmcv.cnn import MODELS as MMCV_MODELS
@@ -12,8 +13,9 @@ from mmcv.utils import Registry
 
 from mmdet.utils.registry import build_model_from_cfg
 
-MODELS = Registry('models', parent=MMCV_MODELS,
-                  build_func=build_model_from_cfg)
+MODELS = Registry(
+    'models', parent=MMCV_MODELS, build_func=build_model_from_cfg
+)
 
 BACKBONES = MODELS
 NECKS = MODELS
@@ -55,13 +57,17 @@ def build_detector(cfg, train_cfg=None, test_cfg=None):
     if train_cfg is not None or test_cfg is not None:
         warnings.warn(
             'train_cfg and test_cfg are deprecated outside the model: '
-            'put them in the model config', UserWarning)
+            'put them in the model config',
+            UserWarning,
+        )
     if train_cfg is not None and cfg.get('train_cfg') is not None:
-        raise ValueError('train_cfg given both in the model config and as '
-                         'an argument')
+        raise ValueError(
+            'train_cfg given both in the model config and as an argument'
+        )
     if test_cfg is not None and cfg.get('test_cfg') is not None:
-        raise ValueError('test_cfg given both in the model config and as '
-                         'an argument')
+        raise ValueError(
+            'test_cfg given both in the model config and as an argument'
+        )
     default_args = {}
     if train_cfg is not None:
         default_args['train_cfg'] = train_cfg

@@ -16,6 +16,7 @@ Layout written under ``out_dir``::
 Every image is drawn from its own generator seeded with ``(seed, split,
 index)``, so the output depends only on the arguments.
 """
+
 import math
 import os
 import os.path as osp
@@ -32,12 +33,15 @@ from mmdet.core.bbox import bbox_overlaps
 TINY_COCO_CLASSES = ('circle', 'square', 'triangle', 'cross')
 
 # BGR base colour of each class ('easy' and 'medium' tie colour to class)
-CLASS_COLORS = np.array([
-    (40, 40, 220),  # circle: red
-    (40, 200, 40),  # square: green
-    (220, 90, 30),  # triangle: blue
-    (30, 210, 230),  # cross: yellow
-], dtype=np.float32)
+CLASS_COLORS = np.array(
+    [
+        (40, 40, 220),  # circle: red
+        (40, 200, 40),  # square: green
+        (220, 90, 30),  # triangle: blue
+        (30, 210, 230),  # cross: yellow
+    ],
+    dtype=np.float32,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Difficulty:
     """Knobs of one difficulty level (sizes are fractions of the long image
     side; ``color_jitter`` in 0..255 per channel; ``random_colors`` makes
     colour meaningless, leaving shape only)."""
+
     size_range: tuple
     max_objects: int
     color_jitter: float
@@ -72,6 +77,7 @@ CONTOUR_UPSAMPLE = 4  # occluded masks are traced at 4x for sub-pixel edges
 
 # -- shapes -----------------------------------------------------------------
 
+
 def shape_polygon(kind, cx, cy, size, angle):
     """(P, 2) vertices (pixel-edge coordinates) of a shape about (cx, cy)
     whose extent is about ``size`` pixels, rotated by ``angle`` radians."""
@@ -89,9 +95,22 @@ def shape_polygon(kind, cx, cy, size, angle):
         pts[:, 1] += r * 0.25  # centre the box vertically
     elif kind == 'cross':
         a, b = r, r / 3
-        pts = np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b],
-                        [b, a], [-b, a], [-b, b], [-a, b], [-a, -b],
-                        [-b, -b]])
+        pts = np.array(
+            [
+                [-b, -a],
+                [b, -a],
+                [b, -b],
+                [a, -b],
+                [a, b],
+                [b, b],
+                [b, a],
+                [-b, a],
+                [-b, b],
+                [-a, b],
+                [-a, -b],
+                [-b, -b],
+            ]
+        )
     else:
         raise ValueError(f'unknown shape {kind!r}')
     c, s = math.cos(angle), math.sin(angle)
@@ -102,8 +121,11 @@ def shape_polygon(kind, cx, cy, size, angle):
 def rasterize(polygons, height, width):
     """(H, W) bool of flat polygons, rasterized as pycocotools does (so the
     painted pixels are what the annotation decodes to)."""
-    rles = mask_utils.frPyObjects([np.asarray(p, np.float64).ravel().tolist()
-                                   for p in polygons], height, width)
+    rles = mask_utils.frPyObjects(
+        [np.asarray(p, np.float64).ravel().tolist() for p in polygons],
+        height,
+        width,
+    )
     return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
 
 
@@ -112,8 +134,9 @@ def mask_to_polygons(mask):
     found at CONTOUR_UPSAMPLE x resolution so edges sit within 1/8 px."""
     k = CONTOUR_UPSAMPLE
     big = np.kron(mask.astype(np.uint8), np.ones((k, k), np.uint8))
-    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     polygons = []
     for contour in contours:
         contour = cv2.approxPolyDP(contour, 1.0, True).reshape(-1, 2)
@@ -132,23 +155,28 @@ def _max_iou(box, boxes):
     (``bbox_overlaps`` in float64)."""
     if len(boxes) == 0:
         return 0.0
-    ious = bbox_overlaps(torch.from_numpy(np.asarray([box], np.float64)),
-                         torch.from_numpy(np.asarray(boxes, np.float64)))
+    ious = bbox_overlaps(
+        torch.from_numpy(np.asarray([box], np.float64)),
+        torch.from_numpy(np.asarray(boxes, np.float64)),
+    )
     return float(ious.max())
 
 
 # -- one image --------------------------------------------------------------
+
 
 def _background(rng, height, width, level):
     """Grey, low-saturation background with a gradient and smooth blobs."""
     base = rng.uniform(70, 180) + rng.uniform(-12, 12, size=3)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     theta = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(theta) * xx / width + np.sin(theta) * yy / height) * \
-        rng.uniform(-30, 30)
+    ramp = (
+        np.cos(theta) * xx / width + np.sin(theta) * yy / height
+    ) * rng.uniform(-30, 30)
     coarse = rng.normal(0, 1, size=(6, 6, 1)).astype(np.float32)
-    blobs = cv2.resize(coarse, (width, height),
-                       interpolation=cv2.INTER_CUBIC)[..., None]
+    blobs = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)[
+        ..., None
+    ]
     img = base[None, None, :] + ramp[..., None] + blobs * level.texture_amp
     return img.astype(np.float32)
 
@@ -172,9 +200,11 @@ def _place_crowd(rng, height, width):
         cx = x0 + rng.uniform(d / 2, side - d / 2)
         cy = y0 + rng.uniform(d / 2, side - d / 2)
         polys.append(shape_polygon('circle', cx, cy, d, 0.0).ravel())
-    return int(rng.integers(len(TINY_COCO_CLASSES))), \
-        rasterize(polys, height, width), np.array([x0, y0, x0 + side,
-                                                   y0 + side])
+    return (
+        int(rng.integers(len(TINY_COCO_CLASSES))),
+        rasterize(polys, height, width),
+        np.array([x0, y0, x0 + side, y0 + side]),
+    )
 
 
 def _sample_objects(rng, height, width, level, blocked_box):
@@ -191,16 +221,18 @@ def _sample_objects(rng, height, width, level, blocked_box):
             cx = rng.uniform(size / 2, width - size / 2)
             cy = rng.uniform(size / 2, height - size / 2)
             angle = rng.uniform(-0.5, 0.5) if level.rotate else 0.0
-            poly = shape_polygon(TINY_COCO_CLASSES[label], cx, cy, size,
-                                 angle)
+            poly = shape_polygon(TINY_COCO_CLASSES[label], cx, cy, size, angle)
             box = _box_of_points(poly)
-            if box[0] < 0 or box[1] < 0 or box[2] > width or \
-                    box[3] > height:  # rotated corners may stick out
+            if (
+                box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height
+            ):  # rotated corners may stick out
                 continue
             if blocked_box is not None and _max_iou(box, [blocked_box]) > 0:
                 continue
-            if _max_iou(box, [_box_of_points(p)
-                              for _, p, _ in objects]) > MAX_BOX_IOU:
+            if (
+                _max_iou(box, [_box_of_points(p) for _, p, _ in objects])
+                > MAX_BOX_IOU
+            ):
                 continue
             mask = rasterize([poly.ravel()], height, width)
             if mask.sum() < 64 or not _keeps_visible(objects, mask, level):
@@ -224,21 +256,31 @@ def _polygon_annotation(label, polygons, height, width):
     """COCO annotation (no ids) of an object given by flat polygons."""
     pts = np.concatenate([np.asarray(p).reshape(-1, 2) for p in polygons])
     (x1, y1), (x2, y2) = pts.min(0), pts.max(0)
-    segmentation = [np.round(np.asarray(p, np.float64), 2).tolist()
-                    for p in polygons]
+    segmentation = [
+        np.round(np.asarray(p, np.float64), 2).tolist() for p in polygons
+    ]
     rles = mask_utils.frPyObjects(segmentation, height, width)
     area = float(mask_utils.area(mask_utils.merge(rles)))
-    return dict(category_id=label + 1, iscrowd=0, area=area,
-                bbox=[round(float(v), 2) for v in (x1, y1, x2 - x1, y2 - y1)],
-                segmentation=segmentation)
+    return dict(
+        category_id=label + 1,
+        iscrowd=0,
+        area=area,
+        bbox=[round(float(v), 2) for v in (x1, y1, x2 - x1, y2 - y1)],
+        segmentation=segmentation,
+    )
 
 
 def _crowd_annotation(label, mask):
     """COCO crowd annotation (no ids): uncompressed RLE, as COCO has."""
     rle = _uncompressed_rle(mask)
     bbox = mask_utils.toBbox(mask_utils.frPyObjects(rle, *rle['size']))
-    return dict(category_id=label + 1, iscrowd=1, area=float(mask.sum()),
-                bbox=[float(v) for v in bbox], segmentation=rle)
+    return dict(
+        category_id=label + 1,
+        iscrowd=1,
+        area=float(mask.sum()),
+        bbox=[float(v) for v in bbox],
+        segmentation=rle,
+    )
 
 
 def _uncompressed_rle(mask):
@@ -249,8 +291,10 @@ def _uncompressed_rle(mask):
     counts = np.diff(bounds).tolist()
     if flat[0] == 1:
         counts = [0] + counts
-    return dict(size=[int(mask.shape[0]), int(mask.shape[1])],
-                counts=[int(c) for c in counts])
+    return dict(
+        size=[int(mask.shape[0]), int(mask.shape[1])],
+        counts=[int(c) for c in counts],
+    )
 
 
 def generate_image(rng, height, width, level, empty=False, with_crowd=False):
@@ -261,8 +305,9 @@ def generate_image(rng, height, width, level, empty=False, with_crowd=False):
         objects, crowd = [], None
     else:
         crowd = _place_crowd(rng, height, width) if with_crowd else None
-        objects = _sample_objects(rng, height, width, level,
-                                  crowd[2] if crowd else None)
+        objects = _sample_objects(
+            rng, height, width, level, crowd[2] if crowd else None
+        )
     if crowd is not None:
         label, mask, _ = crowd
         img[mask] = _object_color(rng, label, level)
@@ -289,6 +334,7 @@ def generate_image(rng, height, width, level, empty=False, with_crowd=False):
 
 # -- the data set -----------------------------------------------------------
 
+
 def _image_size(rng, size):
     """Square half the time, else 4:3 landscape or portrait (multiples of
     8), so the aspect-ratio groups are both used."""
@@ -307,32 +353,51 @@ def make_split(out_dir, split, num_images, seed, size, level):
         rng = np.random.default_rng([seed, split_id, idx])
         height, width = _image_size(rng, size)
         img, anns = generate_image(
-            rng, height, width, level,
+            rng,
+            height,
+            width,
+            level,
             empty=idx % EMPTY_EVERY == EMPTY_AT,
-            with_crowd=idx % CROWD_EVERY == CROWD_AT)
+            with_crowd=idx % CROWD_EVERY == CROWD_AT,
+        )
         file_name = f'{idx:06d}.jpg'
-        cv2.imwrite(osp.join(img_dir, file_name), img,
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
-        images.append(dict(id=idx, file_name=file_name, height=height,
-                           width=width))
+        cv2.imwrite(
+            osp.join(img_dir, file_name), img, [cv2.IMWRITE_JPEG_QUALITY, 92]
+        )
+        images.append(
+            dict(id=idx, file_name=file_name, height=height, width=width)
+        )
         for ann in anns:
             ann.update(id=len(annotations) + 1, image_id=idx)
             annotations.append(ann)
-    categories = [dict(id=i + 1, name=name, supercategory='shape')
-                  for i, name in enumerate(TINY_COCO_CLASSES)]
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(TINY_COCO_CLASSES)
+    ]
     data = dict(
-        info=dict(description=f'tiny synthetic COCO ({split}), seed {seed}',
-                  version='1.0'),
-        licenses=[], images=images, annotations=annotations,
-        categories=categories)
+        info=dict(
+            description=f'tiny synthetic COCO ({split}), seed {seed}',
+            version='1.0',
+        ),
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=categories,
+    )
     ann_file = osp.join(out_dir, 'annotations', f'instances_{split}.json')
     mmcv.mkdir_or_exist(osp.dirname(ann_file))
     mmcv.dump(data, ann_file)
     return ann_file, len(annotations)
 
 
-def make_tiny_coco(out_dir='data/tiny_coco', seed=0, num_train=400,
-                   num_val=100, size=128, difficulty='easy'):
+def make_tiny_coco(
+    out_dir='data/tiny_coco',
+    seed=0,
+    num_train=400,
+    num_val=100,
+    size=128,
+    difficulty='easy',
+):
     """Generate the tiny data set.
 
     Args:
@@ -348,16 +413,16 @@ def make_tiny_coco(out_dir='data/tiny_coco', seed=0, num_train=400,
         dict: the annotation files and counts.
     """
     if difficulty not in DIFFICULTIES:
-        raise ValueError(f'difficulty must be one of {list(DIFFICULTIES)}, '
-                         f'got {difficulty!r}')
+        raise ValueError(
+            f'difficulty must be one of {list(DIFFICULTIES)}, '
+            f'got {difficulty!r}'
+        )
     if size < 64:
         raise ValueError(f'size must be >= 64 pixels, got {size}')
     level = DIFFICULTIES[difficulty]
     os.makedirs(out_dir, exist_ok=True)
     info = dict(out_dir=out_dir, classes=TINY_COCO_CLASSES)
     for split, num in (('train', num_train), ('val', num_val)):
-        ann_file, num_anns = make_split(out_dir, split, num, seed, size,
-                                        level)
-        info[split] = dict(ann_file=ann_file, images=num,
-                           annotations=num_anns)
+        ann_file, num_anns = make_split(out_dir, split, num, seed, size, level)
+        info[split] = dict(ann_file=ann_file, images=num, annotations=num_anns)
     return info

@@ -9,8 +9,18 @@ from .setup_env import setup_multi_processes
 from .util_distribution import build_ddp, build_dp, get_device
 
 __all__ = [
-    'build_ddp', 'build_dp', 'build_from_cfg', 'build_model_from_cfg',
-    'collect_env', 'compat_cfg', 'find_latest_checkpoint', 'get_device',
-    'get_root_logger', 'init_dist', 'print_log', 'registered_names',
-    'remove_stale_tmp_files', 'setup_multi_processes'
+    'build_ddp',
+    'build_dp',
+    'build_from_cfg',
+    'build_model_from_cfg',
+    'collect_env',
+    'compat_cfg',
+    'find_latest_checkpoint',
+    'get_device',
+    'get_root_logger',
+    'init_dist',
+    'print_log',
+    'registered_names',
+    'remove_stale_tmp_files',
+    'setup_multi_processes',
 ]

@@ -26,4 +26,5 @@ def check_arg(condition, owner, message):
 def unsupported(owner, key, value, fix):
     """``UnsupportedOptionError`` naming ``key`` and its ``value``."""
     return UnsupportedOptionError(
-        f'{owner}: {key}={value!r} is not supported by this toolbox. {fix}')
+        f'{owner}: {key}={value!r} is not supported by this toolbox. {fix}'
+    )

@@ -1,5 +1,6 @@
 """Publishing a training checkpoint: optimizer state dropped, file named
 after its SHA-256 (MMDetection's model-zoo convention)."""
+
 import hashlib
 import os
 import os.path as osp
@@ -30,7 +31,7 @@ def publish_checkpoint(in_file, out_file):
     """
     checkpoint = read_checkpoint(in_file)
     checkpoint.pop('optimizer', None)
-    stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
+    stem = out_file[: -len('.pth')] if out_file.endswith('.pth') else out_file
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     tmp_path = f'{stem}.tmp.pth'

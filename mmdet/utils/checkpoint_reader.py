@@ -24,6 +24,7 @@ http(s) URLs when this module is imported (``import mmdet.utils`` does), so
 mmcv's ``load_checkpoint`` and with it the runner's ``resume`` /
 ``load_from`` read checkpoints this way too.
 """
+
 import os
 import os.path as osp
 import pickle
@@ -37,8 +38,9 @@ from mmcv.runner import CheckpointLoader, get_dist_info
 
 PICKLE_NAME = 'data.pkl'
 # pickle protocol 2, LONG1 of 10 bytes: torch's legacy magic number
-LEGACY_MAGIC = b'\x80\x02\x8a\x0a' + (
-    0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
+LEGACY_MAGIC = b'\x80\x02\x8a\x0a' + (0x1950A86A20F9469CFC6C).to_bytes(
+    10, 'little'
+)
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -57,13 +59,19 @@ def _numpy_safe_globals():
     name the module ``numpy.core``, numpy 2 ``numpy._core``.
     """
     from numpy._core import multiarray
+
     names = []
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        names += [(multiarray.scalar, f'{module}.scalar'),
-                  (multiarray._reconstruct, f'{module}._reconstruct')]
+        names += [
+            (multiarray.scalar, f'{module}.scalar'),
+            (multiarray._reconstruct, f'{module}._reconstruct'),
+        ]
     names += [np.ndarray, np.dtype]
-    names += [getattr(np.dtypes, name) for name in dir(np.dtypes)
-              if name.endswith('DType')]
+    names += [
+        getattr(np.dtypes, name)
+        for name in dir(np.dtypes)
+        if name.endswith('DType')
+    ]
     return names
 
 
@@ -85,8 +93,9 @@ def _weights_only_load(source, name, map_location):
     """
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(source, map_location=map_location,
-                              weights_only=True)
+            return torch.load(
+                source, map_location=map_location, weights_only=True
+            )
     except pickle.UnpicklingError as err:
         reason = _refusal_reason(err).split('. Please use')[0]
         raise UnsafeCheckpointError(
@@ -96,12 +105,14 @@ def _weights_only_load(source, name, map_location):
             'data. Only if you trust the file\'s source: load it once with '
             'torch.load(path, weights_only=False) and save its weights '
             'alone, torch.save(dict(state_dict=ckpt[\'state_dict\']), '
-            'new_path).') from None
+            'new_path).'
+        ) from None
     except RuntimeError as err:
         raise CheckpointFormatError(
             f'{name!r} is not a readable PyTorch checkpoint ({err}). Give an '
             'mmcv .pth file, a saved state dict, or the folder holding '
-            'data.pkl and data/ of an unpacked one.') from None
+            'data.pkl and data/ of an unpacked one.'
+        ) from None
 
 
 def find_archive_root(folder):
@@ -110,18 +121,22 @@ def find_archive_root(folder):
     if osp.isfile(osp.join(folder, PICKLE_NAME)):
         return folder
     roots = sorted(
-        osp.join(folder, sub) for sub in os.listdir(folder)
-        if osp.isfile(osp.join(folder, sub, PICKLE_NAME)))
+        osp.join(folder, sub)
+        for sub in os.listdir(folder)
+        if osp.isfile(osp.join(folder, sub, PICKLE_NAME))
+    )
     if len(roots) == 1:
         return roots[0]
     if not roots:
         raise CheckpointFormatError(
             f'{folder!r} is a folder but not an unpacked PyTorch checkpoint: '
             f'no {PICKLE_NAME} in it or in a sub-folder. Give the .pth file, '
-            f'or the folder with {PICKLE_NAME} and data/ (usually archive/).')
+            f'or the folder with {PICKLE_NAME} and data/ (usually archive/).'
+        )
     raise CheckpointFormatError(
         f'{folder!r} holds several unpacked checkpoints ({roots}); give one '
-        'of these folders.')
+        'of these folders.'
+    )
 
 
 def _add_record(archive, rel, size, stream):
@@ -155,18 +170,26 @@ def _rezip_members(src, prefix, fileobj):
             if info.is_dir() or not info.filename.startswith(prefix):
                 continue
             with src.open(info) as stream:
-                _add_record(archive, info.filename[len(prefix):],
-                            info.file_size, stream)
+                _add_record(
+                    archive,
+                    info.filename[len(prefix) :],
+                    info.file_size,
+                    stream,
+                )
 
 
 def _pickle_prefix(zip_file, name):
     """The folder prefix of the single ``data.pkl`` in an open zip."""
-    prefixes = [n[:-len(PICKLE_NAME)] for n in zip_file.namelist()
-                if n.endswith('/' + PICKLE_NAME) or n == PICKLE_NAME]
+    prefixes = [
+        n[: -len(PICKLE_NAME)]
+        for n in zip_file.namelist()
+        if n.endswith('/' + PICKLE_NAME) or n == PICKLE_NAME
+    ]
     if len(prefixes) != 1:
         raise CheckpointFormatError(
             f'{name!r} is a zip file but not one PyTorch checkpoint: found '
-            f'{len(prefixes)} {PICKLE_NAME} inside (expected exactly one).')
+            f'{len(prefixes)} {PICKLE_NAME} inside (expected exactly one).'
+        )
     return prefixes[0]
 
 
@@ -207,7 +230,8 @@ def _download(url):
         except Exception as err:  # offline, proxy, HTTP error, ...
             raise ConnectionError(
                 f'could not download {url} ({err}). Download it by other '
-                'means and give the local file path instead.') from err
+                'means and give the local file path instead.'
+            ) from err
     return path
 
 
@@ -234,7 +258,8 @@ def read_checkpoint(filename, map_location='cpu'):
     elif '://' in filename:
         raise CheckpointFormatError(
             f'{filename!r}: only local paths and http(s) URLs are read; '
-            'download the checkpoint and give its path.')
+            'download the checkpoint and give its path.'
+        )
     if osp.isdir(filename):
         checkpoint = _read_folder(filename, map_location)
     elif osp.isfile(filename):
@@ -247,16 +272,19 @@ def read_checkpoint(filename, map_location='cpu'):
                 f'{filename!r} is not a PyTorch checkpoint (neither a zip '
                 'nor torch\'s legacy format). Give an mmcv .pth file, a '
                 'state dict saved by torch.save, or an unpacked checkpoint '
-                'folder.')
+                'folder.'
+            )
     else:
         raise FileNotFoundError(
             f'checkpoint {filename!r} does not exist. Download the released '
             'checkpoint (docs/model_zoo.md) or give the path of one you '
-            'trained (work_dirs/<config>/latest.pth).')
+            'trained (work_dirs/<config>/latest.pth).'
+        )
     if not isinstance(checkpoint, dict):
         raise CheckpointFormatError(
             f'{filename!r} holds a {type(checkpoint).__name__}, not a '
-            'checkpoint dict or a state dict.')
+            'checkpoint dict or a state dict.'
+        )
     return checkpoint
 
 
@@ -286,8 +314,9 @@ def register_checkpoint_loaders():
     """Make mmcv's ``CheckpointLoader`` read local files and http(s) URLs
     with ``read_checkpoint`` (idempotent)."""
     CheckpointLoader.register_scheme('', load_from_local, force=True)
-    CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http,
-                                     force=True)
+    CheckpointLoader.register_scheme(
+        ('http://', 'https://'), load_from_http, force=True
+    )
 
 
 register_checkpoint_loaders()

@@ -1,4 +1,5 @@
 """Command-line pieces shared by the tools."""
+
 from mmcv import DictAction
 
 
@@ -15,5 +16,6 @@ class KeyValueAction(DictAction):
                     f'{option_string}: {item!r} is not key=value. Write '
                     'each override as key=value without spaces around "=", '
                     'e.g. optimizer.lr=0.01 data.samples_per_gpu=4 '
-                    '(lists: key="[a,b]")')
+                    '(lists: key="[a,b]")'
+                )
         super().__call__(parser, namespace, values, option_string)

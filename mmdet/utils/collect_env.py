@@ -1,4 +1,5 @@
 """The environment summary printed at the top of every training log."""
+
 from mmcv.utils import collect_env as collect_base_env
 from mmcv.utils import get_git_hash
 

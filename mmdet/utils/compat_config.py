@@ -1,5 +1,6 @@
 """Bring configs written for older MMDetection 2.x releases up to date, as
 MMDetection 2.28's ``compat_cfg`` does."""
+
 import copy
 import warnings
 
@@ -36,10 +37,13 @@ def compat_cfg(cfg):
 
 def _compat_runner(cfg):
     if 'runner' not in cfg and 'total_epochs' in cfg:
-        warnings.warn('total_epochs is deprecated: use runner = dict('
-                      "type='EpochBasedRunner', max_epochs=...)")
+        warnings.warn(
+            'total_epochs is deprecated: use runner = dict('
+            "type='EpochBasedRunner', max_epochs=...)"
+        )
         cfg.runner = ConfigDict(
-            type='EpochBasedRunner', max_epochs=cfg.total_epochs)
+            type='EpochBasedRunner', max_epochs=cfg.total_epochs
+        )
 
 
 def _compat_imgs_per_gpu(data):
@@ -47,20 +51,25 @@ def _compat_imgs_per_gpu(data):
         return
     imgs = data.imgs_per_gpu
     if 'samples_per_gpu' in data:
-        warnings.warn(f'"imgs_per_gpu" is deprecated; got imgs_per_gpu='
-                      f'{imgs} and samples_per_gpu={data.samples_per_gpu}: '
-                      f'imgs_per_gpu={imgs} is used. Set only '
-                      'samples_per_gpu.')
+        warnings.warn(
+            f'"imgs_per_gpu" is deprecated; got imgs_per_gpu='
+            f'{imgs} and samples_per_gpu={data.samples_per_gpu}: '
+            f'imgs_per_gpu={imgs} is used. Set only '
+            'samples_per_gpu.'
+        )
     else:
-        warnings.warn('"imgs_per_gpu" is deprecated: use "samples_per_gpu" '
-                      f'(set to imgs_per_gpu={imgs} now).')
+        warnings.warn(
+            '"imgs_per_gpu" is deprecated: use "samples_per_gpu" '
+            f'(set to imgs_per_gpu={imgs} now).'
+        )
     data.samples_per_gpu = imgs
 
 
 def _both_set_error(key, outer, loader):
     return InvalidArgumentError(
         f'`{key}` is set both in `{outer}` and in `{loader}`; set it only '
-        f'in `{loader}`.')
+        f'in `{loader}`.'
+    )
 
 
 def _compat_loaders(data):
@@ -71,8 +80,7 @@ def _compat_loaders(data):
     for key in ('samples_per_gpu', 'persistent_workers'):
         if key in data:
             if key in train_loader:
-                raise _both_set_error(key, 'data',
-                                      'data.train_dataloader')
+                raise _both_set_error(key, 'data', 'data.train_dataloader')
             train_loader[key] = data.pop(key)
     if 'workers_per_gpu' in data:
         workers = data.pop('workers_per_gpu')
@@ -81,14 +89,20 @@ def _compat_loaders(data):
     for split in ('val', 'test'):
         datasets = data.get(split)
         as_list = datasets if isinstance(datasets, list) else [datasets]
-        given = [ds for ds in as_list
-                 if isinstance(ds, dict) and 'samples_per_gpu' in ds]
+        given = [
+            ds
+            for ds in as_list
+            if isinstance(ds, dict) and 'samples_per_gpu' in ds
+        ]
         if not given:
             continue
         loader = data[f'{split}_dataloader']
         if 'samples_per_gpu' in loader:
-            raise _both_set_error('samples_per_gpu', f'data.{split}',
-                                  f'data.{split}_dataloader')
+            raise _both_set_error(
+                'samples_per_gpu', f'data.{split}', f'data.{split}_dataloader'
+            )
         loader['samples_per_gpu'] = max(
-            ds.pop('samples_per_gpu', 1) for ds in as_list
-            if isinstance(ds, dict))
+            ds.pop('samples_per_gpu', 1)
+            for ds in as_list
+            if isinstance(ds, dict)
+        )

@@ -6,6 +6,7 @@ an empty file says so. ``.pkl`` / ``.pickle`` go through the data-only
 unpickler of ``safe_pickle``. ``.yaml`` / ``.yml`` are read with YAML's safe
 loader (plain data only: no ``!!python/...`` tags).
 """
+
 import json
 import os.path as osp
 
@@ -28,32 +29,40 @@ def load_json(path, kind='annotation file'):
     if not raw.strip():
         raise DataFileError(
             f'{kind} {path!r} is empty ({len(raw)} bytes): was it written '
-            'completely (copy or download interrupted)?')
+            'completely (copy or download interrupted)?'
+        )
     try:
         text = raw.decode('utf-8-sig')
     except UnicodeDecodeError as err:
         raise DataFileError(
             f'{kind} {path!r} is not JSON text: byte {err.start} is not '
-            'UTF-8 (a binary or compressed file?)') from None
+            'UTF-8 (a binary or compressed file?)'
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        end = ' (the file ends there: truncated?)' if err.pos >= len(
-            text.rstrip()) else ''
+        end = (
+            ' (the file ends there: truncated?)'
+            if err.pos >= len(text.rstrip())
+            else ''
+        )
         raise DataFileError(
             f'{kind} {path!r} is not valid JSON: {err.msg} at line '
-            f'{err.lineno}, column {err.colno}{end}') from None
+            f'{err.lineno}, column {err.colno}{end}'
+        ) from None
 
 
 def _load_yaml(path, kind):
     import yaml
+
     with open(path) as f:
         try:
             return yaml.safe_load(f)
         except yaml.YAMLError as err:
             raise DataFileError(
                 f'{kind} {path!r} is not plain-data YAML (python tags are '
-                f'not read): {err}') from None
+                f'not read): {err}'
+            ) from None
 
 
 def load_data_file(path, kind='annotation file', remedy=''):
@@ -72,5 +81,7 @@ def load_data_file(path, kind='annotation file', remedy=''):
         return safe_load(path, kind, remedy)
     if suffix in ('.yaml', '.yml'):
         return _load_yaml(path, kind)
-    raise DataFileError(f'{kind} {path!r}: unknown file type {suffix!r}; '
-                        'use .json, .pkl/.pickle or .yaml')
+    raise DataFileError(
+        f'{kind} {path!r}: unknown file type {suffix!r}; '
+        'use .json, .pkl/.pickle or .yaml'
+    )

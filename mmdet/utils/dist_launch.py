@@ -4,6 +4,7 @@ Like mmcv's ``init_dist`` but the backend follows the hardware: NCCL when
 GPUs are visible, Gloo on a CPU-only machine (mmcv's version divides by the
 GPU count and fails there).
 """
+
 import os
 import subprocess
 
@@ -30,8 +31,9 @@ def init_dist(launcher, backend=None, **kwargs):
     """
     if mp.get_start_method(allow_none=True) is None:
         mp.set_start_method('spawn')
-    if backend is None or (backend == 'nccl'
-                           and not torch.cuda.is_available()):
+    if backend is None or (
+        backend == 'nccl' and not torch.cuda.is_available()
+    ):
         backend = default_backend()
     if launcher == 'pytorch':
         local_rank = int(os.environ.get('LOCAL_RANK', os.environ['RANK']))
@@ -40,8 +42,9 @@ def init_dist(launcher, backend=None, **kwargs):
     elif launcher == 'mpi':
         local_rank = _mpi_env()
     else:
-        raise ValueError(f"launcher must be 'pytorch', 'slurm' or 'mpi', "
-                         f'got {launcher!r}')
+        raise ValueError(
+            f"launcher must be 'pytorch', 'slurm' or 'mpi', got {launcher!r}"
+        )
     if backend == 'nccl':
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
     dist.init_process_group(backend=backend, **kwargs)
@@ -58,7 +61,8 @@ def _slurm_env(port):
     os.environ.setdefault('MASTER_PORT', '29500')
     if 'MASTER_ADDR' not in os.environ:
         os.environ['MASTER_ADDR'] = subprocess.getoutput(
-            f'scontrol show hostname {node_list} | head -n1')
+            f'scontrol show hostname {node_list} | head -n1'
+        )
     os.environ['WORLD_SIZE'] = str(ntasks)
     os.environ['LOCAL_RANK'] = str(proc_id % num_gpus)
     os.environ['RANK'] = str(proc_id)

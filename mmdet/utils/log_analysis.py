@@ -5,6 +5,7 @@ config) without ``epoch``, then one record per logged training interval
 (``mode: "train"``, ``epoch``, ``iter``, ``lr``, ``time``, the losses, ...)
 and one per evaluation (``mode: "val"``, ``epoch``, ``bbox_mAP``, ...).
 """
+
 import json
 import os.path as osp
 from collections import defaultdict
@@ -24,7 +25,8 @@ def load_json_log(path):
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'log {path!r} does not exist: training writes '
-            'work_dirs/<config>/<timestamp>.log.json')
+            'work_dirs/<config>/<timestamp>.log.json'
+        )
     records = []
     with open(path) as f:
         for number, line in enumerate(f, 1):
@@ -33,9 +35,11 @@ def load_json_log(path):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f'{path}, line {number}: not JSON ({err}); '
-                                 'give the .log.json file, not the .log '
-                                 'text log') from None
+                raise ValueError(
+                    f'{path}, line {number}: not JSON ({err}); '
+                    'give the .log.json file, not the .log '
+                    'text log'
+                ) from None
             if isinstance(record, dict) and 'epoch' in record:
                 records.append(record)
     return records
@@ -60,24 +64,30 @@ def curve(records, key, start_epoch=1):
         records: x is the global iteration ``(epoch - 1) * iters_per_epoch
         + iter``) or 'epoch' (evaluation records: x is the epoch).
     """
-    chosen = [r for r in records
-              if key in r and r['epoch'] >= start_epoch]
+    chosen = [r for r in records if key in r and r['epoch'] >= start_epoch]
     train = [r for r in chosen if r.get('mode') == 'train']
     if train:
         per_epoch = iters_per_epoch(records)
         xs = [(r['epoch'] - 1) * per_epoch + r['iter'] for r in train]
         return np.array(xs), np.array([r[key] for r in train]), 'iter'
-    return (np.array([r['epoch'] for r in chosen]),
-            np.array([r[key] for r in chosen]), 'epoch')
+    return (
+        np.array([r['epoch'] for r in chosen]),
+        np.array([r[key] for r in chosen]),
+        'epoch',
+    )
 
 
 def _missing_key_message(path, key):
     if 'mAP' in key:
-        return (f'{path} has no {key!r}: was the model evaluated during '
-                'training (no --no-validate; evaluation.metric includes it; '
-                'an evaluation within the epochs logged)?')
-    return (f'{path} has no {key!r}: check the key name, or log more often '
-            '(log_config.interval below the iterations of an epoch)')
+        return (
+            f'{path} has no {key!r}: was the model evaluated during '
+            'training (no --no-validate; evaluation.metric includes it; '
+            'an evaluation within the epochs logged)?'
+        )
+    return (
+        f'{path} has no {key!r}: check the key name, or log more often '
+        '(log_config.interval below the iterations of an epoch)'
+    )
 
 
 def _use_style(plt, style):
@@ -88,13 +98,23 @@ def _use_style(plt, style):
         if name in available:
             plt.style.use(name)
             return
-    raise ValueError(f'unknown plot style {style!r}; use one of '
-                     f"{sorted(available)} (or seaborn's dark, darkgrid, "
-                     'white, whitegrid, ticks)')
+    raise ValueError(
+        f'unknown plot style {style!r}; use one of '
+        f"{sorted(available)} (or seaborn's dark, darkgrid, "
+        'white, whitegrid, ticks)'
+    )
 
 
-def plot_curve(paths, keys, legend=None, title=None, backend=None,
-               style='dark', out=None, start_epoch=1):
+def plot_curve(
+    paths,
+    keys,
+    legend=None,
+    title=None,
+    backend=None,
+    style='dark',
+    out=None,
+    start_epoch=1,
+):
     """Plot ``keys`` of each log on one figure; save it to ``out`` (PNG,
     PDF, ... by extension) or show it.
 
@@ -118,6 +138,7 @@ def plot_curve(paths, keys, legend=None, title=None, backend=None,
         matplotlib.figure.Figure: the figure.
     """
     import matplotlib
+
     if backend is not None:
         matplotlib.use(backend)
     elif out is not None:
@@ -127,9 +148,11 @@ def plot_curve(paths, keys, legend=None, title=None, backend=None,
     if legend is None:
         legend = [f'{osp.basename(p)}_{k}' for p in paths for k in keys]
     if len(legend) != len(paths) * len(keys):
-        raise ValueError(f'{len(legend)} legend entries for {len(paths)} '
-                         f'logs x {len(keys)} keys: give one per pair, logs '
-                         'outer')
+        raise ValueError(
+            f'{len(legend)} legend entries for {len(paths)} '
+            f'logs x {len(keys)} keys: give one per pair, logs '
+            'outer'
+        )
     curves = []
     for path in paths:
         records = load_json_log(path)
@@ -183,12 +206,15 @@ def train_time_stats(path, include_outliers=False):
         raise ValueError(
             f'{path} has too few timed training records; log more often '
             '(log_config.interval below the iterations of an epoch) or use '
-            '--include-outliers')
+            '--include-outliers'
+        )
     means = {epoch: float(np.mean(t)) for epoch, t in sorted(times.items())}
     values = np.array(list(means.values()))
     epochs = list(means)
-    return dict(epoch_means=means,
-                slowest_epoch=epochs[int(values.argmax())],
-                fastest_epoch=epochs[int(values.argmin())],
-                std_over_epochs=float(values.std()),
-                mean=float(np.mean(np.concatenate(list(times.values())))))
+    return dict(
+        epoch_means=means,
+        slowest_epoch=epochs[int(values.argmax())],
+        fastest_epoch=epochs[int(values.argmin())],
+        std_over_epochs=float(values.std()),
+        mean=float(np.mean(np.concatenate(list(times.values())))),
+    )

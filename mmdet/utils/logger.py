@@ -1,4 +1,5 @@
 """The package logger (name ``mmdet``), through mmcv's ``get_logger``."""
+
 import logging
 
 from mmcv.utils import get_logger, print_log  # noqa: F401 (re-exported)

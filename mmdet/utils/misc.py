@@ -1,4 +1,5 @@
 """Small helpers shared by the tools and apis."""
+
 import glob
 import os
 import os.path as osp
@@ -44,8 +45,11 @@ def remove_stale_tmp_files(work_dir):
     for name in sorted(os.listdir(work_dir)):
         match = re.search(r'\.tmp\.(\d+)$', name)
         path = osp.join(work_dir, name)
-        if match and (osp.isfile(path) or osp.islink(path)) and \
-                not _process_alive(int(match.group(1))):
+        if (
+            match
+            and (osp.isfile(path) or osp.islink(path))
+            and not _process_alive(int(match.group(1)))
+        ):
             os.remove(path)
             removed.append(path)
     return removed

@@ -20,14 +20,22 @@ Downloads go once into torch's hub cache, ``$TORCH_HOME/hub/checkpoints/
 access. When a download fails (offline, proxy, HTTP error) the error names
 the URL and that exact path, so the file can be placed there by hand.
 """
+
 import json
 import os
 import os.path as osp
 
 import torch
 
-SCHEMES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
-           'mmcls://', 'http://', 'https://')
+SCHEMES = (
+    'torchvision://',
+    'modelzoo://',
+    'open-mmlab://',
+    'openmmlab://',
+    'mmcls://',
+    'http://',
+    'https://',
+)
 
 
 class PretrainedDownloadError(ConnectionError):
@@ -37,6 +45,7 @@ class PretrainedDownloadError(ConnectionError):
 def _mmcv_zoo(name):
     """One of mmcv's model-zoo name tables (``open_mmlab.json``...)."""
     import mmcv
+
     with open(osp.join(mmcv.__path__[0], 'model_zoo', name)) as f:
         return json.load(f)
 
@@ -46,6 +55,7 @@ def torchvision_urls():
     (``resnet50``: the V1 weights) and every ``<Enum>.<WEIGHTS>`` name of
     the installed torchvision."""
     import torchvision.models as models
+
     urls = dict(_mmcv_zoo('torchvision_0.12.json'))
     for cls_name, cls in vars(models).items():
         if cls_name.endswith('_Weights') and isinstance(cls, type):
@@ -58,8 +68,10 @@ def _lookup(table, name, scheme):
     if name not in table:
         close = sorted(k for k in table if name.lower() in k.lower())
         hint = f' Similar names: {close[:10]}.' if close else ''
-        raise KeyError(f'{scheme}{name}: unknown model name.{hint} Give an '
-                       'http(s) URL or a local file path instead.')
+        raise KeyError(
+            f'{scheme}{name}: unknown model name.{hint} Give an '
+            'http(s) URL or a local file path instead.'
+        )
     return table[name]
 
 
@@ -105,7 +117,8 @@ def download(url, name=None):
             f'Without network access, download {url} elsewhere and place '
             f'the file at {path} (or set TORCH_HOME to a folder whose '
             'hub/checkpoints/ holds it), or give a local file path '
-            'instead.') from err
+            'instead.'
+        ) from err
     return path
 
 

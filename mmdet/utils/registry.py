@@ -5,6 +5,7 @@ in a config wants to see what they could have written. ``build_from_cfg``
 here lists the registered names, and ``build_model_from_cfg`` also accepts a
 list of configs (an ``nn.Sequential``), as mmcv's model registry does.
 """
+
 import difflib
 
 from mmcv.utils import Registry
@@ -28,8 +29,10 @@ def check_type_registered(cfg, registry):
     names = registered_names(registry)
     close = difflib.get_close_matches(cfg['type'], names, n=3)
     hint = f' Did you mean {", ".join(map(repr, close))}?' if close else ''
-    raise KeyError(f"type '{cfg['type']}' is not in the '{registry.name}' "
-                   f'registry.{hint} Registered: {", ".join(names)}')
+    raise KeyError(
+        f"type '{cfg['type']}' is not in the '{registry.name}' "
+        f'registry.{hint} Registered: {", ".join(names)}'
+    )
 
 
 def build_from_cfg(cfg, registry, default_args=None):
@@ -42,10 +45,17 @@ def build_model_from_cfg(cfg, registry, default_args=None):
     """A module from a config dict, or an ``nn.Sequential`` from a list."""
     if isinstance(cfg, list):
         from torch import nn
+
         return nn.Sequential(
-            *[build_from_cfg(c, registry, default_args) for c in cfg])
+            *[build_from_cfg(c, registry, default_args) for c in cfg]
+        )
     return build_from_cfg(cfg, registry, default_args)
 
 
-__all__ = ['Registry', 'build_from_cfg', 'build_model_from_cfg',
-           'check_type_registered', 'registered_names']
+__all__ = [
+    'Registry',
+    'build_from_cfg',
+    'build_model_from_cfg',
+    'check_type_registered',
+    'registered_names',
+]

@@ -8,6 +8,7 @@ need (numpy's array, scalar and dtype rebuilders, ``OrderedDict``, the
 bytes rebuilder of pickle protocol 2); any other global, i.e. anything that
 could import or call code, is refused with an error naming the file.
 """
+
 import codecs
 import collections
 import importlib
@@ -17,9 +18,14 @@ import pickle
 # numpy.core, numpy 2 numpy._core; protocol 2 (mmcv's) writes bytes as
 # _codecs.encode(text, 'latin1') and empty bytes (an empty array's data) as
 # __builtin__.bytes()
-_ALLOWED = {('collections', 'OrderedDict'), ('numpy', 'ndarray'),
-            ('numpy', 'dtype'), ('_codecs', 'encode'),
-            ('__builtin__', 'bytes'), ('builtins', 'bytes')}
+_ALLOWED = {
+    ('collections', 'OrderedDict'),
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+    ('_codecs', 'encode'),
+    ('__builtin__', 'bytes'),
+    ('builtins', 'bytes'),
+}
 for _module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
     _ALLOWED |= {(_module, '_reconstruct'), (_module, 'scalar')}
 
@@ -31,7 +37,6 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-
     def __init__(self, file, name, kind, remedy):
         super().__init__(file)
         self.name = name
@@ -40,13 +45,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         allowed = (module, name) in _ALLOWED or (
-            module == 'numpy.dtypes' and name.endswith('DType'))
+            module == 'numpy.dtypes' and name.endswith('DType')
+        )
         if not allowed:
             raise UnsafePickleError(
                 f'refused to load {self.kind} {self.name!r}: it references '
                 f'{module}.{name}, which such files never hold (loading it '
                 'could run code; only numpy arrays, numbers, strings, lists '
-                f'and dicts are read). {self.remedy}')
+                f'and dicts are read). {self.remedy}'
+            )
         if module == 'collections':
             return collections.OrderedDict
         if module == '_codecs':
@@ -55,7 +62,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return bytes
         if module.startswith('numpy.core.'):  # renamed in numpy 2
             try:
-                renamed = 'numpy._core.' + module[len('numpy.core.'):]
+                renamed = 'numpy._core.' + module[len('numpy.core.') :]
                 return getattr(importlib.import_module(renamed), name)
             except ImportError:
                 pass
@@ -80,9 +87,17 @@ def safe_load(path, kind='results file', remedy=RESULTS_REMEDY):
             return _RestrictedUnpickler(f, path, kind, remedy).load()
         except UnsafePickleError:
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
-                IndexError, KeyError, AttributeError) as err:
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            AttributeError,
+        ) as err:
             raise pickle.UnpicklingError(
                 f'cannot read {kind} {path!r}: it is empty, truncated or '
                 f'not a pickle ({type(err).__name__}: {err}). '
-                f'{remedy}') from None
+                f'{remedy}'
+            ) from None

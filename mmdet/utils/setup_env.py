@@ -1,4 +1,5 @@
 """Process-level settings read from the config before training or testing."""
+
 import os
 import platform
 import warnings
@@ -30,9 +31,11 @@ def setup_multi_processes(cfg):
         method = cfg.get('mp_start_method', 'fork')
         current = mp.get_start_method(allow_none=True)
         if current is not None and current != method:
-            warnings.warn(f'Multi-processing start method {method!r} (from '
-                          f'the config) replaces the one already set '
-                          f'({current!r}).')
+            warnings.warn(
+                f'Multi-processing start method {method!r} (from '
+                f'the config) replaces the one already set '
+                f'({current!r}).'
+            )
         mp.set_start_method(method, force=True)
 
     cv2.setNumThreads(cfg.get('opencv_num_threads', 0))
@@ -42,11 +45,14 @@ def setup_multi_processes(cfg):
 
     workers = cfg.get('data', {}).get('workers_per_gpu', 1)
     if 'train_dataloader' in cfg.get('data', {}):
-        workers = max(workers, cfg.data.train_dataloader.get(
-            'workers_per_gpu', 1))
+        workers = max(
+            workers, cfg.data.train_dataloader.get('workers_per_gpu', 1)
+        )
     for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         if var not in os.environ and workers > 1:
-            warnings.warn(f'Setting {var}=1 for each process by default (more '
-                          'than one data worker per GPU); set it in the '
-                          'environment to tune performance.')
+            warnings.warn(
+                f'Setting {var}=1 for each process by default (more '
+                'than one data worker per GPU); set it in the '
+                'environment to tune performance.'
+            )
             os.environ[var] = '1'

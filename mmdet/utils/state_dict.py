@@ -1,5 +1,6 @@
 """Comparing a checkpoint's weights with a model's, and loading them with
 every mismatch named."""
+
 from .logger import get_root_logger
 
 # entries listed per kind of state-dict mismatch before "... and N more"
@@ -29,7 +30,7 @@ def checkpoint_state_dict(checkpoint):
             break
     prefix = 'module.'
     if state_dict and all(k.startswith(prefix) for k in state_dict):
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
+        state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
     return state_dict
 
 
@@ -44,13 +45,17 @@ def compare_state_dicts(model_state, checkpoint_state):
         checkpoints of old PyTorch versions lack and inference never uses,
         are not counted as missing (as mmcv does).
     """
-    missing = [k for k in model_state if k not in checkpoint_state
-               and not k.endswith('num_batches_tracked')]
+    missing = [
+        k
+        for k in model_state
+        if k not in checkpoint_state and not k.endswith('num_batches_tracked')
+    ]
     unexpected = [k for k in checkpoint_state if k not in model_state]
     shape_diffs = [
         (k, tuple(v.shape), tuple(model_state[k].shape))
         for k, v in checkpoint_state.items()
-        if k in model_state and hasattr(v, 'shape')
+        if k in model_state
+        and hasattr(v, 'shape')
         and tuple(v.shape) != tuple(model_state[k].shape)
     ]
     return missing, unexpected, shape_diffs
@@ -71,22 +76,26 @@ def mismatch_report(source, missing, unexpected, shape_diffs, hint=''):
         return ''
     lines = [f'the weights in {source} do not fit the model:']
     if missing:
-        lines += _listing('missing keys (in the model, not in the '
-                          'checkpoint)', missing)
+        lines += _listing(
+            'missing keys (in the model, not in the checkpoint)', missing
+        )
     if unexpected:
-        lines += _listing('unexpected keys (in the checkpoint, not in the '
-                          'model)', unexpected)
+        lines += _listing(
+            'unexpected keys (in the checkpoint, not in the model)', unexpected
+        )
     if shape_diffs:
-        lines += _listing('shape differences (checkpoint vs model)', [
-            f'{k}: {tuple(c)} vs {tuple(m)}' for k, c, m in shape_diffs
-        ])
+        lines += _listing(
+            'shape differences (checkpoint vs model)',
+            [f'{k}: {tuple(c)} vs {tuple(m)}' for k, c, m in shape_diffs],
+        )
     if hint:
         lines.append(hint)
     return '\n'.join(lines)
 
 
-def load_state_dict_checked(module, state_dict, source, strict=True,
-                            logger=None, hint=''):
+def load_state_dict_checked(
+    module, state_dict, source, strict=True, logger=None, hint=''
+):
     """``module.load_state_dict(state_dict)`` that names every mismatch.
 
     Args:
@@ -100,7 +109,8 @@ def load_state_dict_checked(module, state_dict, source, strict=True,
         hint (str): last line of the report: what to check.
     """
     missing, unexpected, shape_diffs = compare_state_dicts(
-        module.state_dict(), state_dict)
+        module.state_dict(), state_dict
+    )
     report = mismatch_report(source, missing, unexpected, shape_diffs, hint)
     if report and strict:
         raise CheckpointMismatchError(report)
@@ -108,4 +118,5 @@ def load_state_dict_checked(module, state_dict, source, strict=True,
         (logger or get_root_logger()).warning(report)
     skip = {k for k, _, _ in shape_diffs}
     module.load_state_dict(
-        {k: v for k, v in state_dict.items() if k not in skip}, strict=False)
+        {k: v for k, v in state_dict.items() if k not in skip}, strict=False
+    )

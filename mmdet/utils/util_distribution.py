@@ -6,6 +6,7 @@ and its ``_run_ddp_forward`` reads an attribute that newer PyTorch removed.
 ``DetDistributedDataParallel`` unpacks the batch the same way on every
 device, so ``bash tools/dist_train.sh CFG 2`` also runs on a CPU machine.
 """
+
 import torch
 from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
 

@@ -2,6 +2,7 @@
 the unpacked archive/ folder and its parent, a re-zipped folder) load into
 the same detections; pickles that would run code are refused without
 running it; mismatched keys and shapes are reported by name."""
+
 import hashlib
 import os
 import os.path as osp
@@ -28,8 +29,9 @@ from mmdet.utils.checkpoint_reader import (
 )
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
-CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
-                  'micro_mask_rcnn_tiny_coco.py')
+CONFIG = osp.join(
+    ROOT, 'tests', 'data', 'configs', 'micro_mask_rcnn_tiny_coco.py'
+)
 
 
 @pytest.fixture(scope='module')
@@ -52,25 +54,29 @@ def source(tmp_path_factory, image):
     model = init_detector(CONFIG, device='cpu')
     model.CLASSES = TINY_COCO_CLASSES
     folder = tmp_path_factory.mktemp('ckpts')
-    files = dict(mmcv=str(folder / 'epoch_1.pth'),
-                 bare=str(folder / 'bare.pth'))
+    files = dict(
+        mmcv=str(folder / 'epoch_1.pth'), bare=str(folder / 'bare.pth')
+    )
     save_checkpoint(model, files['mmcv'], meta=dict(CLASSES=model.CLASSES))
     torch.save(model.state_dict(), files['bare'])
     # torch's pre-1.6 format (MMDetection 2.x's publish_model wrote it)
     files['legacy'] = str(folder / 'legacy.pth')
-    torch.save(dict(meta=dict(CLASSES=model.CLASSES),
-                    state_dict=model.state_dict()), files['legacy'],
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        dict(meta=dict(CLASSES=model.CLASSES), state_dict=model.state_dict()),
+        files['legacy'],
+        _use_new_zipfile_serialization=False,
+    )
     # what a browser leaves when it unpacks the .pth: <parent>/archive/...
     with zipfile.ZipFile(files['mmcv']) as archive:
         archive.extractall(folder / 'unpacked')
-    (top, ) = os.listdir(folder / 'unpacked')
+    (top,) = os.listdir(folder / 'unpacked')
     os.rename(folder / 'unpacked' / top, folder / 'unpacked' / 'archive')
     files['archive'] = str(folder / 'unpacked' / 'archive')
     files['parent'] = str(folder / 'unpacked')
     # ... and the folder zipped again by hand (compressed, one level deeper)
     files['rezipped'] = shutil.make_archive(
-        str(folder / 'rezipped'), 'zip', folder, 'unpacked')
+        str(folder / 'rezipped'), 'zip', folder, 'unpacked'
+    )
     return model, inference_detector(model, image), files
 
 
@@ -85,8 +91,9 @@ def assert_same_result(a, b):
             np.testing.assert_array_equal(m, n)
 
 
-@pytest.mark.parametrize('form', ['mmcv', 'bare', 'legacy', 'archive',
-                                  'parent', 'rezipped'])
+@pytest.mark.parametrize(
+    'form', ['mmcv', 'bare', 'legacy', 'archive', 'parent', 'rezipped']
+)
 def test_every_form_gives_the_same_detections(source, image, form):
     model, expected, files = source
     torch.manual_seed(2)  # other random weights until the checkpoint loads
@@ -105,8 +112,9 @@ def test_random_weights_differ(source, image):
     _, expected, _ = source
     torch.manual_seed(2)
     before = inference_detector(init_detector(CONFIG, device='cpu'), image)
-    assert not all(np.array_equal(x, y) for x, y in zip(before[0],
-                                                          expected[0]))
+    assert not all(
+        np.array_equal(x, y) for x, y in zip(before[0], expected[0])
+    )
 
 
 def test_returns_checkpoint_with_meta(source):
@@ -119,15 +127,18 @@ def test_returns_checkpoint_with_meta(source):
 def test_tools_test_reads_the_unpacked_folder(source, tiny, tmp_path):
     _, _, files = source
     options = {
-        'data.test.ann_file': str(tiny / 'annotations' /
-                                  'instances_val.json'),
-        'data.test.img_prefix': str(tiny / 'val') + '/'
+        'data.test.ann_file': str(tiny / 'annotations' / 'instances_val.json'),
+        'data.test.img_prefix': str(tiny / 'val') + '/',
     }
     outputs = {}
     for form in ('mmcv', 'archive'):
         outputs[form], metrics = apis.test_from_config(
-            CONFIG, files[form], eval=['bbox'], cfg_options=options,
-            work_dir=str(tmp_path / form))
+            CONFIG,
+            files[form],
+            eval=['bbox'],
+            cfg_options=options,
+            work_dir=str(tmp_path / form),
+        )
         assert 'bbox_mAP' in metrics
     for a, b in zip(outputs['mmcv'], outputs['archive']):
         for x, y in zip(a[0], b[0]):
@@ -149,9 +160,14 @@ def test_pickle_that_runs_code_is_refused(source, tmp_path, form):
     model, _, _ = source
     marker = tmp_path / 'code_was_run'
     evil = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(payload=_WritesMarker(str(marker)))), evil,
-               _use_new_zipfile_serialization=form != 'legacy')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(payload=_WritesMarker(str(marker))),
+        ),
+        evil,
+        _use_new_zipfile_serialization=form != 'legacy',
+    )
     target = evil
     if form == 'folder':
         with zipfile.ZipFile(evil) as archive:
@@ -172,7 +188,8 @@ def test_wrong_key_and_shape_are_named(source, tmp_path):
     model, _, _ = source
     state = dict(model.state_dict())
     state['backbone.features.0.0.wieght'] = state.pop(
-        'backbone.features.0.0.weight')
+        'backbone.features.0.0.weight'
+    )
     head = 'roi_head.bbox_head.fc_cls.bias'
     state[head] = torch.zeros(7)
     path = str(tmp_path / 'wrong.pth')
@@ -183,8 +200,9 @@ def test_wrong_key_and_shape_are_named(source, tmp_path):
     assert repr(path) in message
     assert 'missing keys (in the model, not in the checkpoint): 1' in message
     assert 'backbone.features.0.0.weight' in message
-    assert 'unexpected keys (in the checkpoint, not in the model): 1' \
-        in message
+    assert (
+        'unexpected keys (in the checkpoint, not in the model): 1' in message
+    )
     assert 'backbone.features.0.0.wieght' in message
     assert f'{head}: (7,) vs (5,)' in message
 
@@ -200,15 +218,19 @@ def test_non_strict_loads_what_fits(source, tmp_path):
     fresh = init_detector(CONFIG, device='cpu')
     kept = fresh.rpn_head.rpn_cls.bias.clone()
     load_detector_checkpoint(fresh, path, strict=False)
-    assert torch.equal(fresh.rpn_head.rpn_conv.weight,
-                       state['rpn_head.rpn_conv.weight'])
+    assert torch.equal(
+        fresh.rpn_head.rpn_conv.weight, state['rpn_head.rpn_conv.weight']
+    )
     assert torch.equal(fresh.rpn_head.rpn_cls.bias, kept)
 
 
 def test_old_checkpoint_without_bn_counters_loads(source, image, tmp_path):
     model, expected, _ = source
-    state = {k: v for k, v in model.state_dict().items()
-             if not k.endswith('num_batches_tracked')}
+    state = {
+        k: v
+        for k, v in model.state_dict().items()
+        if not k.endswith('num_batches_tracked')
+    }
     assert len(state) < len(model.state_dict())
     path = str(tmp_path / 'old.pth')
     torch.save(dict(meta=dict(CLASSES=model.CLASSES), state_dict=state), path)
@@ -231,13 +253,14 @@ def test_publish_drops_optimizer_and_names_by_hash(source, tmp_path):
     model, _, files = source
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     trained = str(tmp_path / 'latest.pth')
-    save_checkpoint(model, trained, optimizer=optimizer,
-                    meta=dict(CLASSES=model.CLASSES))
+    save_checkpoint(
+        model, trained, optimizer=optimizer, meta=dict(CLASSES=model.CLASSES)
+    )
     assert 'optimizer' in read_checkpoint(trained)
     out = publish_checkpoint(trained, str(tmp_path / 'pub' / 'micro.pth'))
     name = osp.basename(out)
     assert name.startswith('micro-') and name.endswith('.pth')
-    digest = name[len('micro-'):-len('.pth')]
+    digest = name[len('micro-') : -len('.pth')]
     with open(out, 'rb') as f:
         assert hashlib.sha256(f.read()).hexdigest()[:8] == digest
     published = read_checkpoint(out)

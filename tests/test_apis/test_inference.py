@@ -1,5 +1,6 @@
 """init_detector / inference_detector / show_result_pyplot and the image
 demo on a micro Mask R-CNN with random weights and a tiny-set image."""
+
 import os
 import os.path as osp
 import runpy
@@ -15,16 +16,18 @@ from mmdet.apis import inference_detector, init_detector, show_result_pyplot
 from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
-CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
-                  'micro_mask_rcnn_tiny_coco.py')
+CONFIG = osp.join(
+    ROOT, 'tests', 'data', 'configs', 'micro_mask_rcnn_tiny_coco.py'
+)
 
 
 @pytest.fixture(scope='module')
 def images(tmp_path_factory):
     root = tmp_path_factory.mktemp('tiny')
     make_tiny_coco(str(root), seed=0, num_train=2, num_val=2, size=64)
-    return [str(root / 'val' / name)
-            for name in sorted(os.listdir(root / 'val'))]
+    return [
+        str(root / 'val' / name) for name in sorted(os.listdir(root / 'val'))
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -75,8 +78,10 @@ def test_result_format_and_inputs(model, images):
 
 def test_cfg_options_reach_the_model(images):
     model = init_detector(
-        CONFIG, device='cpu',
-        cfg_options={'model.test_cfg.rcnn.max_per_img': 3})
+        CONFIG,
+        device='cpu',
+        cfg_options={'model.test_cfg.rcnn.max_per_img': 3},
+    )
     bbox_result, _ = inference_detector(model, images[0])
     assert 0 < sum(len(b) for b in bbox_result) <= 3
 
@@ -97,8 +102,9 @@ def test_missing_image_is_named(model, tmp_path):
 def test_show_result_pyplot_writes_the_drawing(model, images, tmp_path):
     result = inference_detector(model, images[0])
     out = str(tmp_path / 'drawn.png')
-    show_result_pyplot(model, images[0], result, score_thr=0.0,
-                       palette='coco', out_file=out)
+    show_result_pyplot(
+        model, images[0], result, score_thr=0.0, palette='coco', out_file=out
+    )
     drawn, original = mmcv.imread(out), mmcv.imread(images[0])
     assert drawn.shape == original.shape
     assert (drawn != original).any()
@@ -107,17 +113,31 @@ def test_show_result_pyplot_writes_the_drawing(model, images, tmp_path):
     assert (mmcv.imread(out) == original).all()
 
 
-def test_image_demo_draws_detections(model, images, tmp_path, monkeypatch,
-                                     capsys):
+def test_image_demo_draws_detections(
+    model, images, tmp_path, monkeypatch, capsys
+):
     ckpt = str(tmp_path / 'micro.pth')
     save_checkpoint(model, ckpt, meta=dict(CLASSES=model.CLASSES))
     out = str(tmp_path / 'demo_out.jpg')
-    monkeypatch.setattr(sys, 'argv', [
-        'image_demo.py', images[1], CONFIG, ckpt, '--device', 'cpu',
-        '--score-thr', '0', '--out-file', out
-    ])
-    runpy.run_path(osp.join(ROOT, 'demo', 'image_demo.py'),
-                   run_name='__main__')
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'image_demo.py',
+            images[1],
+            CONFIG,
+            ckpt,
+            '--device',
+            'cpu',
+            '--score-thr',
+            '0',
+            '--out-file',
+            out,
+        ],
+    )
+    runpy.run_path(
+        osp.join(ROOT, 'demo', 'image_demo.py'), run_name='__main__'
+    )
     assert out in capsys.readouterr().out
     drawn, original = mmcv.imread(out), mmcv.imread(images[1])
     assert drawn.shape == original.shape

@@ -1,5 +1,6 @@
 """MMDetection 2.x's stock Faster R-CNN config trains unchanged through
 tools/train.py (pointed at a tiny data set, no pretrained download)."""
+
 import json
 import os
 import os.path as osp
@@ -25,16 +26,27 @@ def test_stock_faster_rcnn_trains_an_iteration(tmp_path):
         "data.train.classes=('circle','square','triangle','cross')",
         'model.roi_head.bbox_head.num_classes=4',
         'data.train.pipeline.2.img_scale=(128,128)',
-        'data.samples_per_gpu=1', 'data.workers_per_gpu=0',
-        'runner.max_epochs=1', 'log_config.interval=1'
+        'data.samples_per_gpu=1',
+        'data.workers_per_gpu=0',
+        'runner.max_epochs=1',
+        'log_config.interval=1',
     ]
-    cmd = [sys.executable, 'tools/train.py',
-           'configs/faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py',
-           '--work-dir', str(work_dir), '--no-validate', '--seed', '0',
-           '--cfg-options', *options]
+    cmd = [
+        sys.executable,
+        'tools/train.py',
+        'configs/faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py',
+        '--work-dir',
+        str(work_dir),
+        '--no-validate',
+        '--seed',
+        '0',
+        '--cfg-options',
+        *options,
+    ]
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     logs = [f for f in os.listdir(work_dir) if f.endswith('.log.json')]
     with open(work_dir / logs[0]) as f:

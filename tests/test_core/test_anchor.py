@@ -1,5 +1,6 @@
 """AnchorGenerator and anchor helpers against MMDetection 2.28's numbers
 and hand-computed layouts."""
+
 import json
 import math
 import os.path as osp
@@ -18,8 +19,9 @@ from mmdet.core import (
     images_to_levels,
 )
 
-REF = osp.join(osp.dirname(__file__), '..', 'data', 'reference',
-               'numerics.json')
+REF = osp.join(
+    osp.dirname(__file__), '..', 'data', 'reference', 'numerics.json'
+)
 
 
 @pytest.fixture(scope='module')
@@ -30,7 +32,8 @@ def ref():
 
 def rpn_generator():
     return AnchorGenerator(
-        strides=[4, 8, 16, 32, 64], ratios=[0.5, 1.0, 2.0], scales=[8])
+        strides=[4, 8, 16, 32, 64], ratios=[0.5, 1.0, 2.0], scales=[8]
+    )
 
 
 def test_base_anchors_match_reference(ref):
@@ -56,16 +59,22 @@ def test_grid_priors_match_reference(ref):
 def test_base_anchor_formula_by_hand():
     # stride 16, ratio 4 (h/w), scale 2: w = 16 * 2 / 2 = 16, h = 64
     gen = AnchorGenerator(strides=[16], ratios=[4.0], scales=[2.0])
-    np.testing.assert_allclose(gen.base_anchors[0].numpy(),
-                               [[-8, -32, 8, 32]], atol=1e-5)
+    np.testing.assert_allclose(
+        gen.base_anchors[0].numpy(), [[-8, -32, 8, 32]], atol=1e-5
+    )
     # a centre offset of 0.5 moves the centre to (8, 8)
     gen = AnchorGenerator(
-        strides=[16], ratios=[1.0], scales=[1.0], center_offset=0.5)
+        strides=[16], ratios=[1.0], scales=[1.0], center_offset=0.5
+    )
     np.testing.assert_allclose(gen.base_anchors[0].numpy(), [[0, 0, 16, 16]])
     # explicit centres and base sizes
     gen = AnchorGenerator(
-        strides=[16], ratios=[1.0], scales=[1.0], base_sizes=[10],
-        centers=[(3, 4)])
+        strides=[16],
+        ratios=[1.0],
+        scales=[1.0],
+        base_sizes=[10],
+        centers=[(3, 4)],
+    )
     np.testing.assert_allclose(gen.base_anchors[0].numpy(), [[-2, -1, 8, 9]])
 
 
@@ -78,20 +87,33 @@ def test_scale_major_order():
     # ratio 1 (w=h) and ratio 4 (h = 2 * base, w = base / 2) at scales 1, 2
     kwargs = dict(strides=[8], ratios=[1.0, 4.0], scales=[1.0, 2.0])
     ratio_major = AnchorGenerator(scale_major=True, **kwargs)
-    assert _sizes(ratio_major.base_anchors[0]) == [(8, 8), (16, 16), (4, 16),
-                                                   (8, 32)]
+    assert _sizes(ratio_major.base_anchors[0]) == [
+        (8, 8),
+        (16, 16),
+        (4, 16),
+        (8, 32),
+    ]
     scale_major_false = AnchorGenerator(scale_major=False, **kwargs)
-    assert _sizes(scale_major_false.base_anchors[0]) == [(8, 8), (4, 16),
-                                                         (16, 16), (8, 32)]
+    assert _sizes(scale_major_false.base_anchors[0]) == [
+        (8, 8),
+        (4, 16),
+        (16, 16),
+        (8, 32),
+    ]
 
 
 def test_octave_scales_equal_explicit_scales():
     octave = AnchorGenerator(
-        strides=[8, 16], ratios=[0.5, 1.0], octave_base_scale=4,
-        scales_per_octave=3)
+        strides=[8, 16],
+        ratios=[0.5, 1.0],
+        octave_base_scale=4,
+        scales_per_octave=3,
+    )
     explicit = AnchorGenerator(
-        strides=[8, 16], ratios=[0.5, 1.0],
-        scales=[4 * 2**(i / 3) for i in range(3)])
+        strides=[8, 16],
+        ratios=[0.5, 1.0],
+        scales=[4 * 2 ** (i / 3) for i in range(3)],
+    )
     assert octave.num_base_priors == [6, 6]
     for a, b in zip(octave.base_anchors, explicit.base_anchors):
         torch.testing.assert_close(a, b)
@@ -99,16 +121,27 @@ def test_octave_scales_equal_explicit_scales():
 
 def test_invalid_arguments_raise():
     with pytest.raises(ValueError, match='scales'):
-        AnchorGenerator(strides=[8], ratios=[1.0], scales=[1.0],
-                        octave_base_scale=4, scales_per_octave=3)
+        AnchorGenerator(
+            strides=[8],
+            ratios=[1.0],
+            scales=[1.0],
+            octave_base_scale=4,
+            scales_per_octave=3,
+        )
     with pytest.raises(ValueError, match='scales'):
         AnchorGenerator(strides=[8], ratios=[1.0])
     with pytest.raises(ValueError, match='center_offset'):
-        AnchorGenerator(strides=[8], ratios=[1.0], scales=[1.0],
-                        centers=[(0, 0)], center_offset=0.5)
+        AnchorGenerator(
+            strides=[8],
+            ratios=[1.0],
+            scales=[1.0],
+            centers=[(0, 0)],
+            center_offset=0.5,
+        )
     with pytest.raises(ValueError, match='base_sizes'):
-        AnchorGenerator(strides=[8, 16], ratios=[1.0], scales=[1.0],
-                        base_sizes=[8])
+        AnchorGenerator(
+            strides=[8, 16], ratios=[1.0], scales=[1.0], base_sizes=[8]
+        )
     gen = rpn_generator()
     with pytest.raises(ValueError, match='feature map sizes'):
         gen.grid_priors([(2, 2)], device='cpu')
@@ -116,8 +149,9 @@ def test_invalid_arguments_raise():
 
 def test_grid_layout_position_major_with_rectangular_stride():
     # stride (w=4, h=10): positions advance x fastest
-    gen = AnchorGenerator(strides=[(4, 10)], ratios=[1.0, 0.25],
-                          scales=[1.0], base_sizes=[4])
+    gen = AnchorGenerator(
+        strides=[(4, 10)], ratios=[1.0, 0.25], scales=[1.0], base_sizes=[4]
+    )
     priors = gen.grid_priors([(2, 3)], device='cpu')[0]
     assert priors.shape == (2 * 3 * 2, 4)
     base = gen.base_anchors[0]
@@ -149,8 +183,7 @@ def test_grid_anchors_is_a_deprecated_alias():
 
 
 def test_valid_flags_with_padding():
-    gen = AnchorGenerator(strides=[8, 16], ratios=[0.5, 1.0, 2.0],
-                          scales=[8])
+    gen = AnchorGenerator(strides=[8, 16], ratios=[0.5, 1.0, 2.0], scales=[8])
     # the batch is padded to 32 x 48 (maps 4 x 6 and 2 x 3); this image
     # covers 20 x 30 of it: ceil(20/8)=3 rows, ceil(30/8)=4 cols at stride
     # 8; ceil(20/16)=2 rows, ceil(30/16)=2 cols at stride 16
@@ -168,9 +201,15 @@ def test_valid_flags_with_padding():
 
 
 def test_anchor_inside_flags():
-    anchors = torch.tensor([[0., 0., 10., 10.], [-5., 0., 10., 10.],
-                            [0., 0., 30., 10.], [0., 0., 10., 20.],
-                            [1., 1., 5., 5.]])
+    anchors = torch.tensor(
+        [
+            [0.0, 0.0, 10.0, 10.0],
+            [-5.0, 0.0, 10.0, 10.0],
+            [0.0, 0.0, 30.0, 10.0],
+            [0.0, 0.0, 10.0, 20.0],
+            [1.0, 1.0, 5.0, 5.0],
+        ]
+    )
     valid = torch.tensor([True, True, True, True, False])
     inside = anchor_inside_flags(anchors, valid, (20, 30, 3))
     # x2 == img_w and y2 == img_h are outside (strict <)
@@ -182,8 +221,8 @@ def test_anchor_inside_flags():
 
 
 def test_images_to_levels():
-    img0 = torch.arange(6.)
-    img1 = torch.arange(6.) + 10
+    img0 = torch.arange(6.0)
+    img1 = torch.arange(6.0) + 10
     levels = images_to_levels([img0, img1], [4, 2])
     assert [lvl.shape for lvl in levels] == [(2, 4), (2, 2)]
     assert levels[0].tolist() == [[0, 1, 2, 3], [10, 11, 12, 13]]
@@ -196,8 +235,12 @@ def test_images_to_levels():
 
 def test_build_from_config():
     assert ANCHOR_GENERATORS is PRIOR_GENERATORS
-    cfg = dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
-               strides=[4, 8, 16, 32, 64])
+    cfg = dict(
+        type='AnchorGenerator',
+        scales=[8],
+        ratios=[0.5, 1.0, 2.0],
+        strides=[4, 8, 16, 32, 64],
+    )
     gen = build_prior_generator(cfg)
     assert isinstance(gen, AnchorGenerator)
     assert gen.num_base_priors == [3] * 5

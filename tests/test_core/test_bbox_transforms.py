@@ -1,4 +1,5 @@
 """Box transforms: RoI format, results, flips, mappings, conversions."""
+
 import numpy as np
 import pytest
 import torch
@@ -38,8 +39,13 @@ def test_bbox2roi_roi2bbox_round_trip():
 
 
 def test_bbox2result():
-    dets = torch.tensor([[0., 0., 1., 1., 0.9], [1., 1., 2., 2., 0.8],
-                         [2., 2., 3., 3., 0.7]])
+    dets = torch.tensor(
+        [
+            [0.0, 0.0, 1.0, 1.0, 0.9],
+            [1.0, 1.0, 2.0, 2.0, 0.8],
+            [2.0, 2.0, 3.0, 3.0, 0.7],
+        ]
+    )
     labels = torch.tensor([2, 0, 2])
     result = bbox2result(dets, labels, 3)
     assert len(result) == 3
@@ -54,20 +60,22 @@ def test_bbox2result():
 
 
 def test_bbox_flip_directions():
-    boxes = torch.tensor([[10., 20., 30., 60.]])
+    boxes = torch.tensor([[10.0, 20.0, 30.0, 60.0]])
     shape = (100, 200, 3)  # h, w
     np.testing.assert_allclose(
-        bbox_flip(boxes, shape, 'horizontal').numpy(), [[170, 20, 190, 60]])
+        bbox_flip(boxes, shape, 'horizontal').numpy(), [[170, 20, 190, 60]]
+    )
     np.testing.assert_allclose(
-        bbox_flip(boxes, shape, 'vertical').numpy(), [[10, 40, 30, 80]])
+        bbox_flip(boxes, shape, 'vertical').numpy(), [[10, 40, 30, 80]]
+    )
     np.testing.assert_allclose(
-        bbox_flip(boxes, shape, 'diagonal').numpy(), [[170, 40, 190, 80]])
+        bbox_flip(boxes, shape, 'diagonal').numpy(), [[170, 40, 190, 80]]
+    )
     multi = torch.cat([boxes, boxes + 1], dim=1)  # (1, 8): two boxes
     flipped = bbox_flip(multi, shape, 'horizontal')
     np.testing.assert_allclose(flipped[:, 4:].numpy(), [[169, 21, 189, 61]])
     for direction in ('horizontal', 'vertical', 'diagonal'):
-        twice = bbox_flip(bbox_flip(boxes, shape, direction), shape,
-                          direction)
+        twice = bbox_flip(bbox_flip(boxes, shape, direction), shape, direction)
         torch.testing.assert_close(twice, boxes)
     with pytest.raises(ValueError, match='direction'):
         bbox_flip(boxes, shape, 'sideways')
@@ -78,7 +86,7 @@ def test_bbox_flip_directions():
 @pytest.mark.parametrize('flip', [False, True])
 @pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
 def test_bbox_mapping_back_inverts_bbox_mapping(flip, direction):
-    boxes = torch.tensor([[10., 20., 30., 60.], [0., 0., 5., 5.]])
+    boxes = torch.tensor([[10.0, 20.0, 30.0, 60.0], [0.0, 0.0, 5.0, 5.0]])
     scale = np.array([1.5, 2.0, 1.5, 2.0], dtype=np.float32)
     resized_shape = (200, 300, 3)
     mapped = bbox_mapping(boxes, resized_shape, scale, flip, direction)
@@ -89,37 +97,39 @@ def test_bbox_mapping_back_inverts_bbox_mapping(flip, direction):
 
 
 def test_bbox_mapping_back_class_specific_boxes():
-    boxes = torch.tensor([[2., 4., 6., 8., 10., 12., 14., 16.]])
+    boxes = torch.tensor([[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]])
     back = bbox_mapping_back(boxes, (50, 50), 2.0, False)
     assert back.shape == (1, 8)
     np.testing.assert_allclose(back.numpy(), boxes.numpy() / 2)
 
 
 def test_cxcywh_conversions():
-    xyxy = torch.tensor([[0., 10., 20., 40.]])
+    xyxy = torch.tensor([[0.0, 10.0, 20.0, 40.0]])
     cxcywh = bbox_xyxy_to_cxcywh(xyxy)
     np.testing.assert_allclose(cxcywh.numpy(), [[10, 25, 20, 30]])
     torch.testing.assert_close(bbox_cxcywh_to_xyxy(cxcywh), xyxy)
     batch = torch.rand(2, 3, 4)
     torch.testing.assert_close(
-        bbox_xyxy_to_cxcywh(bbox_cxcywh_to_xyxy(batch)), batch)
+        bbox_xyxy_to_cxcywh(bbox_cxcywh_to_xyxy(batch)), batch
+    )
 
 
 def test_bbox_rescale():
-    boxes = torch.tensor([[10., 10., 20., 30.]])
+    boxes = torch.tensor([[10.0, 10.0, 20.0, 30.0]])
     np.testing.assert_allclose(
-        bbox_rescale(boxes, 2.0).numpy(), [[5, 0, 25, 40]])
-    rois = torch.tensor([[3., 10., 10., 20., 30.]])
+        bbox_rescale(boxes, 2.0).numpy(), [[5, 0, 25, 40]]
+    )
+    rois = torch.tensor([[3.0, 10.0, 10.0, 20.0, 30.0]])
     np.testing.assert_allclose(
-        bbox_rescale(rois, 0.5).numpy(), [[3, 12.5, 15, 17.5, 25]])
+        bbox_rescale(rois, 0.5).numpy(), [[3, 12.5, 15, 17.5, 25]]
+    )
 
 
 def test_distance_conversions():
-    points = torch.tensor([[10., 10.], [50., 40.]])
-    boxes = torch.tensor([[0., 5., 20., 30.], [45., 30., 55., 60.]])
+    points = torch.tensor([[10.0, 10.0], [50.0, 40.0]])
+    boxes = torch.tensor([[0.0, 5.0, 20.0, 30.0], [45.0, 30.0, 55.0, 60.0]])
     dist = bbox2distance(points, boxes)
-    np.testing.assert_allclose(dist.numpy(), [[10, 5, 10, 20],
-                                              [5, 10, 5, 20]])
+    np.testing.assert_allclose(dist.numpy(), [[10, 5, 10, 20], [5, 10, 5, 20]])
     torch.testing.assert_close(distance2bbox(points, dist), boxes)
     clipped = distance2bbox(points, dist, max_shape=(50, 52))
     np.testing.assert_allclose(clipped[1].numpy(), [45, 30, 52, 50])
@@ -127,8 +137,17 @@ def test_distance_conversions():
 
 
 def test_find_inside_bboxes():
-    boxes = torch.tensor([[-10., -10., -1., -1.], [-5., -5., 5., 5.],
-                          [90., 10., 120., 20.], [10., 60., 20., 70.]])
+    boxes = torch.tensor(
+        [
+            [-10.0, -10.0, -1.0, -1.0],
+            [-5.0, -5.0, 5.0, 5.0],
+            [90.0, 10.0, 120.0, 20.0],
+            [10.0, 60.0, 20.0, 70.0],
+        ]
+    )
     assert find_inside_bboxes(boxes, 50, 100).tolist() == [
-        False, True, True, False
+        False,
+        True,
+        True,
+        False,
     ]

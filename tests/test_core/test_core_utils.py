@@ -1,4 +1,5 @@
 """mmdet.core.utils: the tensor helpers of the heads."""
+
 import torch
 
 from mmdet.core import unmap

@@ -1,4 +1,5 @@
 """Runner hooks: ODConv temperature annealing, class-count check, memory."""
+
 import logging
 
 import pytest
@@ -22,8 +23,9 @@ def test_annealing_schedule_matches_paper_formula():
     assert annealed_temperature(50, 100, 30.0) == pytest.approx(15.5)
     assert annealed_temperature(100, 100, 30.0) == 1.0
     assert annealed_temperature(250, 100, 30.0) == 1.0
-    assert annealed_temperature(25, 100, 30.0, final_temp=10.0) == \
-        pytest.approx(25.0)
+    assert annealed_temperature(
+        25, 100, 30.0, final_temp=10.0
+    ) == pytest.approx(25.0)
 
 
 class ToyODModel(nn.Module):
@@ -31,8 +33,9 @@ class ToyODModel(nn.Module):
 
     def __init__(self, temperature=1.0):
         super().__init__()
-        self.convs = nn.Sequential(ODConv2d(3, 4, 3, padding=1),
-                                   ODConv2d(4, 2, 1))
+        self.convs = nn.Sequential(
+            ODConv2d(3, 4, 3, padding=1), ODConv2d(4, 2, 1)
+        )
         for conv in self.convs:
             conv.update_temperature(temperature)
         self.seen = []
@@ -40,26 +43,36 @@ class ToyODModel(nn.Module):
     def train_step(self, data, optimizer):
         self.seen.append([m.temperature for m in self.convs])
         loss = self.convs(data).mean()
-        return dict(loss=loss, log_vars=dict(loss=loss.item()),
-                    num_samples=data.shape[0])
+        return dict(
+            loss=loss,
+            log_vars=dict(loss=loss.item()),
+            num_samples=data.shape[0],
+        )
 
 
 def run_toy(model, hook, epochs=2, iters=5, tmp_path=None):
     runner = EpochBasedRunner(
-        model, optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
-        work_dir=str(tmp_path), logger=logging.getLogger('toy'),
-        max_epochs=epochs)
+        model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+        work_dir=str(tmp_path),
+        logger=logging.getLogger('toy'),
+        max_epochs=epochs,
+    )
     runner.register_hook(hook)
-    loader = torch.utils.data.DataLoader(torch.rand(iters * 2, 3, 8, 8),
-                                         batch_size=2)
+    loader = torch.utils.data.DataLoader(
+        torch.rand(iters * 2, 3, 8, 8), batch_size=2
+    )
     runner.run([loader], [('train', 1)])
     return runner
 
 
 def test_hook_anneals_per_iteration_to_built_temperature(tmp_path):
     model = ToyODModel(temperature=4.0)
-    run_toy(model, ODConvTemperatureHook(init_temp=30.0, anneal_epochs=1),
-            tmp_path=tmp_path)
+    run_toy(
+        model,
+        ODConvTemperatureHook(init_temp=30.0, anneal_epochs=1),
+        tmp_path=tmp_path,
+    )
     temps = [t[0] for t in model.seen]
     want = [annealed_temperature(n, 5, 30.0, 4.0) for n in range(10)]
     assert temps == pytest.approx(want)
@@ -71,9 +84,13 @@ def test_hook_anneals_per_iteration_to_built_temperature(tmp_path):
 def test_hook_warns_when_final_differs_from_model(tmp_path):
     model = ToyODModel(temperature=1.0)
     with pytest.warns(UserWarning, match='tested at another temperature'):
-        run_toy(model, ODConvTemperatureHook(init_temp=30.0, anneal_iters=3,
-                                             final_temp=2.0),
-                tmp_path=tmp_path)
+        run_toy(
+            model,
+            ODConvTemperatureHook(
+                init_temp=30.0, anneal_iters=3, final_temp=2.0
+            ),
+            tmp_path=tmp_path,
+        )
     assert model.seen[-1] == [2.0, 2.0]
 
 
@@ -97,7 +114,6 @@ def test_memory_hook_puts_memory_in_log(tmp_path):
 
 
 class _Head(nn.Module):
-
     def __init__(self, num_classes):
         super().__init__()
         self.num_classes = num_classes
@@ -109,14 +125,12 @@ def test_num_class_check_hook_names_both_numbers():
         pass
 
     class Model(nn.Module):
-
         def __init__(self):
             super().__init__()
             self.roi_head = _Head(80)
             self.rpn_head = _Head(1)  # class-agnostic: not checked
 
     class Loader:
-
         class dataset:
             CLASSES = ('a', 'b', 'c')
 

@@ -1,5 +1,6 @@
 """A small tiny-COCO set (16 train / 8 val images) shared by the data
 tests, generated once per session into a temporary folder."""
+
 import pytest
 
 from mmdet.testing import TINY_COCO_CLASSES, make_tiny_coco
@@ -22,10 +23,14 @@ def tiny_classes():
 
 def make_coco_cfg(root, split='train', pipeline=(), **kwargs):
     """CocoDataset config of the tiny set at ``root``."""
-    return dict(type='CocoDataset', classes=TINY_COCO_CLASSES,
-                ann_file=str(root / 'annotations' / f'instances_{split}.json'),
-                img_prefix=str(root / split) + '/', pipeline=list(pipeline),
-                **kwargs)
+    return dict(
+        type='CocoDataset',
+        classes=TINY_COCO_CLASSES,
+        ann_file=str(root / 'annotations' / f'instances_{split}.json'),
+        img_prefix=str(root / split) + '/',
+        pipeline=list(pipeline),
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -40,4 +45,5 @@ def pytest_configure(config):
     config.addinivalue_line(
         'filterwarnings',
         "ignore:__array__ implementation doesn't accept a copy keyword"
-        ':DeprecationWarning')
+        ':DeprecationWarning',
+    )

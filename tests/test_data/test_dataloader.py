@@ -1,5 +1,6 @@
 """Data loaders: collated, padded batches from worker processes, group
 samplers, distributed samplers and worker seeding."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +22,12 @@ TRAIN_PIPELINE = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', img_scale=(128, 128), keep_ratio=True),
     dict(type='RandomFlip', flip_ratio=0.5),
-    dict(type='Normalize', mean=[123.675, 116.28, 103.53],
-         std=[58.395, 57.12, 57.375], to_rgb=True),
+    dict(
+        type='Normalize',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True,
+    ),
     dict(type='Pad', size_divisor=32),
     dict(type='DefaultFormatBundle'),
     dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels', 'gt_masks']),
@@ -31,8 +36,14 @@ TRAIN_PIPELINE = [
 
 def test_loader_with_workers_pads_and_stacks(coco_cfg):
     dataset = build_dataset(coco_cfg('train', TRAIN_PIPELINE))
-    loader = build_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=2,
-                              dist=False, shuffle=True, seed=0)
+    loader = build_dataloader(
+        dataset,
+        samples_per_gpu=2,
+        workers_per_gpu=2,
+        dist=False,
+        shuffle=True,
+        seed=0,
+    )
     assert isinstance(loader.sampler, GroupSampler)
     assert loader.num_workers == 2
     seen = []
@@ -48,16 +59,18 @@ def test_loader_with_workers_pads_and_stacks(coco_cfg):
             h, w = meta['img_shape'][:2]
             assert h <= pad_h and w <= pad_w
             # beyond the image: zeros (pipeline and collate padding)
-            assert img[:, h:].abs().sum() == 0 and img[:, :, w:].abs().sum() \
-                == 0
+            assert (
+                img[:, h:].abs().sum() == 0 and img[:, :, w:].abs().sum() == 0
+            )
             groups.add(int(w / h > 1))
             seen.append(meta['ori_filename'])
         assert len(groups) == 1, 'a batch mixes aspect-ratio groups'
         assert len(batch['gt_bboxes'].data[0]) == 2
         assert batch['gt_masks'].cpu_only
         masks = batch['gt_masks'].data[0]
-        assert all(len(m) == len(b) for m, b in
-                   zip(masks, batch['gt_bboxes'].data[0]))
+        assert all(
+            len(m) == len(b) for m, b in zip(masks, batch['gt_bboxes'].data[0])
+        )
     names = {info['filename'] for info in dataset.data_infos}
     assert set(seen) == names
 
@@ -79,7 +92,7 @@ FLAGS = [0, 1, 1, 0, 1, 1, 1, 0, 1]  # groups of 3 and 6
 
 
 def chunks(indices, size):
-    return [indices[i:i + size] for i in range(0, len(indices), size)]
+    return [indices[i : i + size] for i in range(0, len(indices), size)]
 
 
 def test_group_sampler_batches_one_group():
@@ -97,15 +110,18 @@ def test_group_sampler_batches_one_group():
 
 def test_distributed_group_sampler_splits_and_seeds():
     ds = FlagDataset(FLAGS)
-    parts = [list(DistributedGroupSampler(ds, 2, num_replicas=2, rank=r,
-                                          seed=3)) for r in range(2)]
+    parts = [
+        list(DistributedGroupSampler(ds, 2, num_replicas=2, rank=r, seed=3))
+        for r in range(2)
+    ]
     assert len(parts[0]) == len(parts[1])
     assert set(parts[0]) | set(parts[1]) == set(range(len(FLAGS)))
     for part in parts:
         for chunk in chunks(part, 2):
             assert len({FLAGS[i] for i in chunk}) == 1
-    again = list(DistributedGroupSampler(ds, 2, num_replicas=2, rank=0,
-                                         seed=3))
+    again = list(
+        DistributedGroupSampler(ds, 2, num_replicas=2, rank=0, seed=3)
+    )
     assert again == parts[0]
     sampler = DistributedGroupSampler(ds, 2, num_replicas=2, rank=0, seed=3)
     sampler.set_epoch(1)
@@ -114,8 +130,10 @@ def test_distributed_group_sampler_splits_and_seeds():
 
 def test_distributed_sampler_order_for_testing():
     ds = FlagDataset([0] * 5)
-    parts = [list(DistributedSampler(ds, num_replicas=2, rank=r,
-                                     shuffle=False)) for r in range(2)]
+    parts = [
+        list(DistributedSampler(ds, num_replicas=2, rank=r, shuffle=False))
+        for r in range(2)
+    ]
     assert parts == [[0, 2, 4], [1, 3, 0]]  # padded by wrapping around
 
 
@@ -127,8 +145,9 @@ def test_build_dataloader_picks_samplers():
     assert isinstance(test_loader.sampler, DistributedSampler)
     plain = build_dataloader(ds, 3, 0, dist=False, shuffle=False)
     assert [b.tolist() for b in plain] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
-    endless = build_dataloader(ds, 2, 0, dist=False, seed=0,
-                               runner_type='IterBasedRunner')
+    endless = build_dataloader(
+        ds, 2, 0, dist=False, seed=0, runner_type='IterBasedRunner'
+    )
     assert isinstance(endless.batch_sampler, InfiniteGroupBatchSampler)
     batches = iter(endless)
     for _ in range(12):  # more than one pass
@@ -138,8 +157,14 @@ def test_build_dataloader_picks_samplers():
 
 def test_infinite_batch_sampler_splits_ranks():
     ds = FlagDataset([0] * 6)
-    streams = [iter(InfiniteBatchSampler(ds, 3, world_size=2, rank=r, seed=1,
-                                         shuffle=False)) for r in range(2)]
+    streams = [
+        iter(
+            InfiniteBatchSampler(
+                ds, 3, world_size=2, rank=r, seed=1, shuffle=False
+            )
+        )
+        for r in range(2)
+    ]
     assert next(streams[0]) == [0, 2, 4] and next(streams[1]) == [1, 3, 5]
     assert next(streams[0]) == [0, 2, 4]
 
@@ -155,8 +180,9 @@ class RandomDataset(Dataset):
 
 
 def _draws(seed):
-    loader = build_dataloader(RandomDataset(), 1, 2, dist=False,
-                              shuffle=False, seed=seed)
+    loader = build_dataloader(
+        RandomDataset(), 1, 2, dist=False, shuffle=False, seed=seed
+    )
     return [float(x) for x in loader]
 
 
@@ -166,5 +192,12 @@ def test_worker_seeding_is_reproducible_and_distinct():
     # workers 0 and 1 alternate batches: their streams differ
     assert first[0::2] != first[1::2]
     assert _draws(seed=6) != first
-    assert torch.is_tensor(next(iter(build_dataloader(
-        RandomDataset(), 2, 0, dist=False, shuffle=False))))
+    assert torch.is_tensor(
+        next(
+            iter(
+                build_dataloader(
+                    RandomDataset(), 2, 0, dist=False, shuffle=False
+                )
+            )
+        )
+    )

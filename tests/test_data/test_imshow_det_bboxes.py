@@ -1,4 +1,5 @@
 """Drawing detections with matplotlib (headless)."""
+
 import mmcv
 import numpy as np
 import pytest
@@ -18,10 +19,16 @@ def blank(h=60, w=80):
 def test_boxes_labels_scores_and_threshold(tmp_path):
     bboxes = np.array([[5, 5, 40, 30, 0.9], [45, 20, 75, 55, 0.2]])
     out_file = str(tmp_path / 'a' / 'drawn.jpg')
-    drawn = imshow_det_bboxes(blank(), bboxes, np.array([0, 1]),
-                              class_names=['a', 'b'], score_thr=0.5,
-                              bbox_color=(255, 0, 0), show=False,
-                              out_file=out_file)
+    drawn = imshow_det_bboxes(
+        blank(),
+        bboxes,
+        np.array([0, 1]),
+        class_names=['a', 'b'],
+        score_thr=0.5,
+        bbox_color=(255, 0, 0),
+        show=False,
+        out_file=out_file,
+    )
     assert drawn.shape == (60, 80, 3) and drawn.dtype == np.uint8
     assert mmcv.imread(out_file).shape == (60, 80, 3)
     changed = np.abs(drawn.astype(int) - 100).max(2) > 30
@@ -36,31 +43,48 @@ def test_boxes_labels_scores_and_threshold(tmp_path):
 def test_masks_without_boxes_and_rle(tmp_path):
     mask = np.zeros((60, 80), bool)
     mask[10:30, 20:50] = True
-    drawn = imshow_det_bboxes(blank(), None, np.array([0]), [mask],
-                              mask_color=[(0, 255, 0)], show=False)
+    drawn = imshow_det_bboxes(
+        blank(),
+        None,
+        np.array([0]),
+        [mask],
+        mask_color=[(0, 255, 0)],
+        show=False,
+    )
     inside = drawn[20, 25].astype(int)
     assert inside[1] > inside[0] + 50  # blended with green
     assert (drawn[50:, :10] == 100).all()
     import pycocotools.mask as mask_utils
+
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    from_rle = imshow_det_bboxes(blank(), None, np.array([0]), [rle],
-                                 mask_color=[(0, 255, 0)], show=False)
+    from_rle = imshow_det_bboxes(
+        blank(),
+        None,
+        np.array([0]),
+        [rle],
+        mask_color=[(0, 255, 0)],
+        show=False,
+    )
     np.testing.assert_array_equal(from_rle, drawn)
     with pytest.raises(ValueError):
-        imshow_det_bboxes(blank(), np.zeros((2, 4)), np.array([0]),
-                          show=False)
+        imshow_det_bboxes(blank(), np.zeros((2, 4)), np.array([0]), show=False)
 
 
 def test_gt_and_detections_and_palettes():
-    result = [np.array([[5, 5, 40, 30, 0.9]], np.float32),
-              np.zeros((0, 5), np.float32)]
-    annotation = dict(gt_bboxes=np.array([[40, 20, 70, 50]]),
-                      gt_labels=np.array([1]))
-    drawn = imshow_gt_det_bboxes(blank(), annotation, result,
-                                 class_names=['a', 'b'], show=False)
+    result = [
+        np.array([[5, 5, 40, 30, 0.9]], np.float32),
+        np.zeros((0, 5), np.float32),
+    ]
+    annotation = dict(
+        gt_bboxes=np.array([[40, 20, 70, 50]]), gt_labels=np.array([1])
+    )
+    drawn = imshow_gt_det_bboxes(
+        blank(), annotation, result, class_names=['a', 'b'], show=False
+    )
     assert drawn.shape == (60, 80, 3)
-    stacked = imshow_gt_det_bboxes(blank(), annotation, result, show=False,
-                                   overlay_gt_pred=False)
+    stacked = imshow_gt_det_bboxes(
+        blank(), annotation, result, show=False, overlay_gt_pred=False
+    )
     assert stacked.shape == (120, 80, 3)
     assert get_palette('coco', 3) == get_palette('coco', 80)[:3]
     assert get_palette(None, 5) == get_palette('random', 5)  # fixed seed

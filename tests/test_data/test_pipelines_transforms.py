@@ -1,5 +1,6 @@
 """The data pipeline on a hand-made image: boxes and masks move exactly
 with the image (resize, flips, padding), numbers match the reference."""
+
 import copy
 import json
 import os.path as osp
@@ -26,8 +27,9 @@ from mmdet.datasets.pipelines import (
 )
 from mmdet.datasets.pipelines.transforms import bbox_flip
 
-REFERENCE = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'reference',
-                     'numerics.json')
+REFERENCE = osp.join(
+    osp.dirname(osp.dirname(__file__)), 'data', 'reference', 'numerics.json'
+)
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 
@@ -55,11 +57,20 @@ def make_results(mask_kind='bitmap'):
         masks = BitmapMasks([rect_bitmap(b) for b in BOXES], H, W)
     else:
         masks = PolygonMasks([rect_polygon(b) for b in BOXES], H, W)
-    return dict(img=img, img_shape=img.shape, ori_shape=img.shape,
-                img_fields=['img'], filename='x.jpg', ori_filename='x.jpg',
-                gt_bboxes=BOXES.copy(), gt_labels=np.array([0, 1]),
-                gt_masks=masks, bbox_fields=['gt_bboxes'],
-                mask_fields=['gt_masks'], seg_fields=[])
+    return dict(
+        img=img,
+        img_shape=img.shape,
+        ori_shape=img.shape,
+        img_fields=['img'],
+        filename='x.jpg',
+        ori_filename='x.jpg',
+        gt_bboxes=BOXES.copy(),
+        gt_labels=np.array([0, 1]),
+        gt_masks=masks,
+        bbox_fields=['gt_bboxes'],
+        mask_fields=['gt_masks'],
+        seg_fields=[],
+    )
 
 
 def mask_boxes(masks):
@@ -77,7 +88,8 @@ def mask_boxes(masks):
 @pytest.mark.parametrize('mask_kind', ['bitmap', 'polygon'])
 def test_resize_keep_ratio_rounding_and_targets(mask_kind):
     results = Resize(img_scale=(1333, 800), keep_ratio=True)(
-        make_results(mask_kind))
+        make_results(mask_kind)
+    )
     # scale = min(1333 / 80, 800 / 60) = 13.33..; int(x * s + 0.5)
     s = min(1333 / 80, 800 / 60)
     new_w, new_h = int(W * s + 0.5), int(H * s + 0.5)
@@ -87,13 +99,15 @@ def test_resize_keep_ratio_rounding_and_targets(mask_kind):
     expected_factor = np.array([new_w / W, new_h / H] * 2, dtype=np.float32)
     assert results['scale_factor'].dtype == np.float32
     np.testing.assert_array_equal(results['scale_factor'], expected_factor)
-    np.testing.assert_allclose(results['gt_bboxes'],
-                               BOXES * expected_factor, rtol=1e-6)
+    np.testing.assert_allclose(
+        results['gt_bboxes'], BOXES * expected_factor, rtol=1e-6
+    )
     masks = results['gt_masks']
     assert (masks.height, masks.width) == (new_h, new_w)
     # the masks' extents follow the boxes to within a pixel
-    np.testing.assert_allclose(mask_boxes(masks), results['gt_bboxes'],
-                               atol=1.0)
+    np.testing.assert_allclose(
+        mask_boxes(masks), results['gt_bboxes'], atol=1.0
+    )
 
 
 def test_resize_without_keep_ratio_and_clipping():
@@ -110,19 +124,29 @@ def test_resize_without_keep_ratio_and_clipping():
 
 def test_resize_pad_match_reference():
     cases = json.load(open(REFERENCE))['resize_pad']['cases']
-    pipeline = Compose([dict(type='Resize', img_scale=(1333, 800),
-                             keep_ratio=True),
-                        dict(type='Pad', size_divisor=32)])
+    pipeline = Compose(
+        [
+            dict(type='Resize', img_scale=(1333, 800), keep_ratio=True),
+            dict(type='Pad', size_divisor=32),
+        ]
+    )
     for case in cases:
         h, w = case['ori_shape']
         img = np.zeros((h, w, 3), np.uint8)
-        out = pipeline(dict(img=img, img_shape=img.shape, ori_shape=img.shape,
-                            img_fields=['img']))
+        out = pipeline(
+            dict(
+                img=img,
+                img_shape=img.shape,
+                ori_shape=img.shape,
+                img_fields=['img'],
+            )
+        )
         assert list(out['img_shape']) == case['img_shape']
         assert list(out['pad_shape']) == case['pad_shape']
         assert out['img'].shape == tuple(case['pad_shape'])
-        np.testing.assert_allclose(out['scale_factor'], case['scale_factor'],
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            out['scale_factor'], case['scale_factor'], atol=1e-4
+        )
 
 
 def test_resize_scale_choice_modes():
@@ -134,13 +158,13 @@ def test_resize_scale_choice_modes():
         transform(results)
         return results['scale']
 
-    ranged = Resize(img_scale=[(1333, 640), (1333, 800)],
-                    multiscale_mode='range')
+    ranged = Resize(
+        img_scale=[(1333, 640), (1333, 800)], multiscale_mode='range'
+    )
     for _ in range(20):
         long_edge, short_edge = scale_of(ranged)
         assert long_edge == 1333 and 640 <= short_edge <= 800
-    valued = Resize(img_scale=[(100, 50), (300, 150)],
-                    multiscale_mode='value')
+    valued = Resize(img_scale=[(100, 50), (300, 150)], multiscale_mode='value')
     seen = {scale_of(valued) for _ in range(30)}
     assert seen == {(100, 50), (300, 150)}
     ratio = Resize(img_scale=(200, 100), ratio_range=(0.5, 1.5))
@@ -187,21 +211,22 @@ def test_flip_moves_boxes_and_masks_exactly(direction, mask_kind):
     img = results['img'].copy()
     out = RandomFlip(flip_ratio=1.0, direction=direction)(results)
     assert out['flip'] is True and out['flip_direction'] == direction
-    np.testing.assert_array_equal(out['gt_bboxes'],
-                                  EXPECTED_FLIPS[direction])
-    axes = {'horizontal': (1, ), 'vertical': (0, ),
-            'diagonal': (0, 1)}[direction]
+    np.testing.assert_array_equal(out['gt_bboxes'], EXPECTED_FLIPS[direction])
+    axes = {'horizontal': (1,), 'vertical': (0,), 'diagonal': (0, 1)}[
+        direction
+    ]
     np.testing.assert_array_equal(out['img'], np.flip(img, axes))
-    expected_masks = np.stack([rect_bitmap(b)
-                               for b in EXPECTED_FLIPS[direction]])
-    np.testing.assert_array_equal(out['gt_masks'].to_ndarray(),
-                                  expected_masks)
+    expected_masks = np.stack(
+        [rect_bitmap(b) for b in EXPECTED_FLIPS[direction]]
+    )
+    np.testing.assert_array_equal(out['gt_masks'].to_ndarray(), expected_masks)
 
 
 def test_flip_is_an_involution_and_bbox_flip_validates():
     for direction in EXPECTED_FLIPS:
-        twice = bbox_flip(bbox_flip(BOXES, (H, W), direction), (H, W),
-                          direction)
+        twice = bbox_flip(
+            bbox_flip(BOXES, (H, W), direction), (H, W), direction
+        )
         np.testing.assert_array_equal(twice, BOXES)
     with pytest.raises(ValueError):
         bbox_flip(BOXES, (H, W), 'sideways')
@@ -212,8 +237,9 @@ def test_random_flip_probabilities():
     never = RandomFlip(flip_ratio=0.0)
     assert not any(never(make_results())['flip'] for _ in range(10))
     assert RandomFlip()(make_results())['flip'] is False
-    both = RandomFlip(flip_ratio=[0.5, 0.5],
-                      direction=['horizontal', 'vertical'])
+    both = RandomFlip(
+        flip_ratio=[0.5, 0.5], direction=['horizontal', 'vertical']
+    )
     seen = {both(make_results())['flip_direction'] for _ in range(40)}
     assert seen == {'horizontal', 'vertical'}
     shared = RandomFlip(flip_ratio=0.6, direction=['horizontal', 'vertical'])
@@ -239,13 +265,15 @@ def test_pad_size_divisor_keeps_content_and_masks(mask_kind):
     masks = out['gt_masks'].to_ndarray()
     assert masks.shape == (2, 64, 96)
     np.testing.assert_array_equal(
-        masks, np.stack([rect_bitmap(b, 64, 96) for b in BOXES]))
+        masks, np.stack([rect_bitmap(b, 64, 96) for b in BOXES])
+    )
     np.testing.assert_array_equal(out['gt_bboxes'], BOXES)
 
 
 def test_pad_fixed_size_square_and_values():
     out = Pad(size=(70, 90), pad_val=dict(img=7, masks=0, seg=255))(
-        make_results())
+        make_results()
+    )
     assert out['img'].shape == (70, 90, 3)
     assert (out['img'][H:] == 7).all()
     assert out['pad_fixed_size'] == (70, 90)
@@ -269,36 +297,55 @@ def test_normalize_matches_reference():
     ref = json.load(open(REFERENCE))['normalize']
     img = np.array(ref['img'], dtype=np.uint8)
     out = Normalize(mean=MEAN, std=STD, to_rgb=True)(
-        dict(img=img, img_fields=['img']))
+        dict(img=img, img_fields=['img'])
+    )
     np.testing.assert_allclose(out['img'], np.array(ref['out']), atol=1e-4)
     assert out['img'].dtype == np.float32
-    np.testing.assert_array_equal(out['img_norm_cfg']['mean'],
-                                  np.float32(MEAN))
+    np.testing.assert_array_equal(
+        out['img_norm_cfg']['mean'], np.float32(MEAN)
+    )
     assert out['img_norm_cfg']['to_rgb'] is True
 
 
 def train_pipeline():
-    return Compose([
-        dict(type='Resize', img_scale=(1333, 800), keep_ratio=True),
-        dict(type='RandomFlip', flip_ratio=1.0, direction='horizontal'),
-        dict(type='Normalize', mean=MEAN, std=STD, to_rgb=True),
-        dict(type='Pad', size_divisor=32),
-        dict(type='DefaultFormatBundle'),
-        dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels',
-                                   'gt_masks']),
-    ])
+    return Compose(
+        [
+            dict(type='Resize', img_scale=(1333, 800), keep_ratio=True),
+            dict(type='RandomFlip', flip_ratio=1.0, direction='horizontal'),
+            dict(type='Normalize', mean=MEAN, std=STD, to_rgb=True),
+            dict(type='Pad', size_divisor=32),
+            dict(type='DefaultFormatBundle'),
+            dict(
+                type='Collect',
+                keys=['img', 'gt_bboxes', 'gt_labels', 'gt_masks'],
+            ),
+        ]
+    )
 
 
 def test_full_train_pipeline_meta_and_containers():
     data = train_pipeline()(make_results())
-    assert set(data) == {'img', 'gt_bboxes', 'gt_labels', 'gt_masks',
-                         'img_metas'}
+    assert set(data) == {
+        'img',
+        'gt_bboxes',
+        'gt_labels',
+        'gt_masks',
+        'img_metas',
+    }
     assert all(isinstance(v, DataContainer) for v in data.values())
     meta = data['img_metas'].data
     assert data['img_metas'].cpu_only
-    assert set(meta) == {'filename', 'ori_filename', 'ori_shape', 'img_shape',
-                         'pad_shape', 'scale_factor', 'flip',
-                         'flip_direction', 'img_norm_cfg'}
+    assert set(meta) == {
+        'filename',
+        'ori_filename',
+        'ori_shape',
+        'img_shape',
+        'pad_shape',
+        'scale_factor',
+        'flip',
+        'flip_direction',
+        'img_norm_cfg',
+    }
     assert meta['ori_shape'] == (H, W, 3)
     assert meta['img_shape'] == (800, 1067, 3)
     assert meta['pad_shape'] == (800, 1088, 3)
@@ -312,8 +359,9 @@ def test_full_train_pipeline_meta_and_containers():
     # boxes: scaled, then flipped in the resized (unpadded) image
     sf = meta['scale_factor']
     expected = bbox_flip(BOXES * sf, (800, 1067), 'horizontal')
-    np.testing.assert_allclose(data['gt_bboxes'].data.numpy(), expected,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        data['gt_bboxes'].data.numpy(), expected, rtol=1e-6
+    )
     np.testing.assert_allclose(mask_boxes(masks), expected, atol=1.0)
     assert data['gt_labels'].data.tolist() == [0, 1]
 
@@ -328,8 +376,9 @@ def test_default_format_bundle_fills_missing_meta():
 
 
 def test_collect_custom_meta_and_missing_key():
-    out = Collect(keys=['img'], meta_keys=('flip', ))(
-        dict(img=1, flip=False, other=2))
+    out = Collect(keys=['img'], meta_keys=('flip',))(
+        dict(img=1, flip=False, other=2)
+    )
     assert out['img_metas'].data == {'flip': False}
     with pytest.raises(KeyError, match='gt_bboxes'):
         Collect(keys=['gt_bboxes'])(dict(img=1))
@@ -338,20 +387,34 @@ def test_collect_custom_meta_and_missing_key():
 def test_image_to_tensor_and_multi_scale_flip_aug():
     img = np.random.default_rng(1).integers(0, 255, (30, 40, 3), np.uint8)
     tta = MultiScaleFlipAug(
-        img_scale=[(80, 60), (40, 30)], flip=True,
+        img_scale=[(80, 60), (40, 30)],
+        flip=True,
         flip_direction=['horizontal', 'vertical'],
-        transforms=[dict(type='Resize', keep_ratio=True),
-                    dict(type='RandomFlip'),
-                    dict(type='ImageToTensor', keys=['img']),
-                    dict(type='Collect', keys=['img'])])
-    out = tta(dict(img=img, img_shape=img.shape, ori_shape=img.shape,
-                   img_fields=['img']))
+        transforms=[
+            dict(type='Resize', keep_ratio=True),
+            dict(type='RandomFlip'),
+            dict(type='ImageToTensor', keys=['img']),
+            dict(type='Collect', keys=['img']),
+        ],
+    )
+    out = tta(
+        dict(
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            img_fields=['img'],
+        )
+    )
     assert len(out['img']) == 6  # 2 scales x (no flip + 2 flips)
     metas = [m.data for m in out['img_metas']]
-    assert [m['flip_direction'] for m in metas] == \
-        [None, 'horizontal', 'vertical'] * 2
-    assert [tuple(t.shape) for t in out['img']] == \
-        [(3, 60, 80)] * 3 + [(3, 30, 40)] * 3
+    assert [m['flip_direction'] for m in metas] == [
+        None,
+        'horizontal',
+        'vertical',
+    ] * 2
+    assert [tuple(t.shape) for t in out['img']] == [(3, 60, 80)] * 3 + [
+        (3, 30, 40)
+    ] * 3
     assert torch.equal(out['img'][1], out['img'][0].flip(2))
     single = ImageToTensor(keys=['img'])(dict(img=np.zeros((5, 7), np.uint8)))
     assert single['img'].shape == (1, 5, 7)
@@ -375,13 +438,20 @@ def test_compose_stops_on_none_and_rejects_bad_steps():
 def test_load_image_and_annotations(tmp_path):
     img = np.random.default_rng(2).integers(0, 255, (H, W, 3), np.uint8)
     mmcv.imwrite(img, str(tmp_path / 'a.png'))
-    ann = dict(bboxes=BOXES, labels=np.array([2, 3]),
-               bboxes_ignore=np.array([[0, 0, 5, 5]], np.float32),
-               masks=[[rect_polygon(b)[0].tolist()] for b in BOXES])
-    results = dict(img_prefix=str(tmp_path),
-                   img_info=dict(filename='a.png', height=H, width=W),
-                   ann_info=ann, bbox_fields=[], mask_fields=[],
-                   seg_fields=[])
+    ann = dict(
+        bboxes=BOXES,
+        labels=np.array([2, 3]),
+        bboxes_ignore=np.array([[0, 0, 5, 5]], np.float32),
+        masks=[[rect_polygon(b)[0].tolist()] for b in BOXES],
+    )
+    results = dict(
+        img_prefix=str(tmp_path),
+        img_info=dict(filename='a.png', height=H, width=W),
+        ann_info=ann,
+        bbox_fields=[],
+        mask_fields=[],
+        seg_fields=[],
+    )
     out = LoadImageFromFile(to_float32=True)(copy.deepcopy(results))
     assert out['img'].dtype == np.float32
     np.testing.assert_array_equal(out['img'], img.astype(np.float32))
@@ -390,18 +460,23 @@ def test_load_image_and_annotations(tmp_path):
     loaded = LoadAnnotations(with_mask=True)(out)
     assert loaded['bbox_fields'] == ['gt_bboxes', 'gt_bboxes_ignore']
     np.testing.assert_array_equal(loaded['gt_labels'], [2, 3])
-    np.testing.assert_array_equal(loaded['gt_masks'].to_ndarray(),
-                                  np.stack([rect_bitmap(b) for b in BOXES]))
+    np.testing.assert_array_equal(
+        loaded['gt_masks'].to_ndarray(),
+        np.stack([rect_bitmap(b) for b in BOXES]),
+    )
     polys = LoadAnnotations(with_mask=True, poly2mask=False)(
-        copy.deepcopy(results))
+        copy.deepcopy(results)
+    )
     assert isinstance(polys['gt_masks'], PolygonMasks)
-    np.testing.assert_array_equal(polys['gt_masks'].to_ndarray(),
-                                  loaded['gt_masks'].to_ndarray())
+    np.testing.assert_array_equal(
+        polys['gt_masks'].to_ndarray(), loaded['gt_masks'].to_ndarray()
+    )
 
 
 def test_loading_errors_name_the_file(tmp_path):
-    results = dict(img_prefix=str(tmp_path),
-                   img_info=dict(filename='missing.jpg'))
+    results = dict(
+        img_prefix=str(tmp_path), img_info=dict(filename='missing.jpg')
+    )
     with pytest.raises(FileNotFoundError, match='missing.jpg'):
         LoadImageFromFile()(results)
     (tmp_path / 'broken.jpg').write_bytes(b'not a jpeg at all')

@@ -7,6 +7,7 @@ detectors give nearly equal scores to every box, which would only test tie
 breaking, so every layer is drawn with a gain that keeps the activations
 alive and the heads' outputs spread out.
 """
+
 import math
 import os.path as osp
 import runpy
@@ -28,12 +29,14 @@ from mmdet.core.export.runtime import ORTSession
 from mmdet.testing.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.utils import compat_cfg
 
-onnx = pytest.importorskip('onnx', reason='the deploy extra is needed: '
-                           'pip install -e ".[deploy]"')
+onnx = pytest.importorskip(
+    'onnx', reason='the deploy extra is needed: pip install -e ".[deploy]"'
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
-                      'mask_rcnn_odconv_mobilenetv2_tiny_coco.py')
+QUICKSTART = osp.join(
+    REPO, 'configs', 'quickstart', 'mask_rcnn_odconv_mobilenetv2_tiny_coco.py'
+)
 ODCONV_CONFIGS = [
     'faster_rcnn_r50_fpn_1x_coco.py',
     'faster_rcnn_odconv4x_r50_fpn_1x_coco.py',
@@ -47,8 +50,13 @@ ODCONV_CONFIGS = [
 # the standard deviation each output layer is scaled to on the calibration
 # images: logits spread out but not saturated (no ties), deltas that keep
 # boxes near their anchors / proposals
-HEAD_STDS = {'rpn_cls': 2., 'rpn_reg': 0.2, 'fc_cls': 3., 'fc_reg': 0.2,
-             'conv_logits': 3.}
+HEAD_STDS = {
+    'rpn_cls': 2.0,
+    'rpn_reg': 0.2,
+    'fc_cls': 3.0,
+    'fc_reg': 0.2,
+    'conv_logits': 3.0,
+}
 
 
 def randomize(model, seed=0, calib_imgs=None):
@@ -66,24 +74,32 @@ def randomize(model, seed=0, calib_imgs=None):
         for name, param in model.named_parameters():
             if param.dim() > 1:
                 # ODConv's (kernel_num, out, in, k, k): one candidate's fan-in
-                fan_in = param[0].numel() if param.dim() < 5 \
+                fan_in = (
+                    param[0].numel()
+                    if param.dim() < 5
                     else param[0, 0].numel()
-                param.copy_(torch.randn(param.shape, generator=gen) *
-                            math.sqrt(2. / fan_in))
+                )
+                param.copy_(
+                    torch.randn(param.shape, generator=gen)
+                    * math.sqrt(2.0 / fan_in)
+                )
             elif name.endswith('weight'):
                 param.copy_(rand(param.shape) + 0.5)
             else:
                 param.copy_((rand(param.shape) - 0.5) * 0.2)
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_((rand(m.running_mean.shape) - .5) * .2)
+                m.running_mean.copy_((rand(m.running_mean.shape) - 0.5) * 0.2)
                 m.running_var.copy_(rand(m.running_var.shape) + 0.5)
         if calib_imgs is not None:
             # not ODConv's attention branch: two samples would give it
             # near-zero variances, an ill-conditioned model
-            norms = [m for name, m in model.named_modules()
-                     if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                     and 'attention' not in name]
+            norms = [
+                m
+                for name, m in model.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                and 'attention' not in name
+            ]
             for m in norms:
                 m.reset_running_stats()
                 m.momentum = None  # a plain average over the batches
@@ -100,23 +116,30 @@ def _scale_output_layers(model, img):
     """Scale each output layer of ``HEAD_STDS`` (weight and bias) so that
     its outputs on ``img`` have that standard deviation (stage by stage:
     the RPN first, as its proposals feed the R-CNN)."""
-    meta = dict(img_shape=tuple(img.shape[2:]) + (3, ),
-                ori_shape=tuple(img.shape[2:]) + (3, ),
-                pad_shape=tuple(img.shape[2:]) + (3, ),
-                scale_factor=np.ones(4, dtype=np.float32), flip=False)
+    meta = dict(
+        img_shape=tuple(img.shape[2:]) + (3,),
+        ori_shape=tuple(img.shape[2:]) + (3,),
+        pad_shape=tuple(img.shape[2:]) + (3,),
+        scale_factor=np.ones(4, dtype=np.float32),
+        flip=False,
+    )
     for name, target in HEAD_STDS.items():
         layer = dict(model.named_modules()).get(
-            {'rpn_cls': 'rpn_head.rpn_cls', 'rpn_reg': 'rpn_head.rpn_reg',
-             'fc_cls': 'roi_head.bbox_head.fc_cls',
-             'fc_reg': 'roi_head.bbox_head.fc_reg',
-             'conv_logits': 'roi_head.mask_head.conv_logits'}[name])
+            {
+                'rpn_cls': 'rpn_head.rpn_cls',
+                'rpn_reg': 'rpn_head.rpn_reg',
+                'fc_cls': 'roi_head.bbox_head.fc_cls',
+                'fc_reg': 'roi_head.bbox_head.fc_reg',
+                'conv_logits': 'roi_head.mask_head.conv_logits',
+            }[name]
+        )
         if layer is None:
             continue
         outputs = []
         handle = layer.register_forward_hook(
-            lambda mod, args, out: outputs.append(out.flatten()))
-        model(return_loss=False, rescale=True, img=[img],
-              img_metas=[[meta]])
+            lambda mod, args, out: outputs.append(out.flatten())
+        )
+        model(return_loss=False, rescale=True, img=[img], img_metas=[[meta]])
         handle.remove()
         if outputs:
             std = torch.cat(outputs).std()
@@ -131,8 +154,11 @@ def _images(shape_a, shape_b):
     for h, w in (shape_a, shape_b):
         base = rng.randint(0, 256, (h // 8 + 1, w // 8 + 1, 3))
         img = np.kron(base, np.ones((8, 8, 1)))[:h, :w]
-        out.append(np.clip(img + rng.randint(-20, 21, (h, w, 3)), 0,
-                           255).astype(np.uint8))
+        out.append(
+            np.clip(img + rng.randint(-20, 21, (h, w, 3)), 0, 255).astype(
+                np.uint8
+            )
+        )
     return out
 
 
@@ -156,8 +182,9 @@ def _export_and_compare(config, tmp_path, shapes, cfg_options=None):
     reports = []
     for array in imgs:
         img, meta = load_test_image(cfg, array)
-        reports.append((tuple(img.shape[2:]),
-                        compare_results(model, session, img, meta)))
+        reports.append(
+            (tuple(img.shape[2:]), compare_results(model, session, img, meta))
+        )
     return reports, onnx.load(onnx_file)
 
 
@@ -171,8 +198,11 @@ def _assert_same(reports, min_dets=1):
 
 def test_quickstart_model_exports_and_matches(tmp_path):
     reports, graph = _export_and_compare(
-        QUICKSTART, tmp_path, [(128, 96), (100, 128)],
-        {'model.test_cfg.rcnn.score_thr': 0.3})
+        QUICKSTART,
+        tmp_path,
+        [(128, 96), (100, 128)],
+        {'model.test_cfg.rcnn.score_thr': 0.3},
+    )
     _assert_same(reports)
     ops = {node.op_type for node in graph.graph.node}
     assert {'NonMaxSuppression', 'RoiAlign', 'TopK'} <= ops
@@ -180,31 +210,41 @@ def test_quickstart_model_exports_and_matches(tmp_path):
     # per-sample aggregated kernel), not stored
     stored = {init.name for init in graph.graph.initializer}
     dynamic_convs = [
-        n for n in graph.graph.node
+        n
+        for n in graph.graph.node
         if n.op_type == 'Conv' and n.input[1] not in stored
     ]
     assert len(dynamic_convs) > 10
-    assert [o.name for o in graph.graph.output] == ['dets', 'labels',
-                                                    'masks']
+    assert [o.name for o in graph.graph.output] == ['dets', 'labels', 'masks']
 
 
 def test_r50_faster_rcnn_exports_and_matches(tmp_path):
-    options = {'data.test.pipeline.1.img_scale': (256, 192),
-               'model.test_cfg.rcnn.score_thr': 0.3}
+    options = {
+        'data.test.pipeline.1.img_scale': (256, 192),
+        'model.test_cfg.rcnn.score_thr': 0.3,
+    }
     reports, _ = _export_and_compare(
         osp.join(REPO, 'configs', 'odconv', 'faster_rcnn_r50_fpn_1x_coco.py'),
-        tmp_path, [(192, 256), (100, 256)], options)
+        tmp_path,
+        [(192, 256), (100, 256)],
+        options,
+    )
     _assert_same(reports)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ODCONV_CONFIGS)
 def test_odconv_configs_export_and_match(name, tmp_path):
-    options = {'data.test.pipeline.1.img_scale': (640, 384),
-               'model.test_cfg.rcnn.score_thr': 0.3}
+    options = {
+        'data.test.pipeline.1.img_scale': (640, 384),
+        'model.test_cfg.rcnn.score_thr': 0.3,
+    }
     reports, _ = _export_and_compare(
-        osp.join(REPO, 'configs', 'odconv', name), tmp_path,
-        [(384, 640), (250, 640)], options)
+        osp.join(REPO, 'configs', 'odconv', name),
+        tmp_path,
+        [(384, 640), (250, 640)],
+        options,
+    )
     _assert_same(reports)
 
 
@@ -216,9 +256,11 @@ def test_exportable_module_equals_simple_test():
     randomize(model, seed=3, calib_imgs=_calibration_batch(img))
     with torch.no_grad():
         dets, labels, masks = ExportableTwoStageDetector(model)(
-            *export_inputs(img, meta))
-        ref = model(return_loss=False, rescale=True, img=[img],
-                    img_metas=[[meta]])[0][0]
+            *export_inputs(img, meta)
+        )
+        ref = model(
+            return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
+        )[0][0]
     assert len(dets) == sum(map(len, ref)) > 0
     for c, boxes in enumerate(ref):
         np.testing.assert_array_equal(dets[labels == c].numpy(), boxes)
@@ -230,47 +272,72 @@ def _run_tool(path, *args, monkeypatch):
     runpy.run_path(osp.join(REPO, 'tools', path), run_name='__main__')
 
 
-def test_tools_export_and_evaluate_like_pytorch(tmp_path, monkeypatch,
-                                                capsys):
+def test_tools_export_and_evaluate_like_pytorch(tmp_path, monkeypatch, capsys):
     """pytorch2onnx.py --verify, then tools/deployment/test.py gives the
     same results and COCO metrics as PyTorch on a tiny test set."""
     make_tiny_coco(str(tmp_path), seed=0, num_train=1, num_val=6, size=128)
-    options = {'data.test.ann_file':
-               f'{tmp_path}/annotations/instances_val.json',
-               'data.test.img_prefix': f'{tmp_path}/val/',
-               # a score threshold the random weights pass
-               'model.test_cfg.rcnn.score_thr': 0.3}
-    model = apis.init_detector(QUICKSTART, device='cpu',
-                               cfg_options=options)
+    options = {
+        'data.test.ann_file': f'{tmp_path}/annotations/instances_val.json',
+        'data.test.img_prefix': f'{tmp_path}/val/',
+        # a score threshold the random weights pass
+        'model.test_cfg.rcnn.score_thr': 0.3,
+    }
+    model = apis.init_detector(QUICKSTART, device='cpu', cfg_options=options)
     img, _ = load_test_image(model.cfg, f'{tmp_path}/val/000001.jpg')
     ckpt = str(tmp_path / 'random.pth')
     randomize(model, seed=1, calib_imgs=_calibration_batch(img))
-    save_checkpoint(model, ckpt,
-                    meta=dict(CLASSES=TINY_COCO_CLASSES))
+    save_checkpoint(model, ckpt, meta=dict(CLASSES=TINY_COCO_CLASSES))
     onnx_file = tmp_path / 'qs.onnx'
     opts = ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    _run_tool('deployment/pytorch2onnx.py', QUICKSTART, ckpt,
-              '--output-file', onnx_file, '--dynamic-export', '--verify',
-              '--input-img', f'{tmp_path}/val/000001.jpg', '--test-img',
-              f'{tmp_path}/val/000002.jpg', *opts, monkeypatch=monkeypatch)
+    _run_tool(
+        'deployment/pytorch2onnx.py',
+        QUICKSTART,
+        ckpt,
+        '--output-file',
+        onnx_file,
+        '--dynamic-export',
+        '--verify',
+        '--input-img',
+        f'{tmp_path}/val/000001.jpg',
+        '--test-img',
+        f'{tmp_path}/val/000002.jpg',
+        *opts,
+        monkeypatch=monkeypatch,
+    )
     out = capsys.readouterr().out
     assert 'The numerical values are the same' in out
     ort_pkl, pt_pkl = tmp_path / 'ort.pkl', tmp_path / 'pt.pkl'
-    _run_tool('deployment/test.py', QUICKSTART, onnx_file, '--backend',
-              'onnxruntime', '--eval', 'bbox', 'segm', '--out', ort_pkl,
-              *opts, monkeypatch=monkeypatch)
+    _run_tool(
+        'deployment/test.py',
+        QUICKSTART,
+        onnx_file,
+        '--backend',
+        'onnxruntime',
+        '--eval',
+        'bbox',
+        'segm',
+        '--out',
+        ort_pkl,
+        *opts,
+        monkeypatch=monkeypatch,
+    )
     ort_metrics = capsys.readouterr().out.strip().splitlines()[-1]
-    _, metrics = apis.test_from_config(QUICKSTART, ckpt, out=str(pt_pkl),
-                                       eval=['bbox', 'segm'],
-                                       cfg_options=options)
+    _, metrics = apis.test_from_config(
+        QUICKSTART,
+        ckpt,
+        out=str(pt_pkl),
+        eval=['bbox', 'segm'],
+        cfg_options=options,
+    )
     assert ort_metrics == str(metrics)
     ort_res, pt_res = mmcv.load(str(ort_pkl)), mmcv.load(str(pt_pkl))
     assert sum(len(b) for (boxes, _) in pt_res for b in boxes) > 0
     # as many detections per image (detection by detection, to 0.01 px
     # and 1e-4, is the other tests' check: with these random weights and
     # 100 detections per image a near-tie may move one between classes)
-    assert [sum(map(len, boxes)) for boxes, _ in ort_res] == \
-        [sum(map(len, boxes)) for boxes, _ in pt_res]
+    assert [sum(map(len, boxes)) for boxes, _ in ort_res] == [
+        sum(map(len, boxes)) for boxes, _ in pt_res
+    ]
 
 
 def test_missing_onnxruntime_names_the_extra(monkeypatch):

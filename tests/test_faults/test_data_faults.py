@@ -3,6 +3,7 @@ through the public entry points (CocoDataset / CustomDataset /
 build_dataset, tools/train.py, inference_detector): each must stop with an
 error naming the file (and the image, annotation or key), never run code
 from a data file and never train or evaluate silently on garbage."""
+
 import copy
 import json
 import os
@@ -23,8 +24,9 @@ from mmdet.apis import inference_detector, init_detector
 from mmdet.datasets import CocoDataset, CustomDataset, build_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
-CONFIG = osp.join(ROOT, 'tests', 'data', 'configs',
-                  'micro_mask_rcnn_tiny_coco.py')
+CONFIG = osp.join(
+    ROOT, 'tests', 'data', 'configs', 'micro_mask_rcnn_tiny_coco.py'
+)
 CLASSES = ('circle', 'square', 'triangle', 'cross')
 SIZE = 64
 
@@ -45,17 +47,26 @@ def make_coco(root, num_images=4, width=SIZE, height=SIZE):
         img = np.full((height, width, 3), 40, dtype=np.uint8)
         for k in range(1 + i % 2):
             x, y, side = 8 + 24 * k, 10 + 4 * k, 16
-            img[y:y + side, x:x + side] = (0, 200, 0)
-            anns.append(dict(
-                id=len(anns) + 1, image_id=i + 1, category_id=k + 1,
-                bbox=[x, y, side, side], area=side * side, iscrowd=0,
-                segmentation=[square(x, y, side)]))
+            img[y : y + side, x : x + side] = (0, 200, 0)
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i + 1,
+                    category_id=k + 1,
+                    bbox=[x, y, side, side],
+                    area=side * side,
+                    iscrowd=0,
+                    segmentation=[square(x, y, side)],
+                )
+            )
         cv2.imwrite(osp.join(img_dir, name), img)
-        images.append(dict(id=i + 1, file_name=name, width=width,
-                           height=height))
+        images.append(
+            dict(id=i + 1, file_name=name, width=width, height=height)
+        )
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
-    return dict(images=images, annotations=anns,
-                categories=categories), img_dir
+    return dict(
+        images=images, annotations=anns, categories=categories
+    ), img_dir
 
 
 def write_json(path, content):
@@ -65,9 +76,14 @@ def write_json(path, content):
 
 
 def coco_cfg(ann_file, img_dir, **kwargs):
-    return dict(type='CocoDataset', classes=CLASSES, ann_file=str(ann_file),
-                img_prefix=img_dir + '/', pipeline=kwargs.pop('pipeline', []),
-                **kwargs)
+    return dict(
+        type='CocoDataset',
+        classes=CLASSES,
+        ann_file=str(ann_file),
+        img_prefix=img_dir + '/',
+        pipeline=kwargs.pop('pipeline', []),
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope='module')
@@ -81,6 +97,7 @@ def coco(tmp_path_factory):
 
 # -- 1. no code from data files -------------------------------------------
 
+
 class _RunsCode:
     """Unpickling this writes ``marker`` (it could as well run anything)."""
 
@@ -88,7 +105,7 @@ class _RunsCode:
         self.marker = marker
 
     def __reduce__(self):
-        return (exec, (f'open({self.marker!r}, "w").close()', ))
+        return (exec, (f'open({self.marker!r}, "w").close()',))
 
 
 def evil_pickle(tmp_path, name='evil.pkl'):
@@ -112,16 +129,19 @@ def test_proposal_pickle_runs_no_code(coco, tmp_path):
     ann_file = write_json(tmp_path / 'a.json', content)
     path, marker = evil_pickle(tmp_path, 'proposals.pkl')
     with pytest.raises(pickle.UnpicklingError, match='proposals.pkl'):
-        build_dataset(coco_cfg(ann_file, img_dir, proposal_file=path,
-                               test_mode=True))
+        build_dataset(
+            coco_cfg(ann_file, img_dir, proposal_file=path, test_mode=True)
+        )
     assert not osp.exists(marker)
 
 
 def test_annotation_yaml_runs_no_code(tmp_path):
     marker = str(tmp_path / 'code_ran')
     path = tmp_path / 'ann.yaml'
-    path.write_text('- !!python/object/apply:builtins.exec\n'
-                    f'  - open({marker!r}, "w").close()\n')
+    path.write_text(
+        '- !!python/object/apply:builtins.exec\n'
+        f'  - open({marker!r}, "w").close()\n'
+    )
     with pytest.raises(ValueError, match='ann.yaml'):
         CustomDataset(ann_file=str(path), pipeline=[], classes=CLASSES)
     assert not osp.exists(marker)
@@ -138,12 +158,24 @@ def test_empty_or_truncated_pickle_named(tmp_path, data):
 def test_data_pickles_still_load(coco, tmp_path):
     """Middle-format annotations and proposals written by mmcv.dump (numpy
     arrays in lists and dicts) load as before."""
-    infos = [dict(filename='000.png', width=SIZE, height=SIZE,
-                  ann=dict(bboxes=np.array([[8, 10, 24, 26]], np.float32),
-                           labels=np.array([1])))]
+    infos = [
+        dict(
+            filename='000.png',
+            width=SIZE,
+            height=SIZE,
+            ann=dict(
+                bboxes=np.array([[8, 10, 24, 26]], np.float32),
+                labels=np.array([1]),
+            ),
+        )
+    ]
     mmcv.dump(infos, str(tmp_path / 'ann.pkl'))
-    dataset = CustomDataset(ann_file=str(tmp_path / 'ann.pkl'), pipeline=[],
-                            classes=CLASSES, test_mode=True)
+    dataset = CustomDataset(
+        ann_file=str(tmp_path / 'ann.pkl'),
+        pipeline=[],
+        classes=CLASSES,
+        test_mode=True,
+    )
     np.testing.assert_array_equal(dataset.get_ann_info(0)['labels'], [1])
 
     content, img_dir, _ = coco
@@ -151,12 +183,19 @@ def test_data_pickles_still_load(coco, tmp_path):
     proposals = [np.random.rand(3, 5).astype(np.float32) for _ in range(3)]
     proposals.append(np.zeros((0, 5), np.float32))  # pickles differently
     mmcv.dump(proposals, str(tmp_path / 'p.pkl'))
-    dataset = build_dataset(coco_cfg(ann_file, img_dir, test_mode=True,
-                                     proposal_file=str(tmp_path / 'p.pkl')))
+    dataset = build_dataset(
+        coco_cfg(
+            ann_file,
+            img_dir,
+            test_mode=True,
+            proposal_file=str(tmp_path / 'p.pkl'),
+        )
+    )
     np.testing.assert_array_equal(dataset.proposals[2], proposals[2])
 
 
 # -- 3. empty training set ------------------------------------------------
+
 
 def _no_annotations(content):
     content['annotations'] = []
@@ -178,12 +217,15 @@ def _boxes_too_small(content):
         ann['bbox'][2] = 0.5
 
 
-@pytest.mark.parametrize('breakage, reason', [
-    (_no_annotations, 'no annotation'),
-    (_unknown_categories, 'hexagon'),
-    (_images_too_small, '32'),
-    (_boxes_too_small, '6 annotations have a box under 1 pixel'),
-])
+@pytest.mark.parametrize(
+    'breakage, reason',
+    [
+        (_no_annotations, 'no annotation'),
+        (_unknown_categories, 'hexagon'),
+        (_images_too_small, '32'),
+        (_boxes_too_small, '6 annotations have a box under 1 pixel'),
+    ],
+)
 def test_empty_training_set_is_an_error(coco, tmp_path, breakage, reason):
     content, img_dir, _ = coco
     content = copy.deepcopy(content)
@@ -196,8 +238,7 @@ def test_empty_training_set_is_an_error(coco, tmp_path, breakage, reason):
     assert re.search(r'\b4 (training )?images', message)
     assert reason in message
     # the same file is fine for testing (nothing is filtered there)
-    assert len(build_dataset(coco_cfg(ann_file, img_dir,
-                                      test_mode=True))) == 4
+    assert len(build_dataset(coco_cfg(ann_file, img_dir, test_mode=True))) == 4
 
 
 def test_train_tool_stops_on_empty_training_set(coco, tmp_path):
@@ -208,11 +249,23 @@ def test_train_tool_stops_on_empty_training_set(coco, tmp_path):
     work_dir = tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-         str(work_dir), '--no-validate', '--cfg-options',
-         f'data.train.ann_file={ann_file}',
-         f'data.train.img_prefix={img_dir}/'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            'tools/train.py',
+            CONFIG,
+            '--work-dir',
+            str(work_dir),
+            '--no-validate',
+            '--cfg-options',
+            f'data.train.ann_file={ann_file}',
+            f'data.train.img_prefix={img_dir}/',
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert 'no training images' in proc.stderr
     assert 'hexagon' in proc.stderr
@@ -220,6 +273,7 @@ def test_train_tool_stops_on_empty_training_set(coco, tmp_path):
 
 
 # -- 4. duplicate image ids -----------------------------------------------
+
 
 def test_duplicate_image_ids_are_an_error(coco, tmp_path):
     content, img_dir, _ = coco
@@ -246,20 +300,26 @@ def test_duplicate_annotation_ids_stay_an_error(coco, tmp_path):
 # and testing alike; a missing or empty one means "no mask": fine for boxes,
 # an error where masks are used (mask training, segm evaluation).
 
-MASK_PIPELINE = [dict(type='LoadImageFromFile'),
-                 dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
+MASK_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+]
 
 
-@pytest.mark.parametrize('segmentation, problem', [
-    ([[8, 10, 24, 10]], 'fewer than 3 points'),
-    ([[8, 10, 24, 10, 24, 26, 8]], 'odd number'),
-    ([8, 10, 24, 10, 24, 26], 'no list of coordinates'),
-    ({'counts': 'abc'}, "'size'"),
-    ({'counts': 'abc', 'size': [32, 32]}, 'size [32, 32]'),
-])
+@pytest.mark.parametrize(
+    'segmentation, problem',
+    [
+        ([[8, 10, 24, 10]], 'fewer than 3 points'),
+        ([[8, 10, 24, 10, 24, 26, 8]], 'odd number'),
+        ([8, 10, 24, 10, 24, 26], 'no list of coordinates'),
+        ({'counts': 'abc'}, "'size'"),
+        ({'counts': 'abc', 'size': [32, 32]}, 'size [32, 32]'),
+    ],
+)
 @pytest.mark.parametrize('test_mode', [False, True])
-def test_malformed_segmentation_refused_at_load(coco, tmp_path, segmentation,
-                                                problem, test_mode):
+def test_malformed_segmentation_refused_at_load(
+    coco, tmp_path, segmentation, problem, test_mode
+):
     content, img_dir, _ = coco
     content = copy.deepcopy(content)
     content['annotations'][2]['segmentation'] = segmentation
@@ -283,14 +343,17 @@ def test_missing_segmentation_where_masks_are_used(coco, tmp_path, empty):
     assert 'annotation 2' in str(err.value)
     # boxes only: fine
     boxes = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
-    assert len(build_dataset(coco_cfg(ann_file, img_dir,
-                                      pipeline=boxes))) == 4
+    assert len(build_dataset(coco_cfg(ann_file, img_dir, pipeline=boxes))) == 4
     # segm evaluation names the annotation without a mask, before COCOeval
     dataset = build_dataset(coco_cfg(ann_file, img_dir, test_mode=True))
     mask = np.zeros((SIZE, SIZE), dtype=np.uint8)
     results = [([np.zeros((0, 5), np.float32)] * 4, [[]] * 4)] * 3 + [
-        ([np.array([[8, 10, 24, 26, 0.9]], np.float32)] +
-         [np.zeros((0, 5), np.float32)] * 3, [[mask], [], [], []])]
+        (
+            [np.array([[8, 10, 24, 26, 0.9]], np.float32)]
+            + [np.zeros((0, 5), np.float32)] * 3,
+            [[mask], [], [], []],
+        )
+    ]
     with pytest.raises(ValueError, match='annotation 2'):
         dataset.evaluate(results, metric='segm')
     assert dataset.evaluate(results, metric='bbox')['bbox_mAP'] >= 0
@@ -298,13 +361,19 @@ def test_missing_segmentation_where_masks_are_used(coco, tmp_path, empty):
 
 # -- 6. corrupt JSON -------------------------------------------------------
 
-@pytest.mark.parametrize('text, where', [
-    ('{"images": [{"id": 1, "file_name": "a.png",',
-     'line 1, column 44 (the file ends there: truncated'),
-    ('images:\n  - id: 1\n', 'line 1, column 1'),
-    ('', 'empty'),
-    ('{"images": [], "annotations": []}\n{"x": 1}', 'line 2, column 1'),
-])
+
+@pytest.mark.parametrize(
+    'text, where',
+    [
+        (
+            '{"images": [{"id": 1, "file_name": "a.png",',
+            'line 1, column 44 (the file ends there: truncated',
+        ),
+        ('images:\n  - id: 1\n', 'line 1, column 1'),
+        ('', 'empty'),
+        ('{"images": [], "annotations": []}\n{"x": 1}', 'line 2, column 1'),
+    ],
+)
 def test_corrupt_annotation_json_named(coco, tmp_path, text, where):
     _, img_dir, _ = coco
     path = tmp_path / 'broken.json'
@@ -315,13 +384,20 @@ def test_corrupt_annotation_json_named(coco, tmp_path, text, where):
     assert str(path) in message and where in message
 
 
-@pytest.mark.parametrize('breakage, message', [
-    (lambda c: [1, 2], r'list\.json.*images.*found list'),
-    (lambda c: dict(c, images=[{'id': 1, 'file_name': 'a.png'}]),
-     r"list\.json.*entries \[0\] of 'images'.*'width'"),
-    (lambda c: dict(c, annotations=[{'image_id': 1}]),
-     r"list\.json.*annotation entry has no 'id'"),
-])
+@pytest.mark.parametrize(
+    'breakage, message',
+    [
+        (lambda c: [1, 2], r'list\.json.*images.*found list'),
+        (
+            lambda c: dict(c, images=[{'id': 1, 'file_name': 'a.png'}]),
+            r"list\.json.*entries \[0\] of 'images'.*'width'",
+        ),
+        (
+            lambda c: dict(c, annotations=[{'image_id': 1}]),
+            r"list\.json.*annotation entry has no 'id'",
+        ),
+    ],
+)
 def test_annotation_json_not_coco_named(coco, tmp_path, breakage, message):
     content, img_dir, _ = coco
     path = write_json(tmp_path / 'list.json', breakage(copy.deepcopy(content)))
@@ -331,14 +407,22 @@ def test_annotation_json_not_coco_named(coco, tmp_path, breakage, message):
 
 # -- 9. decoded image size vs the JSON's width / height -------------------
 
+
 def test_image_size_differs_from_annotation(coco, tmp_path):
     content, img_dir, _ = coco
     content = copy.deepcopy(content)
     content['images'][0]['width'] = 80
     ann_file = write_json(tmp_path / 'a.json', content)
-    dataset = build_dataset(coco_cfg(ann_file, img_dir, pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]))
+    dataset = build_dataset(
+        coco_cfg(
+            ann_file,
+            img_dir,
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+            ],
+        )
+    )
     with pytest.raises(ValueError, match='000.png') as err:
         dataset[0]
     assert '80x64' in str(err.value) and '64x64' in str(err.value)
@@ -348,14 +432,17 @@ def test_exif_rotated_image_named(tmp_path):
     """The stored pixels match the JSON, but the EXIF orientation turns
     them on decoding: an error that names the image and the way out."""
     from PIL import Image
-    content, img_dir = make_coco(str(tmp_path), num_images=1, width=64,
-                                 height=48)
+
+    content, img_dir = make_coco(
+        str(tmp_path), num_images=1, width=64, height=48
+    )
     name = content['images'][0]['file_name'].replace('.png', '.jpg')
     content['images'][0]['file_name'] = name
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees on display
-    Image.new('RGB', (64, 48), (40, 40, 40)).save(osp.join(img_dir, name),
-                                                  exif=exif)
+    Image.new('RGB', (64, 48), (40, 40, 40)).save(
+        osp.join(img_dir, name), exif=exif
+    )
     ann_file = write_json(tmp_path / 'a.json', content)
     pipeline = [dict(type='LoadImageFromFile')]
     dataset = build_dataset(coco_cfg(ann_file, img_dir, pipeline=pipeline))
@@ -370,6 +457,7 @@ def test_exif_rotated_image_named(tmp_path):
 
 
 # -- 10. inference inputs --------------------------------------------------
+
 
 @pytest.fixture(scope='module')
 def model():

@@ -1,5 +1,6 @@
 """Backbones: exact parameter counts and checkpoint layout, freezing,
 norm_eval, strict loading of ImageNet checkpoints, output shapes."""
+
 import json
 import os.path as osp
 from collections import OrderedDict
@@ -60,13 +61,17 @@ def test_frozen_stages_stay_frozen_in_train_mode(cfg):
         for sub in m.modules():
             assert not sub.training
     # the rest trains
-    assert any(m.training for m in model.modules()
-               if isinstance(m, _BatchNorm))
+    assert any(
+        m.training for m in model.modules() if isinstance(m, _BatchNorm)
+    )
 
 
 def _bn_stats(model):
-    return [(m.running_mean.clone(), m.running_var.clone())
-            for m in model.modules() if isinstance(m, _BatchNorm)]
+    return [
+        (m.running_mean.clone(), m.running_var.clone())
+        for m in model.modules()
+        if isinstance(m, _BatchNorm)
+    ]
 
 
 @pytest.mark.parametrize('cfg', SMALL, ids=lambda c: c['type'])
@@ -76,14 +81,17 @@ def test_norm_eval_keeps_running_stats(cfg, norm_eval):
     model = build_backbone(dict(cfg, norm_eval=norm_eval))
     model.train()
     before = _bn_stats(model)
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
-                          lr=0.01)
+    opt = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01
+    )
     loss = sum(o.mean() for o in model(torch.rand(2, 3, 32, 32)))
     loss.backward()
     opt.step()
     after = _bn_stats(model)
-    unchanged = all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-                    for a, b in zip(before, after))
+    unchanged = all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        for a, b in zip(before, after)
+    )
     assert unchanged == norm_eval
 
 
@@ -91,7 +99,8 @@ def test_norm_eval_keeps_running_stats(cfg, norm_eval):
 def od_mnv2_source():
     torch.manual_seed(1)
     model = build_backbone(
-        dict(type='OD_MobileNetV2', width_mult=0.5, kernel_num=2))
+        dict(type='OD_MobileNetV2', width_mult=0.5, kernel_num=2)
+    )
     model.init_weights()
     with torch.no_grad():  # BN statistics that differ from a fresh model
         for m in model.modules():
@@ -107,14 +116,23 @@ def test_pretrained_loads_strictly(tmp_path, od_mnv2_source, layout):
     if layout == 'state_dict':
         obj = {'state_dict': sd, 'epoch': 90, 'best_acc1': 70.0}
     elif layout == 'module_prefix':
-        obj = {'state_dict': OrderedDict(
-            ('module.' + k, v) for k, v in sd.items())}
+        obj = {
+            'state_dict': OrderedDict(
+                ('module.' + k, v) for k, v in sd.items()
+            )
+        }
     else:
         obj = sd
     path = str(tmp_path / 'imagenet.pth')
     torch.save(obj, path)
-    model = build_backbone(dict(type='OD_MobileNetV2', width_mult=0.5,
-                                kernel_num=2, pretrained=path)).eval()
+    model = build_backbone(
+        dict(
+            type='OD_MobileNetV2',
+            width_mult=0.5,
+            kernel_num=2,
+            pretrained=path,
+        )
+    ).eval()
     x = torch.rand(2, 3, 32, 32)
     before = model(x)
     model.init_weights()
@@ -123,21 +141,22 @@ def test_pretrained_loads_strictly(tmp_path, od_mnv2_source, layout):
     assert not all(torch.equal(o, w) for o, w in zip(before, want))
 
 
-def test_pretrained_missing_and_extra_keys_are_named(tmp_path,
-                                                     od_mnv2_source):
+def test_pretrained_missing_and_extra_keys_are_named(tmp_path, od_mnv2_source):
     sd = dict(od_mnv2_source.state_dict())
     missing = sd.pop('features.5.conv.1.0.weight')
     path = str(tmp_path / 'missing.pth')
     torch.save(sd, path)
     cfg = dict(type='OD_MobileNetV2', width_mult=0.5, kernel_num=2)
-    with pytest.raises(RuntimeError,
-                       match='(?s)missing keys.*features.5.conv'):
+    with pytest.raises(
+        RuntimeError, match='(?s)missing keys.*features.5.conv'
+    ):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
     sd['features.5.conv.1.0.weight'] = missing
     sd['head.extra.weight'] = torch.zeros(3)
     torch.save(sd, path)
-    with pytest.raises(RuntimeError,
-                       match='(?s)unexpected keys.*head.extra.weight'):
+    with pytest.raises(
+        RuntimeError, match='(?s)unexpected keys.*head.extra.weight'
+    ):
         build_backbone(dict(cfg, pretrained=path)).init_weights()
     del sd['head.extra.weight']
     sd['classifier.1.bias'] = torch.zeros(10)
@@ -156,9 +175,8 @@ def test_pretrained_missing_file_names_path(tmp_path):
 def test_pretrained_refuses_code_in_pickle(tmp_path):
 
     class Evil:
-
         def __reduce__(self):
-            return (print, ('pwned', ))
+            return (print, ('pwned',))
 
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {'x': Evil()}}, path)
@@ -167,14 +185,25 @@ def test_pretrained_refuses_code_in_pickle(tmp_path):
         model.init_weights()
 
 
-@pytest.mark.parametrize('cfg,channels', [
-    (dict(type='ResNet', depth=18), [64, 128, 256, 512]),
-    (dict(type='OD_ResNet', depth=18, kernel_num=2), [64, 128, 256, 512]),
-    (dict(type='MobileNetV2', width_mult=1.0, out_indices=(0, 1, 2, 3, 4)),
-     [16, 24, 32, 96, 1280]),
-    (dict(type='OD_MobileNetV2', width_mult=0.5, out_indices=(1, 2, 3, 4)),
-     [16, 16, 48, 1280]),
-])
+@pytest.mark.parametrize(
+    'cfg,channels',
+    [
+        (dict(type='ResNet', depth=18), [64, 128, 256, 512]),
+        (dict(type='OD_ResNet', depth=18, kernel_num=2), [64, 128, 256, 512]),
+        (
+            dict(
+                type='MobileNetV2', width_mult=1.0, out_indices=(0, 1, 2, 3, 4)
+            ),
+            [16, 24, 32, 96, 1280],
+        ),
+        (
+            dict(
+                type='OD_MobileNetV2', width_mult=0.5, out_indices=(1, 2, 3, 4)
+            ),
+            [16, 16, 48, 1280],
+        ),
+    ],
+)
 def test_output_shapes_and_strides(cfg, channels):
     model = build_backbone(cfg).eval()
     outs = model(torch.rand(1, 3, 64, 96))
@@ -188,5 +217,9 @@ def test_output_shapes_and_strides(cfg, channels):
 def test_resnet50_output_channels():
     model = build_backbone(dict(type='ResNet', depth=50)).eval()
     outs = model(torch.rand(1, 3, 64, 64))
-    assert [o.shape[1:] for o in outs] == [(256, 16, 16), (512, 8, 8),
-                                          (1024, 4, 4), (2048, 2, 2)]
+    assert [o.shape[1:] for o in outs] == [
+        (256, 16, 16),
+        (512, 8, 8),
+        (1024, 4, 4),
+        (2048, 2, 2),
+    ]

@@ -1,5 +1,6 @@
 """The 8 released configs: their settings, parameter counts, checkpoint
 layout and strict loading."""
+
 import json
 import os.path as osp
 
@@ -12,16 +13,25 @@ from mmdet.models import build_detector
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 REFERENCE = osp.join(ROOT, 'tests', 'data', 'reference')
-BACKBONES = ('r50', 'odconv4x_r50', 'mobilenetv2_100',
-             'odconv4x_mobilenetv2_100')
-CONFIGS = [f'{det}_rcnn_{bb}_fpn_1x_coco' for det in ('faster', 'mask')
-           for bb in BACKBONES]
+BACKBONES = (
+    'r50',
+    'odconv4x_r50',
+    'mobilenetv2_100',
+    'odconv4x_mobilenetv2_100',
+)
+CONFIGS = [
+    f'{det}_rcnn_{bb}_fpn_1x_coco'
+    for det in ('faster', 'mask')
+    for bb in BACKBONES
+]
 PRETRAINED = {
     'r50': 'resnet50',
     'odconv4x_r50': 'od_resnet50_4x',
     'mobilenetv2_100': 'mobilenetv2_100',
-    'odconv4x_mobilenetv2_100': 'od_mobilenetv2_100_4x'
+    'odconv4x_mobilenetv2_100': 'od_mobilenetv2_100_4x',
 }
+
+
 def load_cfg(name):
     return Config.fromfile(osp.join(ROOT, 'configs', 'odconv', name + '.py'))
 
@@ -42,8 +52,9 @@ def test_config_settings(name):
     det, backbone = name.split('_rcnn_')[0], name.split('_rcnn_')[1][:-12]
     model = cfg.model
     assert model.type == ('FasterRCNN' if det == 'faster' else 'MaskRCNN')
-    assert model.pretrained == \
-        f'checkpoints/imagenet/{PRETRAINED[backbone]}.pth'
+    assert (
+        model.pretrained == f'checkpoints/imagenet/{PRETRAINED[backbone]}.pth'
+    )
     assert cfg.find_unused_parameters is True
     assert model.backbone.norm_eval is True
     assert model.backbone.frozen_stages == 1
@@ -82,18 +93,19 @@ def test_config_settings(name):
 def test_params_and_state_dict_layout_match_release(name, tmp_path):
     cfg = load_cfg(name)
     model = build_detector(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) == \
-        reference_params(name)
+    assert sum(p.numel() for p in model.parameters()) == reference_params(name)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes == reference_shapes(name)
     # a released-style checkpoint (mmcv format) loads strictly into a
     # fresh model and restores every tensor
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(1.)
+            p.add_(1.0)
     path = str(tmp_path / 'ckpt.pth')
-    torch.save(dict(meta=dict(CLASSES=['a'] * 80), state_dict=model
-                    .state_dict()), path)
+    torch.save(
+        dict(meta=dict(CLASSES=['a'] * 80), state_dict=model.state_dict()),
+        path,
+    )
     fresh = build_detector(cfg.model)
     ckpt = load_checkpoint(fresh, path, map_location='cpu', strict=True)
     assert ckpt['meta']['CLASSES'][0] == 'a'

@@ -1,4 +1,5 @@
 """RPNHead: layout, targets and losses, proposals."""
+
 import math
 
 import pytest
@@ -15,22 +16,26 @@ RPN_TRAIN_CFG = dict(
         neg_iou_thr=0.3,
         min_pos_iou=0.3,
         match_low_quality=True,
-        ignore_iof_thr=-1),
+        ignore_iof_thr=-1,
+    ),
     sampler=dict(
         type='RandomSampler',
         num=256,
         pos_fraction=0.5,
         neg_pos_ub=-1,
-        add_gt_as_proposals=False),
+        add_gt_as_proposals=False,
+    ),
     allowed_border=-1,
     pos_weight=-1,
-    debug=False)
+    debug=False,
+)
 
 PROPOSAL_CFG = dict(
     nms_pre=20,
     max_per_img=30,
     nms=dict(type='nms', iou_threshold=0.7),
-    min_bbox_size=0)
+    min_bbox_size=0,
+)
 
 
 def rpn_head(channels=2, train_cfg=RPN_TRAIN_CFG, test_cfg=PROPOSAL_CFG):
@@ -43,25 +48,33 @@ def rpn_head(channels=2, train_cfg=RPN_TRAIN_CFG, test_cfg=PROPOSAL_CFG):
                 type='AnchorGenerator',
                 scales=[8],
                 ratios=[0.5, 1.0, 2.0],
-                strides=[4, 8, 16, 32, 64]),
+                strides=[4, 8, 16, 32, 64],
+            ),
             bbox_coder=dict(
                 type='DeltaXYWHBBoxCoder',
-                target_means=[.0, .0, .0, .0],
-                target_stds=[1.0, 1.0, 1.0, 1.0]),
+                target_means=[0.0, 0.0, 0.0, 0.0],
+                target_stds=[1.0, 1.0, 1.0, 1.0],
+            ),
             loss_cls=dict(
-                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+            ),
             loss_bbox=dict(type='L1Loss', loss_weight=1.0),
             train_cfg=train_cfg,
-            test_cfg=test_cfg))
+            test_cfg=test_cfg,
+        )
+    )
     head.init_weights()
     return head
 
 
 def metas(num=2, size=64):
     return [
-        dict(img_shape=(size, size, 3), pad_shape=(size, size, 3),
-             ori_shape=(size, size, 3),
-             scale_factor=torch.tensor([1., 1., 1., 1.]).numpy())
+        dict(
+            img_shape=(size, size, 3),
+            pad_shape=(size, size, 3),
+            ori_shape=(size, size, 3),
+            scale_factor=torch.tensor([1.0, 1.0, 1.0, 1.0]).numpy(),
+        )
         for _ in range(num)
     ]
 
@@ -74,16 +87,21 @@ def test_layout_matches_released_checkpoint_names():
     head = rpn_head(channels=256)
     shapes = {k: tuple(v.shape) for k, v in head.state_dict().items()}
     assert shapes == {
-        'rpn_conv.weight': (256, 256, 3, 3), 'rpn_conv.bias': (256, ),
-        'rpn_cls.weight': (3, 256, 1, 1), 'rpn_cls.bias': (3, ),
-        'rpn_reg.weight': (12, 256, 1, 1), 'rpn_reg.bias': (12, )
+        'rpn_conv.weight': (256, 256, 3, 3),
+        'rpn_conv.bias': (256,),
+        'rpn_cls.weight': (3, 256, 1, 1),
+        'rpn_cls.bias': (3,),
+        'rpn_reg.weight': (12, 256, 1, 1),
+        'rpn_reg.bias': (12,),
     }
     feats = [torch.randn(2, 256, h, w) for h, w in level_shapes()]
     cls_scores, bbox_preds = head(feats)
-    assert [tuple(c.shape) for c in cls_scores] == \
-        [(2, 3, h, w) for h, w in level_shapes()]
-    assert [tuple(b.shape) for b in bbox_preds] == \
-        [(2, 12, h, w) for h, w in level_shapes()]
+    assert [tuple(c.shape) for c in cls_scores] == [
+        (2, 3, h, w) for h, w in level_shapes()
+    ]
+    assert [tuple(b.shape) for b in bbox_preds] == [
+        (2, 12, h, w) for h, w in level_shapes()
+    ]
 
 
 def test_unknown_settings_are_errors():
@@ -96,21 +114,25 @@ def test_unknown_settings_are_errors():
 
 
 def zero_outputs(num_imgs=2, size=64, requires_grad=False):
-    cls_scores = [torch.zeros(num_imgs, 3, h, w, requires_grad=requires_grad)
-                  for h, w in level_shapes(size)]
-    bbox_preds = [torch.zeros(num_imgs, 12, h, w,
-                              requires_grad=requires_grad)
-                  for h, w in level_shapes(size)]
+    cls_scores = [
+        torch.zeros(num_imgs, 3, h, w, requires_grad=requires_grad)
+        for h, w in level_shapes(size)
+    ]
+    bbox_preds = [
+        torch.zeros(num_imgs, 12, h, w, requires_grad=requires_grad)
+        for h, w in level_shapes(size)
+    ]
     return cls_scores, bbox_preds
 
 
 def test_targets_label_rpn_positives_as_class_zero():
     head = rpn_head()
-    gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]), torch.zeros(0, 4)]
+    gt_bboxes = [torch.tensor([[8.0, 8.0, 40.0, 40.0]]), torch.zeros(0, 4)]
     sizes = level_shapes()
     anchors, flags = head.get_anchors(sizes, metas(), device='cpu')
-    labels, label_weights, bbox_targets, bbox_weights, num_pos, num_neg = \
+    labels, label_weights, bbox_targets, bbox_weights, num_pos, num_neg = (
         head.get_targets(anchors, flags, gt_bboxes, metas())
+    )
     assert len(labels) == 5
     labels = torch.cat(labels, 1)
     label_weights = torch.cat(label_weights, 1)
@@ -128,7 +150,7 @@ def test_targets_label_rpn_positives_as_class_zero():
 def test_loss_values_for_zero_predictions():
     head = rpn_head()
     cls_scores, bbox_preds = zero_outputs(requires_grad=True)
-    gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]), torch.zeros(0, 4)]
+    gt_bboxes = [torch.tensor([[8.0, 8.0, 40.0, 40.0]]), torch.zeros(0, 4)]
     per_level = head.loss(cls_scores, bbox_preds, gt_bboxes, metas())
     assert set(per_level) == {'loss_rpn_cls', 'loss_rpn_bbox'}
     # one loss per FPN level, as MMDetection 2.x returns them
@@ -138,17 +160,25 @@ def test_loss_values_for_zero_predictions():
     # averaged over the samples, where an image without positives counts
     # one more (MMDetection 2.x's max(num_pos, 1))
     assert losses['loss_rpn_cls'].item() == pytest.approx(
-        math.log(2) * 512 / 513, rel=1e-5)
+        math.log(2) * 512 / 513, rel=1e-5
+    )
     assert losses['loss_rpn_bbox'].item() > 0
     sum(losses.values()).backward()
     assert all(c.grad is not None for c in cls_scores)
     # no gt in any image: no box loss
-    empty = {k: sum(v) for k, v in head.loss(
-        cls_scores, bbox_preds, [torch.zeros(0, 4), torch.zeros(0, 4)],
-        metas()).items()}
+    empty = {
+        k: sum(v)
+        for k, v in head.loss(
+            cls_scores,
+            bbox_preds,
+            [torch.zeros(0, 4), torch.zeros(0, 4)],
+            metas(),
+        ).items()
+    }
     assert empty['loss_rpn_bbox'].item() == 0
     assert empty['loss_rpn_cls'].item() == pytest.approx(
-        math.log(2) * 512 / 514, rel=1e-5)
+        math.log(2) * 512 / 514, rel=1e-5
+    )
 
 
 def reference_proposals(head, cls_scores, img_id, cfg):
@@ -158,10 +188,11 @@ def reference_proposals(head, cls_scores, img_id, cfg):
     anchors = head.prior_generator.grid_priors(level_shapes(), device='cpu')
     boxes, scores = [], []
     for level, (score_map, level_anchors) in enumerate(
-            zip(cls_scores, anchors)):
+        zip(cls_scores, anchors)
+    ):
         s = score_map[img_id].permute(1, 2, 0).reshape(-1).sigmoid()
         s, order = s.sort(descending=True)
-        s, b = s[:cfg['nms_pre']], level_anchors[order[:cfg['nms_pre']]]
+        s, b = s[: cfg['nms_pre']], level_anchors[order[: cfg['nms_pre']]]
         b = b.clamp(min=0, max=64)
         keep = ((b[:, 2] - b[:, 0]) > 0) & ((b[:, 3] - b[:, 1]) > 0)
         b, s = b[keep], s[keep]
@@ -169,7 +200,7 @@ def reference_proposals(head, cls_scores, img_id, cfg):
         boxes.append(b[kept])
         scores.append(s[kept])
     boxes, scores = torch.cat(boxes), torch.cat(scores)
-    order = scores.argsort(descending=True)[:cfg['max_per_img']]
+    order = scores.argsort(descending=True)[: cfg['max_per_img']]
     return torch.cat([boxes[order], scores[order, None]], 1)
 
 
@@ -181,8 +212,7 @@ def test_proposals_match_a_per_level_reference():
     proposals = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas())
     assert len(proposals) == 2
     for img_id, props in enumerate(proposals):
-        expected = reference_proposals(head, cls_scores, img_id,
-                                       PROPOSAL_CFG)
+        expected = reference_proposals(head, cls_scores, img_id, PROPOSAL_CFG)
         assert props.shape == expected.shape == (30, 5)
         assert torch.allclose(props, expected, atol=1e-5)
 
@@ -191,30 +221,40 @@ def test_proposals_keep_levels_apart_and_drop_empty_boxes():
     head = rpn_head()
     cls_scores, bbox_preds = zero_outputs(num_imgs=1)
     for c in cls_scores:
-        c.fill_(-5.)
+        c.fill_(-5.0)
     # ratio-1 anchors (channel 1) centred at (8, 8): level 0 at cell
     # (2, 2) has size 32, doubled by its deltas; level 1 at cell (1, 1) has
     # size 64: the same box, [0, 0, 40, 40] once clipped
-    cls_scores[0][0, 1, 2, 2] = 5.
-    bbox_preds[0][0, 6:8, 2, 2] = math.log(2.)
-    cls_scores[1][0, 1, 1, 1] = 4.
+    cls_scores[0][0, 1, 2, 2] = 5.0
+    bbox_preds[0][0, 6:8, 2, 2] = math.log(2.0)
+    cls_scores[1][0, 1, 1, 1] = 4.0
     # the best-scoring box is moved out of the image: clipped to width 0
-    cls_scores[0][0, 1, 8, 8] = 6.
-    bbox_preds[0][0, 4, 8, 8] = 3.
+    cls_scores[0][0, 1, 8, 8] = 6.0
+    bbox_preds[0][0, 4, 8, 8] = 3.0
     cfg = dict(PROPOSAL_CFG, max_per_img=1000)
-    (props, ) = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas(1),
-                                cfg=cfg)
+    (props,) = head.get_bboxes(
+        cls_scores, bbox_preds, img_metas=metas(1), cfg=cfg
+    )
     widths = props[:, 2] - props[:, 0]
     assert (widths > 0).all()
-    assert torch.allclose(props[:2, :4], torch.tensor([[0., 0., 40., 40.]]))
+    assert torch.allclose(
+        props[:2, :4], torch.tensor([[0.0, 0.0, 40.0, 40.0]])
+    )
     assert props[:2, 4].tolist() == pytest.approx(
-        [torch.sigmoid(torch.tensor(5.)).item(),
-         torch.sigmoid(torch.tensor(4.)).item()])
+        [
+            torch.sigmoid(torch.tensor(5.0)).item(),
+            torch.sigmoid(torch.tensor(4.0)).item(),
+        ]
+    )
     assert (props[:, 4][:-1] >= props[:, 4][1:]).all()
     # across levels, one NMS for everything removes the duplicate
-    (merged, ) = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas(1),
-                                 cfg=dict(cfg, nms_across_levels=True))
-    dup = (merged[:, :4] == torch.tensor([0., 0., 40., 40.])).all(1)
+    (merged,) = head.get_bboxes(
+        cls_scores,
+        bbox_preds,
+        img_metas=metas(1),
+        cfg=dict(cfg, nms_across_levels=True),
+    )
+    dup = (merged[:, :4] == torch.tensor([0.0, 0.0, 40.0, 40.0])).all(1)
     assert dup.sum() == 1
 
 
@@ -223,13 +263,19 @@ def test_deprecated_proposal_keys_are_translated():
     torch.manual_seed(1)
     cls_scores, bbox_preds = zero_outputs()
     cls_scores = [torch.randn_like(c) for c in cls_scores]
-    old_cfg = dict(nms_pre=20, nms_post=20, max_num=7, nms_thr=0.7,
-                   min_bbox_size=0)
+    old_cfg = dict(
+        nms_pre=20, nms_post=20, max_num=7, nms_thr=0.7, min_bbox_size=0
+    )
     with pytest.warns(UserWarning):
-        old = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas(),
-                              cfg=old_cfg)
-    new = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas(),
-                          cfg=dict(PROPOSAL_CFG, max_per_img=7))
+        old = head.get_bboxes(
+            cls_scores, bbox_preds, img_metas=metas(), cfg=old_cfg
+        )
+    new = head.get_bboxes(
+        cls_scores,
+        bbox_preds,
+        img_metas=metas(),
+        cfg=dict(PROPOSAL_CFG, max_per_img=7),
+    )
     assert all(torch.equal(a, b) for a, b in zip(old, new))
     assert old[0].shape == (7, 5)
 
@@ -237,16 +283,20 @@ def test_deprecated_proposal_keys_are_translated():
 def test_forward_train_returns_losses_and_detached_proposals():
     head = rpn_head()
     feats = [torch.randn(2, 2, h, w) for h, w in level_shapes()]
-    gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]),
-                 torch.tensor([[30., 10., 60., 50.]])]
+    gt_bboxes = [
+        torch.tensor([[8.0, 8.0, 40.0, 40.0]]),
+        torch.tensor([[30.0, 10.0, 60.0, 50.0]]),
+    ]
     losses, proposals = head.forward_train(
-        feats, metas(), gt_bboxes, proposal_cfg=ConfigDict(PROPOSAL_CFG))
+        feats, metas(), gt_bboxes, proposal_cfg=ConfigDict(PROPOSAL_CFG)
+    )
     assert set(losses) == {'loss_rpn_cls', 'loss_rpn_bbox'}
     assert all(torch.isfinite(loss) for v in losses.values() for loss in v)
     assert len(proposals) == 2 and proposals[0].shape[1] == 5
     assert not proposals[0].requires_grad
-    assert head.forward_train(feats, metas(), gt_bboxes).keys() == \
-        losses.keys()
+    assert (
+        head.forward_train(feats, metas(), gt_bboxes).keys() == losses.keys()
+    )
     tested = head.simple_test_rpn(feats, metas())
     assert len(tested) == 2 and tested[0].size(0) <= 30
 
@@ -259,19 +309,29 @@ def test_anchor_head_base_class(use_sigmoid):
             num_classes=2,
             in_channels=2,
             anchor_generator=dict(
-                type='AnchorGenerator', scales=[8], ratios=[1.0],
-                strides=[4, 8, 16, 32, 64]),
+                type='AnchorGenerator',
+                scales=[8],
+                ratios=[1.0],
+                strides=[4, 8, 16, 32, 64],
+            ),
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=use_sigmoid),
             train_cfg=RPN_TRAIN_CFG,
-            test_cfg=dict(nms_pre=50, score_thr=0.0,
-                          nms=dict(type='nms', iou_threshold=0.5),
-                          max_per_img=8)))
+            test_cfg=dict(
+                nms_pre=50,
+                score_thr=0.0,
+                nms=dict(type='nms', iou_threshold=0.5),
+                max_per_img=8,
+            ),
+        )
+    )
     cls_channels = 2 if use_sigmoid else 3
     assert head.conv_cls.out_channels == cls_channels
     assert head.conv_reg.out_channels == 4
     feats = [torch.randn(2, 2, h, w) for h, w in level_shapes()]
-    gt_bboxes = [torch.tensor([[8., 8., 40., 40.]]),
-                 torch.tensor([[20., 10., 60., 50.]])]
+    gt_bboxes = [
+        torch.tensor([[8.0, 8.0, 40.0, 40.0]]),
+        torch.tensor([[20.0, 10.0, 60.0, 50.0]]),
+    ]
     gt_labels = [torch.tensor([1]), torch.tensor([0])]
     losses = head.forward_train(feats, metas(), gt_bboxes, gt_labels)
     assert set(losses) == {'loss_cls', 'loss_bbox'}
@@ -280,6 +340,6 @@ def test_anchor_head_base_class(use_sigmoid):
     results = head.simple_test(feats, metas())
     assert len(results) == 2
     for dets, labels in results:
-        assert dets.shape == (8, 5) and labels.shape == (8, )
+        assert dets.shape == (8, 5) and labels.shape == (8,)
         assert ((labels >= 0) & (labels < 2)).all()
         assert (dets[:, [0, 2]] <= 64).all() and (dets[:, :4] >= 0).all()

@@ -1,5 +1,6 @@
 """MMDetection 2.x's stock Faster/Mask R-CNN configs: settings, checkpoint
 layout (no backbone ``fc``) and strict loading of a model-zoo checkpoint."""
+
 import json
 import os.path as osp
 
@@ -20,7 +21,8 @@ STOCK = {
 
 def load_stock(name):
     return Config.fromfile(
-        osp.join(ROOT, 'configs', STOCK[name], name + '.py'))
+        osp.join(ROOT, 'configs', STOCK[name], name + '.py')
+    )
 
 
 def reference(name):
@@ -36,18 +38,28 @@ def test_stock_config_keys(name):
     cfg = load_stock(name)
     backbone = cfg.model.backbone
     assert backbone == dict(
-        type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3),
-        frozen_stages=1, norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True, style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'))
+        type='ResNet',
+        depth=50,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'),
+    )
     assert 'pretrained' not in cfg.model
-    assert cfg.model.neck == dict(type='FPN', in_channels=[256, 512, 1024,
-                                                           2048],
-                                  out_channels=256, num_outs=5)
+    assert cfg.model.neck == dict(
+        type='FPN',
+        in_channels=[256, 512, 1024, 2048],
+        out_channels=256,
+        num_outs=5,
+    )
     assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=16)
     assert cfg.mp_start_method == 'fork' and cfg.opencv_num_threads == 0
     assert cfg.evaluation.metric == (
-        'bbox' if name.startswith('faster') else ['bbox', 'segm'])
+        'bbox' if name.startswith('faster') else ['bbox', 'segm']
+    )
     assert 'find_unused_parameters' not in cfg
 
 
@@ -57,10 +69,8 @@ def test_stock_layout_and_zoo_checkpoint_load_strictly(name, tmp_path):
     cfg.model.backbone.init_cfg = None
     model = build_detector(cfg.model)
     shapes, params = reference(name)
-    assert not any(k.startswith('backbone.fc') for k in
-                   model.state_dict())
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == \
-        shapes
+    assert not any(k.startswith('backbone.fc') for k in model.state_dict())
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
     assert sum(p.numel() for p in model.parameters()) == params
     # a checkpoint in MMDetection's model-zoo format loads strictly and
     # restores every tensor
@@ -87,8 +97,9 @@ def test_stock_layout_and_zoo_checkpoint_load_strictly(name, tmp_path):
 
 
 def test_odconv_resnet_config_keeps_fc():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'odconv',
-                                   'faster_rcnn_r50_fpn_1x_coco.py'))
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'odconv', 'faster_rcnn_r50_fpn_1x_coco.py')
+    )
     assert cfg.model.backbone.num_classes == 1000
     assert 'init_cfg' not in cfg.model.backbone
     with pytest.warns(UserWarning, match='pretrained is deprecated'):

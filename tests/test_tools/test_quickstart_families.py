@@ -1,6 +1,7 @@
 """tools/analysis_tools/train_quickstart_families.py: the table from fake
 work dirs (fast), and a one-epoch run of every quick-start config on a
 small generated set (slow)."""
+
 import json
 import os.path as osp
 import runpy
@@ -16,8 +17,9 @@ from mmdet.analysis.quickstart_families import (
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'quickstart')
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools',
-                'train_quickstart_families.py')
+TOOL = osp.join(
+    ROOT, 'tools', 'analysis_tools', 'train_quickstart_families.py'
+)
 
 
 def run_tool(argv, monkeypatch, capsys):
@@ -30,8 +32,9 @@ def table_cells(text):
     rows = [line for line in text.splitlines() if line.startswith('| ')]
     return {
         cells[0]: cells[1:]
-        for cells in ([c.strip() for c in row.strip('|').split('|')]
-                      for row in rows[1:])
+        for cells in (
+            [c.strip() for c in row.strip('|').split('|')] for row in rows[1:]
+        )
     }
 
 
@@ -40,20 +43,29 @@ def fake_run(work_root, name, epochs, seconds, evals):
     ``evals``, a list of ``(timestamp, metrics)`` tools/test.py files."""
     run_dir = work_root / name
     run_dir.mkdir(parents=True)
-    (run_dir / 'family_run.json').write_text(json.dumps(dict(
-        config=f'configs/quickstart/{name}.py', epochs=epochs,
-        train_seconds=seconds)))
+    (run_dir / 'family_run.json').write_text(
+        json.dumps(
+            dict(
+                config=f'configs/quickstart/{name}.py',
+                epochs=epochs,
+                train_seconds=seconds,
+            )
+        )
+    )
     for stamp, metrics in evals:
         (run_dir / f'eval_{stamp}.json').write_text(
-            json.dumps(dict(config=name, metric=metrics)))
+            json.dumps(dict(config=name, metric=metrics))
+        )
 
 
 def test_every_quickstart_config_is_found():
     names = [config_name(c) for c in find_configs(CONFIG_DIR)]
     assert names == sorted(names)
-    for name in ('mask_rcnn_odconv_mobilenetv2_tiny_coco',
-                 'cascade_rcnn_odconv_mobilenetv2_tiny_coco',
-                 'cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco'):
+    for name in (
+        'mask_rcnn_odconv_mobilenetv2_tiny_coco',
+        'cascade_rcnn_odconv_mobilenetv2_tiny_coco',
+        'cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco',
+    ):
         assert name in names
     with pytest.raises(FileNotFoundError, match='--config-dir'):
         find_configs(osp.join(ROOT, 'configs', 'odconv'))
@@ -62,27 +74,63 @@ def test_every_quickstart_config_is_found():
 def test_table_from_fake_work_dirs(tmp_path, monkeypatch, capsys):
     work = tmp_path / 'families'
     # the newest evaluation counts
-    fake_run(work, 'cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco', 4,
-             905.4, [('20260101_000000', dict(bbox_mAP=0.1, segm_mAP=0.1)),
-                     ('20260102_000000', dict(bbox_mAP=0.6512,
-                                              segm_mAP=0.5988))])
+    fake_run(
+        work,
+        'cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco',
+        4,
+        905.4,
+        [
+            ('20260101_000000', dict(bbox_mAP=0.1, segm_mAP=0.1)),
+            ('20260102_000000', dict(bbox_mAP=0.6512, segm_mAP=0.5988)),
+        ],
+    )
     # a box-only model: no segm column
-    fake_run(work, 'cascade_rcnn_odconv_mobilenetv2_tiny_coco', 4, 59.6,
-             [('20260101_000000', dict(bbox_mAP=0.7004))])
+    fake_run(
+        work,
+        'cascade_rcnn_odconv_mobilenetv2_tiny_coco',
+        4,
+        59.6,
+        [('20260101_000000', dict(bbox_mAP=0.7004))],
+    )
     out = tmp_path / 'table.md'
-    text = run_tool(['--config-dir', CONFIG_DIR, '--work-dir', str(work),
-                     '--table-only', '--out', str(out)], monkeypatch, capsys)
+    text = run_tool(
+        [
+            '--config-dir',
+            CONFIG_DIR,
+            '--work-dir',
+            str(work),
+            '--table-only',
+            '--out',
+            str(out),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert out.read_text(encoding='utf-8') == text
-    assert text.splitlines()[0] == \
-        '| config | epochs | training time | bbox mAP | segm mAP |'
+    assert (
+        text.splitlines()[0]
+        == '| config | epochs | training time | bbox mAP | segm mAP |'
+    )
     cells = table_cells(text)
     assert list(cells) == [config_name(c) for c in find_configs(CONFIG_DIR)]
     assert cells['cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco'] == [
-        '4', '15 min 05 s', '0.651', '0.599']
+        '4',
+        '15 min 05 s',
+        '0.651',
+        '0.599',
+    ]
     assert cells['cascade_rcnn_odconv_mobilenetv2_tiny_coco'] == [
-        '4', '1 min 00 s', '0.700', '-']
+        '4',
+        '1 min 00 s',
+        '0.700',
+        '-',
+    ]
     assert cells['mask_rcnn_odconv_mobilenetv2_tiny_coco'] == [
-        'not run', '-', 'not run', 'not run']
+        'not run',
+        '-',
+        'not run',
+        'not run',
+    ]
 
 
 def test_format_seconds_and_bad_arguments(tmp_path, monkeypatch, capsys):
@@ -90,8 +138,18 @@ def test_format_seconds_and_bad_arguments(tmp_path, monkeypatch, capsys):
     assert format_seconds(42.4) == '42 s'
     assert format_seconds(3725) == '62 min 05 s'
     with pytest.raises(SystemExit, match='no config named'):
-        run_tool(['--config-dir', CONFIG_DIR, '--work-dir', str(tmp_path),
-                  '--only', 'yolo_tiny_coco'], monkeypatch, capsys)
+        run_tool(
+            [
+                '--config-dir',
+                CONFIG_DIR,
+                '--work-dir',
+                str(tmp_path),
+                '--only',
+                'yolo_tiny_coco',
+            ],
+            monkeypatch,
+            capsys,
+        )
     with pytest.raises(SystemExit):
         run_tool(['--epochs', '0'], monkeypatch, capsys)
     assert '--epochs must be at least 1' in capsys.readouterr().err
@@ -100,12 +158,16 @@ def test_format_seconds_and_bad_arguments(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_one_epoch_of_every_family(tmp_path, monkeypatch, capsys):
     from mmdet.testing.tiny_coco import make_tiny_coco
+
     data = tmp_path / 'tiny'
     make_tiny_coco(str(data), seed=0, num_train=8, num_val=4, size=64)
     work = tmp_path / 'families'
     monkeypatch.chdir(ROOT)
-    text = run_tool(['--work-dir', str(work), '--epochs', '1',
-                     '--data-root', str(data)], monkeypatch, capsys)
+    text = run_tool(
+        ['--work-dir', str(work), '--epochs', '1', '--data-root', str(data)],
+        monkeypatch,
+        capsys,
+    )
     cells = table_cells(text)
     assert list(cells) == [config_name(c) for c in find_configs(CONFIG_DIR)]
     for name, (epochs, seconds, bbox, segm) in cells.items():

@@ -3,6 +3,7 @@ imports a layer above its own, ``models`` and ``datasets`` never import
 each other, and no import cycle exists between modules. Read from the
 source with ``ast`` (imports inside functions included), so a lazy import
 cannot hide an upward dependency."""
+
 import ast
 import os
 import os.path as osp
@@ -13,8 +14,14 @@ PACKAGE = osp.join(ROOT, 'mmdet')
 # layer of each top-level part of mmdet; a module may import its own layer
 # (its own part only, for models/datasets) and those below
 LAYERS = {
-    'version': 0, 'utils': 1, 'core': 2, 'models': 3, 'datasets': 3,
-    'testing': 3, 'apis': 4, 'analysis': 5
+    'version': 0,
+    'utils': 1,
+    'core': 2,
+    'models': 3,
+    'datasets': 3,
+    'testing': 3,
+    'apis': 4,
+    'analysis': 5,
 }
 
 
@@ -25,7 +32,7 @@ def module_files():
                 path = osp.join(dirpath, filename)
                 rel = osp.relpath(path, ROOT)[:-3].replace(os.sep, '.')
                 if rel.endswith('.__init__'):
-                    rel = rel[:-len('.__init__')]
+                    rel = rel[: -len('.__init__')]
                 yield rel, path
 
 
@@ -43,12 +50,15 @@ def imported_modules(name, path, known):
             base = node.module or ''
             if node.level:
                 parts = package.split('.')
-                parts = parts[:len(parts) - node.level + 1]
+                parts = parts[: len(parts) - node.level + 1]
                 base = '.'.join(parts + ([base] if base else []))
             # `from pkg import sub` imports the submodule pkg.sub
-            targets = [f'{base}.{alias.name}'
-                       if f'{base}.{alias.name}' in known else base
-                       for alias in node.names]
+            targets = [
+                f'{base}.{alias.name}'
+                if f'{base}.{alias.name}' in known
+                else base
+                for alias in node.names
+            ]
         else:
             continue
         found.update(t for t in targets if t.split('.')[0] == 'mmdet')
@@ -57,9 +67,14 @@ def imported_modules(name, path, known):
 
 def import_graph():
     files = dict(module_files())
-    return {name: {t for t in imported_modules(name, path, files)
-                   if t in files and t != name}
-            for name, path in files.items()}
+    return {
+        name: {
+            t
+            for t in imported_modules(name, path, files)
+            if t in files and t != name
+        }
+        for name, path in files.items()
+    }
 
 
 def part(name):
@@ -120,8 +135,10 @@ def _without_package_reexports(graph):
     """Drop the edges from a package ``__init__`` to its own sub-modules:
     a sub-module importing a sibling through the package is then still a
     cycle, but the package gathering its own parts is not."""
-    return {name: {t for t in targets if not t.startswith(name + '.')}
-            for name, targets in graph.items()}
+    return {
+        name: {t for t in targets if not t.startswith(name + '.')}
+        for name, targets in graph.items()
+    }
 
 
 def test_no_import_cycle():
@@ -131,7 +148,8 @@ def test_no_import_cycle():
 
 def test_the_checker_sees_cycles_and_upward_imports():
     assert _cycles({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == [
-        ['a', 'b', 'c']]
+        ['a', 'b', 'c']
+    ]
     graph = import_graph()
     # a known downward import is seen (core -> utils through the registry)
     assert any(part(t) == 'utils' for t in graph['mmdet.core.anchor.builder'])

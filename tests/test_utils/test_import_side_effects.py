@@ -1,5 +1,6 @@
 """Importing mmdet leaves the process's warning filters and log levels as
 they were (checked in a fresh interpreter)."""
+
 import os
 import os.path as osp
 import subprocess
@@ -47,7 +48,13 @@ print('clean')
 
 def test_import_changes_no_warning_filter_or_log_level():
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, '-c', SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == 'clean'

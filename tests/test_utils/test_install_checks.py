@@ -1,5 +1,6 @@
 """The mmcv version check of ``import mmdet`` and setup.py's choice of
 requirements with and without an mmcv-full already installed."""
+
 import importlib.util
 import os.path as osp
 
@@ -40,29 +41,33 @@ def test_missing_mmcv_names_the_fix():
 @pytest.fixture
 def setup_module():
     spec = importlib.util.spec_from_file_location(
-        'mmdet_setup', osp.join(ROOT, 'setup.py'))
+        'mmdet_setup', osp.join(ROOT, 'setup.py')
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # __name__ != '__main__': no setup()
     return module
 
 
 def _names(requirements):
-    return {r.split('>')[0].split('<')[0].split('=')[0].strip()
-            for r in requirements}
+    return {
+        r.split('>')[0].split('<')[0].split('=')[0].strip()
+        for r in requirements
+    }
 
 
 def test_setup_requires_mmcv_without_mmcv_full(setup_module, monkeypatch):
-    monkeypatch.setattr(setup_module, 'installed_mmcv_full_version',
-                        lambda: None)
+    monkeypatch.setattr(
+        setup_module, 'installed_mmcv_full_version', lambda: None
+    )
     requires = setup_module.install_requires()
     assert 'mmcv>=1.7.0,<2.0.0' in requires
-    assert {'torch', 'torchvision', 'pycocotools', 'numpy'} <= \
-        _names(requires)
+    assert {'torch', 'torchvision', 'pycocotools', 'numpy'} <= _names(requires)
 
 
 def test_setup_keeps_an_installed_mmcv_full(setup_module, monkeypatch):
-    monkeypatch.setattr(setup_module, 'installed_mmcv_full_version',
-                        lambda: '1.7.1')
+    monkeypatch.setattr(
+        setup_module, 'installed_mmcv_full_version', lambda: '1.7.1'
+    )
     assert 'mmcv' not in _names(setup_module.install_requires())
 
 
@@ -73,6 +78,15 @@ def test_setup_probe_sees_the_real_environment(setup_module):
 
 def test_requirements_files_are_complete(setup_module):
     everything = _names(setup_module.read_requirements('../requirements.txt'))
-    for name in ('torch', 'torchvision', 'mmcv', 'pytest', 'pycocotools',
-                 'matplotlib', 'terminaltables', 'numpy', 'setuptools'):
+    for name in (
+        'torch',
+        'torchvision',
+        'mmcv',
+        'pytest',
+        'pycocotools',
+        'matplotlib',
+        'terminaltables',
+        'numpy',
+        'setuptools',
+    ):
         assert name in everything

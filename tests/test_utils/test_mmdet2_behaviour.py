@@ -2,6 +2,7 @@
 the compatibility work): FilterAnnotations' keep_empty, EvalHook's
 dynamic_intervals, batched distance2bbox, per-level anchor-head losses,
 setup_multi_processes, digit_version, compat_cfg and the COCO palette."""
+
 import os
 import sys
 import types
@@ -26,20 +27,25 @@ from mmdet.utils import compat_cfg, setup_multi_processes
 
 # 1. FilterAnnotations
 def annotations():
-    return dict(gt_bboxes=np.array([[0, 0, 10, 10], [5, 5, 5.5, 20]],
-                                   dtype=np.float32),
-                gt_labels=np.array([1, 2]))
+    return dict(
+        gt_bboxes=np.array(
+            [[0, 0, 10, 10], [5, 5, 5.5, 20]], dtype=np.float32
+        ),
+        gt_labels=np.array([1, 2]),
+    )
 
 
 def test_filter_annotations_keep_empty():
-    keep = FilterAnnotations(min_gt_bbox_wh=(1., 1.))(annotations())
+    keep = FilterAnnotations(min_gt_bbox_wh=(1.0, 1.0))(annotations())
     assert keep['gt_labels'].tolist() == [1]
     # every box filtered out: None with keep_empty=True (the default) ...
-    assert FilterAnnotations(min_gt_bbox_wh=(50., 50.))(annotations()) \
-        is None
+    assert (
+        FilterAnnotations(min_gt_bbox_wh=(50.0, 50.0))(annotations()) is None
+    )
     # ... the emptied sample with keep_empty=False
-    out = FilterAnnotations(min_gt_bbox_wh=(50., 50.),
-                            keep_empty=False)(annotations())
+    out = FilterAnnotations(min_gt_bbox_wh=(50.0, 50.0), keep_empty=False)(
+        annotations()
+    )
     assert out['gt_bboxes'].shape == (0, 4) and len(out['gt_labels']) == 0
 
 
@@ -47,8 +53,9 @@ def test_filter_annotations_keep_empty():
 @pytest.mark.parametrize('hook_type', [EvalHook, DistEvalHook])
 def test_eval_hook_dynamic_intervals(hook_type):
     loader = DataLoader([torch.zeros(1)], batch_size=1)
-    hook = hook_type(loader, interval=1, metric='bbox',
-                     dynamic_intervals=[(3, 2), (6, 3)])
+    hook = hook_type(
+        loader, interval=1, metric='bbox', dynamic_intervals=[(3, 2), (6, 3)]
+    )
     assert 'dynamic_intervals' not in hook.eval_kwargs
     evaluated = []
     for epoch in range(9):
@@ -62,13 +69,17 @@ def test_eval_hook_dynamic_intervals(hook_type):
         hook_type(loader, dynamic_intervals=[3, 2])
 
 
-@pytest.mark.parametrize('hook_type,loop', [(EvalHook, 'single_gpu_test'),
-                                             (DistEvalHook, 'multi_gpu_test')])
-def test_eval_hook_without_test_fn_runs_mmdet_apis_loop(hook_type, loop,
-                                                        monkeypatch):
+@pytest.mark.parametrize(
+    'hook_type,loop',
+    [(EvalHook, 'single_gpu_test'), (DistEvalHook, 'multi_gpu_test')],
+)
+def test_eval_hook_without_test_fn_runs_mmdet_apis_loop(
+    hook_type, loop, monkeypatch
+):
     """MMDetection's hooks look ``mmdet.apis.<loop>`` up when they run, so
     its tests patch that name; a hook built without ``test_fn`` does too."""
     import mmdet.apis
+
     calls = []
 
     def fake_loop(model, loader, **kwargs):
@@ -89,17 +100,24 @@ def test_eval_hook_without_test_fn_runs_mmdet_apis_loop(hook_type, loop,
 
 # 3. distance2bbox
 def test_distance2bbox_batched_max_shapes():
-    points = torch.tensor([[10., 10.], [50., 5.]])
-    dists = torch.tensor([[20., 5., 30., 40.], [1., 1., 100., 100.]])
+    points = torch.tensor([[10.0, 10.0], [50.0, 5.0]])
+    dists = torch.tensor([[20.0, 5.0, 30.0, 40.0], [1.0, 1.0, 100.0, 100.0]])
     single = distance2bbox(points, dists, (30, 40))
-    assert single.tolist() == [[0., 5., 40., 30.], [40., 4., 40., 30.]]
-    batched = distance2bbox(points.expand(2, 2, 2), dists.expand(2, 2, 4),
-                            [(30, 40), (100, 60, 3)])
+    assert single.tolist() == [[0.0, 5.0, 40.0, 30.0], [40.0, 4.0, 40.0, 30.0]]
+    batched = distance2bbox(
+        points.expand(2, 2, 2), dists.expand(2, 2, 4), [(30, 40), (100, 60, 3)]
+    )
     assert batched.shape == (2, 2, 4)
     assert torch.equal(batched[0], single)
-    assert batched[1].tolist() == [[0., 5., 40., 50.], [49., 4., 60., 100.]]
-    as_tensor = distance2bbox(points.expand(2, 2, 2), dists.expand(2, 2, 4),
-                              torch.tensor([[30, 40], [100, 60]]))
+    assert batched[1].tolist() == [
+        [0.0, 5.0, 40.0, 50.0],
+        [49.0, 4.0, 60.0, 100.0],
+    ]
+    as_tensor = distance2bbox(
+        points.expand(2, 2, 2),
+        dists.expand(2, 2, 4),
+        torch.tensor([[30, 40], [100, 60]]),
+    )
     assert torch.equal(as_tensor, batched)
     with pytest.raises(AssertionError, match='one \\(H, W\\) per image'):
         distance2bbox(points, dists, [(30, 40), (100, 60)])
@@ -108,26 +126,50 @@ def test_distance2bbox_batched_max_shapes():
 # 4. per-level anchor head losses
 def test_anchor_head_loss_per_level():
     torch.manual_seed(0)
-    head = build_head(dict(
-        type='RPNHead', in_channels=2, feat_channels=2,
-        anchor_generator=dict(type='AnchorGenerator', scales=[8],
-                              ratios=[1.0], strides=[4, 8, 16]),
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder'),
-        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
-        loss_bbox=dict(type='L1Loss'),
-        train_cfg=dict(
-            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7,
-                          neg_iou_thr=0.3, min_pos_iou=0.3,
-                          match_low_quality=True, ignore_iof_thr=-1),
-            sampler=dict(type='RandomSampler', num=64, pos_fraction=0.5,
-                         neg_pos_ub=-1, add_gt_as_proposals=False),
-            allowed_border=-1, pos_weight=-1, debug=False)))
+    head = build_head(
+        dict(
+            type='RPNHead',
+            in_channels=2,
+            feat_channels=2,
+            anchor_generator=dict(
+                type='AnchorGenerator',
+                scales=[8],
+                ratios=[1.0],
+                strides=[4, 8, 16],
+            ),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder'),
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
+            loss_bbox=dict(type='L1Loss'),
+            train_cfg=dict(
+                assigner=dict(
+                    type='MaxIoUAssigner',
+                    pos_iou_thr=0.7,
+                    neg_iou_thr=0.3,
+                    min_pos_iou=0.3,
+                    match_low_quality=True,
+                    ignore_iof_thr=-1,
+                ),
+                sampler=dict(
+                    type='RandomSampler',
+                    num=64,
+                    pos_fraction=0.5,
+                    neg_pos_ub=-1,
+                    add_gt_as_proposals=False,
+                ),
+                allowed_border=-1,
+                pos_weight=-1,
+                debug=False,
+            ),
+        )
+    )
     feats = [torch.rand(1, 2, 64 // s, 64 // s) for s in (4, 8, 16)]
-    metas = [dict(img_shape=(64, 64, 3), pad_shape=(64, 64, 3),
-                  scale_factor=1.0)]
+    metas = [
+        dict(img_shape=(64, 64, 3), pad_shape=(64, 64, 3), scale_factor=1.0)
+    ]
     cls_scores, bbox_preds = head(feats)
-    losses = head.loss(cls_scores, bbox_preds,
-                       [torch.tensor([[8., 8., 40., 40.]])], metas)
+    losses = head.loss(
+        cls_scores, bbox_preds, [torch.tensor([[8.0, 8.0, 40.0, 40.0]])], metas
+    )
     assert [len(v) for v in losses.values()] == [3, 3]
     assert all(v.dim() == 0 for v in losses['loss_rpn_cls'])
 
@@ -156,8 +198,13 @@ def test_setup_multi_processes(restore_process_settings, monkeypatch):
     assert mp.get_start_method() == 'fork'
     assert cv2.getNumThreads() <= 1  # 0: OpenCV's serial backend
     # the config's start method replaces the one set
-    cfg = Config(dict(mp_start_method='spawn', opencv_num_threads=4,
-                      data=dict(workers_per_gpu=0)))
+    cfg = Config(
+        dict(
+            mp_start_method='spawn',
+            opencv_num_threads=4,
+            data=dict(workers_per_gpu=0),
+        )
+    )
     monkeypatch.setenv('OMP_NUM_THREADS', '3')
     monkeypatch.delenv('MKL_NUM_THREADS')
     with pytest.warns(UserWarning, match="'spawn'.*replaces.*'fork'"):
@@ -181,8 +228,9 @@ def test_digit_version_release_candidates():
 
 # 7. compat_cfg
 def data_cfg(**data):
-    return Config(dict(data=dict(train=dict(), val=dict(), test=dict(),
-                                 **data)))
+    return Config(
+        dict(data=dict(train=dict(), val=dict(), test=dict(), **data))
+    )
 
 
 def test_compat_cfg_imgs_per_gpu_wins():
@@ -196,16 +244,34 @@ def test_compat_cfg_imgs_per_gpu_wins():
 
 def test_compat_cfg_samples_per_gpu_twice_is_an_error():
     with pytest.raises(AssertionError, match='samples_per_gpu.*both'):
-        compat_cfg(data_cfg(samples_per_gpu=2,
-                            train_dataloader=dict(samples_per_gpu=4)))
+        compat_cfg(
+            data_cfg(
+                samples_per_gpu=2, train_dataloader=dict(samples_per_gpu=4)
+            )
+        )
     with pytest.raises(AssertionError, match='data.val_dataloader'):
-        compat_cfg(Config(dict(data=dict(
-            train=dict(), val=dict(samples_per_gpu=2), test=dict(),
-            val_dataloader=dict(samples_per_gpu=3)))))
-    cfg = compat_cfg(data_cfg(samples_per_gpu=2, workers_per_gpu=3,
-                              test_dataloader=dict(workers_per_gpu=1)))
-    assert cfg.data.train_dataloader == dict(samples_per_gpu=2,
-                                             workers_per_gpu=3)
+        compat_cfg(
+            Config(
+                dict(
+                    data=dict(
+                        train=dict(),
+                        val=dict(samples_per_gpu=2),
+                        test=dict(),
+                        val_dataloader=dict(samples_per_gpu=3),
+                    )
+                )
+            )
+        )
+    cfg = compat_cfg(
+        data_cfg(
+            samples_per_gpu=2,
+            workers_per_gpu=3,
+            test_dataloader=dict(workers_per_gpu=1),
+        )
+    )
+    assert cfg.data.train_dataloader == dict(
+        samples_per_gpu=2, workers_per_gpu=3
+    )
     assert cfg.data.test_dataloader.workers_per_gpu == 3
 
 

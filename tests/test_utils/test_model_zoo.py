@@ -1,5 +1,6 @@
 """Pretrained weights by name (torchvision://, open-mmlab://, URLs) through
 torch's hub cache, never touching the network in tests."""
+
 import os.path as osp
 
 import pytest
@@ -12,8 +13,10 @@ from mmdet.utils import model_zoo
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
 R50_URL = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
-CAFFE_URL = ('https://download.openmmlab.com/pretrain/third_party/'
-             'resnet50_msra-5891d200.pth')
+CAFFE_URL = (
+    'https://download.openmmlab.com/pretrain/third_party/'
+    'resnet50_msra-5891d200.pth'
+)
 
 
 @pytest.fixture
@@ -35,10 +38,13 @@ def hub(tmp_path, monkeypatch):
 def test_names_resolve_as_mmcv_does():
     assert model_zoo.checkpoint_url('torchvision://resnet50') == R50_URL
     assert model_zoo.checkpoint_url('modelzoo://resnet50') == R50_URL
-    assert model_zoo.checkpoint_url(
-        'open-mmlab://detectron2/resnet50_caffe') == CAFFE_URL
+    assert (
+        model_zoo.checkpoint_url('open-mmlab://detectron2/resnet50_caffe')
+        == CAFFE_URL
+    )
     v2 = model_zoo.checkpoint_url(
-        'torchvision://ResNet50_Weights.IMAGENET1K_V2')
+        'torchvision://ResNet50_Weights.IMAGENET1K_V2'
+    )
     assert v2.endswith('.pth') and v2 != R50_URL
     assert model_zoo.checkpoint_url('a/b.pth') == 'a/b.pth'
     with pytest.raises(KeyError, match='torchvision://resnet51'):
@@ -64,13 +70,17 @@ def r50_hub(tmp_path_factory):
 
 
 @pytest.mark.parametrize('with_fc', [False, True])
-def test_torchvision_weights_from_the_hub_cache(hub, r50_hub, monkeypatch,
-                                                with_fc):
+def test_torchvision_weights_from_the_hub_cache(
+    hub, r50_hub, monkeypatch, with_fc
+):
     _, calls = hub
     home, weights = r50_hub
     monkeypatch.setenv('TORCH_HOME', home)
-    cfg = dict(type='ResNet', depth=50, init_cfg=dict(
-        type='Pretrained', checkpoint='torchvision://resnet50'))
+    cfg = dict(
+        type='ResNet',
+        depth=50,
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'),
+    )
     if with_fc:
         cfg['num_classes'] = 1000
     model = build_backbone(cfg)
@@ -82,20 +92,26 @@ def test_torchvision_weights_from_the_hub_cache(hub, r50_hub, monkeypatch,
         assert torch.equal(value, weights[key]), key
 
 
-def test_stock_config_initialises_from_the_hub_cache(hub, r50_hub,
-                                                     monkeypatch):
+def test_stock_config_initialises_from_the_hub_cache(
+    hub, r50_hub, monkeypatch
+):
     _, calls = hub
     home, weights = r50_hub
     monkeypatch.setenv('TORCH_HOME', home)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn',
-                                   'faster_rcnn_r50_fpn_1x_coco.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            ROOT, 'configs', 'faster_rcnn', 'faster_rcnn_r50_fpn_1x_coco.py'
+        )
+    )
     model = build_detector(cfg.model)
     model.init_weights()
     assert calls == []
-    assert torch.equal(model.backbone.layer4[2].conv3.weight,
-                       weights['layer4.2.conv3.weight'])
-    assert torch.equal(model.backbone.bn1.running_mean,
-                       weights['bn1.running_mean'])
+    assert torch.equal(
+        model.backbone.layer4[2].conv3.weight, weights['layer4.2.conv3.weight']
+    )
+    assert torch.equal(
+        model.backbone.bn1.running_mean, weights['bn1.running_mean']
+    )
 
 
 def test_open_mmlab_name_and_pretrained_argument(hub):
@@ -103,12 +119,19 @@ def test_open_mmlab_name_and_pretrained_argument(hub):
     cache.mkdir(parents=True)
     source = build_backbone(dict(type='ResNet', depth=18, style='caffe'))
     with torch.no_grad():
-        source.conv1.weight.add_(1.)
-    torch.save(dict(state_dict=source.state_dict()),
-               str(cache / osp.basename(CAFFE_URL)))
-    model = build_backbone(dict(
-        type='ResNet', depth=18, style='caffe',
-        pretrained='open-mmlab://detectron2/resnet50_caffe'))
+        source.conv1.weight.add_(1.0)
+    torch.save(
+        dict(state_dict=source.state_dict()),
+        str(cache / osp.basename(CAFFE_URL)),
+    )
+    model = build_backbone(
+        dict(
+            type='ResNet',
+            depth=18,
+            style='caffe',
+            pretrained='open-mmlab://detectron2/resnet50_caffe',
+        )
+    )
     model.init_weights()
     assert calls == []
     assert torch.equal(model.conv1.weight, source.conv1.weight)
@@ -116,8 +139,15 @@ def test_open_mmlab_name_and_pretrained_argument(hub):
 
 def test_offline_error_names_url_and_path(hub):
     cache, calls = hub
-    model = build_backbone(dict(type='ResNet', depth=18, init_cfg=dict(
-        type='Pretrained', checkpoint='torchvision://resnet18')))
+    model = build_backbone(
+        dict(
+            type='ResNet',
+            depth=18,
+            init_cfg=dict(
+                type='Pretrained', checkpoint='torchvision://resnet18'
+            ),
+        )
+    )
     with pytest.raises(model_zoo.PretrainedDownloadError) as err:
         model.init_weights()
     url = model_zoo.checkpoint_url('torchvision://resnet18')

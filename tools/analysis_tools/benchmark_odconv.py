@@ -15,6 +15,7 @@ The two layers are timed alternately and each time is the minimum over
 other processes sharing the CPU. On a busy machine ``--threads 1`` gives
 steadier numbers than a thread pool that waits for descheduled threads.
 """
+
 import argparse
 import statistics
 import time
@@ -42,14 +43,23 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--scale', type=float, default=1.0,
-                        help='input size relative to 800x1333')
+    parser.add_argument(
+        '--scale',
+        type=float,
+        default=1.0,
+        help='input size relative to 800x1333',
+    )
     parser.add_argument('--repeat', type=int, default=20)
     parser.add_argument('--kernel-num', type=int, default=4)
-    parser.add_argument('--fp16', action='store_true',
-                        help='autocast to half precision (cuda)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument(
+        '--fp16', action='store_true', help='autocast to half precision (cuda)'
+    )
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (default: torch\'s choice)',
+    )
     parser.add_argument('--stat', choices=('min', 'median'), default='min')
     return parser.parse_args()
 
@@ -95,13 +105,17 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     height, width = int(800 * args.scale), int(1333 * args.scale)
-    print(f'device {args.device}, batch {args.batch}, input '
-          f'{height}x{width}, kernel_num {args.kernel_num}, '
-          f'fp16 {args.fp16}, torch {torch.__version__}, threads '
-          f'{torch.get_num_threads()}, {args.stat} of {args.repeat} runs')
-    header = (f'{"layer":24s} {"feature":>9s} | {"conv ms":>8s} '
-              f'{"odconv ms":>9s} {"ratio":>6s} | {"conv ms":>8s} '
-              f'{"odconv ms":>9s} {"ratio":>6s}')
+    print(
+        f'device {args.device}, batch {args.batch}, input '
+        f'{height}x{width}, kernel_num {args.kernel_num}, '
+        f'fp16 {args.fp16}, torch {torch.__version__}, threads '
+        f'{torch.get_num_threads()}, {args.stat} of {args.repeat} runs'
+    )
+    header = (
+        f'{"layer":24s} {"feature":>9s} | {"conv ms":>8s} '
+        f'{"odconv ms":>9s} {"ratio":>6s} | {"conv ms":>8s} '
+        f'{"odconv ms":>9s} {"ratio":>6s}'
+    )
     print(f'{"":35s} |{"inference":^26s}|{"forward+backward":^26s}')
     print(header)
     print('-' * len(header))
@@ -109,10 +123,18 @@ def main():
     for name, cin, cout, k, stride, groups, fstride in LAYERS:
         size = (args.batch, cin, -(-height // fstride), -(-width // fstride))
         x = torch.randn(size, device=args.device)
-        plain = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups,
-                          bias=False).to(args.device)
-        od = ODConv2d(cin, cout, k, stride, k // 2, groups=groups,
-                      kernel_num=args.kernel_num).to(args.device)
+        plain = nn.Conv2d(
+            cin, cout, k, stride, k // 2, groups=groups, bias=False
+        ).to(args.device)
+        od = ODConv2d(
+            cin,
+            cout,
+            k,
+            stride,
+            k // 2,
+            groups=groups,
+            kernel_num=args.kernel_num,
+        ).to(args.device)
         row = f'{name:24s} {size[2]:>4d}x{size[3]:<4d} |'
         for train in (False, True):
             x.requires_grad_(train)
@@ -123,9 +145,11 @@ def main():
     print('-' * len(header))
     for train, target in ((False, 1.1), (True, 1.3)):
         mean = statistics.mean(ratios[train])
-        print(f'{"forward+backward" if train else "inference":16s} mean '
-              f'ratio {mean:.2f}x (target {target}x), geometric mean '
-              f'{statistics.geometric_mean(ratios[train]):.2f}x')
+        print(
+            f'{"forward+backward" if train else "inference":16s} mean '
+            f'ratio {mean:.2f}x (target {target}x), geometric mean '
+            f'{statistics.geometric_mean(ratios[train]):.2f}x'
+        )
 
 
 if __name__ == '__main__':

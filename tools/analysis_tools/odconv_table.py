@@ -12,6 +12,7 @@ eval_*.json from tools/test.py --work-dir, else the last evaluation in its
 newest .log.json) or a --results file; a config without either is 'not
 run'. The published numbers stand beside the measured ones.
 """
+
 import argparse
 import os.path as osp
 
@@ -34,24 +35,38 @@ def parse_results(items, parser):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Write the Params / box AP / mask AP table of the '
-        'ODConv configs (configs/odconv/metafile.yml) from their runs')
-    parser.add_argument('--work-dirs', nargs='+', default=[],
-                        help='folders holding one <config name>/ folder per '
-                        'run (e.g. work_dirs)')
-    parser.add_argument('--results', nargs='+', metavar='NAME=FILE',
-                        help='metrics JSON of a config (tools/test.py '
-                        '--work-dir writes eval_<time>.json); overrides '
-                        'the work dirs')
-    parser.add_argument('--config-dir', default='configs/odconv',
-                        help='where the configs and metafile.yml are '
-                        '(default: configs/odconv, run from the '
-                        'repository root)')
+        'ODConv configs (configs/odconv/metafile.yml) from their runs'
+    )
+    parser.add_argument(
+        '--work-dirs',
+        nargs='+',
+        default=[],
+        help='folders holding one <config name>/ folder per '
+        'run (e.g. work_dirs)',
+    )
+    parser.add_argument(
+        '--results',
+        nargs='+',
+        metavar='NAME=FILE',
+        help='metrics JSON of a config (tools/test.py '
+        '--work-dir writes eval_<time>.json); overrides '
+        'the work dirs',
+    )
+    parser.add_argument(
+        '--config-dir',
+        default='configs/odconv',
+        help='where the configs and metafile.yml are '
+        '(default: configs/odconv, run from the '
+        'repository root)',
+    )
     parser.add_argument('--out', help='also write the table to this .md')
     args = parser.parse_args(argv)
     args.results = parse_results(args.results, parser)
     if not osp.isdir(args.config_dir):
-        parser.error(f'config dir {args.config_dir!r} does not exist: run '
-                     'from the repository root or give --config-dir')
+        parser.error(
+            f'config dir {args.config_dir!r} does not exist: run '
+            'from the repository root or give --config-dir'
+        )
     return args
 
 

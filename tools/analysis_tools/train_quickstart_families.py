@@ -11,6 +11,7 @@ rewrites the table from the runs already in the work dir; ``--only``
 picks configs by name. The work is done by mmdet.analysis.
 quickstart_families.
 """
+
 import argparse
 import os.path as osp
 
@@ -26,28 +27,45 @@ from mmdet.analysis.quickstart_families import (
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train and evaluate every quick-start config and '
-        'write a table of their results')
-    parser.add_argument('--config-dir', default='configs/quickstart',
-                        help='where the *_tiny_coco.py configs are')
-    parser.add_argument('--work-dir', default='work_dirs/quickstart_families',
-                        help='one <config name>/ folder per run goes here')
-    parser.add_argument('--only', nargs='+', metavar='NAME',
-                        help='train only these configs (names without .py)')
-    parser.add_argument('--epochs', type=int,
-                        help="override every config's max_epochs")
-    parser.add_argument('--data-root',
-                        help='a generated set other than data/tiny_coco/')
+        'write a table of their results'
+    )
+    parser.add_argument(
+        '--config-dir',
+        default='configs/quickstart',
+        help='where the *_tiny_coco.py configs are',
+    )
+    parser.add_argument(
+        '--work-dir',
+        default='work_dirs/quickstart_families',
+        help='one <config name>/ folder per run goes here',
+    )
+    parser.add_argument(
+        '--only',
+        nargs='+',
+        metavar='NAME',
+        help='train only these configs (names without .py)',
+    )
+    parser.add_argument(
+        '--epochs', type=int, help="override every config's max_epochs"
+    )
+    parser.add_argument(
+        '--data-root', help='a generated set other than data/tiny_coco/'
+    )
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--table-only', action='store_true',
-                        help='train nothing; write the table of the runs '
-                        'in --work-dir')
+    parser.add_argument(
+        '--table-only',
+        action='store_true',
+        help='train nothing; write the table of the runs in --work-dir',
+    )
     parser.add_argument('--out', help='also write the table to this .md')
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error('--epochs must be at least 1')
     if args.data_root and not osp.isdir(args.data_root):
-        parser.error(f'--data-root {args.data_root!r} does not exist: '
-                     'generate it with tools/misc/make_tiny_coco.py --out')
+        parser.error(
+            f'--data-root {args.data_root!r} does not exist: '
+            'generate it with tools/misc/make_tiny_coco.py --out'
+        )
     return args
 
 
@@ -57,15 +75,18 @@ def main(argv=None):
     names = [config_name(c) for c in configs]
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:
-        raise SystemExit(f'--only: no config named {unknown} in '
-                         f'{args.config_dir} (there are {names})')
+        raise SystemExit(
+            f'--only: no config named {unknown} in '
+            f'{args.config_dir} (there are {names})'
+        )
     if not args.table_only:
         for config in configs:
             if args.only and config_name(config) not in args.only:
                 continue
             print(f'training and testing {config}', flush=True)
-            run_isolated(config, args.work_dir, args.epochs,
-                         args.data_root, args.seed)
+            run_isolated(
+                config, args.work_dir, args.epochs, args.data_root, args.seed
+            )
     text = render_table(collect_rows(configs, args.work_dir))
     print(text, end='')
     if args.out:

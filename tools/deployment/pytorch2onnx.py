@@ -8,6 +8,7 @@
 Needs the deployment extra: pip install -e ".[deploy]". The work is done
 by ``mmdet.apis.deployment.pytorch2onnx``.
 """
+
 import argparse
 
 from mmcv import DictAction
@@ -17,42 +18,83 @@ import mmdet  # noqa: F401 (checks the installed mmcv first)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Convert a detector from PyTorch to ONNX')
+        description='Convert a detector from PyTorch to ONNX'
+    )
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--output-file', default='tmp.onnx',
-                        help='the ONNX file to write (default: tmp.onnx)')
-    parser.add_argument('--input-img', help='image to trace with (default: '
-                        'a fixed random image of --shape or 800x1333)')
-    parser.add_argument('--test-img', help='image for --verify (default: '
-                        'the input image)')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='resize the input to H x W instead of the test '
-                        'pipeline\'s scale')
-    parser.add_argument('--opset-version', type=int, default=17,
-                        help='ONNX opset, >= 16 (default: 17)')
-    parser.add_argument('--dynamic-export', action='store_true',
-                        help='any image height and width in one file')
-    parser.add_argument('--verify', action='store_true',
-                        help='compare ONNX Runtime with PyTorch')
-    parser.add_argument('--simplify', action='store_true',
-                        help='simplify the graph with onnxsim')
-    parser.add_argument('--skip-postprocess', action='store_true',
-                        help='export only backbone, neck and RPN maps')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides as key=value pairs')
+    parser.add_argument(
+        '--output-file',
+        default='tmp.onnx',
+        help='the ONNX file to write (default: tmp.onnx)',
+    )
+    parser.add_argument(
+        '--input-img',
+        help='image to trace with (default: '
+        'a fixed random image of --shape or 800x1333)',
+    )
+    parser.add_argument(
+        '--test-img', help='image for --verify (default: the input image)'
+    )
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='resize the input to H x W instead of the test pipeline\'s scale',
+    )
+    parser.add_argument(
+        '--opset-version',
+        type=int,
+        default=17,
+        help='ONNX opset, >= 16 (default: 17)',
+    )
+    parser.add_argument(
+        '--dynamic-export',
+        action='store_true',
+        help='any image height and width in one file',
+    )
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='compare ONNX Runtime with PyTorch',
+    )
+    parser.add_argument(
+        '--simplify',
+        action='store_true',
+        help='simplify the graph with onnxsim',
+    )
+    parser.add_argument(
+        '--skip-postprocess',
+        action='store_true',
+        help='export only backbone, neck and RPN maps',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='config overrides as key=value pairs',
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from mmdet.apis.deployment import pytorch2onnx
+
     report = pytorch2onnx(
-        args.config, args.checkpoint, args.output_file,
-        input_img=args.input_img, test_img=args.test_img, shape=args.shape,
-        dynamic_export=args.dynamic_export, verify=args.verify,
-        simplify=args.simplify, skip_postprocess=args.skip_postprocess,
-        opset_version=args.opset_version, cfg_options=args.cfg_options)
+        args.config,
+        args.checkpoint,
+        args.output_file,
+        input_img=args.input_img,
+        test_img=args.test_img,
+        shape=args.shape,
+        dynamic_export=args.dynamic_export,
+        verify=args.verify,
+        simplify=args.simplify,
+        skip_postprocess=args.skip_postprocess,
+        opset_version=args.opset_version,
+        cfg_options=args.cfg_options,
+    )
     if report is not None and not report['ok']:
         raise SystemExit(1)
 

@@ -6,6 +6,7 @@
 
 The optimizer state is dropped; meta (classes, config) and weights stay.
 """
+
 import argparse
 
 from mmdet.utils.checkpoint_publish import publish_checkpoint
@@ -13,10 +14,12 @@ from mmdet.utils.checkpoint_publish import publish_checkpoint
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Strip a checkpoint for release and name it by hash')
+        description='Strip a checkpoint for release and name it by hash'
+    )
     parser.add_argument('in_file', help='the training checkpoint')
-    parser.add_argument('out_file', help='output name; the hash is '
-                        'appended before .pth')
+    parser.add_argument(
+        'out_file', help='output name; the hash is appended before .pth'
+    )
     return parser.parse_args(argv)
 
 

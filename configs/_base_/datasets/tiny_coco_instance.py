@@ -6,7 +6,8 @@ dataset_type = 'CocoDataset'
 data_root = 'data/tiny_coco/'
 classes = ('circle', 'square', 'triangle', 'cross')
 img_norm_cfg = dict(
-    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True
+)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -30,7 +31,8 @@ test_pipeline = [
             dict(type='Pad', size_divisor=32),
             dict(type='ImageToTensor', keys=['img']),
             dict(type='Collect', keys=['img']),
-        ])
+        ],
+    ),
 ]
 data = dict(
     samples_per_gpu=4,
@@ -40,17 +42,21 @@ data = dict(
         classes=classes,
         ann_file=data_root + 'annotations/instances_train.json',
         img_prefix=data_root + 'train/',
-        pipeline=train_pipeline),
+        pipeline=train_pipeline,
+    ),
     val=dict(
         type=dataset_type,
         classes=classes,
         ann_file=data_root + 'annotations/instances_val.json',
         img_prefix=data_root + 'val/',
-        pipeline=test_pipeline),
+        pipeline=test_pipeline,
+    ),
     test=dict(
         type=dataset_type,
         classes=classes,
         ann_file=data_root + 'annotations/instances_val.json',
         img_prefix=data_root + 'val/',
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 evaluation = dict(interval=1, metric=['bbox', 'segm'])

@@ -7,5 +7,6 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=500,
     warmup_ratio=0.001,
-    step=[8, 11])
+    step=[8, 11],
+)
 runner = dict(type='EpochBasedRunner', max_epochs=12)

@@ -1,15 +1,21 @@
 from .anchor_generator import AnchorGenerator
 from .builder import (
-                      ANCHOR_GENERATORS,
-                      PRIOR_GENERATORS,
-                      build_anchor_generator,
-                      build_prior_generator,
+    ANCHOR_GENERATORS,
+    PRIOR_GENERATORS,
+    build_anchor_generator,
+    build_prior_generator,
 )
 from .point_generator import MlvlPointGenerator
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [
-    'AnchorGenerator', 'anchor_inside_flags', 'images_to_levels',
-    'calc_region', 'build_anchor_generator', 'ANCHOR_GENERATORS',
-    'build_prior_generator', 'PRIOR_GENERATORS', 'MlvlPointGenerator'
+    'AnchorGenerator',
+    'anchor_inside_flags',
+    'images_to_levels',
+    'calc_region',
+    'build_anchor_generator',
+    'ANCHOR_GENERATORS',
+    'build_prior_generator',
+    'PRIOR_GENERATORS',
+    'MlvlPointGenerator',
 ]

@@ -7,6 +7,7 @@ ordered position by position (row-major over ``(y, x)``), and within a
 position in the order of the base anchors, so that output channel ``a`` of
 a dense head predicts base anchor ``a``.
 """
+
 import warnings
 
 import numpy as np
@@ -50,42 +51,59 @@ class AnchorGenerator:
                 [11.5000, 11.5000, 20.5000, 20.5000]])]
     """
 
-    def __init__(self,
-                 strides,
-                 ratios,
-                 scales=None,
-                 base_sizes=None,
-                 scale_major=True,
-                 octave_base_scale=None,
-                 scales_per_octave=None,
-                 centers=None,
-                 center_offset=0.):
+    def __init__(
+        self,
+        strides,
+        ratios,
+        scales=None,
+        base_sizes=None,
+        scale_major=True,
+        octave_base_scale=None,
+        scales_per_octave=None,
+        centers=None,
+        center_offset=0.0,
+    ):
         if centers is not None:
             if center_offset != 0:
-                raise ValueError('center_offset must be 0 when centers are '
-                                 f'given, got {center_offset}')
+                raise ValueError(
+                    'center_offset must be 0 when centers are '
+                    f'given, got {center_offset}'
+                )
             if len(centers) != len(strides):
-                raise ValueError(f'{len(centers)} centers given for '
-                                 f'{len(strides)} strides')
+                raise ValueError(
+                    f'{len(centers)} centers given for {len(strides)} strides'
+                )
         if not 0 <= center_offset <= 1:
             raise ValueError(
-                f'center_offset must be in [0, 1], got {center_offset}')
+                f'center_offset must be in [0, 1], got {center_offset}'
+            )
         self.strides = [_pair(stride) for stride in strides]
-        self.base_sizes = [min(stride) for stride in self.strides] \
-            if base_sizes is None else list(base_sizes)
+        self.base_sizes = (
+            [min(stride) for stride in self.strides]
+            if base_sizes is None
+            else list(base_sizes)
+        )
         if len(self.base_sizes) != len(self.strides):
-            raise ValueError(f'{len(self.base_sizes)} base_sizes given for '
-                             f'{len(self.strides)} strides')
+            raise ValueError(
+                f'{len(self.base_sizes)} base_sizes given for '
+                f'{len(self.strides)} strides'
+            )
 
-        use_octave = octave_base_scale is not None \
-            and scales_per_octave is not None
+        use_octave = (
+            octave_base_scale is not None and scales_per_octave is not None
+        )
         if use_octave == (scales is not None):
-            raise ValueError('give either scales, or octave_base_scale '
-                             'with scales_per_octave, not both or neither')
+            raise ValueError(
+                'give either scales, or octave_base_scale '
+                'with scales_per_octave, not both or neither'
+            )
         if use_octave:
-            octave_scales = np.array([
-                2**(i / scales_per_octave) for i in range(scales_per_octave)
-            ])
+            octave_scales = np.array(
+                [
+                    2 ** (i / scales_per_octave)
+                    for i in range(scales_per_octave)
+                ]
+            )
             scales = octave_scales * octave_base_scale
         self.scales = torch.Tensor(np.asarray(scales, dtype=np.float64))
         self.octave_base_scale = octave_base_scale
@@ -120,15 +138,14 @@ class AnchorGenerator:
                 base_size,
                 scales=self.scales,
                 ratios=self.ratios,
-                center=None if self.centers is None else self.centers[i])
+                center=None if self.centers is None else self.centers[i],
+            )
             for i, base_size in enumerate(self.base_sizes)
         ]
 
-    def gen_single_level_base_anchors(self,
-                                      base_size,
-                                      scales,
-                                      ratios,
-                                      center=None):
+    def gen_single_level_base_anchors(
+        self, base_size, scales, ratios, center=None
+    ):
         """The base anchors of one level.
 
         Args:
@@ -142,8 +159,10 @@ class AnchorGenerator:
             Tensor: (R * S, 4) anchors ``x1, y1, x2, y2`` around the centre.
         """
         if center is None:
-            center = (self.center_offset * base_size,
-                      self.center_offset * base_size)
+            center = (
+                self.center_offset * base_size,
+                self.center_offset * base_size,
+            )
         x_center, y_center = center
         h_ratios = torch.sqrt(ratios)
         w_ratios = 1 / h_ratios
@@ -153,10 +172,15 @@ class AnchorGenerator:
         else:
             ws = (base_size * scales[:, None] * w_ratios[None, :]).view(-1)
             hs = (base_size * scales[:, None] * h_ratios[None, :]).view(-1)
-        return torch.stack([
-            x_center - 0.5 * ws, y_center - 0.5 * hs, x_center + 0.5 * ws,
-            y_center + 0.5 * hs
-        ], dim=-1)
+        return torch.stack(
+            [
+                x_center - 0.5 * ws,
+                y_center - 0.5 * hs,
+                x_center + 0.5 * ws,
+                y_center + 0.5 * hs,
+            ],
+            dim=-1,
+        )
 
     # ------------------------------------------------------------ grids
     @staticmethod
@@ -170,8 +194,10 @@ class AnchorGenerator:
 
     def _check_levels(self, featmap_sizes):
         if len(featmap_sizes) != self.num_levels:
-            raise ValueError(f'{len(featmap_sizes)} feature map sizes given '
-                             f'for {self.num_levels} anchor levels')
+            raise ValueError(
+                f'{len(featmap_sizes)} feature map sizes given '
+                f'for {self.num_levels} anchor levels'
+            )
 
     def grid_priors(self, featmap_sizes, dtype=torch.float32, device='cuda'):
         """The anchors of every level.
@@ -189,15 +215,14 @@ class AnchorGenerator:
         self._check_levels(featmap_sizes)
         return [
             self.single_level_grid_priors(
-                featmap_sizes[i], level_idx=i, dtype=dtype, device=device)
+                featmap_sizes[i], level_idx=i, dtype=dtype, device=device
+            )
             for i in range(self.num_levels)
         ]
 
-    def single_level_grid_priors(self,
-                                 featmap_size,
-                                 level_idx,
-                                 dtype=torch.float32,
-                                 device='cuda'):
+    def single_level_grid_priors(
+        self, featmap_size, level_idx, dtype=torch.float32, device='cuda'
+    ):
         """The (H * W * A, 4) anchors of one level of size ``(H, W)``."""
         base_anchors = self.base_anchors[level_idx].to(device).to(dtype)
         feat_h, feat_w = featmap_size
@@ -209,12 +234,14 @@ class AnchorGenerator:
         # (positions, 1, 4) + (1, A, 4): position-major, anchor-minor
         return (shifts[:, None, :] + base_anchors[None, :, :]).view(-1, 4)
 
-    def sparse_priors(self,
-                      prior_idxs,
-                      featmap_size,
-                      level_idx,
-                      dtype=torch.float32,
-                      device='cuda'):
+    def sparse_priors(
+        self,
+        prior_idxs,
+        featmap_size,
+        level_idx,
+        dtype=torch.float32,
+        device='cuda',
+    ):
         """The anchors of one level at the given flat indices.
 
         Args:
@@ -235,31 +262,35 @@ class AnchorGenerator:
         y = (position // width % height) * self.strides[level_idx][1]
         shifts = torch.stack([x, y, x, y], dim=1).to(dtype).to(device)
         return shifts + self.base_anchors[level_idx][base_id.cpu()].to(
-            device=device, dtype=dtype)
+            device=device, dtype=dtype
+        )
 
     def grid_anchors(self, featmap_sizes, device='cuda'):
         """Deprecated name of :meth:`grid_priors`."""
-        warnings.warn('``grid_anchors`` would be deprecated soon. '
-                      'Please use ``grid_priors`` ')
+        warnings.warn(
+            '``grid_anchors`` would be deprecated soon. '
+            'Please use ``grid_priors`` '
+        )
         return self.grid_priors(featmap_sizes, device=device)
 
-    def single_level_grid_anchors(self,
-                                  base_anchors,
-                                  featmap_size,
-                                  stride=(16, 16),
-                                  device='cuda'):
+    def single_level_grid_anchors(
+        self, base_anchors, featmap_size, stride=(16, 16), device='cuda'
+    ):
         """Deprecated: shift ``base_anchors`` (A, 4) over a map of size
         ``(H, W)`` with ``stride`` ``(w, h)``; use
         :meth:`single_level_grid_priors`."""
-        warnings.warn('``single_level_grid_anchors`` would be deprecated '
-                      'soon. Please use ``single_level_grid_priors`` ')
+        warnings.warn(
+            '``single_level_grid_anchors`` would be deprecated '
+            'soon. Please use ``single_level_grid_priors`` '
+        )
         feat_h, feat_w = featmap_size
         stride_w, stride_h = _pair(stride)
         base_anchors = base_anchors.to(device)
         shift_x = torch.arange(0, feat_w, device=device).to(base_anchors)
         shift_y = torch.arange(0, feat_h, device=device).to(base_anchors)
-        shift_xx, shift_yy = self._meshgrid(shift_x * stride_w,
-                                            shift_y * stride_h)
+        shift_xx, shift_yy = self._meshgrid(
+            shift_x * stride_w, shift_y * stride_h
+        )
         shifts = torch.stack([shift_xx, shift_yy, shift_xx, shift_yy], dim=-1)
         return (shifts[:, None, :] + base_anchors[None, :, :]).view(-1, 4)
 
@@ -287,40 +318,47 @@ class AnchorGenerator:
             valid_h = min(int(np.ceil(pad_h / stride_h)), feat_h)
             valid_w = min(int(np.ceil(pad_w / stride_w)), feat_w)
             flags.append(
-                self.single_level_valid_flags((feat_h, feat_w),
-                                              (valid_h, valid_w),
-                                              self.num_base_priors[i],
-                                              device=device))
+                self.single_level_valid_flags(
+                    (feat_h, feat_w),
+                    (valid_h, valid_w),
+                    self.num_base_priors[i],
+                    device=device,
+                )
+            )
         return flags
 
-    def single_level_valid_flags(self,
-                                 featmap_size,
-                                 valid_size,
-                                 num_base_anchors,
-                                 device='cuda'):
+    def single_level_valid_flags(
+        self, featmap_size, valid_size, num_base_anchors, device='cuda'
+    ):
         """(H * W * A,) bool: True for the anchors of the top-left
         ``valid_size`` (h, w) cells of a map of size ``featmap_size``."""
         feat_h, feat_w = featmap_size
         valid_h, valid_w = valid_size
         if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise ValueError(f'valid size {valid_size} exceeds the feature '
-                             f'map size {featmap_size}')
+            raise ValueError(
+                f'valid size {valid_size} exceeds the feature '
+                f'map size {featmap_size}'
+            )
         valid_x = torch.arange(feat_w, device=device) < valid_w
         valid_y = torch.arange(feat_h, device=device) < valid_h
         valid_xx, valid_yy = self._meshgrid(valid_x, valid_y)
         valid = valid_xx & valid_yy
-        return valid[:, None].expand(valid.size(0),
-                                     num_base_anchors).reshape(-1)
+        return (
+            valid[:, None].expand(valid.size(0), num_base_anchors).reshape(-1)
+        )
 
     def __repr__(self):
         fields = [
-            ('strides', self.strides), ('ratios', self.ratios),
-            ('scales', self.scales), ('base_sizes', self.base_sizes),
+            ('strides', self.strides),
+            ('ratios', self.ratios),
+            ('scales', self.scales),
+            ('base_sizes', self.base_sizes),
             ('scale_major', self.scale_major),
             ('octave_base_scale', self.octave_base_scale),
             ('scales_per_octave', self.scales_per_octave),
-            ('num_levels', self.num_levels), ('centers', self.centers),
-            ('center_offset', self.center_offset)
+            ('num_levels', self.num_levels),
+            ('centers', self.centers),
+            ('center_offset', self.center_offset),
         ]
         body = ''.join(f'    {name}={value},\n' for name, value in fields)
         return f'{self.__class__.__name__}(\n{body})'

@@ -1,4 +1,5 @@
 """Points (cell centres) of a feature pyramid, for anchor-free heads."""
+
 import numpy as np
 import torch
 from torch.nn.modules.utils import _pair
@@ -43,14 +44,18 @@ class MlvlPointGenerator:
 
     def _check_levels(self, featmap_sizes):
         if len(featmap_sizes) != self.num_levels:
-            raise ValueError(f'{len(featmap_sizes)} feature map sizes given '
-                             f'for {self.num_levels} point levels')
+            raise ValueError(
+                f'{len(featmap_sizes)} feature map sizes given '
+                f'for {self.num_levels} point levels'
+            )
 
-    def grid_priors(self,
-                    featmap_sizes,
-                    dtype=torch.float32,
-                    device='cuda',
-                    with_stride=False):
+    def grid_priors(
+        self,
+        featmap_sizes,
+        dtype=torch.float32,
+        device='cuda',
+        with_stride=False,
+    ):
         """The points of every level.
 
         Returns:
@@ -60,32 +65,41 @@ class MlvlPointGenerator:
         self._check_levels(featmap_sizes)
         return [
             self.single_level_grid_priors(
-                featmap_sizes[i], level_idx=i, dtype=dtype, device=device,
-                with_stride=with_stride) for i in range(self.num_levels)
+                featmap_sizes[i],
+                level_idx=i,
+                dtype=dtype,
+                device=device,
+                with_stride=with_stride,
+            )
+            for i in range(self.num_levels)
         ]
 
-    def single_level_grid_priors(self,
-                                 featmap_size,
-                                 level_idx,
-                                 dtype=torch.float32,
-                                 device='cuda',
-                                 with_stride=False):
+    def single_level_grid_priors(
+        self,
+        featmap_size,
+        level_idx,
+        dtype=torch.float32,
+        device='cuda',
+        with_stride=False,
+    ):
         """The (H * W, 2) (or (H * W, 4) ``with_stride``) points of one
         level of size ``(H, W)``."""
         feat_h, feat_w = featmap_size
         stride_w, stride_h = self.strides[level_idx]
-        shift_x = (torch.arange(0, feat_w, device=device) +
-                   self.offset) * stride_w
-        shift_y = (torch.arange(0, feat_h, device=device) +
-                   self.offset) * stride_h
-        shift_xx, shift_yy = self._meshgrid(shift_x.to(dtype),
-                                            shift_y.to(dtype))
+        shift_x = (
+            torch.arange(0, feat_w, device=device) + self.offset
+        ) * stride_w
+        shift_y = (
+            torch.arange(0, feat_h, device=device) + self.offset
+        ) * stride_h
+        shift_xx, shift_yy = self._meshgrid(
+            shift_x.to(dtype), shift_y.to(dtype)
+        )
         if not with_stride:
             return torch.stack([shift_xx, shift_yy], dim=-1)
-        strides_w = shift_xx.new_full((shift_xx.size(0), ), stride_w)
-        strides_h = shift_xx.new_full((shift_yy.size(0), ), stride_h)
-        return torch.stack([shift_xx, shift_yy, strides_w, strides_h],
-                           dim=-1)
+        strides_w = shift_xx.new_full((shift_xx.size(0),), stride_w)
+        strides_h = shift_xx.new_full((shift_yy.size(0),), stride_h)
+        return torch.stack([shift_xx, shift_yy, strides_w, strides_h], dim=-1)
 
     def valid_flags(self, featmap_sizes, pad_shape, device='cuda'):
         """Per level (H * W,) bool: the points whose cell covers some of
@@ -98,30 +112,36 @@ class MlvlPointGenerator:
             valid_h = min(int(np.ceil(pad_h / stride_h)), feat_h)
             valid_w = min(int(np.ceil(pad_w / stride_w)), feat_w)
             flags.append(
-                self.single_level_valid_flags((feat_h, feat_w),
-                                              (valid_h, valid_w),
-                                              device=device))
+                self.single_level_valid_flags(
+                    (feat_h, feat_w), (valid_h, valid_w), device=device
+                )
+            )
         return flags
 
-    def single_level_valid_flags(self, featmap_size, valid_size,
-                                 device='cuda'):
+    def single_level_valid_flags(
+        self, featmap_size, valid_size, device='cuda'
+    ):
         """(H * W,) bool: True in the top-left ``valid_size`` cells."""
         feat_h, feat_w = featmap_size
         valid_h, valid_w = valid_size
         if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise ValueError(f'valid size {valid_size} exceeds the feature '
-                             f'map size {featmap_size}')
+            raise ValueError(
+                f'valid size {valid_size} exceeds the feature '
+                f'map size {featmap_size}'
+            )
         valid_x = torch.arange(feat_w, device=device) < valid_w
         valid_y = torch.arange(feat_h, device=device) < valid_h
         valid_xx, valid_yy = self._meshgrid(valid_x, valid_y)
         return valid_xx & valid_yy
 
-    def sparse_priors(self,
-                      prior_idxs,
-                      featmap_size,
-                      level_idx,
-                      dtype=torch.float32,
-                      device='cuda'):
+    def sparse_priors(
+        self,
+        prior_idxs,
+        featmap_size,
+        level_idx,
+        dtype=torch.float32,
+        device='cuda',
+    ):
         """The (K, 2) points at flat indices ``prior_idxs`` of one level."""
         height, width = featmap_size
         stride_w, stride_h = self.strides[level_idx]
@@ -130,5 +150,7 @@ class MlvlPointGenerator:
         return torch.stack([x, y], dim=1).to(dtype).to(device)
 
     def __repr__(self):
-        return (f'{type(self).__name__}(strides={self.strides}, '
-                f'offset={self.offset})')
+        return (
+            f'{type(self).__name__}(strides={self.strides}, '
+            f'offset={self.offset})'
+        )

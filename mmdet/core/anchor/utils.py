@@ -1,4 +1,5 @@
 """Helpers around anchors: level splitting, border checks, regions."""
+
 import torch
 
 
@@ -18,10 +19,9 @@ def images_to_levels(target, num_levels):
     return list(stacked.split(list(num_levels), dim=1))
 
 
-def anchor_inside_flags(flat_anchors,
-                        valid_flags,
-                        img_shape,
-                        allowed_border=0):
+def anchor_inside_flags(
+    flat_anchors, valid_flags, img_shape, allowed_border=0
+):
     """Which anchors are valid and lie inside the image (up to a border).
 
     Args:
@@ -37,10 +37,13 @@ def anchor_inside_flags(flat_anchors,
     img_h, img_w = img_shape[:2]
     if allowed_border < 0:
         return valid_flags
-    return (valid_flags & (flat_anchors[:, 0] >= -allowed_border)
-            & (flat_anchors[:, 1] >= -allowed_border)
-            & (flat_anchors[:, 2] < img_w + allowed_border)
-            & (flat_anchors[:, 3] < img_h + allowed_border))
+    return (
+        valid_flags
+        & (flat_anchors[:, 0] >= -allowed_border)
+        & (flat_anchors[:, 1] >= -allowed_border)
+        & (flat_anchors[:, 2] < img_w + allowed_border)
+        & (flat_anchors[:, 3] < img_h + allowed_border)
+    )
 
 
 def calc_region(bbox, ratio, featmap_size=None):

@@ -3,6 +3,7 @@
 ``default_args`` are passed as keyword arguments, as MMDetection does:
 ``build_sampler(cfg, context=head)``.
 """
+
 from mmcv.utils import Registry
 
 from mmdet.utils.registry import build_from_cfg

@@ -2,6 +2,7 @@
 
 Boxes are ``x1, y1, x2, y2`` in pixels, widths ``x2 - x1`` (no +1).
 """
+
 import numpy as np
 import torch
 
@@ -22,11 +23,13 @@ def bbox_flip(bboxes, img_shape, direction='horizontal'):
         Tensor: the flipped boxes, same shape.
     """
     if bboxes.shape[-1] % 4 != 0:
-        raise ValueError(f'boxes must have 4 * k columns, got '
-                         f'{tuple(bboxes.shape)}')
+        raise ValueError(
+            f'boxes must have 4 * k columns, got {tuple(bboxes.shape)}'
+        )
     if direction not in FLIP_DIRECTIONS:
-        raise ValueError(f'direction must be one of {FLIP_DIRECTIONS}, '
-                         f'got {direction!r}')
+        raise ValueError(
+            f'direction must be one of {FLIP_DIRECTIONS}, got {direction!r}'
+        )
     height, width = img_shape[:2]
     flipped = bboxes.clone()
     if direction in ('horizontal', 'diagonal'):
@@ -38,11 +41,9 @@ def bbox_flip(bboxes, img_shape, direction='horizontal'):
     return flipped
 
 
-def bbox_mapping(bboxes,
-                 img_shape,
-                 scale_factor,
-                 flip,
-                 flip_direction='horizontal'):
+def bbox_mapping(
+    bboxes, img_shape, scale_factor, flip, flip_direction='horizontal'
+):
     """Map boxes of an original image into its resized (and flipped)
     version.
 
@@ -63,17 +64,17 @@ def bbox_mapping(bboxes,
     return new_bboxes
 
 
-def bbox_mapping_back(bboxes,
-                      img_shape,
-                      scale_factor,
-                      flip,
-                      flip_direction='horizontal'):
+def bbox_mapping_back(
+    bboxes, img_shape, scale_factor, flip, flip_direction='horizontal'
+):
     """Inverse of :func:`bbox_mapping`: from resized (flipped) image
     pixels back to original-image pixels. Boxes may be (n, 4 * k)."""
-    new_bboxes = bbox_flip(bboxes, img_shape,
-                           flip_direction) if flip else bboxes
+    new_bboxes = (
+        bbox_flip(bboxes, img_shape, flip_direction) if flip else bboxes
+    )
     new_bboxes = new_bboxes.reshape(-1, 4) / new_bboxes.new_tensor(
-        scale_factor)
+        scale_factor
+    )
     return new_bboxes.view(bboxes.shape)
 
 
@@ -133,14 +134,18 @@ def _clip_bounds(max_shape, like):
     (tuple, list of tuples, tensor)."""
     shape = torch.as_tensor(max_shape, device=like.device)
     if shape.dim() not in (1, 2) or shape.size(-1) < 2:
-        raise ValueError('max_shape must be (H, W[, C]) or a list of them, '
-                         f'got {max_shape!r}')
+        raise ValueError(
+            'max_shape must be (H, W[, C]) or a list of them, '
+            f'got {max_shape!r}'
+        )
     wh = shape[..., :2].flip(-1).to(like.dtype)
     bounds = torch.cat([wh, wh], dim=-1)
     if bounds.dim() == 2:
         if like.dim() < 3 or like.size(0) != bounds.size(0):
-            raise ValueError('one max_shape per image needs batched boxes '
-                             'with as many images')
+            raise ValueError(
+                'one max_shape per image needs batched boxes '
+                'with as many images'
+            )
         bounds = bounds.view(-1, *([1] * (like.dim() - 2)), 4)
     return bounds
 
@@ -185,17 +190,22 @@ def distance2bbox(points, distance, max_shape=None):
     bboxes = torch.cat([lt, rb], dim=-1)
     if max_shape is None:
         return bboxes
-    if not torch.is_tensor(max_shape) and len(max_shape) and \
-            isinstance(max_shape[0], (list, tuple, torch.Tensor)):
+    if (
+        not torch.is_tensor(max_shape)
+        and len(max_shape)
+        and isinstance(max_shape[0], (list, tuple, torch.Tensor))
+    ):
         max_shape = [tuple(shape[:2]) for shape in max_shape]
-    shape = torch.as_tensor(max_shape, dtype=bboxes.dtype,
-                            device=bboxes.device)[..., :2]
+    shape = torch.as_tensor(
+        max_shape, dtype=bboxes.dtype, device=bboxes.device
+    )[..., :2]
     if shape.dim() == 2:
         if bboxes.dim() != 3 or shape.size(0) != bboxes.size(0):
             raise InvalidArgumentError(
                 f'distance2bbox: {shape.size(0)} max_shapes for boxes of '
                 f'shape {tuple(bboxes.shape)}; give one (H, W) per image '
-                'of a (B, N, 4) batch')
+                'of a (B, N, 4) batch'
+            )
         shape = shape[:, None, :]  # (B, 1, 2)
     bounds = shape.flip(-1)
     bounds = torch.cat([bounds, bounds], dim=-1)  # W, H, W, H
@@ -245,5 +255,9 @@ def bbox_xyxy_to_cxcywh(bbox):
 
 def find_inside_bboxes(bboxes, img_h, img_w):
     """(n,) bool: boxes (n, 4) that overlap the image ``img_h x img_w``."""
-    return ((bboxes[:, 0] < img_w) & (bboxes[:, 2] > 0)
-            & (bboxes[:, 1] < img_h) & (bboxes[:, 3] > 0))
+    return (
+        (bboxes[:, 0] < img_w)
+        & (bboxes[:, 2] > 0)
+        & (bboxes[:, 1] < img_h)
+        & (bboxes[:, 3] > 0)
+    )

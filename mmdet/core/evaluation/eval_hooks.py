@@ -11,6 +11,7 @@ numbers plain Python floats, so checkpoints carrying them (the best
 score sits in ``meta['hook_msgs']``) load under
 ``torch.load(weights_only=True)``.
 """
+
 import bisect
 import os.path as osp
 import sys
@@ -27,8 +28,10 @@ from ..hook.rng_state import preserved_rng_state
 
 def _as_python_numbers(eval_res):
     """numpy scalars -> float; strings such as ``bbox_mAP_copypaste`` kept."""
-    return {key: val if isinstance(val, str) else float(val)
-            for key, val in eval_res.items()}
+    return {
+        key: val if isinstance(val, str) else float(val)
+        for key, val in eval_res.items()
+    }
 
 
 def calc_dynamic_intervals(start_interval, dynamic_intervals):
@@ -44,11 +47,16 @@ def calc_dynamic_intervals(start_interval, dynamic_intervals):
         tuple[list[int], list[int]]: milestones (starting with 0) and the
         interval from each.
     """
-    if not (isinstance(dynamic_intervals, (list, tuple)) and all(
-            isinstance(p, tuple) and len(p) == 2 for p in dynamic_intervals)):
+    if not (
+        isinstance(dynamic_intervals, (list, tuple))
+        and all(
+            isinstance(p, tuple) and len(p) == 2 for p in dynamic_intervals
+        )
+    ):
         raise InvalidArgumentError(
             'evaluation.dynamic_intervals must be a list of (epoch, '
-            f'interval) tuples, got {dynamic_intervals!r}')
+            f'interval) tuples, got {dynamic_intervals!r}'
+        )
     milestones = [0] + [epoch for epoch, _ in dynamic_intervals]
     intervals = [start_interval] + [iv for _, iv in dynamic_intervals]
     return milestones, intervals
@@ -70,8 +78,9 @@ class _DetEvaluateMixin:
         super().__init__(*args, **kwargs)
         self.use_dynamic_intervals = dynamic_intervals is not None
         if self.use_dynamic_intervals:
-            self.dynamic_milestones, self.dynamic_intervals = \
+            self.dynamic_milestones, self.dynamic_intervals = (
                 calc_dynamic_intervals(self.interval, dynamic_intervals)
+            )
 
     def _decide_interval(self, runner):
         if self.use_dynamic_intervals:
@@ -105,19 +114,25 @@ class _DetEvaluateMixin:
             raise TypeError(
                 f'{type(self).__name__} has no test_fn and mmdet.apis is not '
                 'loaded: pass test_fn=mmdet.apis.'
-                f'{self._default_test_fn_name} (train_detector does)')
+                f'{self._default_test_fn_name} (train_detector does)'
+            )
         return getattr(apis, self._default_test_fn_name)
 
     def evaluate(self, runner, results):
-        eval_res = _as_python_numbers(self.dataloader.dataset.evaluate(
-            results, logger=runner.logger, **self.eval_kwargs))
+        eval_res = _as_python_numbers(
+            self.dataloader.dataset.evaluate(
+                results, logger=runner.logger, **self.eval_kwargs
+            )
+        )
         runner.log_buffer.output.update(eval_res)
         runner.log_buffer.ready = True
         if self.save_best is None:
             return None
         if not eval_res:
-            warnings.warn('evaluation returned no metric: the best '
-                          'checkpoint is not updated this time')
+            warnings.warn(
+                'evaluation returned no metric: the best '
+                'checkpoint is not updated this time'
+            )
             return None
         if self.key_indicator == 'auto':
             self._init_rule(self.rule, next(iter(eval_res)))
@@ -132,6 +147,7 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
     (``mmdet.apis.single_gpu_test``); the remaining keyword arguments
     (``metric``, ``classwise``, ...) go to ``dataset.evaluate``.
     """
+
     _default_test_fn_name = 'single_gpu_test'
 
     def __init__(self, dataloader, *args, test_fn=None, **kwargs):
@@ -141,8 +157,9 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
     def _run_evaluation(self, runner):
         if not self._should_evaluate(runner):
             return
-        results = self._detection_test_fn()(runner.model, self.dataloader,
-                                             show=False)
+        results = self._detection_test_fn()(
+            runner.model, self.dataloader, show=False
+        )
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
         if self.save_best and key_score:
@@ -153,6 +170,7 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
     """Distributed evaluation hook: every rank tests its share, rank 0
     gathers (through ``tmpdir`` or, with ``gpu_collect``, collectives) and
     evaluates. ``test_fn`` defaults to ``mmdet.apis.multi_gpu_test``."""
+
     _default_test_fn_name = 'multi_gpu_test'
 
     def __init__(self, dataloader, *args, test_fn=None, **kwargs):
@@ -174,8 +192,11 @@ class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
             return
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
         results = self._detection_test_fn()(
-            runner.model, self.dataloader, tmpdir=tmpdir,
-            gpu_collect=self.gpu_collect)
+            runner.model,
+            self.dataloader,
+            tmpdir=tmpdir,
+            gpu_collect=self.gpu_collect,
+        )
         if runner.rank == 0:
             print('\n')
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)

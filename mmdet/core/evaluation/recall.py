@@ -1,5 +1,6 @@
 """Average recall of region proposals (``CocoDataset`` metric
 ``proposal_fast``)."""
+
 import numpy as np
 import torch
 
@@ -22,7 +23,8 @@ def _matched_ious(gts, proposals):
         return matched
     ious = bbox_overlaps(
         torch.from_numpy(np.asarray(gts, np.float64)),
-        torch.from_numpy(np.asarray(proposals, np.float64))).numpy()
+        torch.from_numpy(np.asarray(proposals, np.float64)),
+    ).numpy()
     for _ in range(min(ious.shape)):
         g, p = np.unravel_index(ious.argmax(), ious.shape)
         if ious[g, p] < 0:
@@ -51,9 +53,11 @@ def average_recall(gt_bboxes, proposals, proposal_nums, iou_thrs):
         return recalls
     thrs = np.asarray(iou_thrs, dtype=np.float64)
     for k, num in enumerate(proposal_nums):
-        ious = np.concatenate([
-            _matched_ious(g, np.asarray(p)[:num, :4])
-            for g, p in zip(gt_bboxes, proposals)
-        ])
+        ious = np.concatenate(
+            [
+                _matched_ious(g, np.asarray(p)[:num, :4])
+                for g, p in zip(gt_bboxes, proposals)
+            ]
+        )
         recalls[k] = (ious[None, :] >= thrs[:, None]).sum(1).mean() / num_gts
     return recalls

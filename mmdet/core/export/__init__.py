@@ -1,13 +1,19 @@
 """Export of detectors to ONNX and their inference in ONNX Runtime."""
+
 from .deps import INSTALL_HINT, import_deploy_module
 from .detector import (
-                       ExportableFeatureMaps,
-                       ExportableTwoStageDetector,
-                       pool_rois,
+    ExportableFeatureMaps,
+    ExportableTwoStageDetector,
+    pool_rois,
 )
 from .ops import onnx_nms, topk_at_most
 
 __all__ = [
-    'INSTALL_HINT', 'import_deploy_module', 'ExportableFeatureMaps',
-    'ExportableTwoStageDetector', 'pool_rois', 'onnx_nms', 'topk_at_most'
+    'INSTALL_HINT',
+    'import_deploy_module',
+    'ExportableFeatureMaps',
+    'ExportableTwoStageDetector',
+    'pool_rois',
+    'onnx_nms',
+    'topk_at_most',
 ]

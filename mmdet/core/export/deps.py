@@ -1,8 +1,11 @@
 """The optional ``deploy`` dependencies (onnx, onnxruntime, onnxsim)."""
+
 import importlib
 
-INSTALL_HINT = ('install the deployment extra: pip install -e ".[deploy]" '
-                '(or pip install -r requirements/deploy.txt)')
+INSTALL_HINT = (
+    'install the deployment extra: pip install -e ".[deploy]" '
+    '(or pip install -r requirements/deploy.txt)'
+)
 
 
 def import_deploy_module(name):
@@ -13,4 +16,5 @@ def import_deploy_module(name):
     except ImportError as err:
         raise ImportError(
             f'{name} is needed to export or run ONNX models but is not '
-            f'installed: {INSTALL_HINT}') from err
+            f'installed: {INSTALL_HINT}'
+        ) from err

@@ -9,6 +9,7 @@ ONNX's ``NonMaxSuppression`` (per level for the RPN, per class for the
 R-CNN), and the RoIs of each FPN level are pooled and put back in order
 with a permutation instead of an indexed write.
 """
+
 import torch
 from torch import nn
 
@@ -24,15 +25,19 @@ def _nms_iou(nms_cfg, where):
     implement."""
     cfg = dict(nms_cfg)
     if cfg.pop('type', 'nms') != 'nms':
-        raise ValueError(f'{where}: only nms type "nms" exports to ONNX, '
-                         f'got {dict(nms_cfg)}')
+        raise ValueError(
+            f'{where}: only nms type "nms" exports to ONNX, '
+            f'got {dict(nms_cfg)}'
+        )
     cfg.pop('split_thr', None)
     iou = cfg.pop('iou_threshold', cfg.pop('iou_thr', None))
     if iou is None:
         raise KeyError(f'{where}: nms needs iou_threshold')
     if cfg.pop('offset', 0) != 0 or cfg:
-        raise ValueError(f'{where}: nms options {sorted(cfg)} (and '
-                         'offset=1) do not export; remove them')
+        raise ValueError(
+            f'{where}: nms options {sorted(cfg)} (and '
+            'offset=1) do not export; remove them'
+        )
     return float(iou)
 
 
@@ -44,9 +49,13 @@ def rpn_export_cfg(test_cfg):
     max_per_img = cfg.get('max_per_img', cfg.get('max_num'))
     if max_per_img is None:
         raise KeyError('test_cfg.rpn needs max_per_img')
-    return (cfg.get('nms_pre', -1), cfg.get('min_bbox_size', -1),
-            _nms_iou(nms, 'test_cfg.rpn'), max_per_img,
-            cfg.get('nms_across_levels', False))
+    return (
+        cfg.get('nms_pre', -1),
+        cfg.get('min_bbox_size', -1),
+        _nms_iou(nms, 'test_cfg.rpn'),
+        max_per_img,
+        cfg.get('nms_across_levels', False),
+    )
 
 
 def pool_rois(extractor, feats, rois):
@@ -56,7 +65,7 @@ def pool_rois(extractor, feats, rois):
     Returns:
         Tensor: (K, C, h, w) pooled features, in the order of ``rois``.
     """
-    feats = feats[:extractor.num_inputs]
+    feats = feats[: extractor.num_inputs]
     if len(feats) == 1:
         return extractor.roi_layers[0](feats[0], rois)
     levels = extractor.map_roi_levels(rois, len(feats))
@@ -94,8 +103,10 @@ class ExportableTwoStageDetector(nn.Module):
     def __init__(self, model):
         super().__init__()
         if not (hasattr(model, 'rpn_head') and hasattr(model, 'roi_head')):
-            raise TypeError(f'{type(model).__name__} is not a two-stage '
-                            'detector with rpn_head and roi_head')
+            raise TypeError(
+                f'{type(model).__name__} is not a two-stage '
+                'detector with rpn_head and roi_head'
+            )
         self.model = model
         self.rpn_cfg = rpn_export_cfg(model.rpn_head.test_cfg)
         rcnn = model.roi_head.test_cfg
@@ -112,8 +123,9 @@ class ExportableTwoStageDetector(nn.Module):
     def forward(self, img, img_shape, scale_factor):
         feats = self.model.extract_feat(img)
         proposals = self.proposals(feats, img_shape)
-        dets, labels = self.detections(feats, proposals, img_shape,
-                                       scale_factor)
+        dets, labels = self.detections(
+            feats, proposals, img_shape, scale_factor
+        )
         if not self.with_mask:
             return dets, labels
         return dets, labels, self.masks(feats, dets, labels, scale_factor)
@@ -126,37 +138,52 @@ class ExportableTwoStageDetector(nn.Module):
         cls_scores, bbox_preds = head(feats)
         anchors = head.prior_generator.grid_priors(
             [score.shape[-2:] for score in cls_scores],
-            device=cls_scores[0].device)
+            device=cls_scores[0].device,
+        )
         clip = getattr(head.bbox_coder, 'clip_border', True)
         scores, boxes, levels = [], [], []
         for lvl, (score_map, delta_map, lvl_anchors) in enumerate(
-                zip(cls_scores, bbox_preds, anchors)):
-            logits = score_map[0].permute(1, 2, 0).reshape(
-                -1, head.cls_out_channels)
+            zip(cls_scores, bbox_preds, anchors)
+        ):
+            logits = (
+                score_map[0]
+                .permute(1, 2, 0)
+                .reshape(-1, head.cls_out_channels)
+            )
             lvl_scores = head._scores_of(logits[None])[0, :, 0]
             deltas = delta_map[0].permute(1, 2, 0).reshape(-1, 4)
             lvl_scores, inds = topk_at_most(lvl_scores, nms_pre)
-            boxes.append(head.bbox_coder.decode(
-                lvl_anchors[inds], deltas[inds],
-                max_shape=img_shape if clip else None))
+            boxes.append(
+                head.bbox_coder.decode(
+                    lvl_anchors[inds],
+                    deltas[inds],
+                    max_shape=img_shape if clip else None,
+                )
+            )
             scores.append(lvl_scores)
             levels.append(torch.full_like(inds, lvl))
         scores, boxes = torch.cat(scores), torch.cat(boxes)
         levels = torch.cat(levels)
         if min_size >= 0:
             # (an .all(dim=1) here exports wrongly: two explicit tests)
-            keep = (boxes[:, 2] - boxes[:, 0] > min_size) & \
-                (boxes[:, 3] - boxes[:, 1] > min_size)
+            keep = (boxes[:, 2] - boxes[:, 0] > min_size) & (
+                boxes[:, 3] - boxes[:, 1] > min_size
+            )
             keep = torch.nonzero(keep, as_tuple=True)[0]
             scores, boxes, levels = scores[keep], boxes[keep], levels[keep]
         num_groups = 1 if across else len(cls_scores)
         groups = torch.arange(num_groups, device=levels.device)
-        in_group = levels[None] == groups[:, None] if not across else \
-            torch.ones_like(scores, dtype=torch.bool)[None]
-        group_scores = torch.where(in_group, scores[None],
-                                   torch.full_like(scores, _OUTSIDE_GROUP))
-        selected = onnx_nms(boxes[None], group_scores[None], iou,
-                            _GROUP_THRESHOLD)
+        in_group = (
+            levels[None] == groups[:, None]
+            if not across
+            else torch.ones_like(scores, dtype=torch.bool)[None]
+        )
+        group_scores = torch.where(
+            in_group, scores[None], torch.full_like(scores, _OUTSIDE_GROUP)
+        )
+        selected = onnx_nms(
+            boxes[None], group_scores[None], iou, _GROUP_THRESHOLD
+        )
         kept = selected[:, 2]
         _, order = topk_at_most(scores[kept], max_per_img)
         return boxes[kept[order]]
@@ -167,25 +194,33 @@ class ExportableTwoStageDetector(nn.Module):
         pixels and (n,) labels."""
         roi_head = self.model.roi_head
         bbox_head = roi_head.bbox_head
-        rois = torch.cat([proposals.new_zeros(size_of(proposals, 0), 1),
-                          proposals], dim=1)
+        rois = torch.cat(
+            [proposals.new_zeros(size_of(proposals, 0), 1), proposals], dim=1
+        )
         cls_score, bbox_pred = bbox_head(
-            pool_rois(roi_head.bbox_roi_extractor, feats, rois))
+            pool_rois(roi_head.bbox_roi_extractor, feats, rois)
+        )
         if bbox_head.custom_cls_channels:
             scores = bbox_head.loss_cls.get_activation(cls_score)
         else:
             scores = cls_score.softmax(dim=-1)
-        boxes = bbox_head.bbox_coder.decode(rois[:, 1:], bbox_pred,
-                                            max_shape=img_shape)
+        boxes = bbox_head.bbox_coder.decode(
+            rois[:, 1:], bbox_pred, max_shape=img_shape
+        )
         num_classes = scores.size(1) - 1
         boxes = boxes.view(-1, bbox_pred.size(1) // 4, 4) / scale_factor
         boxes = boxes.expand(-1, num_classes, -1)  # (K, C, 4)
         scores = scores[:, :num_classes]
-        selected = onnx_nms(boxes.transpose(0, 1), scores.t()[:, None],
-                            self.rcnn_iou, self.score_thr)
+        selected = onnx_nms(
+            boxes.transpose(0, 1),
+            scores.t()[:, None],
+            self.rcnn_iou,
+            self.score_thr,
+        )
         labels, kept = selected[:, 0], selected[:, 2]
-        det_scores, order = topk_at_most(scores[kept, labels],
-                                         self.max_per_img)
+        det_scores, order = topk_at_most(
+            scores[kept, labels], self.max_per_img
+        )
         labels, kept = labels[order], kept[order]
         dets = torch.cat([boxes[kept, labels], det_scores[:, None]], dim=1)
         return dets, labels
@@ -195,10 +230,12 @@ class ExportableTwoStageDetector(nn.Module):
         """(n, h, w) mask probabilities of each detection's class."""
         roi_head = self.model.roi_head
         input_boxes = dets[:, :4] * scale_factor
-        rois = torch.cat([input_boxes.new_zeros(size_of(dets, 0), 1),
-                          input_boxes], dim=1)
+        rois = torch.cat(
+            [input_boxes.new_zeros(size_of(dets, 0), 1), input_boxes], dim=1
+        )
         mask_pred = roi_head.mask_head(
-            pool_rois(roi_head.mask_roi_extractor, feats, rois))
+            pool_rois(roi_head.mask_roi_extractor, feats, rois)
+        )
         if roi_head.mask_head.class_agnostic:
             labels = torch.zeros_like(labels)
         index = torch.arange(size_of(mask_pred, 0), device=labels.device)
@@ -216,5 +253,6 @@ class ExportableFeatureMaps(nn.Module):
 
     def forward(self, img):
         cls_scores, bbox_preds = self.model.rpn_head(
-            self.model.extract_feat(img))
+            self.model.extract_feat(img)
+        )
         return tuple(cls_scores) + tuple(bbox_preds)

@@ -4,6 +4,7 @@ Each runs eagerly with torch / torchvision and, while ``torch.onnx.export``
 traces it, is written as the matching ONNX operator, so a traced graph and
 the eager module compute the same numbers.
 """
+
 import torch
 from torchvision.ops import nms as tv_nms
 
@@ -32,12 +33,15 @@ class _NonMaxSuppression(torch.autograd.Function):
         for b in range(scores.size(0)):
             for c in range(scores.size(1)):
                 cand = torch.nonzero(
-                    scores[b, c] > score_threshold, as_tuple=True)[0]
-                keep = cand[tv_nms(boxes[b, cand], scores[b, c, cand],
-                                   iou_threshold)]
+                    scores[b, c] > score_threshold, as_tuple=True
+                )[0]
+                keep = cand[
+                    tv_nms(boxes[b, cand], scores[b, c, cand], iou_threshold)
+                ]
                 index = torch.stack(
-                    [torch.full_like(keep, b),
-                     torch.full_like(keep, c), keep], dim=1)
+                    [torch.full_like(keep, b), torch.full_like(keep, c), keep],
+                    dim=1,
+                )
                 selected.append(index)
         if not selected:
             return boxes.new_zeros((0, 3), dtype=torch.long)
@@ -46,20 +50,25 @@ class _NonMaxSuppression(torch.autograd.Function):
     @staticmethod
     def symbolic(g, boxes, scores, iou_threshold, score_threshold):
         max_out = g.op(
-            'Constant', value_t=torch.tensor([NMS_MAX_OUTPUT],
-                                             dtype=torch.long))
-        iou = g.op('Constant',
-                   value_t=torch.tensor([iou_threshold], dtype=torch.float))
-        score = g.op('Constant',
-                     value_t=torch.tensor([score_threshold],
-                                          dtype=torch.float))
+            'Constant',
+            value_t=torch.tensor([NMS_MAX_OUTPUT], dtype=torch.long),
+        )
+        iou = g.op(
+            'Constant',
+            value_t=torch.tensor([iou_threshold], dtype=torch.float),
+        )
+        score = g.op(
+            'Constant',
+            value_t=torch.tensor([score_threshold], dtype=torch.float),
+        )
         return g.op('NonMaxSuppression', boxes, scores, max_out, iou, score)
 
 
 def onnx_nms(boxes, scores, iou_threshold, score_threshold):
     """See :class:`_NonMaxSuppression`."""
-    return _NonMaxSuppression.apply(boxes, scores, float(iou_threshold),
-                                    float(score_threshold))
+    return _NonMaxSuppression.apply(
+        boxes, scores, float(iou_threshold), float(score_threshold)
+    )
 
 
 def size_of(tensor, dim):

@@ -1,4 +1,5 @@
 """Trace a detector into an ONNX file."""
+
 import warnings
 
 import torch
@@ -19,14 +20,16 @@ def export_inputs(img, img_meta):
     return img, img_shape, scale.reshape(-1).expand(4).contiguous()
 
 
-def export_onnx(model,
-                img,
-                img_meta,
-                output_file,
-                opset_version=DEFAULT_OPSET,
-                dynamic_export=False,
-                skip_postprocess=False,
-                simplify=False):
+def export_onnx(
+    model,
+    img,
+    img_meta,
+    output_file,
+    opset_version=DEFAULT_OPSET,
+    dynamic_export=False,
+    skip_postprocess=False,
+    simplify=False,
+):
     """Export a two-stage detector to ``output_file``.
 
     Args:
@@ -47,19 +50,24 @@ def export_onnx(model,
     """
     import_deploy_module('onnx')
     if opset_version < 16:
-        raise ValueError(f'opset_version {opset_version} < 16: RoiAlign '
-                         'with aligned=True (half_pixel) needs opset 16')
+        raise ValueError(
+            f'opset_version {opset_version} < 16: RoiAlign '
+            'with aligned=True (half_pixel) needs opset 16'
+        )
     if img.size(0) != 1:
-        raise ValueError('the exported graph takes one image (batch 1), '
-                         f'got a batch of {img.size(0)}')
+        raise ValueError(
+            'the exported graph takes one image (batch 1), '
+            f'got a batch of {img.size(0)}'
+        )
     model.eval()
     if skip_postprocess:
         module = ExportableFeatureMaps(model)
-        args = (img, )
+        args = (img,)
         input_names = ['input']
         levels = len(model.rpn_head.prior_generator.strides)
-        output_names = [f'cls_score_{i}' for i in range(levels)] + \
-            [f'bbox_pred_{i}' for i in range(levels)]
+        output_names = [f'cls_score_{i}' for i in range(levels)] + [
+            f'bbox_pred_{i}' for i in range(levels)
+        ]
     else:
         module = ExportableTwoStageDetector(model)
         args = export_inputs(img, img_meta)
@@ -85,7 +93,8 @@ def export_onnx(model,
             dynamic_axes=dynamic_axes,
             opset_version=opset_version,
             do_constant_folding=True,
-            dynamo=False)
+            dynamo=False,
+        )
     if simplify:
         simplify_onnx(output_file)
     return tuple(output_names)
@@ -97,6 +106,8 @@ def simplify_onnx(onnx_file):
     onnxsim = import_deploy_module('onnxsim')
     model, ok = onnxsim.simplify(onnx.load(onnx_file))
     if not ok:
-        raise RuntimeError(f'onnxsim could not validate the simplified '
-                           f'{onnx_file}; export without --simplify')
+        raise RuntimeError(
+            f'onnxsim could not validate the simplified '
+            f'{onnx_file}; export without --simplify'
+        )
     onnx.save(model, onnx_file)

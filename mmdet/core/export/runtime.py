@@ -1,4 +1,5 @@
 """Run an exported detector in ONNX Runtime."""
+
 import numpy as np
 
 from .deps import import_deploy_module
@@ -20,7 +21,8 @@ class ORTSession:
             options.intra_op_num_threads = num_threads
             options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
-            str(onnx_file), options, providers=['CPUExecutionProvider'])
+            str(onnx_file), options, providers=['CPUExecutionProvider']
+        )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -28,12 +30,15 @@ class ORTSession:
         """Outputs (numpy arrays, by name) for the inputs in graph order
         (tensors or arrays)."""
         if len(inputs) != len(self.input_names):
-            raise ValueError(f'the graph takes {self.input_names}, got '
-                             f'{len(inputs)} inputs')
+            raise ValueError(
+                f'the graph takes {self.input_names}, got {len(inputs)} inputs'
+            )
         feed = {
             name: np.ascontiguousarray(
                 value.detach().cpu().numpy()
-                if hasattr(value, 'detach') else value)
+                if hasattr(value, 'detach')
+                else value
+            )
             for name, value in zip(self.input_names, inputs)
         }
         return dict(zip(self.output_names, self.session.run(None, feed)))

@@ -3,22 +3,31 @@ from .memory import CPUMemoryHook
 from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
 from .num_class_check import NumClassCheckHook
 from .odconv_temperature import (
-                                 ODConvTemperatureHook,
-                                 annealed_temperature,
-                                 set_temperature,
+    ODConvTemperatureHook,
+    annealed_temperature,
+    set_temperature,
 )
 from .rng_state import (
-                                 RNG_META_KEY,
-                                 RNGStateHook,
-                                 get_rng_state,
-                                 preserved_rng_state,
-                                 set_rng_state,
+    RNG_META_KEY,
+    RNGStateHook,
+    get_rng_state,
+    preserved_rng_state,
+    set_rng_state,
 )
 
 __all__ = [
-    'AtomicCheckpointHook', 'CPUMemoryHook', 'FiniteCheckOptimizerHook',
-    'NonFiniteTrainingError', 'NumClassCheckHook', 'ODConvTemperatureHook',
-    'RNG_META_KEY', 'RNGStateHook', 'annealed_temperature', 'get_rng_state',
-    'preserved_rng_state', 'save_checkpoint_atomically', 'set_rng_state',
-    'set_temperature'
+    'AtomicCheckpointHook',
+    'CPUMemoryHook',
+    'FiniteCheckOptimizerHook',
+    'NonFiniteTrainingError',
+    'NumClassCheckHook',
+    'ODConvTemperatureHook',
+    'RNG_META_KEY',
+    'RNGStateHook',
+    'annealed_temperature',
+    'get_rng_state',
+    'preserved_rng_state',
+    'save_checkpoint_atomically',
+    'set_rng_state',
+    'set_temperature',
 ]

@@ -10,6 +10,7 @@ is switched the same way. ``AtomicCheckpointHook`` is mmcv's
 clean-up) saving this way; ``train_detector`` uses it for a
 ``checkpoint_config`` that names no ``type``.
 """
+
 import glob
 import os
 import os.path as osp
@@ -44,8 +45,7 @@ def replace_link(filename, link_path):
     os.replace(tmp_path, link_path)
 
 
-def save_checkpoint_atomically(runner, out_dir, create_symlink=True,
-                               **kwargs):
+def save_checkpoint_atomically(runner, out_dir, create_symlink=True, **kwargs):
     """``runner.save_checkpoint(out_dir, **kwargs)``, atomically.
 
     The runner saves into a staging folder inside ``out_dir`` (same file
@@ -62,8 +62,10 @@ def save_checkpoint_atomically(runner, out_dir, create_symlink=True,
         runner.save_checkpoint(staging, create_symlink=False, **kwargs)
         saved = os.listdir(staging)
         if len(saved) != 1:
-            raise RuntimeError(f'expected the runner to write one checkpoint '
-                               f'file, found {saved} in {staging}')
+            raise RuntimeError(
+                f'expected the runner to write one checkpoint '
+                f'file, found {saved} in {staging}'
+            )
         filename = saved[0]
         _fsync(osp.join(staging, filename))
         final_path = osp.join(out_dir, filename)
@@ -86,8 +88,9 @@ class AtomicCheckpointHook(CheckpointHook):
     def before_run(self, runner):
         super().before_run(runner)
         if self._local():
-            for path in glob.glob(osp.join(self.out_dir,
-                                           STAGING_PREFIX + '*')):
+            for path in glob.glob(
+                osp.join(self.out_dir, STAGING_PREFIX + '*')
+            ):
                 shutil.rmtree(path, ignore_errors=True)
 
     def _local(self):
@@ -100,8 +103,11 @@ class AtomicCheckpointHook(CheckpointHook):
         if not self._local():
             return super()._save_checkpoint(runner)
         path = save_checkpoint_atomically(
-            runner, self.out_dir, save_optimizer=self.save_optimizer,
-            **self.args)
+            runner,
+            self.out_dir,
+            save_optimizer=self.save_optimizer,
+            **self.args,
+        )
         if runner.meta is not None:
             runner.meta.setdefault('hook_msgs', dict())
             runner.meta['hook_msgs']['last_ckpt'] = path
@@ -115,8 +121,9 @@ class AtomicCheckpointHook(CheckpointHook):
         else:
             current, name = runner.iter + 1, 'iter_{}.pth'
         filename_tmpl = self.args.get('filename_tmpl', name)
-        for step in range(current - self.max_keep_ckpts * self.interval, 0,
-                          -self.interval):
+        for step in range(
+            current - self.max_keep_ckpts * self.interval, 0, -self.interval
+        ):
             path = osp.join(self.out_dir, filename_tmpl.format(step))
             if osp.isfile(path):
                 os.remove(path)

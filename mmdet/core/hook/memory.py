@@ -1,4 +1,5 @@
 """Log the process's peak memory when training on the CPU."""
+
 import resource
 import sys
 

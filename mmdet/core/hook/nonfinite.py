@@ -11,6 +11,7 @@ reaches the weights. It then stops the run with
 gradient norm and the last checkpoint saved), or, while the config's
 ``skip_nonfinite_steps`` allows it, logs a warning and skips the step.
 """
+
 import math
 import os.path as osp
 
@@ -27,8 +28,10 @@ CAUSES = {
     'temperature (README.md, "ODConv: the module, temperature and training '
     'from scratch")',
 }
-SKIP_HELP = ('To skip up to N such steps instead of stopping, set '
-             '`skip_nonfinite_steps = N` in the config.')
+SKIP_HELP = (
+    'To skip up to N such steps instead of stopping, set '
+    '`skip_nonfinite_steps = N` in the config.'
+)
 
 
 class NonFiniteTrainingError(RuntimeError):
@@ -58,8 +61,10 @@ def _all_ranks_finite(finite, device):
 
 def _buffers_finite(model):
     return all(
-        torch.isfinite(buf).all() for buf in model.buffers()
-        if buf.is_floating_point())
+        torch.isfinite(buf).all()
+        for buf in model.buffers()
+        if buf.is_floating_point()
+    )
 
 
 @HOOKS.register_module()
@@ -74,12 +79,15 @@ class FiniteCheckOptimizerHook(OptimizerHook):
             statistics is never skipped: those would be saved.
     """
 
-    def __init__(self, grad_clip=None, detect_anomalous_params=False,
-                 max_skips=0):
+    def __init__(
+        self, grad_clip=None, detect_anomalous_params=False, max_skips=0
+    ):
         super().__init__(grad_clip, detect_anomalous_params)
         if not isinstance(max_skips, int) or max_skips < 0:
-            raise ValueError('skip_nonfinite_steps must be an integer >= 0, '
-                             f'got {max_skips!r}')
+            raise ValueError(
+                'skip_nonfinite_steps must be an integer >= 0, '
+                f'got {max_skips!r}'
+            )
         self.max_skips = max_skips
         self.skipped = 0
 
@@ -91,19 +99,24 @@ class FiniteCheckOptimizerHook(OptimizerHook):
         # every process runs the backward pass, so that a distributed run
         # reduces its gradients and all processes decide together
         loss.backward()
-        params = [p for p in runner.model.parameters()
-                  if p.requires_grad and p.grad is not None]
+        params = [
+            p
+            for p in runner.model.parameters()
+            if p.requires_grad and p.grad is not None
+        ]
         if self.grad_clip is not None and params:
             grad_norm = self.clip_grads(params)
         else:
             grad_norm = _total_norm(params)
         grad_norm = float(grad_norm)
-        finite = bool(torch.isfinite(loss.detach()).all()) and \
-            math.isfinite(grad_norm)
+        finite = bool(torch.isfinite(loss.detach()).all()) and math.isfinite(
+            grad_norm
+        )
         if _all_ranks_finite(finite, loss.device):
             if self.grad_clip is not None:
-                runner.log_buffer.update({'grad_norm': grad_norm},
-                                         runner.outputs['num_samples'])
+                runner.log_buffer.update(
+                    {'grad_norm': grad_norm}, runner.outputs['num_samples']
+                )
             runner.optimizer.step()
             return
         runner.optimizer.zero_grad()
@@ -111,16 +124,18 @@ class FiniteCheckOptimizerHook(OptimizerHook):
 
     def _not_finite(self, runner, loss, grad_norm):
         """Skip the step if allowed, else raise ``NonFiniteTrainingError``."""
-        what = 'the loss' if not math.isfinite(loss) else \
-            'the gradient norm'
-        where = (f'epoch {runner.epoch + 1}, iteration {runner.inner_iter + 1}'
-                 f' (iteration {runner.iter + 1} of the run)')
+        what = 'the loss' if not math.isfinite(loss) else 'the gradient norm'
+        where = (
+            f'epoch {runner.epoch + 1}, iteration {runner.inner_iter + 1}'
+            f' (iteration {runner.iter + 1} of the run)'
+        )
         if self.skipped < self.max_skips and _buffers_finite(runner.model):
             self.skipped += 1
             runner.logger.warning(
                 f'{what} is not finite at {where}: step skipped '
                 f'({self.skipped} of at most {self.max_skips}, '
-                f'skip_nonfinite_steps); {self._terms(runner, grad_norm)}')
+                f'skip_nonfinite_steps); {self._terms(runner, grad_norm)}'
+            )
             return
         message = self.report(runner, what, where, grad_norm)
         runner.logger.error(message)
@@ -129,30 +144,38 @@ class FiniteCheckOptimizerHook(OptimizerHook):
     @staticmethod
     def _terms(runner, grad_norm):
         log_vars = runner.outputs.get('log_vars', {})
-        terms = ', '.join(f'{k}={_format_number(v)}'
-                          for k, v in log_vars.items())
+        terms = ', '.join(
+            f'{k}={_format_number(v)}' for k, v in log_vars.items()
+        )
         return f'loss terms: {terms}; gradient norm: {grad_norm:.4g}'
 
     def report(self, runner, what, where, grad_norm):
         """The message that stops the run."""
-        lines = [f'Training stopped: {what} is not finite at {where}.',
-                 f'  {self._terms(runner, grad_norm)}']
+        lines = [
+            f'Training stopped: {what} is not finite at {where}.',
+            f'  {self._terms(runner, grad_norm)}',
+        ]
         lrs = runner.current_lr()
         if isinstance(lrs, list):
             lines.append('  lr: ' + ', '.join(f'{lr:.3e}' for lr in lrs))
         if self.skipped:
-            lines.append(f'  {self.skipped} earlier step(s) were skipped '
-                         f'(skip_nonfinite_steps = {self.max_skips}).')
+            lines.append(
+                f'  {self.skipped} earlier step(s) were skipped '
+                f'(skip_nonfinite_steps = {self.max_skips}).'
+            )
         last = (runner.meta or {}).get('hook_msgs', {}).get('last_ckpt')
         if last:
             lines.append(
                 'The weights were not updated with this step and nothing '
                 f'was saved after it; the last good checkpoint is '
                 f'{osp.realpath(last)} (continue from it with --resume-from '
-                'once the cause is fixed).')
+                'once the cause is fixed).'
+            )
         else:
-            lines.append('The weights were not updated with this step; no '
-                         'checkpoint had been saved by this run yet.')
+            lines.append(
+                'The weights were not updated with this step; no '
+                'checkpoint had been saved by this run yet.'
+            )
         causes = [CAUSES['lr'], CAUSES['odconv']]
         if self.grad_clip is None:
             causes.insert(1, CAUSES['clip'])

@@ -1,4 +1,5 @@
 """Check that the heads predict as many classes as the data set has."""
+
 from mmcv.runner import HOOKS, Hook
 
 
@@ -19,24 +20,31 @@ class NumClassCheckHook(Hook):
         if classes is None:
             runner.logger.warning(
                 f'{type(dataset).__name__}.CLASSES is None: cannot check the '
-                'number of classes of the heads')
+                'number of classes of the heads'
+            )
             return
         if isinstance(classes, str):
             raise TypeError(
                 f'{type(dataset).__name__}.CLASSES is the string {classes!r}; '
                 'write it as a tuple, e.g. classes=(\'person\', ) in the '
-                'config')
+                'config'
+            )
         for name, module in model.named_modules():
             num = getattr(module, 'num_classes', None)
             # the RPN is class-agnostic; a backbone's num_classes is ImageNet's
-            if num is None or name == '' or 'rpn' in name \
-                    or name.startswith('backbone'):
+            if (
+                num is None
+                or name == ''
+                or 'rpn' in name
+                or name.startswith('backbone')
+            ):
                 continue
             if num != len(classes):
                 raise ValueError(
                     f'The {mode} data set has {len(classes)} classes '
                     f'{tuple(classes)} but `{name}.num_classes` is {num}. '
-                    'Set num_classes in the model config to match.')
+                    'Set num_classes in the model config to match.'
+                )
 
     def before_train_epoch(self, runner):
         self._check(runner, 'training')

@@ -1,4 +1,5 @@
 """Temperature annealing for ODConv attentions when training from scratch."""
+
 import warnings
 
 from mmcv.runner import HOOKS, Hook
@@ -23,8 +24,11 @@ def _temperature_layers(model):
     holds inside is its own business."""
     if hasattr(model, 'update_temperature'):
         return [model]
-    return [layer for child in model.children()
-            for layer in _temperature_layers(child)]
+    return [
+        layer
+        for child in model.children()
+        for layer in _temperature_layers(child)
+    ]
 
 
 def set_temperature(model, temperature):
@@ -66,11 +70,17 @@ class ODConvTemperatureHook(Hook):
             temperature other than the one it is tested at, with a warning.
     """
 
-    def __init__(self, init_temp=30.0, anneal_epochs=None, anneal_iters=None,
-                 final_temp=None):
+    def __init__(
+        self,
+        init_temp=30.0,
+        anneal_epochs=None,
+        anneal_iters=None,
+        final_temp=None,
+    ):
         if (anneal_epochs is None) == (anneal_iters is None):
-            raise ValueError('give exactly one of anneal_epochs and '
-                             'anneal_iters')
+            raise ValueError(
+                'give exactly one of anneal_epochs and anneal_iters'
+            )
         self.init_temp = float(init_temp)
         self.final_temp = None if final_temp is None else float(final_temp)
         self.anneal_epochs = anneal_epochs
@@ -82,21 +92,27 @@ class ODConvTemperatureHook(Hook):
         if self.anneal_iters is not None:
             return self.anneal_iters
         if not runner.max_epochs:
-            raise ValueError('ODConvTemperatureHook: anneal_epochs needs an '
-                             'epoch-based runner; give anneal_iters instead')
+            raise ValueError(
+                'ODConvTemperatureHook: anneal_epochs needs an '
+                'epoch-based runner; give anneal_iters instead'
+            )
         return self.anneal_epochs * (runner.max_iters // runner.max_epochs)
 
     def before_run(self, runner):
         layers = _temperature_layers(runner.model)
         if not layers:
-            runner.logger.warning('ODConvTemperatureHook: the model has no '
-                                  'ODConv layer; the hook does nothing')
+            runner.logger.warning(
+                'ODConvTemperatureHook: the model has no '
+                'ODConv layer; the hook does nothing'
+            )
             return
         built = sorted({float(m.temperature) for m in layers})
         if self.final_temp is None:
             if len(built) > 1:
-                raise ValueError('the ODConv layers have different '
-                                 f'temperatures {built}: give final_temp')
+                raise ValueError(
+                    'the ODConv layers have different '
+                    f'temperatures {built}: give final_temp'
+                )
             self._target = built[0]
         else:
             self._target = self.final_temp
@@ -105,18 +121,21 @@ class ODConvTemperatureHook(Hook):
                     f'ODConvTemperatureHook ends at {self.final_temp} but the '
                     f'model is built with temperature {built}: it will be '
                     'tested at another temperature than it trained at. Set '
-                    'the backbone\'s `temperature` instead of final_temp.')
+                    'the backbone\'s `temperature` instead of final_temp.'
+                )
         if self._length(runner) > runner.max_iters:
             runner.logger.warning(
                 f'ODConvTemperatureHook anneals over {self._length(runner)} '
                 f'iterations but training stops after {runner.max_iters}: '
-                f'the model is trained above its temperature {self._target}')
+                f'the model is trained above its temperature {self._target}'
+            )
 
     def before_train_iter(self, runner):
         if self._target is None:
             return
-        temp = annealed_temperature(runner.iter, self._length(runner),
-                                    self.init_temp, self._target)
+        temp = annealed_temperature(
+            runner.iter, self._length(runner), self.init_temp, self._target
+        )
         set_temperature(runner.model, temp)
         runner.log_buffer.update({'odconv_temp': temp})
 

@@ -8,6 +8,7 @@ iteration and epoch, so every checkpoint carries the state at the moment it
 was saved; ``set_rng_state`` restores it on resume. The states are stored
 as tensors, ints and lists, which ``torch.load(weights_only=True)`` reads.
 """
+
 import contextlib
 import random
 
@@ -23,9 +24,15 @@ def get_rng_state():
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = dict(
         python=random.getstate(),
-        numpy=(name, [int(k) for k in keys], int(pos), int(has_gauss),
-               float(cached)),
-        torch=torch.get_rng_state())
+        numpy=(
+            name,
+            [int(k) for k in keys],
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ),
+        torch=torch.get_rng_state(),
+    )
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state['cuda'] = torch.cuda.get_rng_state_all()
     return state
@@ -42,8 +49,9 @@ def set_rng_state(state):
     """Restore what ``get_rng_state`` returned."""
     random.setstate(_as_tuple(state['python']))
     name, keys, pos, has_gauss, cached = state['numpy']
-    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos,
-                         has_gauss, cached))
+    np.random.set_state(
+        (name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached)
+    )
     torch.set_rng_state(state['torch'])
     if state.get('cuda') and torch.cuda.is_available():
         cuda_states = state['cuda']

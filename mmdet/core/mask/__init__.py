@@ -3,6 +3,11 @@ from .structures import BaseInstanceMasks, BitmapMasks, PolygonMasks
 from .utils import encode_mask_results, mask2bbox, split_combined_polys
 
 __all__ = [
-    'BaseInstanceMasks', 'BitmapMasks', 'PolygonMasks', 'encode_mask_results',
-    'mask2bbox', 'mask_target', 'split_combined_polys'
+    'BaseInstanceMasks',
+    'BitmapMasks',
+    'PolygonMasks',
+    'encode_mask_results',
+    'mask2bbox',
+    'mask_target',
+    'split_combined_polys',
 ]

@@ -1,11 +1,13 @@
 """Mask targets of the positive RoIs (Mask R-CNN's mask head)."""
+
 import numpy as np
 import torch
 from torch.nn.modules.utils import _pair
 
 
-def mask_target(pos_proposals_list, pos_assigned_gt_inds_list, gt_masks_list,
-                cfg):
+def mask_target(
+    pos_proposals_list, pos_assigned_gt_inds_list, gt_masks_list, cfg
+):
     """Mask targets for the positive proposals of every image in a batch.
 
     Args:
@@ -24,12 +26,16 @@ def mask_target(pos_proposals_list, pos_assigned_gt_inds_list, gt_masks_list,
     """
     cfg_list = [cfg] * len(pos_proposals_list)
     targets = [
-        mask_target_single(*args) for args in zip(
-            pos_proposals_list, pos_assigned_gt_inds_list, gt_masks_list,
-            cfg_list)
+        mask_target_single(*args)
+        for args in zip(
+            pos_proposals_list,
+            pos_assigned_gt_inds_list,
+            gt_masks_list,
+            cfg_list,
+        )
     ]
     if len(targets) == 0:
-        return torch.zeros((0, ) + _pair(cfg['mask_size']))
+        return torch.zeros((0,) + _pair(cfg['mask_size']))
     return torch.cat(targets)
 
 
@@ -40,12 +46,12 @@ def mask_target_single(pos_proposals, pos_assigned_gt_inds, gt_masks, cfg):
     mask_size = _pair(cfg['mask_size'])
     binarize = not cfg.get('soft_mask_target', False)
     if pos_proposals.size(0) == 0:
-        return pos_proposals.new_zeros((0, ) + mask_size)
+        return pos_proposals.new_zeros((0,) + mask_size)
     proposals = pos_proposals.detach().cpu().numpy().astype(np.float32)
     proposals[:, 0::2] = np.clip(proposals[:, 0::2], 0, gt_masks.width)
     proposals[:, 1::2] = np.clip(proposals[:, 1::2], 0, gt_masks.height)
     inds = pos_assigned_gt_inds.detach().cpu().numpy()
     targets = gt_masks.crop_and_resize(
-        proposals, mask_size, inds=inds, device=device,
-        binarize=binarize).to_ndarray()
+        proposals, mask_size, inds=inds, device=device, binarize=binarize
+    ).to_ndarray()
     return torch.from_numpy(np.asarray(targets)).float().to(device)

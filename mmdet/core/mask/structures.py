@@ -11,6 +11,7 @@ Every geometric operation (rescale, resize, flip, pad, crop, expand,
 translate, shear, rotate, crop_and_resize) returns a new object of the same
 kind; ``to_ndarray`` / ``to_tensor`` give ``(N, H, W)`` binary maps for both.
 """
+
 from abc import ABCMeta, abstractmethod
 
 import cv2
@@ -54,8 +55,15 @@ class BaseInstanceMasks(metaclass=ABCMeta):
         image); the result is ``(y2 - y1, x2 - x1)`` large, at least 1x1."""
 
     @abstractmethod
-    def crop_and_resize(self, bboxes, out_shape, inds, device='cpu',
-                        interpolation='bilinear', binarize=True):
+    def crop_and_resize(
+        self,
+        bboxes,
+        out_shape,
+        inds,
+        device='cpu',
+        interpolation='bilinear',
+        binarize=True,
+    ):
         """Crop mask ``inds[i]`` to ``bboxes[i]`` and resize it to
         ``out_shape``, for every i (what mask targets are made of).
 
@@ -71,13 +79,25 @@ class BaseInstanceMasks(metaclass=ABCMeta):
         """Place the masks at ``(top, left)`` of a larger empty image."""
 
     @abstractmethod
-    def translate(self, out_shape, offset, direction='horizontal',
-                  fill_val=0, interpolation='bilinear'):
+    def translate(
+        self,
+        out_shape,
+        offset,
+        direction='horizontal',
+        fill_val=0,
+        interpolation='bilinear',
+    ):
         """Shift by ``offset`` pixels along ``direction``."""
 
     @abstractmethod
-    def shear(self, out_shape, magnitude, direction='horizontal',
-              border_value=0, interpolation='bilinear'):
+    def shear(
+        self,
+        out_shape,
+        magnitude,
+        direction='horizontal',
+        border_value=0,
+        interpolation='bilinear',
+    ):
         """Shear by ``magnitude`` (tan of the angle) along ``direction``."""
 
     @abstractmethod
@@ -108,14 +128,18 @@ class BaseInstanceMasks(metaclass=ABCMeta):
         return len(self.masks)
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(num_masks={len(self)}, '
-                f'height={self.height}, width={self.width})')
+        return (
+            f'{self.__class__.__name__}(num_masks={len(self)}, '
+            f'height={self.height}, width={self.width})'
+        )
 
 
 def _check_direction(direction):
     if direction not in ('horizontal', 'vertical', 'diagonal'):
-        raise ValueError("flip direction must be 'horizontal', 'vertical' "
-                         f"or 'diagonal', got {direction!r}")
+        raise ValueError(
+            "flip direction must be 'horizontal', 'vertical' "
+            f"or 'diagonal', got {direction!r}"
+        )
 
 
 def _as_tensor(data, device):
@@ -155,7 +179,8 @@ class BitmapMasks(BaseInstanceMasks):
             raise ValueError(
                 f'masks of shape {masks.shape} do not fit an image of '
                 f'{self.height}x{self.width}: expected (N, {self.height}, '
-                f'{self.width})')
+                f'{self.width})'
+            )
         self.masks = masks
 
     def _new(self, masks, height=None, width=None):
@@ -181,91 +206,141 @@ class BitmapMasks(BaseInstanceMasks):
         new_w, new_h = mmcv.rescale_size((self.width, self.height), scale)
         return self._map(
             lambda m: mmcv.imrescale(m, scale, interpolation=interpolation),
-            (new_h, new_w))
+            (new_h, new_w),
+        )
 
     def resize(self, out_shape, interpolation='nearest'):
         out_h, out_w = out_shape
         return self._map(
-            lambda m: mmcv.imresize(m, (out_w, out_h),
-                                    interpolation=interpolation),
-            out_shape)
+            lambda m: mmcv.imresize(
+                m, (out_w, out_h), interpolation=interpolation
+            ),
+            out_shape,
+        )
 
     def flip(self, flip_direction='horizontal'):
         _check_direction(flip_direction)
-        axes = dict(horizontal=(2, ), vertical=(1, ), diagonal=(1, 2))
+        axes = dict(horizontal=(2,), vertical=(1,), diagonal=(1, 2))
         flipped = np.flip(self.masks, axis=axes[flip_direction])
-        return BitmapMasks(np.ascontiguousarray(flipped), self.height,
-                           self.width)
+        return BitmapMasks(
+            np.ascontiguousarray(flipped), self.height, self.width
+        )
 
     def pad(self, out_shape, pad_val=0):
         return self._map(
             lambda m: mmcv.impad(m, shape=out_shape, pad_val=pad_val),
-            out_shape)
+            out_shape,
+        )
 
     def crop(self, bbox):
         x1, y1, w, h = _clip_box(bbox, self.height, self.width)
-        cropped = self.masks[:, y1:y1 + h, x1:x1 + w]
+        cropped = self.masks[:, y1 : y1 + h, x1 : x1 + w]
         return BitmapMasks(np.ascontiguousarray(cropped), *cropped.shape[1:])
 
-    def crop_and_resize(self, bboxes, out_shape, inds, device='cpu',
-                        interpolation='bilinear', binarize=True):
+    def crop_and_resize(
+        self,
+        bboxes,
+        out_shape,
+        inds,
+        device='cpu',
+        interpolation='bilinear',
+        binarize=True,
+    ):
         """RoIAlign of the masks (average, adaptive sampling, aligned
         half-pixel offset), as MMDetection's mask targets use."""
         if interpolation != 'bilinear':
-            raise ValueError('BitmapMasks.crop_and_resize only supports '
-                             "interpolation='bilinear'")
+            raise ValueError(
+                'BitmapMasks.crop_and_resize only supports '
+                "interpolation='bilinear'"
+            )
         if len(self.masks) == 0 or len(bboxes) == 0:
             return BitmapMasks([], *out_shape)
         bboxes = _as_tensor(bboxes, device).float()
         inds = _as_tensor(inds, device).long().reshape(-1)
-        batch_inds = torch.arange(len(bboxes), device=device,
-                                  dtype=bboxes.dtype)[:, None]
+        batch_inds = torch.arange(
+            len(bboxes), device=device, dtype=bboxes.dtype
+        )[:, None]
         rois = torch.cat([batch_inds, bboxes], dim=1)
         masks = torch.from_numpy(self.masks).to(device)
         masks = masks.index_select(0, inds).to(rois.dtype)[:, None]
-        targets = roi_align(masks, rois, tuple(out_shape), spatial_scale=1.0,
-                            sampling_ratio=0, aligned=True).squeeze(1)
+        targets = roi_align(
+            masks,
+            rois,
+            tuple(out_shape),
+            spatial_scale=1.0,
+            sampling_ratio=0,
+            aligned=True,
+        ).squeeze(1)
         if binarize:
             targets = targets >= 0.5
         return BitmapMasks(targets.cpu().numpy(), *out_shape)
 
     def expand(self, expanded_h, expanded_w, top, left):
-        expanded = np.zeros((len(self), expanded_h, expanded_w),
-                            dtype=self.masks.dtype)
-        expanded[:, top:top + self.height, left:left + self.width] = \
+        expanded = np.zeros(
+            (len(self), expanded_h, expanded_w), dtype=self.masks.dtype
+        )
+        expanded[:, top : top + self.height, left : left + self.width] = (
             self.masks
+        )
         return BitmapMasks(expanded, expanded_h, expanded_w)
 
     def _warp(self, func, out_shape):
         """Apply an image warp to every mask and cut/pad to out_shape."""
+
         def warp_one(mask):
             warped = func(mask)
-            warped = warped[:out_shape[0], :out_shape[1]]
+            warped = warped[: out_shape[0], : out_shape[1]]
             return mmcv.impad(warped, shape=out_shape, pad_val=0)
-        return self._map(lambda m: warp_one(m).astype(self.masks.dtype),
-                         out_shape)
 
-    def translate(self, out_shape, offset, direction='horizontal',
-                  fill_val=0, interpolation='bilinear'):
-        return self._warp(
-            lambda m: mmcv.imtranslate(m, offset, direction,
-                                       border_value=fill_val,
-                                       interpolation=interpolation),
-            out_shape)
+        return self._map(
+            lambda m: warp_one(m).astype(self.masks.dtype), out_shape
+        )
 
-    def shear(self, out_shape, magnitude, direction='horizontal',
-              border_value=0, interpolation='bilinear'):
+    def translate(
+        self,
+        out_shape,
+        offset,
+        direction='horizontal',
+        fill_val=0,
+        interpolation='bilinear',
+    ):
         return self._warp(
-            lambda m: mmcv.imshear(m, magnitude, direction,
-                                   border_value=border_value,
-                                   interpolation=interpolation),
-            out_shape)
+            lambda m: mmcv.imtranslate(
+                m,
+                offset,
+                direction,
+                border_value=fill_val,
+                interpolation=interpolation,
+            ),
+            out_shape,
+        )
+
+    def shear(
+        self,
+        out_shape,
+        magnitude,
+        direction='horizontal',
+        border_value=0,
+        interpolation='bilinear',
+    ):
+        return self._warp(
+            lambda m: mmcv.imshear(
+                m,
+                magnitude,
+                direction,
+                border_value=border_value,
+                interpolation=interpolation,
+            ),
+            out_shape,
+        )
 
     def rotate(self, out_shape, angle, center=None, scale=1.0, fill_val=0):
         return self._warp(
-            lambda m: mmcv.imrotate(m, angle, center=center, scale=scale,
-                                    border_value=fill_val),
-            out_shape)
+            lambda m: mmcv.imrotate(
+                m, angle, center=center, scale=scale, border_value=fill_val
+            ),
+            out_shape,
+        )
 
     @property
     def areas(self):
@@ -288,13 +363,13 @@ class BitmapMasks(BaseInstanceMasks):
         x2 = self.width - cols[:, ::-1].argmax(axis=1)
         y1 = rows.argmax(axis=1)
         y2 = self.height - rows[:, ::-1].argmax(axis=1)
-        boxes[has_pixels] = np.stack([x1, y1, x2, y2],
-                                     axis=1)[has_pixels]
+        boxes[has_pixels] = np.stack([x1, y1, x2, y2], axis=1)[has_pixels]
         return boxes
 
     @classmethod
-    def random(cls, num_masks=3, height=32, width=32, dtype=np.uint8,
-               rng=None):
+    def random(
+        cls, num_masks=3, height=32, width=32, dtype=np.uint8, rng=None
+    ):
         """Random masks (for tests); ``rng`` a seed or a Generator."""
         rng = np.random.default_rng(rng)
         masks = (rng.random((num_masks, height, width)) > 0.7).astype(dtype)
@@ -304,6 +379,7 @@ class BitmapMasks(BaseInstanceMasks):
 # ---------------------------------------------------------------------------
 # polygons
 # ---------------------------------------------------------------------------
+
 
 def polygon_area(poly):
     """Shoelace area of one flat polygon ``[x0, y0, x1, y1, ...]``."""
@@ -316,7 +392,8 @@ def polygons_to_bitmap(polygons, height, width):
     if len(polygons) == 0:
         return np.zeros((height, width), dtype=bool)
     rles = mask_utils.frPyObjects(
-        [np.asarray(p, dtype=np.float64) for p in polygons], height, width)
+        [np.asarray(p, dtype=np.float64) for p in polygons], height, width
+    )
     return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
 
 
@@ -327,8 +404,12 @@ def _clip_polygon_to_box(points, x1, y1, x2, y2):
     with zero-width bridges that rasterize to nothing). Returns (Q, 2).
     """
     # each edge of the box: (axis, bound, keep points with coord >= bound?)
-    for axis, bound, keep_greater in ((0, x1, True), (0, x2, False),
-                                      (1, y1, True), (1, y2, False)):
+    for axis, bound, keep_greater in (
+        (0, x1, True),
+        (0, x2, False),
+        (1, y1, True),
+        (1, y2, False),
+    ):
         if len(points) == 0:
             break
         coord = points[:, axis]
@@ -357,16 +438,22 @@ class PolygonMasks(BaseInstanceMasks):
 
     def __init__(self, masks, height, width):
         if not isinstance(masks, list):
-            raise TypeError('PolygonMasks takes a list (instances) of lists '
-                            f'(polygons) of arrays, got {type(masks)}')
+            raise TypeError(
+                'PolygonMasks takes a list (instances) of lists '
+                f'(polygons) of arrays, got {type(masks)}'
+            )
         for instance in masks:
             if not isinstance(instance, list):
-                raise TypeError('each instance of PolygonMasks is a list of '
-                                f'polygons, got {type(instance)}')
+                raise TypeError(
+                    'each instance of PolygonMasks is a list of '
+                    f'polygons, got {type(instance)}'
+                )
         self.height = int(height)
         self.width = int(width)
-        self.masks = [[np.asarray(p, dtype=np.float64) for p in instance]
-                      for instance in masks]
+        self.masks = [
+            [np.asarray(p, dtype=np.float64) for p in instance]
+            for instance in masks
+        ]
 
     def __getitem__(self, index):
         if isinstance(index, np.ndarray):
@@ -413,8 +500,9 @@ class PolygonMasks(BaseInstanceMasks):
             sign[0], shift[0] = -1.0, self.width
         if flip_direction in ('vertical', 'diagonal'):
             sign[1], shift[1] = -1.0, self.height
-        return self._map_points(lambda pts: shift + sign * pts, self.height,
-                                self.width)
+        return self._map_points(
+            lambda pts: shift + sign * pts, self.height, self.width
+        )
 
     def pad(self, out_shape, pad_val=0):
         # padding right/bottom does not move any point
@@ -424,10 +512,18 @@ class PolygonMasks(BaseInstanceMasks):
         x1, y1, w, h = _clip_box(bbox, self.height, self.width)
         offset = np.array([x1, y1], dtype=np.float64)
         return self._map_points(
-            lambda pts: _clip_polygon_to_box(pts - offset, 0, 0, w, h), h, w)
+            lambda pts: _clip_polygon_to_box(pts - offset, 0, 0, w, h), h, w
+        )
 
-    def crop_and_resize(self, bboxes, out_shape, inds, device='cpu',
-                        interpolation='bilinear', binarize=True):
+    def crop_and_resize(
+        self,
+        bboxes,
+        out_shape,
+        inds,
+        device='cpu',
+        interpolation='bilinear',
+        binarize=True,
+    ):
         """Polygon ``inds[i]`` cropped to ``bboxes[i]`` (coordinates only,
         as MMDetection) and scaled to ``out_shape``."""
         out_h, out_w = out_shape
@@ -443,14 +539,19 @@ class PolygonMasks(BaseInstanceMasks):
             w = max(bbox[2] - bbox[0], 1.0)
             h = max(bbox[3] - bbox[1], 1.0)
             factor = np.array([out_w / max(w, 0.1), out_h / max(h, 0.1)])
-            out.append([((p.reshape(-1, 2) - bbox[:2]) * factor).reshape(-1)
-                        for p in self.masks[ind]])
+            out.append(
+                [
+                    ((p.reshape(-1, 2) - bbox[:2]) * factor).reshape(-1)
+                    for p in self.masks[ind]
+                ]
+            )
         return PolygonMasks(out, out_h, out_w)
 
     def expand(self, expanded_h, expanded_w, top, left):
         offset = np.array([left, top], dtype=np.float64)
-        return self._map_points(lambda pts: pts + offset, expanded_h,
-                                expanded_w)
+        return self._map_points(
+            lambda pts: pts + offset, expanded_h, expanded_w
+        )
 
     def _affine(self, matrix, out_shape):
         """Map every point by the 2x3 ``matrix`` and clip to out_shape.
@@ -463,35 +564,55 @@ class PolygonMasks(BaseInstanceMasks):
         linear = matrix[:, :2]
         shift = matrix[:, 2] + 0.5 - linear @ np.array([0.5, 0.5])
         return self._map_points(
-            lambda pts: _clip_polygon_to_box(pts @ linear.T + shift, 0, 0,
-                                             out_w, out_h),
-            out_h, out_w)
+            lambda pts: _clip_polygon_to_box(
+                pts @ linear.T + shift, 0, 0, out_w, out_h
+            ),
+            out_h,
+            out_w,
+        )
 
-    def translate(self, out_shape, offset, direction='horizontal',
-                  fill_val=None, interpolation=None):
+    def translate(
+        self,
+        out_shape,
+        offset,
+        direction='horizontal',
+        fill_val=None,
+        interpolation=None,
+    ):
         if direction not in ('horizontal', 'vertical'):
-            raise ValueError(f'translate direction {direction!r} is not '
-                             "'horizontal' or 'vertical'")
+            raise ValueError(
+                f'translate direction {direction!r} is not '
+                "'horizontal' or 'vertical'"
+            )
         dx, dy = (offset, 0) if direction == 'horizontal' else (0, offset)
         matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
         return self._affine(matrix, out_shape)
 
-    def shear(self, out_shape, magnitude, direction='horizontal',
-              border_value=0, interpolation='bilinear'):
+    def shear(
+        self,
+        out_shape,
+        magnitude,
+        direction='horizontal',
+        border_value=0,
+        interpolation='bilinear',
+    ):
         if direction == 'horizontal':
             matrix = np.array([[1.0, magnitude, 0.0], [0.0, 1.0, 0.0]])
         elif direction == 'vertical':
             matrix = np.array([[1.0, 0.0, 0.0], [magnitude, 1.0, 0.0]])
         else:
-            raise ValueError(f'shear direction {direction!r} is not '
-                             "'horizontal' or 'vertical'")
+            raise ValueError(
+                f'shear direction {direction!r} is not '
+                "'horizontal' or 'vertical'"
+            )
         return self._affine(matrix, out_shape)
 
     def rotate(self, out_shape, angle, center=None, scale=1.0, fill_val=0):
         if center is None:
             center = ((self.width - 1) * 0.5, (self.height - 1) * 0.5)
-        matrix = cv2.getRotationMatrix2D(tuple(map(float, center)), -angle,
-                                         scale)
+        matrix = cv2.getRotationMatrix2D(
+            tuple(map(float, center)), -angle, scale
+        )
         return self._affine(matrix, out_shape)
 
     def to_bitmap(self):
@@ -501,16 +622,23 @@ class PolygonMasks(BaseInstanceMasks):
     @property
     def areas(self):
         """Polygon areas (shoelace), summed over each instance's parts."""
-        return np.array([sum(polygon_area(p) for p in instance)
-                         for instance in self.masks], dtype=np.float64)
+        return np.array(
+            [
+                sum(polygon_area(p) for p in instance)
+                for instance in self.masks
+            ],
+            dtype=np.float64,
+        )
 
     def to_ndarray(self):
         if len(self.masks) == 0:
             return np.zeros((0, self.height, self.width), dtype=np.uint8)
-        return np.stack([
-            polygons_to_bitmap(instance, self.height, self.width)
-            for instance in self.masks
-        ]).astype(np.uint8)
+        return np.stack(
+            [
+                polygons_to_bitmap(instance, self.height, self.width)
+                for instance in self.masks
+            ]
+        ).astype(np.uint8)
 
     def to_tensor(self, dtype, device):
         return torch.tensor(self.to_ndarray(), dtype=dtype, device=device)
@@ -525,5 +653,9 @@ class PolygonMasks(BaseInstanceMasks):
         return boxes
 
 
-__all__ = ['BaseInstanceMasks', 'BitmapMasks', 'PolygonMasks',
-           'polygons_to_bitmap']
+__all__ = [
+    'BaseInstanceMasks',
+    'BitmapMasks',
+    'PolygonMasks',
+    'polygons_to_bitmap',
+]

@@ -1,4 +1,5 @@
 """Helpers for mask results: RLE encoding, boxes of masks, old polygons."""
+
 import numpy as np
 import pycocotools.mask as mask_utils
 import torch
@@ -77,12 +78,14 @@ def split_combined_polys(polys, poly_lens, polys_per_mask):
     """
     result = []
     for img_polys, lens, per_mask in zip(polys, poly_lens, polys_per_mask):
-        flat = np.asarray(img_polys.tolist() if hasattr(img_polys, 'tolist')
-                          else img_polys)
+        flat = np.asarray(
+            img_polys.tolist() if hasattr(img_polys, 'tolist') else img_polys
+        )
         lens = [int(n) for n in np.asarray(lens).tolist()]
         per_mask = [int(n) for n in np.asarray(per_mask).tolist()]
         parts = np.split(flat, np.cumsum(lens)[:-1]) if lens else []
         bounds = np.cumsum([0] + per_mask)
-        result.append([list(parts[a:b])
-                       for a, b in zip(bounds[:-1], bounds[1:])])
+        result.append(
+            [list(parts[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        )
     return result

@@ -7,6 +7,11 @@ from .merge_augs import (
 )
 
 __all__ = [
-    'multiclass_nms', 'batched_nms', 'nms', 'merge_aug_proposals',
-    'merge_aug_bboxes', 'merge_aug_scores', 'merge_aug_masks'
+    'multiclass_nms',
+    'batched_nms',
+    'nms',
+    'merge_aug_proposals',
+    'merge_aug_bboxes',
+    'merge_aug_scores',
+    'merge_aug_masks',
 ]

@@ -4,12 +4,13 @@ mmcv's compiled ``nms`` / ``batched_nms`` are not available (mmcv without
 its CUDA/C++ ops), so the same interfaces are provided here on top of
 ``torchvision.ops``. Kept boxes are always in descending score order.
 """
+
 import numpy as np
 import torch
 from torchvision.ops import batched_nms as tv_batched_nms
 from torchvision.ops import nms as tv_nms
 
-NMS_TYPES = ('nms', )
+NMS_TYPES = ('nms',)
 
 
 def _offset_boxes(boxes, offset):
@@ -22,8 +23,7 @@ def _offset_boxes(boxes, offset):
     return torch.cat([boxes[:, :2], boxes[:, 2:] + 1], dim=1)
 
 
-def nms(boxes, scores, iou_threshold, offset=0, score_threshold=0,
-        max_num=-1):
+def nms(boxes, scores, iou_threshold, offset=0, score_threshold=0, max_num=-1):
     """Single-class NMS with mmcv's interface (``mmcv.ops.nms``).
 
     Args:
@@ -43,10 +43,16 @@ def nms(boxes, scores, iou_threshold, offset=0, score_threshold=0,
     is_numpy = isinstance(boxes, np.ndarray)
     if is_numpy:
         boxes, scores = torch.from_numpy(boxes), torch.from_numpy(scores)
-    if boxes.dim() != 2 or boxes.size(1) != 4 or scores.dim() != 1 \
-            or scores.size(0) != boxes.size(0):
-        raise ValueError(f'nms needs (N, 4) boxes and (N,) scores, got '
-                         f'{tuple(boxes.shape)} and {tuple(scores.shape)}')
+    if (
+        boxes.dim() != 2
+        or boxes.size(1) != 4
+        or scores.dim() != 1
+        or scores.size(0) != boxes.size(0)
+    ):
+        raise ValueError(
+            f'nms needs (N, 4) boxes and (N,) scores, got '
+            f'{tuple(boxes.shape)} and {tuple(scores.shape)}'
+        )
     inds = torch.arange(boxes.size(0), device=boxes.device)
     if score_threshold > 0:
         valid = scores > score_threshold
@@ -67,8 +73,10 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
     class_agnostic = cfg.pop('class_agnostic', class_agnostic)
     nms_type = cfg.pop('type', 'nms')
     if nms_type not in NMS_TYPES:
-        raise ValueError(f'nms type {nms_type!r} is not supported (only '
-                         f'{NMS_TYPES}: mmcv.ops is not available)')
+        raise ValueError(
+            f'nms type {nms_type!r} is not supported (only '
+            f'{NMS_TYPES}: mmcv.ops is not available)'
+        )
     cfg.pop('split_thr', None)  # a memory/speed knob of mmcv, not needed
     if 'iou_thr' in cfg:  # the name before mmcv 1.0
         cfg.setdefault('iou_threshold', cfg.pop('iou_thr'))
@@ -77,8 +85,10 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
     allowed = {'iou_threshold', 'offset', 'score_threshold', 'max_num'}
     unknown = set(cfg) - allowed
     if unknown:
-        raise KeyError(f'unknown nms_cfg keys {sorted(unknown)}; allowed: '
-                       f'{sorted(allowed | {"type", "class_agnostic"})}')
+        raise KeyError(
+            f'unknown nms_cfg keys {sorted(unknown)}; allowed: '
+            f'{sorted(allowed | {"type", "class_agnostic"})}'
+        )
     return class_agnostic, cfg
 
 
@@ -118,8 +128,9 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
     if class_agnostic:
         order = tv_nms(boxes_for_nms, scores[keep], cfg['iou_threshold'])
     else:
-        order = tv_batched_nms(boxes_for_nms, scores[keep], idxs[keep],
-                               cfg['iou_threshold'])
+        order = tv_batched_nms(
+            boxes_for_nms, scores[keep], idxs[keep], cfg['iou_threshold']
+        )
     keep = keep[order]
     max_num = cfg.get('max_num', -1)
     if max_num > 0:
@@ -127,13 +138,15 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
     return torch.cat([boxes[keep], scores[keep, None]], -1), keep
 
 
-def multiclass_nms(multi_bboxes,
-                   multi_scores,
-                   score_thr,
-                   nms_cfg,
-                   max_num=-1,
-                   score_factors=None,
-                   return_inds=False):
+def multiclass_nms(
+    multi_bboxes,
+    multi_scores,
+    score_thr,
+    nms_cfg,
+    max_num=-1,
+    score_factors=None,
+    return_inds=False,
+):
     """NMS for multi-class detections: every class on its own.
 
     Args:
@@ -157,15 +170,18 @@ def multiclass_nms(multi_bboxes,
     num_boxes = multi_scores.size(0)
     num_classes = multi_scores.size(1) - 1
     if multi_bboxes.size(0) != num_boxes:
-        raise ValueError(f'{multi_bboxes.size(0)} boxes but {num_boxes} '
-                         'rows of scores')
+        raise ValueError(
+            f'{multi_bboxes.size(0)} boxes but {num_boxes} rows of scores'
+        )
     if multi_bboxes.size(1) == 4:
         bboxes = multi_bboxes[:, None].expand(num_boxes, num_classes, 4)
     elif multi_bboxes.size(1) == num_classes * 4:
         bboxes = multi_bboxes.view(num_boxes, num_classes, 4)
     else:
-        raise ValueError(f'multi_bboxes must be (N, 4) or (N, {num_classes}'
-                         f' * 4), got {tuple(multi_bboxes.shape)}')
+        raise ValueError(
+            f'multi_bboxes must be (N, 4) or (N, {num_classes}'
+            f' * 4), got {tuple(multi_bboxes.shape)}'
+        )
     scores = multi_scores[:, :-1]
     labels = torch.arange(num_classes, device=scores.device)
     labels = labels.view(1, -1).expand_as(scores)

@@ -1,4 +1,5 @@
 """Merging the results of test-time augmentation (scales and flips)."""
+
 import numpy as np
 import torch
 
@@ -15,8 +16,10 @@ def _proposal_nms_settings(cfg):
     elif 'nms_thr' in cfg:
         iou_threshold = cfg['nms_thr']
     else:
-        raise KeyError('the proposal config needs nms=dict(iou_threshold='
-                       '...) (or the old nms_thr)')
+        raise KeyError(
+            'the proposal config needs nms=dict(iou_threshold='
+            '...) (or the old nms_thr)'
+        )
     max_per_img = cfg.get('max_per_img', cfg.get('max_num'))
     if max_per_img is None:
         raise KeyError('the proposal config needs max_per_img')
@@ -40,13 +43,20 @@ def merge_aug_proposals(aug_proposals, img_metas, cfg):
     iou_threshold, max_per_img = _proposal_nms_settings(cfg)
     recovered = []
     for proposals, meta in zip(aug_proposals, img_metas):
-        boxes = bbox_mapping_back(proposals[:, :4], meta['img_shape'],
-                                  meta['scale_factor'], meta['flip'],
-                                  meta.get('flip_direction', 'horizontal'))
+        boxes = bbox_mapping_back(
+            proposals[:, :4],
+            meta['img_shape'],
+            meta['scale_factor'],
+            meta['flip'],
+            meta.get('flip_direction', 'horizontal'),
+        )
         recovered.append(torch.cat([boxes, proposals[:, 4:]], dim=1))
     proposals = torch.cat(recovered, dim=0)
-    merged, _ = nms(proposals[:, :4].contiguous(),
-                    proposals[:, -1].contiguous(), iou_threshold)
+    merged, _ = nms(
+        proposals[:, :4].contiguous(),
+        proposals[:, -1].contiguous(),
+        iou_threshold,
+    )
     return merged[:max_per_img]
 
 
@@ -68,9 +78,14 @@ def merge_aug_bboxes(aug_bboxes, aug_scores, img_metas, rcnn_test_cfg=None):
     for bboxes, img_info in zip(aug_bboxes, img_metas):
         meta = img_info[0]
         recovered.append(
-            bbox_mapping_back(bboxes, meta['img_shape'], meta['scale_factor'],
-                              meta['flip'],
-                              meta.get('flip_direction', 'horizontal')))
+            bbox_mapping_back(
+                bboxes,
+                meta['img_shape'],
+                meta['scale_factor'],
+                meta['flip'],
+                meta.get('flip_direction', 'horizontal'),
+            )
+        )
     bboxes = torch.stack(recovered).mean(dim=0)
     if aug_scores is None:
         return bboxes
@@ -86,8 +101,9 @@ def merge_aug_scores(aug_scores):
 
 def _unflip_masks(masks, direction):
     """Undo a flip of (..., H, W) masks (tensor or array)."""
-    axes = {'horizontal': (-1, ), 'vertical': (-2, ),
-            'diagonal': (-2, -1)}[direction]
+    axes = {'horizontal': (-1,), 'vertical': (-2,), 'diagonal': (-2, -1)}[
+        direction
+    ]
     if isinstance(masks, torch.Tensor):
         return torch.flip(masks, axes)
     return np.flip(masks, axes)
@@ -109,8 +125,9 @@ def merge_aug_masks(aug_masks, img_metas, rcnn_test_cfg=None, weights=None):
     for masks, img_info in zip(aug_masks, img_metas):
         meta = img_info[0]
         if meta['flip']:
-            masks = _unflip_masks(masks,
-                                  meta.get('flip_direction', 'horizontal'))
+            masks = _unflip_masks(
+                masks, meta.get('flip_direction', 'horizontal')
+            )
         recovered.append(masks)
     if isinstance(recovered[0], torch.Tensor):
         stacked = torch.stack(recovered)

@@ -2,5 +2,8 @@ from .dist_utils import reduce_mean
 from .misc import filter_scores_and_topk, select_single_mlvl, unmap
 
 __all__ = [
-    'unmap', 'reduce_mean', 'select_single_mlvl', 'filter_scores_and_topk'
+    'unmap',
+    'reduce_mean',
+    'select_single_mlvl',
+    'filter_scores_and_topk',
 ]

@@ -3,6 +3,7 @@
 Each function is the identity when ``torch.distributed`` is not
 initialized, so single-process code can call it unconditionally.
 """
+
 import torch.distributed as dist
 
 

@@ -1,4 +1,5 @@
 """Small tensor helpers shared by the heads."""
+
 import torch
 
 
@@ -14,7 +15,7 @@ def unmap(data, count, inds, fill=0):
     Returns:
         Tensor: (count, ...).
     """
-    ret = data.new_full((count, ) + tuple(data.shape[1:]), fill)
+    ret = data.new_full((count,) + tuple(data.shape[1:]), fill)
     ret[inds.bool()] = data
     return ret
 
@@ -31,8 +32,9 @@ def select_single_mlvl(mlvl_tensors, batch_id, detach=True):
         list[Tensor]: per level the image's (...) map.
     """
     if not isinstance(mlvl_tensors, (list, tuple)):
-        raise TypeError('mlvl_tensors must be a list or tuple, got '
-                        f'{type(mlvl_tensors)}')
+        raise TypeError(
+            f'mlvl_tensors must be a list or tuple, got {type(mlvl_tensors)}'
+        )
     if detach:
         return [level[batch_id].detach() for level in mlvl_tensors]
     return [level[batch_id] for level in mlvl_tensors]
@@ -68,8 +70,8 @@ def filter_scores_and_topk(scores, score_thr, topk, results=None):
     elif isinstance(results, torch.Tensor):
         filtered = results[keep_idxs]
     elif results is not None:
-        raise TypeError(f'results of type {type(results)} are not '
-                        'supported; use a dict, list or Tensor')
+        raise TypeError(
+            f'results of type {type(results)} are not '
+            'supported; use a dict, list or Tensor'
+        )
     return scores, labels, keep_idxs, filtered
-
-

@@ -4,6 +4,7 @@ Drawing goes through matplotlib's Agg canvas directly (no pyplot, no window),
 so it works on machines without a display; ``show=True`` opens an OpenCV
 window only where there is a display.
 """
+
 import os
 import warnings
 
@@ -57,7 +58,8 @@ def _mask_anchor(mask):
     """Where a label goes for a mask without a box: the centroid of its
     largest connected part, as (x, y)."""
     count, _, stats, centroids = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8)
+        mask.astype(np.uint8), connectivity=8
+    )
     if count < 2:
         return 0.0, 0.0
     largest = 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
@@ -67,16 +69,28 @@ def _mask_anchor(mask):
 def _label_texts(labels, scores, class_names):
     texts = []
     for i, label in enumerate(labels):
-        name = class_names[label] if class_names is not None and \
-            label < len(class_names) else f'class {label}'
+        name = (
+            class_names[label]
+            if class_names is not None and label < len(class_names)
+            else f'class {label}'
+        )
         if scores is not None:
             name += f'|{scores[i]:.02f}'
         texts.append(name)
     return texts
 
 
-def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
-            thickness, font_size):
+def _render(
+    img,
+    bboxes,
+    labels,
+    masks,
+    class_names,
+    bbox_colors,
+    text_colors,
+    thickness,
+    font_size,
+):
     """Draw on ``img`` (RGB uint8) and return the RGB result, same size."""
     height, width = img.shape[:2]
     fig = Figure(frameon=False)
@@ -92,33 +106,50 @@ def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
 
-    scores = bboxes[:, 4] if bboxes is not None and \
-        bboxes.shape[1] == 5 else None
+    scores = (
+        bboxes[:, 4] if bboxes is not None and bboxes.shape[1] == 5 else None
+    )
     texts = _label_texts(labels, scores, class_names)
     if bboxes is not None and len(bboxes):
         x1, y1, x2, y2 = (bboxes[:, i] for i in range(4))
-        corners = np.stack([np.stack([x1, y1], 1), np.stack([x1, y2], 1),
-                            np.stack([x2, y2], 1), np.stack([x2, y1], 1)],
-                           axis=1)
-        ax.add_collection(PolyCollection(
-            corners, facecolors='none', linewidths=thickness,
-            edgecolors=[bbox_colors[label] for label in labels]))
+        corners = np.stack(
+            [
+                np.stack([x1, y1], 1),
+                np.stack([x1, y2], 1),
+                np.stack([x2, y2], 1),
+                np.stack([x2, y1], 1),
+            ],
+            axis=1,
+        )
+        ax.add_collection(
+            PolyCollection(
+                corners,
+                facecolors='none',
+                linewidths=thickness,
+                edgecolors=[bbox_colors[label] for label in labels],
+            )
+        )
         anchors = list(zip(x1, y1))
     elif masks is not None:
         anchors = [_mask_anchor(mask) for mask in masks]
     else:
         anchors = []
     for (x, y), text, label in zip(anchors, texts, labels):
-        ax.text(x, y, text, color=text_colors[label], fontsize=font_size,
-                family='sans-serif', verticalalignment='bottom',
-                bbox=dict(facecolor='black', alpha=0.8, pad=0.7,
-                          edgecolor='none'))
+        ax.text(
+            x,
+            y,
+            text,
+            color=text_colors[label],
+            fontsize=font_size,
+            family='sans-serif',
+            verticalalignment='bottom',
+            bbox=dict(facecolor='black', alpha=0.8, pad=0.7, edgecolor='none'),
+        )
 
     canvas.draw()
     overlay = np.asarray(canvas.buffer_rgba(), dtype=np.float32)
     if overlay.shape[:2] != (height, width):
-        overlay = mmcv.imresize(np.ascontiguousarray(overlay),
-                                (width, height))
+        overlay = mmcv.imresize(np.ascontiguousarray(overlay), (width, height))
     alpha = overlay[..., 3:] / 255
     drawn = img.astype(np.float32) * (1 - alpha) + overlay[..., :3] * alpha
     return np.clip(np.round(drawn), 0, 255).astype(np.uint8)
@@ -126,27 +157,31 @@ def _render(img, bboxes, labels, masks, class_names, bbox_colors, text_colors,
 
 def _show(img, win_name, wait_time):
     if os.environ.get('DISPLAY') is None and os.name != 'nt':
-        warnings.warn('show=True but there is no display: nothing shown '
-                      '(use out_file to save the drawing)')
+        warnings.warn(
+            'show=True but there is no display: nothing shown '
+            '(use out_file to save the drawing)'
+        )
         return
     mmcv.imshow(img, win_name, int(wait_time * 1000))
 
 
-def imshow_det_bboxes(img,
-                      bboxes=None,
-                      labels=None,
-                      segms=None,
-                      class_names=None,
-                      score_thr=0,
-                      bbox_color='green',
-                      text_color='green',
-                      mask_color=None,
-                      thickness=2,
-                      font_size=8,
-                      win_name='',
-                      show=True,
-                      wait_time=0,
-                      out_file=None):
+def imshow_det_bboxes(
+    img,
+    bboxes=None,
+    labels=None,
+    segms=None,
+    class_names=None,
+    score_thr=0,
+    bbox_color='green',
+    text_color='green',
+    mask_color=None,
+    thickness=2,
+    font_size=8,
+    win_name='',
+    show=True,
+    wait_time=0,
+    out_file=None,
+):
     """Draw detections (or ground truth) on an image.
 
     Args:
@@ -172,31 +207,49 @@ def imshow_det_bboxes(img,
     height, width = img.shape[:2]
     if bboxes is not None:
         bboxes = np.asarray(bboxes, dtype=np.float32)
-        bboxes = bboxes.reshape(-1, bboxes.shape[-1] if bboxes.ndim == 2
-                                else 4)
+        bboxes = bboxes.reshape(
+            -1, bboxes.shape[-1] if bboxes.ndim == 2 else 4
+        )
     masks = _as_mask_array(segms, height, width)
-    num = len(bboxes) if bboxes is not None else \
-        (len(masks) if masks is not None else 0)
-    labels = np.zeros(num, dtype=np.int64) if labels is None else \
-        np.asarray(labels, dtype=np.int64).reshape(-1)
+    num = (
+        len(bboxes)
+        if bboxes is not None
+        else (len(masks) if masks is not None else 0)
+    )
+    labels = (
+        np.zeros(num, dtype=np.int64)
+        if labels is None
+        else np.asarray(labels, dtype=np.int64).reshape(-1)
+    )
     if len(labels) != num:
         raise ValueError(f'{len(labels)} labels for {num} boxes/masks')
     if masks is not None and len(masks) != num:
         raise ValueError(f'{len(masks)} masks for {num} detections')
-    bboxes, labels, masks = _filter_by_score(bboxes, labels, masks,
-                                             score_thr)
+    bboxes, labels, masks = _filter_by_score(bboxes, labels, masks, score_thr)
 
-    num_colors = max([len(class_names or []), int(labels.max(initial=-1)) + 1,
-                      1])
+    num_colors = max(
+        [len(class_names or []), int(labels.max(initial=-1)) + 1, 1]
+    )
     bbox_colors = palette_val(get_palette(bbox_color, num_colors))
     text_colors = palette_val(get_palette(text_color, num_colors))
     rgb = mmcv.bgr2rgb(img)
     if masks is not None and len(masks):
-        rgb = _blend_masks(rgb, masks, labels,
-                           get_palette(mask_color, num_colors))
-    drawn = mmcv.rgb2bgr(_render(rgb, bboxes, labels, masks, class_names,
-                                 bbox_colors, text_colors, thickness,
-                                 font_size))
+        rgb = _blend_masks(
+            rgb, masks, labels, get_palette(mask_color, num_colors)
+        )
+    drawn = mmcv.rgb2bgr(
+        _render(
+            rgb,
+            bboxes,
+            labels,
+            masks,
+            class_names,
+            bbox_colors,
+            text_colors,
+            thickness,
+            font_size,
+        )
+    )
     if show:
         _show(drawn, win_name, wait_time)
     if out_file is not None:
@@ -207,39 +260,52 @@ def imshow_det_bboxes(img,
 def _split_result(result):
     """(bboxes (N, 5), labels (N,), segms or None) from a detector's
     per-class result list or ``(bbox_results, segm_results)``."""
-    bbox_result, segm_result = result if isinstance(result, tuple) else \
-        (result, None)
+    bbox_result, segm_result = (
+        result if isinstance(result, tuple) else (result, None)
+    )
     if isinstance(segm_result, tuple):  # (masks, mask scores)
         segm_result = segm_result[0]
-    bboxes = np.vstack([np.asarray(b).reshape(-1, 5) for b in bbox_result]) \
-        if len(bbox_result) else np.zeros((0, 5), np.float32)
-    labels = np.concatenate([
-        np.full(len(b), i, dtype=np.int64) for i, b in enumerate(bbox_result)
-    ]) if len(bbox_result) else np.zeros(0, np.int64)
+    bboxes = (
+        np.vstack([np.asarray(b).reshape(-1, 5) for b in bbox_result])
+        if len(bbox_result)
+        else np.zeros((0, 5), np.float32)
+    )
+    labels = (
+        np.concatenate(
+            [
+                np.full(len(b), i, dtype=np.int64)
+                for i, b in enumerate(bbox_result)
+            ]
+        )
+        if len(bbox_result)
+        else np.zeros(0, np.int64)
+    )
     segms = None
     if segm_result is not None:
         segms = [m for class_masks in segm_result for m in class_masks]
     return bboxes, labels, segms
 
 
-def imshow_gt_det_bboxes(img,
-                         annotation,
-                         result,
-                         class_names=None,
-                         score_thr=0,
-                         gt_bbox_color=(61, 102, 255),
-                         gt_text_color=(200, 200, 200),
-                         gt_mask_color=(61, 102, 255),
-                         det_bbox_color=(241, 101, 72),
-                         det_text_color=(200, 200, 200),
-                         det_mask_color=(241, 101, 72),
-                         thickness=2,
-                         font_size=13,
-                         win_name='',
-                         show=True,
-                         wait_time=0,
-                         out_file=None,
-                         overlay_gt_pred=True):
+def imshow_gt_det_bboxes(
+    img,
+    annotation,
+    result,
+    class_names=None,
+    score_thr=0,
+    gt_bbox_color=(61, 102, 255),
+    gt_text_color=(200, 200, 200),
+    gt_mask_color=(61, 102, 255),
+    det_bbox_color=(241, 101, 72),
+    det_text_color=(200, 200, 200),
+    det_mask_color=(241, 101, 72),
+    thickness=2,
+    font_size=13,
+    win_name='',
+    show=True,
+    wait_time=0,
+    out_file=None,
+    overlay_gt_pred=True,
+):
     """Ground truth and detections on one image.
 
     Args:
@@ -258,19 +324,38 @@ def imshow_gt_det_bboxes(img,
     if gt_masks is not None and hasattr(gt_masks, 'to_ndarray'):
         gt_masks = gt_masks.to_ndarray()
     gt_drawn = imshow_det_bboxes(
-        img, annotation['gt_bboxes'], annotation['gt_labels'], gt_masks,
-        class_names=class_names, bbox_color=gt_bbox_color,
-        text_color=gt_text_color, mask_color=gt_mask_color,
-        thickness=thickness, font_size=font_size, show=False)
+        img,
+        annotation['gt_bboxes'],
+        annotation['gt_labels'],
+        gt_masks,
+        class_names=class_names,
+        bbox_color=gt_bbox_color,
+        text_color=gt_text_color,
+        mask_color=gt_mask_color,
+        thickness=thickness,
+        font_size=font_size,
+        show=False,
+    )
     bboxes, labels, segms = _split_result(result)
     det_drawn = imshow_det_bboxes(
-        gt_drawn if overlay_gt_pred else img, bboxes, labels, segms,
-        class_names=class_names, score_thr=score_thr,
-        bbox_color=det_bbox_color, text_color=det_text_color,
-        mask_color=det_mask_color, thickness=thickness,
-        font_size=font_size, show=False)
-    drawn = det_drawn if overlay_gt_pred else \
-        np.concatenate([gt_drawn, det_drawn], axis=0)
+        gt_drawn if overlay_gt_pred else img,
+        bboxes,
+        labels,
+        segms,
+        class_names=class_names,
+        score_thr=score_thr,
+        bbox_color=det_bbox_color,
+        text_color=det_text_color,
+        mask_color=det_mask_color,
+        thickness=thickness,
+        font_size=font_size,
+        show=False,
+    )
+    drawn = (
+        det_drawn
+        if overlay_gt_pred
+        else np.concatenate([gt_drawn, det_drawn], axis=0)
+    )
     if show:
         _show(drawn, win_name, wait_time)
     if out_file is not None:

@@ -6,5 +6,10 @@ from .coco_api import (
     segmentation_problem,
 )
 
-__all__ = ['AnnotationFileError', 'COCO', 'COCOeval', 'has_mask',
-           'segmentation_problem']
+__all__ = [
+    'AnnotationFileError',
+    'COCO',
+    'COCOeval',
+    'has_mask',
+    'segmentation_problem',
+]

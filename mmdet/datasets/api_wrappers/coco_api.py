@@ -2,6 +2,7 @@
 the annotation file with checks that name the file: JSON syntax errors with
 their line and column, a file that is no COCO dictionary, duplicate image
 or annotation ids (pycocotools would silently merge them)."""
+
 from collections import Counter
 
 from pycocotools.coco import COCO as _COCO
@@ -30,30 +31,43 @@ def check_coco_dict(dataset, path):
     """Raise if ``dataset`` (the parsed ``path``) is no COCO dictionary or
     repeats an image or annotation id."""
     if not isinstance(dataset, dict) or not isinstance(
-            dataset.get('images'), list):
-        found = sorted(dataset) if isinstance(dataset, dict) else \
-            type(dataset).__name__
+        dataset.get('images'), list
+    ):
+        found = (
+            sorted(dataset)
+            if isinstance(dataset, dict)
+            else type(dataset).__name__
+        )
         raise DataFileError(
             f'{path!r} is not a COCO annotation file: expected a JSON '
             "object with an 'images' list (and 'annotations', "
-            f"'categories'), found {found}")
+            f"'categories'), found {found}"
+        )
     for key in ('annotations', 'categories'):
         if not isinstance(dataset.get(key, []), list):
             raise DataFileError(f"{path!r}: '{key}' must be a list")
     images = dataset['images']
-    missing = [i for i, img in enumerate(images) if not isinstance(img, dict)
-               or not all(key in img for key in _IMAGE_KEYS)]
+    missing = [
+        i
+        for i, img in enumerate(images)
+        if not isinstance(img, dict)
+        or not all(key in img for key in _IMAGE_KEYS)
+    ]
     if missing:
         raise DataFileError(
             f"{path!r}: entries {missing[:10]} of 'images' (0-based "
-            f'positions) lack one of {list(_IMAGE_KEYS)}')
-    for kind, items in (('image', images),
-                        ('annotation', dataset.get('annotations', []))):
+            f'positions) lack one of {list(_IMAGE_KEYS)}'
+        )
+    for kind, items in (
+        ('image', images),
+        ('annotation', dataset.get('annotations', [])),
+    ):
         try:
             ids = [item['id'] for item in items]
         except (KeyError, TypeError):
-            raise DataFileError(f"{path!r}: an {kind} entry has no 'id' "
-                                'or is no dictionary') from None
+            raise DataFileError(
+                f"{path!r}: an {kind} entry has no 'id' or is no dictionary"
+            ) from None
         if len(set(ids)) == len(ids):
             continue
         repeated, count = _repeated(ids)
@@ -61,7 +75,8 @@ def check_coco_dict(dataset, path):
             f'{kind} ids in {path!r} are not unique: {count} ids occur '
             f'more than once, e.g. {repeated}. Give every {kind} its own '
             "id (pycocotools would merge them, putting one image's objects "
-            'on another).')
+            'on another).'
+        )
 
 
 def segmentation_problem(segm, img):
@@ -77,23 +92,30 @@ def segmentation_problem(segm, img):
     if isinstance(segm, list):
         for part in segm:
             if not isinstance(part, (list, tuple)):
-                return ('a polygon that is no list of coordinates '
-                        f'({type(part).__name__})')
+                return (
+                    'a polygon that is no list of coordinates '
+                    f'({type(part).__name__})'
+                )
             if len(part) % 2:
-                return ('a polygon with an odd number of coordinates '
-                        f'({len(part)})')
+                return (
+                    'a polygon with an odd number of coordinates '
+                    f'({len(part)})'
+                )
             if len(part) < 6:
-                return ('a polygon with fewer than 3 points '
-                        f'({len(part) // 2})')
+                return f'a polygon with fewer than 3 points ({len(part) // 2})'
         return None
     if isinstance(segm, dict):
         if 'size' not in segm or 'counts' not in segm:
             return f"an RLE without 'size' or 'counts' (keys {sorted(segm)})"
-        if img is not None and list(segm['size']) != [img.get('height'),
-                                                      img.get('width')]:
-            return (f"an RLE of size {list(segm['size'])} on an image of "
-                    f"height x width {img.get('height')} x "
-                    f"{img.get('width')}")
+        if img is not None and list(segm['size']) != [
+            img.get('height'),
+            img.get('width'),
+        ]:
+            return (
+                f"an RLE of size {list(segm['size'])} on an image of "
+                f"height x width {img.get('height')} x "
+                f"{img.get('width')}"
+            )
         return None
     if segm is None:
         return None
@@ -144,5 +166,10 @@ class COCO(_COCO):
         return self.loadImgs(ids)
 
 
-__all__ = ['AnnotationFileError', 'COCO', 'COCOeval', 'has_mask',
-           'segmentation_problem']
+__all__ = [
+    'AnnotationFileError',
+    'COCO',
+    'COCOeval',
+    'has_mask',
+    'segmentation_problem',
+]

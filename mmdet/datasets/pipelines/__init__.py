@@ -20,9 +20,23 @@ from .test_time_aug import MultiScaleFlipAug
 from .transforms import Normalize, Pad, RandomFlip, Resize
 
 __all__ = [
-    'Collect', 'Compose', 'DefaultFormatBundle', 'FilterAnnotations',
-    'ImageToTensor', 'LoadAnnotations', 'LoadImageFromFile',
-    'LoadImageFromWebcam', 'LoadProposals', 'MultiScaleFlipAug', 'Normalize',
-    'Pad', 'RandomFlip', 'Resize', 'ToDataContainer', 'ToTensor', 'Transpose',
-    'WrapFieldsToLists', 'to_tensor'
+    'Collect',
+    'Compose',
+    'DefaultFormatBundle',
+    'FilterAnnotations',
+    'ImageToTensor',
+    'LoadAnnotations',
+    'LoadImageFromFile',
+    'LoadImageFromWebcam',
+    'LoadProposals',
+    'MultiScaleFlipAug',
+    'Normalize',
+    'Pad',
+    'RandomFlip',
+    'Resize',
+    'ToDataContainer',
+    'ToTensor',
+    'Transpose',
+    'WrapFieldsToLists',
+    'to_tensor',
 ]

@@ -1,4 +1,5 @@
 """Chain pipeline steps."""
+
 from ..registry import PIPELINES
 
 
@@ -17,15 +18,19 @@ class Compose:
 
     def __init__(self, transforms):
         if not isinstance(transforms, (list, tuple)):
-            raise TypeError('transforms must be a list of configs or '
-                            f'callables, got {type(transforms)}')
+            raise TypeError(
+                'transforms must be a list of configs or '
+                f'callables, got {type(transforms)}'
+            )
         self.transforms = []
         for transform in transforms:
             if isinstance(transform, dict):
                 transform = PIPELINES.build(transform)
             elif not callable(transform):
-                raise TypeError('a transform must be a config dict or a '
-                                f'callable, got {type(transform)}')
+                raise TypeError(
+                    'a transform must be a config dict or a '
+                    f'callable, got {type(transform)}'
+                )
             self.transforms.append(transform)
 
     def __call__(self, data):

@@ -6,6 +6,7 @@ DataContainer (padded to a common size at collate time), boxes and labels
 tensors in per-image DataContainers, masks stay CPU-side objects, and the
 image meta is a CPU-only DataContainer.
 """
+
 from collections.abc import Sequence
 
 import mmcv
@@ -84,8 +85,9 @@ class Transpose:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(keys={self.keys}, '
-                f'order={self.order})')
+        return (
+            f'{self.__class__.__name__}(keys={self.keys}, order={self.order})'
+        )
 
 
 @PIPELINES.register_module()
@@ -93,8 +95,14 @@ class ToDataContainer:
     """Wrap fields in DataContainers: ``fields`` is a sequence of dicts
     ``dict(key=..., **DataContainer kwargs)``."""
 
-    def __init__(self, fields=(dict(key='img', stack=True),
-                               dict(key='gt_bboxes'), dict(key='gt_labels'))):
+    def __init__(
+        self,
+        fields=(
+            dict(key='img', stack=True),
+            dict(key='gt_bboxes'),
+            dict(key='gt_labels'),
+        ),
+    ):
         self.fields = fields
 
     def __call__(self, results):
@@ -125,8 +133,9 @@ class DefaultFormatBundle:
     earlier step did not (no padding, resizing or normalization).
     """
 
-    def __init__(self, img_to_float=True,
-                 pad_val=dict(img=0, masks=0, seg=255)):
+    def __init__(
+        self, img_to_float=True, pad_val=dict(img=0, masks=0, seg=255)
+    ):
         self.img_to_float = img_to_float
         self.pad_val = pad_val
 
@@ -136,9 +145,14 @@ class DefaultFormatBundle:
         results.setdefault('pad_shape', img.shape)
         results.setdefault('scale_factor', 1.0)
         channels = 1 if img.ndim < 3 else img.shape[2]
-        results.setdefault('img_norm_cfg', dict(
-            mean=np.zeros(channels, dtype=np.float32),
-            std=np.ones(channels, dtype=np.float32), to_rgb=False))
+        results.setdefault(
+            'img_norm_cfg',
+            dict(
+                mean=np.zeros(channels, dtype=np.float32),
+                std=np.ones(channels, dtype=np.float32),
+                to_rgb=False,
+            ),
+        )
         return results
 
     def __call__(self, results):
@@ -147,21 +161,26 @@ class DefaultFormatBundle:
             if self.img_to_float and img.dtype == np.uint8:
                 img = img.astype(np.float32)
             results = self._add_default_meta_keys(results)
-            results['img'] = DC(to_tensor(_image_to_chw(img)),
-                                padding_value=self.pad_val['img'],
-                                stack=True)
-        for key in ('proposals', 'gt_bboxes', 'gt_bboxes_ignore',
-                    'gt_labels'):
+            results['img'] = DC(
+                to_tensor(_image_to_chw(img)),
+                padding_value=self.pad_val['img'],
+                stack=True,
+            )
+        for key in ('proposals', 'gt_bboxes', 'gt_bboxes_ignore', 'gt_labels'):
             if key in results:
                 results[key] = DC(to_tensor(results[key]))
         if 'gt_masks' in results:
-            results['gt_masks'] = DC(results['gt_masks'],
-                                     padding_value=self.pad_val['masks'],
-                                     cpu_only=True)
+            results['gt_masks'] = DC(
+                results['gt_masks'],
+                padding_value=self.pad_val['masks'],
+                cpu_only=True,
+            )
         if 'gt_semantic_seg' in results:
             results['gt_semantic_seg'] = DC(
                 to_tensor(results['gt_semantic_seg'][None, ...]),
-                padding_value=self.pad_val['seg'], stack=True)
+                padding_value=self.pad_val['seg'],
+                stack=True,
+            )
         return results
 
     def __repr__(self):
@@ -185,28 +204,44 @@ class Collect:
             ``flip_direction``, ``img_norm_cfg``.
     """
 
-    def __init__(self, keys,
-                 meta_keys=('filename', 'ori_filename', 'ori_shape',
-                            'img_shape', 'pad_shape', 'scale_factor', 'flip',
-                            'flip_direction', 'img_norm_cfg')):
+    def __init__(
+        self,
+        keys,
+        meta_keys=(
+            'filename',
+            'ori_filename',
+            'ori_shape',
+            'img_shape',
+            'pad_shape',
+            'scale_factor',
+            'flip',
+            'flip_direction',
+            'img_norm_cfg',
+        ),
+    ):
         self.keys = keys
         self.meta_keys = meta_keys
 
     def __call__(self, results):
         missing = [k for k in self.keys if k not in results]
         if missing:
-            raise KeyError(f'Collect: {missing} not in the results (have '
-                           f'{sorted(results)}); check the pipeline')
-        img_meta = {key: results[key] for key in self.meta_keys
-                    if key in results}
+            raise KeyError(
+                f'Collect: {missing} not in the results (have '
+                f'{sorted(results)}); check the pipeline'
+            )
+        img_meta = {
+            key: results[key] for key in self.meta_keys if key in results
+        }
         data = dict(img_metas=DC(img_meta, cpu_only=True))
         for key in self.keys:
             data[key] = results[key]
         return data
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(keys={self.keys}, '
-                f'meta_keys={self.meta_keys})')
+        return (
+            f'{self.__class__.__name__}(keys={self.keys}, '
+            f'meta_keys={self.meta_keys})'
+        )
 
 
 @PIPELINES.register_module()

@@ -4,6 +4,7 @@ The data set hands each pipeline ``results = dict(img_info=..., ann_info=...,
 img_prefix=..., bbox_fields=[], mask_fields=[], seg_fields=[])``; these steps
 fill in ``img`` and the ground truth.
 """
+
 import os.path as osp
 
 import mmcv
@@ -20,7 +21,8 @@ def _read_bytes(file_client, filename):
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f'image file {filename!r} does not exist (listed in the '
-            'annotation file but missing from the image folder)') from err
+            'annotation file but missing from the image folder)'
+        ) from err
 
 
 def _decode(img_bytes, filename, **kwargs):
@@ -28,11 +30,12 @@ def _decode(img_bytes, filename, **kwargs):
     try:
         img = mmcv.imfrombytes(img_bytes, **kwargs)
     except Exception as err:  # cv2/PIL/turbojpeg errors differ
-        raise OSError(f'cannot decode image file {filename!r}: {err}') \
-            from err
+        raise OSError(f'cannot decode image file {filename!r}: {err}') from err
     if img is None:
-        raise OSError(f'cannot decode image file {filename!r}: it is empty '
-                      'or not an image (corrupt or truncated?)')
+        raise OSError(
+            f'cannot decode image file {filename!r}: it is empty '
+            'or not an image (corrupt or truncated?)'
+        )
     return img
 
 
@@ -45,20 +48,25 @@ def _check_size(img, img_info, filename):
     if (width, height) == (img_info['width'], img_info['height']):
         return
     if (height, width) == (img_info['width'], img_info['height']):
-        hint = ('Width and height are swapped: the file has an EXIF '
-                'orientation tag, which decoding applies. If the annotations '
-                'were made on the stored pixels, load it with '
-                "LoadImageFromFile(color_type='color_ignore_orientation'); "
-                'if they were made on the rotated image, correct width and '
-                'height in the annotation file.')
+        hint = (
+            'Width and height are swapped: the file has an EXIF '
+            'orientation tag, which decoding applies. If the annotations '
+            'were made on the stored pixels, load it with '
+            "LoadImageFromFile(color_type='color_ignore_orientation'); "
+            'if they were made on the rotated image, correct width and '
+            'height in the annotation file.'
+        )
     else:
-        hint = ('Correct width and height in the annotation file (and the '
-                'annotations, if they were made at another size) or '
-                'replace the image.')
+        hint = (
+            'Correct width and height in the annotation file (and the '
+            'annotations, if they were made at another size) or '
+            'replace the image.'
+        )
     raise ValueError(
         f'image {filename!r} decodes to {width}x{height} (width x height) '
         f"but the annotation file says {img_info['width']}x"
-        f"{img_info['height']}. {hint}")
+        f"{img_info['height']}. {hint}"
+    )
 
 
 @PIPELINES.register_module()
@@ -79,8 +87,13 @@ class LoadImageFromFile:
         file_client_args (dict): ``mmcv.FileClient`` arguments.
     """
 
-    def __init__(self, to_float32=False, color_type='color',
-                 channel_order='bgr', file_client_args=dict(backend='disk')):
+    def __init__(
+        self,
+        to_float32=False,
+        color_type='color',
+        channel_order='bgr',
+        file_client_args=dict(backend='disk'),
+    ):
         self.to_float32 = to_float32
         self.color_type = color_type
         self.channel_order = channel_order
@@ -93,8 +106,12 @@ class LoadImageFromFile:
         name = results['img_info']['filename']
         prefix = results.get('img_prefix')
         filename = osp.join(prefix, name) if prefix is not None else name
-        img = _decode(_read_bytes(self.file_client, filename), filename,
-                      flag=self.color_type, channel_order=self.channel_order)
+        img = _decode(
+            _read_bytes(self.file_client, filename),
+            filename,
+            flag=self.color_type,
+            channel_order=self.channel_order,
+        )
         _check_size(img, results['img_info'], filename)
         if self.to_float32:
             img = img.astype(np.float32)
@@ -107,10 +124,12 @@ class LoadImageFromFile:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '
-                f"color_type='{self.color_type}', "
-                f"channel_order='{self.channel_order}', "
-                f'file_client_args={self.file_client_args})')
+        return (
+            f'{self.__class__.__name__}(to_float32={self.to_float32}, '
+            f"color_type='{self.color_type}', "
+            f"channel_order='{self.channel_order}', "
+            f'file_client_args={self.file_client_args})'
+        )
 
 
 @PIPELINES.register_module()
@@ -160,9 +179,16 @@ class LoadAnnotations:
         file_client_args (dict): for reading segmentation maps.
     """
 
-    def __init__(self, with_bbox=True, with_label=True, with_mask=False,
-                 with_seg=False, poly2mask=True, denorm_bbox=False,
-                 file_client_args=dict(backend='disk')):
+    def __init__(
+        self,
+        with_bbox=True,
+        with_label=True,
+        with_mask=False,
+        with_seg=False,
+        poly2mask=True,
+        denorm_bbox=False,
+        file_client_args=dict(backend='disk'),
+    ):
         self.with_bbox = with_bbox
         self.with_label = with_label
         self.with_mask = with_mask
@@ -174,8 +200,11 @@ class LoadAnnotations:
 
     def _load_bboxes(self, results):
         ann_info = results['ann_info']
-        bboxes = np.asarray(ann_info['bboxes'],
-                            dtype=np.float32).reshape(-1, 4).copy()
+        bboxes = (
+            np.asarray(ann_info['bboxes'], dtype=np.float32)
+            .reshape(-1, 4)
+            .copy()
+        )
         if self.denorm_bbox and len(bboxes):
             h, w = results['img_shape'][:2]
             bboxes *= np.array([w, h, w, h], dtype=np.float32)
@@ -183,14 +212,16 @@ class LoadAnnotations:
         results['bbox_fields'].append('gt_bboxes')
         ignore = ann_info.get('bboxes_ignore')
         if ignore is not None:
-            results['gt_bboxes_ignore'] = np.asarray(
-                ignore, dtype=np.float32).reshape(-1, 4).copy()
+            results['gt_bboxes_ignore'] = (
+                np.asarray(ignore, dtype=np.float32).reshape(-1, 4).copy()
+            )
             results['bbox_fields'].append('gt_bboxes_ignore')
         return results
 
     def _load_labels(self, results):
-        results['gt_labels'] = np.asarray(results['ann_info']['labels'],
-                                          dtype=np.int64).copy()
+        results['gt_labels'] = np.asarray(
+            results['ann_info']['labels'], dtype=np.int64
+        ).copy()
         return results
 
     @staticmethod
@@ -200,7 +231,8 @@ class LoadAnnotations:
         if isinstance(polygons, dict):
             raise ValueError(
                 'LoadAnnotations(poly2mask=False) keeps polygons, but an '
-                'instance mask is RLE; use poly2mask=True for this data set')
+                'instance mask is RLE; use poly2mask=True for this data set'
+            )
         polygons = [np.asarray(p, dtype=np.float64) for p in polygons]
         return [p for p in polygons if len(p) % 2 == 0 and len(p) >= 6]
 
@@ -212,7 +244,8 @@ class LoadAnnotations:
             gt_masks = BitmapMasks([poly2mask(m, h, w) for m in masks], h, w)
         else:
             gt_masks = PolygonMasks(
-                [self.process_polygons(m) for m in masks], h, w)
+                [self.process_polygons(m) for m in masks], h, w
+            )
         results['gt_masks'] = gt_masks
         results['mask_fields'].append('gt_masks')
         return results
@@ -220,10 +253,12 @@ class LoadAnnotations:
     def _load_semantic_seg(self, results):
         if self.file_client is None:
             self.file_client = mmcv.FileClient(**self.file_client_args)
-        filename = osp.join(results['seg_prefix'],
-                            results['ann_info']['seg_map'])
-        seg = _decode(_read_bytes(self.file_client, filename), filename,
-                      flag='unchanged')
+        filename = osp.join(
+            results['seg_prefix'], results['ann_info']['seg_map']
+        )
+        seg = _decode(
+            _read_bytes(self.file_client, filename), filename, flag='unchanged'
+        )
         results['gt_semantic_seg'] = seg.squeeze()
         results['seg_fields'].append('gt_semantic_seg')
         return results
@@ -240,9 +275,11 @@ class LoadAnnotations:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(with_bbox={self.with_bbox}, '
-                f'with_label={self.with_label}, with_mask={self.with_mask}, '
-                f'with_seg={self.with_seg}, poly2mask={self.poly2mask})')
+        return (
+            f'{self.__class__.__name__}(with_bbox={self.with_bbox}, '
+            f'with_label={self.with_label}, with_mask={self.with_mask}, '
+            f'with_seg={self.with_seg}, poly2mask={self.poly2mask})'
+        )
 
 
 @PIPELINES.register_module()
@@ -256,11 +293,13 @@ class LoadProposals:
     def __call__(self, results):
         proposals = np.asarray(results['proposals'], dtype=np.float32)
         if proposals.ndim != 2 or proposals.shape[1] not in (4, 5):
-            raise ValueError('proposals must be (N, 4) or (N, 5), got shape '
-                             f'{proposals.shape}')
+            raise ValueError(
+                'proposals must be (N, 4) or (N, 5), got shape '
+                f'{proposals.shape}'
+            )
         proposals = proposals[:, :4]
         if self.num_max_proposals is not None:
-            proposals = proposals[:self.num_max_proposals]
+            proposals = proposals[: self.num_max_proposals]
         if len(proposals) == 0:
             proposals = np.array([[0, 0, 0, 0]], dtype=np.float32)
         results['proposals'] = proposals
@@ -279,8 +318,14 @@ class FilterAnnotations:
     emptied.
     """
 
-    def __init__(self, min_gt_bbox_wh=(1., 1.), min_gt_mask_area=1,
-                 by_box=True, by_mask=False, keep_empty=True):
+    def __init__(
+        self,
+        min_gt_bbox_wh=(1.0, 1.0),
+        min_gt_mask_area=1,
+        by_box=True,
+        by_mask=False,
+        keep_empty=True,
+    ):
         if not (by_box or by_mask):
             raise ValueError('FilterAnnotations needs by_box or by_mask')
         self.min_gt_bbox_wh = min_gt_bbox_wh
@@ -294,8 +339,9 @@ class FilterAnnotations:
         keep = np.ones(len(boxes), dtype=bool)
         if self.by_box:
             wh = boxes[:, 2:4] - boxes[:, 0:2]
-            keep &= (wh[:, 0] > self.min_gt_bbox_wh[0]) & \
-                (wh[:, 1] > self.min_gt_bbox_wh[1])
+            keep &= (wh[:, 0] > self.min_gt_bbox_wh[0]) & (
+                wh[:, 1] > self.min_gt_bbox_wh[1]
+            )
         if self.by_mask:
             keep &= results['gt_masks'].areas >= self.min_gt_mask_area
         if not keep.any() and self.keep_empty:

@@ -1,4 +1,5 @@
 """Test-time augmentation: one sample per (scale, flip) combination."""
+
 import warnings
 
 from ..registry import PIPELINES
@@ -26,27 +27,44 @@ class MultiScaleFlipAug:
         flip_direction (str | list[str]): directions of the flipped versions.
     """
 
-    def __init__(self, transforms, img_scale=None, scale_factor=None,
-                 flip=False, flip_direction='horizontal'):
+    def __init__(
+        self,
+        transforms,
+        img_scale=None,
+        scale_factor=None,
+        flip=False,
+        flip_direction='horizontal',
+    ):
         self.transforms = Compose(transforms)
         if (img_scale is None) == (scale_factor is None):
-            raise ValueError('MultiScaleFlipAug needs exactly one of '
-                             'img_scale and scale_factor')
+            raise ValueError(
+                'MultiScaleFlipAug needs exactly one of '
+                'img_scale and scale_factor'
+            )
         if img_scale is not None:
             self.img_scale = as_scale_list(img_scale)
             self.scale_key = 'scale'
         else:
-            self.img_scale = scale_factor if isinstance(scale_factor, list) \
+            self.img_scale = (
+                scale_factor
+                if isinstance(scale_factor, list)
                 else [scale_factor]
+            )
             self.scale_key = 'scale_factor'
         self.flip = flip
-        self.flip_direction = flip_direction if isinstance(
-            flip_direction, list) else [flip_direction]
-        has_flip = any(type(t).__name__ == 'RandomFlip'
-                       for t in self.transforms.transforms)
+        self.flip_direction = (
+            flip_direction
+            if isinstance(flip_direction, list)
+            else [flip_direction]
+        )
+        has_flip = any(
+            type(t).__name__ == 'RandomFlip'
+            for t in self.transforms.transforms
+        )
         if self.flip and not has_flip:
-            warnings.warn('flip=True has no effect without a RandomFlip '
-                          'in transforms')
+            warnings.warn(
+                'flip=True has no effect without a RandomFlip in transforms'
+            )
 
     def __call__(self, results):
         flip_settings = [(False, None)]
@@ -63,6 +81,8 @@ class MultiScaleFlipAug:
         return {key: [out[key] for out in outputs] for key in outputs[0]}
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(transforms={self.transforms}, '
-                f'img_scale={self.img_scale}, flip={self.flip}, '
-                f'flip_direction={self.flip_direction})')
+        return (
+            f'{self.__class__.__name__}(transforms={self.transforms}, '
+            f'img_scale={self.img_scale}, flip={self.flip}, '
+            f'flip_direction={self.flip_direction})'
+        )

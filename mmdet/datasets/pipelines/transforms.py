@@ -6,6 +6,7 @@ Every geometric step moves all registered targets with the image: boxes in
 masks in ``mask_fields`` (BitmapMasks / PolygonMasks) and segmentation maps
 in ``seg_fields``.
 """
+
 import warnings
 
 import mmcv
@@ -22,16 +23,22 @@ def as_scale_list(img_scale):
     """
     if img_scale is None:
         return None
-    if isinstance(img_scale, (tuple, list)) and len(img_scale) == 2 and \
-            all(isinstance(v, (int, float)) for v in img_scale):
+    if (
+        isinstance(img_scale, (tuple, list))
+        and len(img_scale) == 2
+        and all(isinstance(v, (int, float)) for v in img_scale)
+    ):
         return [tuple(img_scale)]
-    scales = [tuple(s) if isinstance(s, (tuple, list)) else s
-              for s in (img_scale if isinstance(img_scale, list) else
-                        [img_scale])]
+    scales = [
+        tuple(s) if isinstance(s, (tuple, list)) else s
+        for s in (img_scale if isinstance(img_scale, list) else [img_scale])
+    ]
     for scale in scales:
         if not (isinstance(scale, tuple) and len(scale) == 2):
-            raise TypeError('img_scale must be a tuple (long, short) or a '
-                            f'list of them, got {img_scale!r}')
+            raise TypeError(
+                'img_scale must be a tuple (long, short) or a '
+                f'list of them, got {img_scale!r}'
+            )
     return scales
 
 
@@ -67,16 +74,26 @@ class Resize:
         override (bool): recompute the scale even if ``scale`` is set.
     """
 
-    def __init__(self, img_scale=None, multiscale_mode='range',
-                 ratio_range=None, keep_ratio=True, bbox_clip_border=True,
-                 backend='cv2', interpolation='bilinear', override=False):
+    def __init__(
+        self,
+        img_scale=None,
+        multiscale_mode='range',
+        ratio_range=None,
+        keep_ratio=True,
+        bbox_clip_border=True,
+        backend='cv2',
+        interpolation='bilinear',
+        override=False,
+    ):
         self.img_scale = as_scale_list(img_scale)
         if ratio_range is not None:
             if self.img_scale is None or len(self.img_scale) != 1:
                 raise ValueError('ratio_range needs exactly one img_scale')
         elif multiscale_mode not in ('value', 'range'):
-            raise ValueError("multiscale_mode must be 'range' or 'value', "
-                             f'got {multiscale_mode!r}')
+            raise ValueError(
+                "multiscale_mode must be 'range' or 'value', "
+                f'got {multiscale_mode!r}'
+            )
         self.multiscale_mode = multiscale_mode
         self.ratio_range = ratio_range
         self.keep_ratio = keep_ratio
@@ -109,8 +126,9 @@ class Resize:
 
     def _random_scale(self, results):
         if self.ratio_range is not None:
-            scale, idx = self.random_sample_ratio(self.img_scale[0],
-                                                  self.ratio_range)
+            scale, idx = self.random_sample_ratio(
+                self.img_scale[0], self.ratio_range
+            )
         elif len(self.img_scale) == 1:
             scale, idx = self.img_scale[0], 0
         elif self.multiscale_mode == 'range':
@@ -136,8 +154,10 @@ class Resize:
             results['scale'] = (int(w * factor), int(h * factor))
             return
         if self.img_scale is None:
-            raise ValueError('Resize needs img_scale, or a scale set by an '
-                             'earlier step (MultiScaleFlipAug)')
+            raise ValueError(
+                'Resize needs img_scale, or a scale set by an '
+                'earlier step (MultiScaleFlipAug)'
+            )
         self._random_scale(results)
 
     def _resize_img(self, results):
@@ -145,18 +165,25 @@ class Resize:
             img = results[key]
             h, w = img.shape[:2]
             if self.keep_ratio:
-                resized = mmcv.imrescale(img, results['scale'],
-                                         interpolation=self.interpolation,
-                                         backend=self.backend)
+                resized = mmcv.imrescale(
+                    img,
+                    results['scale'],
+                    interpolation=self.interpolation,
+                    backend=self.backend,
+                )
             else:
-                resized = mmcv.imresize(img, results['scale'],
-                                        interpolation=self.interpolation,
-                                        backend=self.backend)
+                resized = mmcv.imresize(
+                    img,
+                    results['scale'],
+                    interpolation=self.interpolation,
+                    backend=self.backend,
+                )
             new_h, new_w = resized.shape[:2]
             w_scale, h_scale = new_w / w, new_h / h
             results[key] = resized
             results['scale_factor'] = np.array(
-                [w_scale, h_scale, w_scale, h_scale], dtype=np.float32)
+                [w_scale, h_scale, w_scale, h_scale], dtype=np.float32
+            )
             results['img_shape'] = resized.shape
             results['pad_shape'] = resized.shape
             results['keep_ratio'] = self.keep_ratio
@@ -182,13 +209,19 @@ class Resize:
     def _resize_seg(self, results):
         for key in results.get('seg_fields', []):
             if self.keep_ratio:
-                seg = mmcv.imrescale(results[key], results['scale'],
-                                     interpolation='nearest',
-                                     backend=self.backend)
+                seg = mmcv.imrescale(
+                    results[key],
+                    results['scale'],
+                    interpolation='nearest',
+                    backend=self.backend,
+                )
             else:
-                seg = mmcv.imresize(results[key], results['scale'],
-                                    interpolation='nearest',
-                                    backend=self.backend)
+                seg = mmcv.imresize(
+                    results[key],
+                    results['scale'],
+                    interpolation='nearest',
+                    backend=self.backend,
+                )
             results[key] = seg
 
     def __call__(self, results):
@@ -200,11 +233,13 @@ class Resize:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(img_scale={self.img_scale}, '
-                f'multiscale_mode={self.multiscale_mode}, '
-                f'ratio_range={self.ratio_range}, '
-                f'keep_ratio={self.keep_ratio}, '
-                f'bbox_clip_border={self.bbox_clip_border})')
+        return (
+            f'{self.__class__.__name__}(img_scale={self.img_scale}, '
+            f'multiscale_mode={self.multiscale_mode}, '
+            f'ratio_range={self.ratio_range}, '
+            f'keep_ratio={self.keep_ratio}, '
+            f'bbox_clip_border={self.bbox_clip_border})'
+        )
 
 
 def bbox_flip(bboxes, img_shape, direction):
@@ -246,16 +281,19 @@ class RandomFlip:
     DIRECTIONS = ('horizontal', 'vertical', 'diagonal')
 
     def __init__(self, flip_ratio=None, direction='horizontal'):
-        directions = direction if isinstance(direction, list) \
-            else [direction]
+        directions = direction if isinstance(direction, list) else [direction]
         for d in directions:
             if d not in self.DIRECTIONS:
-                raise ValueError(f'invalid flip direction {d!r}; choose '
-                                 f'from {self.DIRECTIONS}')
-        ratios = flip_ratio if isinstance(flip_ratio, list) else \
-            ([] if flip_ratio is None else [flip_ratio])
-        if isinstance(flip_ratio, list) and \
-                len(flip_ratio) != len(directions):
+                raise ValueError(
+                    f'invalid flip direction {d!r}; choose '
+                    f'from {self.DIRECTIONS}'
+                )
+        ratios = (
+            flip_ratio
+            if isinstance(flip_ratio, list)
+            else ([] if flip_ratio is None else [flip_ratio])
+        )
+        if isinstance(flip_ratio, list) and len(flip_ratio) != len(directions):
             raise ValueError('a flip_ratio list needs one direction each')
         if any(not 0 <= r <= 1 for r in ratios) or sum(ratios) > 1:
             raise ValueError(f'invalid flip_ratio {flip_ratio!r}')
@@ -266,8 +304,11 @@ class RandomFlip:
         """A direction or None (no flip), drawn with the configured odds."""
         if self.flip_ratio is None:
             return None
-        directions = self.direction if isinstance(self.direction, list) \
+        directions = (
+            self.direction
+            if isinstance(self.direction, list)
             else [self.direction]
+        )
         if isinstance(self.flip_ratio, list):
             probs = list(self.flip_ratio)
         else:
@@ -282,16 +323,20 @@ class RandomFlip:
             results['flip'] = direction is not None
             results['flip_direction'] = direction
         elif 'flip_direction' not in results:
-            results['flip_direction'] = self.direction if \
-                isinstance(self.direction, str) else self.direction[0]
+            results['flip_direction'] = (
+                self.direction
+                if isinstance(self.direction, str)
+                else self.direction[0]
+            )
         if not results['flip']:
             return results
         direction = results['flip_direction']
         for key in results.get('img_fields', ['img']):
             results[key] = mmcv.imflip(results[key], direction=direction)
         for key in results.get('bbox_fields', []):
-            results[key] = bbox_flip(results[key], results['img_shape'],
-                                     direction)
+            results[key] = bbox_flip(
+                results[key], results['img_shape'], direction
+            )
         for key in results.get('mask_fields', []):
             results[key] = results[key].flip(direction)
         for key in results.get('seg_fields', []):
@@ -316,21 +361,28 @@ class Pad:
             pads the image and masks with it.
     """
 
-    def __init__(self, size=None, size_divisor=None, pad_to_square=False,
-                 pad_val=dict(img=0, masks=0, seg=255)):
+    def __init__(
+        self,
+        size=None,
+        size_divisor=None,
+        pad_to_square=False,
+        pad_val=dict(img=0, masks=0, seg=255),
+    ):
         if isinstance(pad_val, (int, float)):
-            warnings.warn('Pad(pad_val=number) is deprecated: use '
-                          'dict(img=..., masks=..., seg=...)')
+            warnings.warn(
+                'Pad(pad_val=number) is deprecated: use '
+                'dict(img=..., masks=..., seg=...)'
+            )
             pad_val = dict(img=pad_val, masks=pad_val, seg=255)
         if not isinstance(pad_val, dict):
             raise TypeError(f'pad_val must be a dict, got {pad_val!r}')
         if pad_to_square:
             if size is not None or size_divisor is not None:
-                raise ValueError('pad_to_square excludes size and '
-                                 'size_divisor')
+                raise ValueError(
+                    'pad_to_square excludes size and size_divisor'
+                )
         elif (size is None) == (size_divisor is None):
-            raise ValueError('Pad needs exactly one of size and '
-                             'size_divisor')
+            raise ValueError('Pad needs exactly one of size and size_divisor')
         self.size = size
         self.size_divisor = size_divisor
         self.pad_to_square = pad_to_square
@@ -342,17 +394,17 @@ class Pad:
             pad_val = self.pad_val.get('img', 0)
             if img.ndim == 3 and not isinstance(pad_val, (tuple, list)):
                 # cv2 reads a lone number as (v, 0, 0): pad every channel
-                pad_val = (pad_val, ) * img.shape[2]
-            pad_val = tuple(pad_val) if isinstance(pad_val, list) \
-                else pad_val
+                pad_val = (pad_val,) * img.shape[2]
+            pad_val = tuple(pad_val) if isinstance(pad_val, list) else pad_val
             if self.pad_to_square:
                 side = max(img.shape[:2])
                 padded = mmcv.impad(img, shape=(side, side), pad_val=pad_val)
             elif self.size is not None:
                 padded = mmcv.impad(img, shape=self.size, pad_val=pad_val)
             else:
-                padded = mmcv.impad_to_multiple(img, self.size_divisor,
-                                                pad_val=pad_val)
+                padded = mmcv.impad_to_multiple(
+                    img, self.size_divisor, pad_val=pad_val
+                )
             results[key] = padded
         results['pad_shape'] = padded.shape
         results['pad_fixed_size'] = self.size
@@ -367,9 +419,9 @@ class Pad:
     def _pad_seg(self, results):
         pad_val = self.pad_val.get('seg', 255)
         for key in results.get('seg_fields', []):
-            results[key] = mmcv.impad(results[key],
-                                      shape=results['pad_shape'][:2],
-                                      pad_val=pad_val)
+            results[key] = mmcv.impad(
+                results[key], shape=results['pad_shape'][:2], pad_val=pad_val
+            )
 
     def __call__(self, results):
         self._pad_img(results)
@@ -378,10 +430,12 @@ class Pad:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(size={self.size}, '
-                f'size_divisor={self.size_divisor}, '
-                f'pad_to_square={self.pad_to_square}, '
-                f'pad_val={self.pad_val})')
+        return (
+            f'{self.__class__.__name__}(size={self.size}, '
+            f'size_divisor={self.size_divisor}, '
+            f'pad_to_square={self.pad_to_square}, '
+            f'pad_val={self.pad_val})'
+        )
 
 
 @PIPELINES.register_module()
@@ -399,12 +453,16 @@ class Normalize:
 
     def __call__(self, results):
         for key in results.get('img_fields', ['img']):
-            results[key] = mmcv.imnormalize(results[key], self.mean,
-                                            self.std, self.to_rgb)
-        results['img_norm_cfg'] = dict(mean=self.mean, std=self.std,
-                                       to_rgb=self.to_rgb)
+            results[key] = mmcv.imnormalize(
+                results[key], self.mean, self.std, self.to_rgb
+            )
+        results['img_norm_cfg'] = dict(
+            mean=self.mean, std=self.std, to_rgb=self.to_rgb
+        )
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(mean={self.mean.tolist()}, '
-                f'std={self.std.tolist()}, to_rgb={self.to_rgb})')
+        return (
+            f'{self.__class__.__name__}(mean={self.mean.tolist()}, '
+            f'std={self.std.tolist()}, to_rgb={self.to_rgb})'
+        )

@@ -3,6 +3,9 @@ from .group_sampler import DistributedGroupSampler, GroupSampler
 from .infinite_sampler import InfiniteBatchSampler, InfiniteGroupBatchSampler
 
 __all__ = [
-    'DistributedGroupSampler', 'DistributedSampler', 'GroupSampler',
-    'InfiniteBatchSampler', 'InfiniteGroupBatchSampler'
+    'DistributedGroupSampler',
+    'DistributedSampler',
+    'GroupSampler',
+    'InfiniteBatchSampler',
+    'InfiniteGroupBatchSampler',
 ]

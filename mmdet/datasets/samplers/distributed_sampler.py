@@ -1,4 +1,5 @@
 """torch's DistributedSampler with a seed that defaults to 0."""
+
 from torch.utils.data import DistributedSampler as _DistributedSampler
 
 
@@ -11,8 +12,13 @@ class DistributedSampler(_DistributedSampler):
     every rank shuffles alike).
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True,
-                 seed=0):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank,
-                         shuffle=shuffle,
-                         seed=seed if seed is not None else 0)
+    def __init__(
+        self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0
+    ):
+        super().__init__(
+            dataset,
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=shuffle,
+            seed=seed if seed is not None else 0,
+        )

@@ -3,6 +3,7 @@
 A data set's ``flag`` (one int per image, e.g. 1 for landscape, 0 for
 portrait) splits it into groups; batches drawn from one group pad little.
 """
+
 import math
 
 import numpy as np
@@ -14,7 +15,8 @@ def _group_sizes(dataset):
     if not hasattr(dataset, 'flag'):
         raise AttributeError(
             f'{type(dataset).__name__} has no `flag` (one group id per '
-            'image): GroupSampler needs it, or use shuffle=False')
+            'image): GroupSampler needs it, or use shuffle=False'
+        )
     flag = np.asarray(dataset.flag).astype(np.int64)
     return flag, np.bincount(flag)
 
@@ -34,7 +36,8 @@ class GroupSampler(Sampler):
         self.flag, self.group_sizes = _group_sizes(dataset)
         self.num_samples = sum(
             int(math.ceil(size / samples_per_gpu)) * samples_per_gpu
-            for size in self.group_sizes)
+            for size in self.group_sizes
+        )
 
     def __iter__(self):
         chunks = []
@@ -45,12 +48,17 @@ class GroupSampler(Sampler):
             np.random.shuffle(indices)
             extra = -size % self.samples_per_gpu
             indices = np.concatenate(
-                [indices, np.random.choice(indices, extra)])
-            chunks.extend(np.split(indices, len(indices) //
-                                   self.samples_per_gpu))
+                [indices, np.random.choice(indices, extra)]
+            )
+            chunks.extend(
+                np.split(indices, len(indices) // self.samples_per_gpu)
+            )
         order = np.random.permutation(len(chunks))
-        indices = np.concatenate([chunks[i] for i in order]) if chunks \
+        indices = (
+            np.concatenate([chunks[i] for i in order])
+            if chunks
             else np.zeros(0, dtype=np.int64)
+        )
         assert len(indices) == self.num_samples
         return iter(indices.astype(np.int64).tolist())
 
@@ -74,12 +82,15 @@ class DistributedGroupSampler(Sampler):
         seed (int | None): the same on every rank (None means 0).
     """
 
-    def __init__(self, dataset, samples_per_gpu=1, num_replicas=None,
-                 rank=None, seed=0):
+    def __init__(
+        self, dataset, samples_per_gpu=1, num_replicas=None, rank=None, seed=0
+    ):
         from mmcv.runner import get_dist_info
+
         dist_rank, dist_world = get_dist_info()
-        self.num_replicas = dist_world if num_replicas is None \
-            else num_replicas
+        self.num_replicas = (
+            dist_world if num_replicas is None else num_replicas
+        )
         self.rank = dist_rank if rank is None else rank
         self.dataset = dataset
         self.samples_per_gpu = samples_per_gpu
@@ -89,7 +100,8 @@ class DistributedGroupSampler(Sampler):
         chunk = samples_per_gpu * self.num_replicas
         self.num_samples = sum(
             int(math.ceil(size / chunk)) * samples_per_gpu
-            for size in self.group_sizes)
+            for size in self.group_sizes
+        )
         self.total_size = self.num_samples * self.num_replicas
 
     def __iter__(self):
@@ -108,11 +120,14 @@ class DistributedGroupSampler(Sampler):
             indices.extend(np.tile(members, repeats)[:wanted].tolist())
         num_chunks = len(indices) // self.samples_per_gpu
         order = torch.randperm(num_chunks, generator=g).tolist()
-        indices = [indices[c * self.samples_per_gpu + j] for c in order
-                   for j in range(self.samples_per_gpu)]
+        indices = [
+            indices[c * self.samples_per_gpu + j]
+            for c in order
+            for j in range(self.samples_per_gpu)
+        ]
         assert len(indices) == self.total_size
         start = self.num_samples * self.rank
-        return iter(indices[start:start + self.num_samples])
+        return iter(indices[start : start + self.num_samples])
 
     def __len__(self):
         return self.num_samples

@@ -1,4 +1,5 @@
 """Endless batch samplers for ``IterBasedRunner`` (no epoch boundary)."""
+
 import itertools
 
 import numpy as np
@@ -20,8 +21,15 @@ class InfiniteBatchSampler(Sampler):
         shuffle (bool): permute each pass over the data set.
     """
 
-    def __init__(self, dataset, batch_size=1, world_size=None, rank=None,
-                 seed=0, shuffle=True):
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        world_size=None,
+        rank=None,
+        seed=0,
+        shuffle=True,
+    ):
         dist_rank, dist_world = get_dist_info()
         self.rank = dist_rank if rank is None else rank
         self.world_size = dist_world if world_size is None else world_size
@@ -41,8 +49,9 @@ class InfiniteBatchSampler(Sampler):
                 yield from range(self.size)
 
     def _rank_indices(self):
-        return itertools.islice(self._indices(), self.rank, None,
-                                self.world_size)
+        return itertools.islice(
+            self._indices(), self.rank, None, self.world_size
+        )
 
     def __iter__(self):
         batch = []
@@ -63,10 +72,16 @@ class InfiniteGroupBatchSampler(InfiniteBatchSampler):
     """``InfiniteBatchSampler`` whose batches each come from one
     aspect-ratio group (the data set's ``flag``)."""
 
-    def __init__(self, dataset, batch_size=1, world_size=None, rank=None,
-                 seed=0, shuffle=True):
-        super().__init__(dataset, batch_size, world_size, rank, seed,
-                         shuffle)
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        world_size=None,
+        rank=None,
+        seed=0,
+        shuffle=True,
+    ):
+        super().__init__(dataset, batch_size, world_size, rank, seed, shuffle)
         self.flag = np.asarray(dataset.flag).astype(np.int64)
 
     def __iter__(self):

@@ -1,5 +1,6 @@
 """What the four classification backbones share: freezing, ``norm_eval``,
 random initialisation and strict loading of ImageNet checkpoints."""
+
 import os.path as osp
 
 import torch.nn as nn
@@ -17,8 +18,10 @@ from mmdet.utils.state_dict import (
 )
 from .odconv import ODConv2d
 
-PRETRAINED_HINT = ('Check that the file holds the ImageNet weights of this '
-                   'backbone (README.md, "Pretrained backbones").')
+PRETRAINED_HINT = (
+    'Check that the file holds the ImageNet weights of this '
+    'backbone (README.md, "Pretrained backbones").'
+)
 
 
 def load_pretrained(module, path, prefix=None):
@@ -41,20 +44,27 @@ def load_pretrained(module, path, prefix=None):
         raise FileNotFoundError(
             f'pretrained backbone checkpoint {path!r} does not exist. Put the '
             'ImageNet weights there (README.md, "Pretrained backbones"), '
-            'or train from scratch with --cfg-options model.pretrained=None')
+            'or train from scratch with --cfg-options model.pretrained=None'
+        )
     state_dict = checkpoint_state_dict(read_checkpoint(path))
     if prefix:
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
-                      if k.startswith(prefix)}
+        state_dict = {
+            k[len(prefix) :]: v
+            for k, v in state_dict.items()
+            if k.startswith(prefix)
+        }
         if not state_dict:
-            raise KeyError(f'{name!r} holds no key starting with the '
-                           f'prefix {prefix!r}')
+            raise KeyError(
+                f'{name!r} holds no key starting with the prefix {prefix!r}'
+            )
     if not hasattr(module, 'fc'):
-        state_dict = {k: v for k, v in state_dict.items()
-                      if not k.startswith('fc.')}
+        state_dict = {
+            k: v for k, v in state_dict.items() if not k.startswith('fc.')
+        }
     source = repr(name) if name == path else f'{name!r} ({path})'
-    load_state_dict_checked(module, state_dict, source, strict=True,
-                            hint=PRETRAINED_HINT)
+    load_state_dict_checked(
+        module, state_dict, source, strict=True, hint=PRETRAINED_HINT
+    )
 
 
 class ClassificationBackbone(BaseModule):
@@ -74,8 +84,9 @@ class ClassificationBackbone(BaseModule):
             strictly by ``init_weights()``.
     """
 
-    def __init__(self, frozen_stages=-1, norm_eval=True, pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self, frozen_stages=-1, norm_eval=True, pretrained=None, init_cfg=None
+    ):
         super().__init__(init_cfg)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -100,7 +111,8 @@ class ClassificationBackbone(BaseModule):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
+                    m.weight, mode='fan_out', nonlinearity='relu'
+                )
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, ODConv2d):
@@ -114,16 +126,21 @@ class ClassificationBackbone(BaseModule):
 
     def _check_pretrained(self):
         name = type(self).__name__
-        if self.pretrained is not None and not isinstance(self.pretrained,
-                                                          str):
-            raise TypeError(f'{name}: pretrained must be a str (a path, URL '
-                            'or model-zoo name) or None, got '
-                            f'{type(self.pretrained).__name__}')
+        if self.pretrained is not None and not isinstance(
+            self.pretrained, str
+        ):
+            raise TypeError(
+                f'{name}: pretrained must be a str (a path, URL '
+                'or model-zoo name) or None, got '
+                f'{type(self.pretrained).__name__}'
+            )
         check_arg(
-            not (self.init_cfg and self.pretrained), name,
+            not (self.init_cfg and self.pretrained),
+            name,
             'init_cfg and pretrained cannot be specified at the same time '
             f'(init_cfg={self.init_cfg!r}, pretrained={self.pretrained!r}); '
-            'set one of them to None')
+            'set one of them to None',
+        )
 
     def _pretrained_source(self):
         """``(checkpoint, prefix)`` to load, or None."""

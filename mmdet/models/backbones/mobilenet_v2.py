@@ -9,6 +9,7 @@ Detectors take the outputs after feature indices 1, 3, 6, 13, 18 for
 ``out_indices`` 0..4 (strides 2, 4, 8, 16, 32; channels 16, 24, 32, 96, 1280
 at width 1.0); the released configs use (1, 2, 3, 4).
 """
+
 import torch.nn as nn
 
 from ..builder import BACKBONES
@@ -16,9 +17,15 @@ from .base_backbone import ClassificationBackbone
 from .odconv import ODConv2d
 
 # (expand ratio t, output channels c, repeats n, first stride s)
-INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2),
-                             (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                             (6, 320, 1, 1))
+INVERTED_RESIDUAL_SETTING = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 # last feature index of each stage (out_indices / frozen_stages refer to it)
 STAGE_ENDS = (1, 3, 6, 13, 18)
 
@@ -33,27 +40,44 @@ def make_divisible(value, divisor=8, min_value=None):
 
 
 def plain_conv(in_planes, out_planes, kernel_size, stride=1, groups=1):
-    return nn.Conv2d(in_planes, out_planes, kernel_size, stride,
-                     (kernel_size - 1) // 2, groups=groups, bias=False)
+    return nn.Conv2d(
+        in_planes,
+        out_planes,
+        kernel_size,
+        stride,
+        (kernel_size - 1) // 2,
+        groups=groups,
+        bias=False,
+    )
 
 
 def make_od_conv_grouped(reduction, kernel_num):
     """A ``conv(in, out, k, stride, groups)`` factory of ODConv2d layers."""
 
     def od_conv(in_planes, out_planes, kernel_size, stride=1, groups=1):
-        return ODConv2d(in_planes, out_planes, kernel_size, stride,
-                        (kernel_size - 1) // 2, groups=groups,
-                        reduction=reduction, kernel_num=kernel_num)
+        return ODConv2d(
+            in_planes,
+            out_planes,
+            kernel_size,
+            stride,
+            (kernel_size - 1) // 2,
+            groups=groups,
+            reduction=reduction,
+            kernel_num=kernel_num,
+        )
 
     return od_conv
 
 
-def conv_bn_relu(conv, in_planes, out_planes, kernel_size=3, stride=1,
-                 groups=1):
+def conv_bn_relu(
+    conv, in_planes, out_planes, kernel_size=3, stride=1, groups=1
+):
     """conv + BatchNorm + ReLU6 as ``nn.Sequential`` (names 0, 1, 2)."""
     return nn.Sequential(
         conv(in_planes, out_planes, kernel_size, stride, groups),
-        nn.BatchNorm2d(out_planes), nn.ReLU6(inplace=True))
+        nn.BatchNorm2d(out_planes),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -94,19 +118,28 @@ class MobileNetV2(ClassificationBackbone):
         norm_eval, pretrained, init_cfg: see ``ClassificationBackbone``.
     """
 
-    def __init__(self, width_mult=1.0, num_classes=1000,
-                 out_indices=(1, 2, 3, 4), frozen_stages=-1, norm_eval=True,
-                 pretrained=None, init_cfg=None):
+    def __init__(
+        self,
+        width_mult=1.0,
+        num_classes=1000,
+        out_indices=(1, 2, 3, 4),
+        frozen_stages=-1,
+        norm_eval=True,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(frozen_stages, norm_eval, pretrained, init_cfg)
         self._build(width_mult, num_classes, out_indices, plain_conv)
 
     def _build(self, width_mult, num_classes, out_indices, conv):
         if not set(out_indices) <= set(range(len(STAGE_ENDS))):
-            raise ValueError(f'out_indices must be within 0..4, got '
-                             f'{out_indices}')
+            raise ValueError(
+                f'out_indices must be within 0..4, got {out_indices}'
+            )
         if not -1 <= self.frozen_stages < len(STAGE_ENDS):
-            raise ValueError('frozen_stages must be within -1..4, got '
-                             f'{self.frozen_stages}')
+            raise ValueError(
+                f'frozen_stages must be within -1..4, got {self.frozen_stages}'
+            )
         self.width_mult = width_mult
         self.out_indices = tuple(out_indices)
         input_channel = make_divisible(32 * width_mult)
@@ -117,23 +150,28 @@ class MobileNetV2(ClassificationBackbone):
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
             out_channel = make_divisible(c * width_mult)
             for i in range(n):
-                features.append(InvertedResidual(
-                    input_channel, out_channel, s if i == 0 else 1, t, conv))
+                features.append(
+                    InvertedResidual(
+                        input_channel, out_channel, s if i == 0 else 1, t, conv
+                    )
+                )
                 input_channel = out_channel
                 channels.append(out_channel)
-        features.append(conv_bn_relu(conv, input_channel, last_channel,
-                                     kernel_size=1))
+        features.append(
+            conv_bn_relu(conv, input_channel, last_channel, kernel_size=1)
+        )
         channels.append(last_channel)
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(
-            nn.Dropout(0.2), nn.Linear(last_channel, num_classes))
+            nn.Dropout(0.2), nn.Linear(last_channel, num_classes)
+        )
         self.out_channels = [channels[STAGE_ENDS[i]] for i in out_indices]
         self._post_init()
 
     def _frozen_modules(self):
         if self.frozen_stages < 0:
             return []
-        return list(self.features[:STAGE_ENDS[self.frozen_stages] + 1])
+        return list(self.features[: STAGE_ENDS[self.frozen_stages] + 1])
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of the selected stage outputs."""
@@ -154,13 +192,27 @@ class OD_MobileNetV2(MobileNetV2):
     candidate kernels, attention squeeze ``reduction``, attention
     ``temperature``, 1.0 as released); other arguments as ``MobileNetV2``."""
 
-    def __init__(self, width_mult=1.0, num_classes=1000,
-                 out_indices=(1, 2, 3, 4), frozen_stages=-1, norm_eval=True,
-                 pretrained=None, reduction=0.0625, kernel_num=4,
-                 temperature=1.0, init_cfg=None):
-        ClassificationBackbone.__init__(self, frozen_stages, norm_eval,
-                                        pretrained, init_cfg)
-        self._build(width_mult, num_classes, out_indices,
-                    make_od_conv_grouped(reduction, kernel_num))
+    def __init__(
+        self,
+        width_mult=1.0,
+        num_classes=1000,
+        out_indices=(1, 2, 3, 4),
+        frozen_stages=-1,
+        norm_eval=True,
+        pretrained=None,
+        reduction=0.0625,
+        kernel_num=4,
+        temperature=1.0,
+        init_cfg=None,
+    ):
+        ClassificationBackbone.__init__(
+            self, frozen_stages, norm_eval, pretrained, init_cfg
+        )
+        self._build(
+            width_mult,
+            num_classes,
+            out_indices,
+            make_od_conv_grouped(reduction, kernel_num),
+        )
         self.temperature = float(temperature)
         self.net_update_temperature(self.temperature)

@@ -22,6 +22,7 @@ Parameter names and shapes are the checkpoint format of the released models:
 ``weight`` (kernel_num, out, in // groups, k, k) and ``attention.{fc, bn,
 channel_fc, filter_fc, spatial_fc, kernel_fc}``.
 """
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -37,8 +38,16 @@ class ODConvAttention(nn.Module):
     conv, the spatial one of a 1x1 conv, the kernel one with one kernel.
     """
 
-    def __init__(self, in_planes, out_planes, kernel_size, groups=1,
-                 reduction=0.0625, kernel_num=4, min_channel=16):
+    def __init__(
+        self,
+        in_planes,
+        out_planes,
+        kernel_size,
+        groups=1,
+        reduction=0.0625,
+        kernel_num=4,
+        min_channel=16,
+    ):
         super().__init__()
         hidden = max(int(in_planes * reduction), min_channel)
         self.kernel_size = kernel_size
@@ -50,19 +59,27 @@ class ODConvAttention(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.channel_fc = nn.Conv2d(hidden, in_planes, 1, bias=True)
         depthwise = in_planes == groups == out_planes
-        self.filter_fc = None if depthwise else nn.Conv2d(
-            hidden, out_planes, 1, bias=True)
-        self.spatial_fc = None if kernel_size == 1 else nn.Conv2d(
-            hidden, kernel_size * kernel_size, 1, bias=True)
-        self.kernel_fc = None if kernel_num == 1 else nn.Conv2d(
-            hidden, kernel_num, 1, bias=True)
+        self.filter_fc = (
+            None if depthwise else nn.Conv2d(hidden, out_planes, 1, bias=True)
+        )
+        self.spatial_fc = (
+            None
+            if kernel_size == 1
+            else nn.Conv2d(hidden, kernel_size * kernel_size, 1, bias=True)
+        )
+        self.kernel_fc = (
+            None
+            if kernel_num == 1
+            else nn.Conv2d(hidden, kernel_num, 1, bias=True)
+        )
         self.reset_parameters()
 
     def reset_parameters(self):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(
-                    module.weight, mode='fan_out', nonlinearity='relu')
+                    module.weight, mode='fan_out', nonlinearity='relu'
+                )
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.BatchNorm2d):
@@ -82,22 +99,30 @@ class ODConvAttention(nn.Module):
         hidden = self.relu(self.bn(hidden[:, :, None, None])).flatten(1)
         sigmoid_fcs = {
             name: fc
-            for name, fc in (('channel', self.channel_fc),
-                             ('filter', self.filter_fc),
-                             ('spatial', self.spatial_fc)) if fc is not None
+            for name, fc in (
+                ('channel', self.channel_fc),
+                ('filter', self.filter_fc),
+                ('spatial', self.spatial_fc),
+            )
+            if fc is not None
         }
         fcs = list(sigmoid_fcs.values())
         if self.kernel_fc is not None:
             fcs.append(self.kernel_fc)
-        logits = F.linear(hidden,
-                          torch.cat([fc.weight for fc in fcs]).flatten(1),
-                          torch.cat([fc.bias for fc in fcs]))
+        logits = F.linear(
+            hidden,
+            torch.cat([fc.weight for fc in fcs]).flatten(1),
+            torch.cat([fc.bias for fc in fcs]),
+        )
         if self.temperature != 1.0:
             logits = logits / self.temperature
         sizes = [fc.out_channels for fc in sigmoid_fcs.values()]
         attentions = dict(
-            zip(sigmoid_fcs,
-                torch.sigmoid(logits[:, :sum(sizes)]).split(sizes, dim=1)))
+            zip(
+                sigmoid_fcs,
+                torch.sigmoid(logits[:, : sum(sizes)]).split(sizes, dim=1),
+            )
+        )
 
         channel = attentions['channel']
         filt = attentions.get('filter')
@@ -106,7 +131,7 @@ class ODConvAttention(nn.Module):
             spatial = spatial.view(-1, self.kernel_size, self.kernel_size)
         kernel = None
         if self.kernel_fc is not None:
-            kernel = torch.softmax(logits[:, sum(sizes):], dim=1)
+            kernel = torch.softmax(logits[:, sum(sizes) :], dim=1)
         return channel, filt, spatial, kernel
 
 
@@ -123,14 +148,25 @@ class ODConv2d(nn.Module):
     with H', W' as ``nn.Conv2d`` gives.
     """
 
-    def __init__(self, in_planes, out_planes, kernel_size, stride=1,
-                 padding=0, dilation=1, groups=1, reduction=0.0625,
-                 kernel_num=4):
+    def __init__(
+        self,
+        in_planes,
+        out_planes,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        reduction=0.0625,
+        kernel_num=4,
+    ):
         super().__init__()
         if in_planes % groups or out_planes % groups:
-            raise ValueError(f'in_planes ({in_planes}) and out_planes '
-                             f'({out_planes}) must be divisible by groups '
-                             f'({groups})')
+            raise ValueError(
+                f'in_planes ({in_planes}) and out_planes '
+                f'({out_planes}) must be divisible by groups '
+                f'({groups})'
+            )
         self.in_planes = in_planes
         self.out_planes = out_planes
         self.kernel_size = kernel_size
@@ -140,11 +176,22 @@ class ODConv2d(nn.Module):
         self.groups = groups
         self.kernel_num = kernel_num
         self.attention = ODConvAttention(
-            in_planes, out_planes, kernel_size, groups=groups,
-            reduction=reduction, kernel_num=kernel_num)
+            in_planes,
+            out_planes,
+            kernel_size,
+            groups=groups,
+            reduction=reduction,
+            kernel_num=kernel_num,
+        )
         self.weight = nn.Parameter(
-            torch.empty(kernel_num, out_planes, in_planes // groups,
-                        kernel_size, kernel_size))
+            torch.empty(
+                kernel_num,
+                out_planes,
+                in_planes // groups,
+                kernel_size,
+                kernel_size,
+            )
+        )
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -152,7 +199,8 @@ class ODConv2d(nn.Module):
         conv's weight would be."""
         for i in range(self.kernel_num):
             nn.init.kaiming_normal_(
-                self.weight[i], mode='fan_out', nonlinearity='relu')
+                self.weight[i], mode='fan_out', nonlinearity='relu'
+            )
         self.attention.reset_parameters()
 
     @property
@@ -167,10 +215,12 @@ class ODConv2d(nn.Module):
         self.attention.temperature = float(temperature)
 
     def extra_repr(self):
-        return (f'{self.in_planes}, {self.out_planes}, '
-                f'kernel_size={self.kernel_size}, stride={self.stride}, '
-                f'padding={self.padding}, dilation={self.dilation}, '
-                f'groups={self.groups}, kernel_num={self.kernel_num}')
+        return (
+            f'{self.in_planes}, {self.out_planes}, '
+            f'kernel_size={self.kernel_size}, stride={self.stride}, '
+            f'padding={self.padding}, dilation={self.dilation}, '
+            f'groups={self.groups}, kernel_num={self.kernel_num}'
+        )
 
     def forward(self, x):
         """(B, C_in, H, W) -> (B, C_out, H', W')."""
@@ -182,12 +232,16 @@ class ODConv2d(nn.Module):
         fold_channel = sample_kernel <= x.shape[1:].numel()
         out_height, out_width = self._output_size(x.shape[2:])
         fold_filter = filt is not None and (
-            sample_kernel <= self.out_planes * out_height * out_width)
+            sample_kernel <= self.out_planes * out_height * out_width
+        )
         if not fold_channel:
             x = x * channel[:, :, None, None]
         weight = self.sample_kernels(
-            kernel, spatial, channel if fold_channel else None,
-            filt if fold_filter else None)
+            kernel,
+            spatial,
+            channel if fold_channel else None,
+            filt if fold_filter else None,
+        )
         out = self._conv(x, weight)
         if filt is not None and not fold_filter:
             out = _scaled(out, filt[:, :, None, None], owned=True)
@@ -220,8 +274,9 @@ class ODConv2d(nn.Module):
             channel_filter = channel.view(-1, groups, 1, in_pg, 1)
         if filt is not None:
             filt = filt.view(-1, groups, out_pg, 1, 1)
-            channel_filter = filt if channel_filter is None else (
-                channel_filter * filt)
+            channel_filter = (
+                filt if channel_filter is None else (channel_filter * filt)
+            )
         if spatial is not None:
             spatial = spatial.view(-1, 1, 1, 1, self.kernel_size**2)
         owned = kernel is not None  # the aggregate is ours to overwrite
@@ -229,8 +284,9 @@ class ODConv2d(nn.Module):
             if factor is not None:
                 weight = _scaled(weight, factor, owned)
                 owned = True
-        return weight.view(-1, self.out_planes, in_pg, self.kernel_size,
-                           self.kernel_size)
+        return weight.view(
+            -1, self.out_planes, in_pg, self.kernel_size, self.kernel_size
+        )
 
     def _output_size(self, size):
         span = self.dilation * (self.kernel_size - 1) + 1
@@ -240,21 +296,37 @@ class ODConv2d(nn.Module):
         """Convolve each sample of ``x`` with its own kernel in ``weight``
         (B, C_out, C_in/groups, k, k), or all with ``weight[0]``."""
         if weight.shape[0] == 1:
-            return F.conv2d(x, weight[0], None, self.stride, self.padding,
-                            self.dilation, self.groups)
+            return F.conv2d(
+                x,
+                weight[0],
+                None,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+            )
         batch, _, height, width = x.shape
-        if (self.kernel_size == 1 and self.stride == 1 and self.padding == 0
-                and self.groups == 1):
+        if (
+            self.kernel_size == 1
+            and self.stride == 1
+            and self.padding == 0
+            and self.groups == 1
+        ):
             # a batched matrix product beats a grouped convolution here
             out = torch.bmm(
                 weight.view(batch, self.out_planes, self.in_planes),
-                x.flatten(2))
+                x.flatten(2),
+            )
             return out.view(batch, self.out_planes, height, width)
         out = F.conv2d(
             x.reshape(1, batch * self.in_planes, height, width),
             weight.reshape(batch * self.out_planes, *weight.shape[2:]),
-            None, self.stride, self.padding, self.dilation,
-            batch * self.groups)
+            None,
+            self.stride,
+            self.padding,
+            self.dilation,
+            batch * self.groups,
+        )
         return out.view(batch, self.out_planes, *out.shape[2:])
 
 
@@ -264,4 +336,3 @@ def _scaled(tensor, factor, owned):
     if owned and not torch.is_grad_enabled():
         return tensor.mul_(factor)
     return tensor * factor
-

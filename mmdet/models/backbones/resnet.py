@@ -13,6 +13,7 @@ Options MMDetection has but this toolbox does not implement (``dcn``,
 ``plugins``, conv types outside mmcv's pure-Python registry) raise
 ``UnsupportedOptionError`` naming the key.
 """
+
 import inspect
 
 import torch.nn as nn
@@ -30,11 +31,19 @@ def conv_builder(conv_cfg):
     """A ``conv(in, out, k, stride=1, padding=0, dilation=1)`` factory of
     bias-free convs built by mmcv from ``conv_cfg`` (None: ``nn.Conv2d``)."""
 
-    def conv(in_planes, out_planes, kernel_size, stride=1, padding=0,
-             dilation=1):
-        return build_conv_layer(conv_cfg, in_planes, out_planes, kernel_size,
-                                stride=stride, padding=padding,
-                                dilation=dilation, bias=False)
+    def conv(
+        in_planes, out_planes, kernel_size, stride=1, padding=0, dilation=1
+    ):
+        return build_conv_layer(
+            conv_cfg,
+            in_planes,
+            out_planes,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=False,
+        )
 
     return conv
 
@@ -42,11 +51,19 @@ def conv_builder(conv_cfg):
 def make_od_conv(reduction, kernel_num):
     """The same factory building ``ODConv2d`` layers."""
 
-    def od_conv(in_planes, out_planes, kernel_size, stride=1, padding=0,
-                dilation=1):
-        return ODConv2d(in_planes, out_planes, kernel_size, stride=stride,
-                        padding=padding, dilation=dilation,
-                        reduction=reduction, kernel_num=kernel_num)
+    def od_conv(
+        in_planes, out_planes, kernel_size, stride=1, padding=0, dilation=1
+    ):
+        return ODConv2d(
+            in_planes,
+            out_planes,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            reduction=reduction,
+            kernel_num=kernel_num,
+        )
 
     return od_conv
 
@@ -86,18 +103,32 @@ class _ResBlock(BaseModule):
 
 class BasicBlock(_ResBlock):
     """Two 3x3 convs (ResNet-18/34); the stride sits on the first."""
+
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, dilation=1,
-                 downsample=None, style='pytorch', with_cp=False,
-                 conv_cfg=None, norm_cfg=dict(type='BN'), dcn=None,
-                 plugins=None, init_cfg=None, conv=None):
+    def __init__(
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        dilation=1,
+        downsample=None,
+        style='pytorch',
+        with_cp=False,
+        conv_cfg=None,
+        norm_cfg=dict(type='BN'),
+        dcn=None,
+        plugins=None,
+        init_cfg=None,
+        conv=None,
+    ):
         super().__init__(init_cfg)
         if dcn is not None:
             raise unsupported('BasicBlock', 'dcn', dcn, 'Use dcn=None.')
         if plugins is not None:
-            raise unsupported('BasicBlock', 'plugins', plugins,
-                              'Use plugins=None.')
+            raise unsupported(
+                'BasicBlock', 'plugins', plugins, 'Use plugins=None.'
+            )
         conv = conv or conv_builder(conv_cfg)
         self.inplanes, self.planes = inplanes, planes
         self.stride, self.dilation, self.style = stride, dilation, style
@@ -123,20 +154,37 @@ class Bottleneck(_ResBlock):
     ``style='pytorch'`` puts the stride on the 3x3 conv, ``'caffe'`` on the
     first 1x1 conv.
     """
+
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, dilation=1,
-                 downsample=None, style='pytorch', with_cp=False,
-                 conv_cfg=None, norm_cfg=dict(type='BN'), dcn=None,
-                 plugins=None, init_cfg=None, conv=None):
+    def __init__(
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        dilation=1,
+        downsample=None,
+        style='pytorch',
+        with_cp=False,
+        conv_cfg=None,
+        norm_cfg=dict(type='BN'),
+        dcn=None,
+        plugins=None,
+        init_cfg=None,
+        conv=None,
+    ):
         super().__init__(init_cfg)
-        check_arg(style in ('pytorch', 'caffe'), 'Bottleneck',
-                  f"style must be 'pytorch' or 'caffe', got {style!r}")
+        check_arg(
+            style in ('pytorch', 'caffe'),
+            'Bottleneck',
+            f"style must be 'pytorch' or 'caffe', got {style!r}",
+        )
         if dcn is not None:
             raise unsupported('Bottleneck', 'dcn', dcn, 'Use dcn=None.')
         if plugins is not None:
-            raise unsupported('Bottleneck', 'plugins', plugins,
-                              'Use plugins=None.')
+            raise unsupported(
+                'Bottleneck', 'plugins', plugins, 'Use plugins=None.'
+            )
         conv = conv or conv_builder(conv_cfg)
         self.inplanes, self.planes = inplanes, planes
         self.stride, self.dilation, self.style = stride, dilation, style
@@ -145,12 +193,12 @@ class Bottleneck(_ResBlock):
         self.conv2_stride = 1 if style == 'caffe' else stride
         self.conv1 = conv(inplanes, planes, 1, self.conv1_stride)
         self.norm1_name = self._add_norm(norm_cfg, planes, 1)
-        self.conv2 = conv(planes, planes, 3, self.conv2_stride, dilation,
-                          dilation)
+        self.conv2 = conv(
+            planes, planes, 3, self.conv2_stride, dilation, dilation
+        )
         self.norm2_name = self._add_norm(norm_cfg, planes, 2)
         self.conv3 = conv(planes, planes * self.expansion, 1)
-        self.norm3_name = self._add_norm(norm_cfg, planes * self.expansion,
-                                         3)
+        self.norm3_name = self._add_norm(norm_cfg, planes * self.expansion, 3)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -173,9 +221,18 @@ class ResLayer(nn.Sequential):
     then a stride-1 1x1 conv, else a strided 1x1 conv). The shortcut conv is
     always built from ``conv_cfg``, never by ``conv``."""
 
-    def __init__(self, block, inplanes, planes, num_blocks, stride=1,
-                 avg_down=False, conv_cfg=None, norm_cfg=dict(type='BN'),
-                 **kwargs):
+    def __init__(
+        self,
+        block,
+        inplanes,
+        planes,
+        num_blocks,
+        stride=1,
+        avg_down=False,
+        conv_cfg=None,
+        norm_cfg=dict(type='BN'),
+        **kwargs,
+    ):
         self.block = block
         out_planes = planes * block.expansion
         downsample = None
@@ -184,20 +241,40 @@ class ResLayer(nn.Sequential):
             conv_stride = stride
             if avg_down and stride != 1:
                 conv_stride = 1
-                layers.append(nn.AvgPool2d(
-                    kernel_size=stride, stride=stride, ceil_mode=True,
-                    count_include_pad=False))
+                layers.append(
+                    nn.AvgPool2d(
+                        kernel_size=stride,
+                        stride=stride,
+                        ceil_mode=True,
+                        count_include_pad=False,
+                    )
+                )
             layers += [
                 conv_builder(conv_cfg)(inplanes, out_planes, 1, conv_stride),
-                build_norm_layer(norm_cfg, out_planes)[1]
+                build_norm_layer(norm_cfg, out_planes)[1],
             ]
             downsample = nn.Sequential(*layers)
-        blocks = [block(inplanes, planes, stride=stride,
-                        downsample=downsample, conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg, **kwargs)]
-        blocks += [block(out_planes, planes, conv_cfg=conv_cfg,
-                         norm_cfg=norm_cfg, **kwargs)
-                   for _ in range(1, num_blocks)]
+        blocks = [
+            block(
+                inplanes,
+                planes,
+                stride=stride,
+                downsample=downsample,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                **kwargs,
+            )
+        ]
+        blocks += [
+            block(
+                out_planes,
+                planes,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                **kwargs,
+            )
+            for _ in range(1, num_blocks)
+        ]
         super().__init__(*blocks)
 
 
@@ -242,6 +319,7 @@ class ResNet(ClassificationBackbone):
             detectors) so classification checkpoints with ``fc`` load
             strictly.
     """
+
     arch_settings = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
@@ -250,34 +328,37 @@ class ResNet(ClassificationBackbone):
         152: (Bottleneck, (3, 8, 36, 3)),
     }
 
-    def __init__(self,
-                 depth,
-                 in_channels=3,
-                 stem_channels=None,
-                 base_channels=64,
-                 num_stages=4,
-                 strides=(1, 2, 2, 2),
-                 dilations=(1, 1, 1, 1),
-                 out_indices=(0, 1, 2, 3),
-                 style='pytorch',
-                 deep_stem=False,
-                 avg_down=False,
-                 frozen_stages=-1,
-                 conv_cfg=None,
-                 norm_cfg=dict(type='BN', requires_grad=True),
-                 norm_eval=True,
-                 dcn=None,
-                 stage_with_dcn=(False, False, False, False),
-                 plugins=None,
-                 with_cp=False,
-                 zero_init_residual=True,
-                 pretrained=None,
-                 init_cfg=None,
-                 num_classes=None):
+    def __init__(
+        self,
+        depth,
+        in_channels=3,
+        stem_channels=None,
+        base_channels=64,
+        num_stages=4,
+        strides=(1, 2, 2, 2),
+        dilations=(1, 1, 1, 1),
+        out_indices=(0, 1, 2, 3),
+        style='pytorch',
+        deep_stem=False,
+        avg_down=False,
+        frozen_stages=-1,
+        conv_cfg=None,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        dcn=None,
+        stage_with_dcn=(False, False, False, False),
+        plugins=None,
+        with_cp=False,
+        zero_init_residual=True,
+        pretrained=None,
+        init_cfg=None,
+        num_classes=None,
+    ):
         super().__init__(frozen_stages, norm_eval, pretrained, init_cfg)
         self.zero_init_residual = zero_init_residual
-        args = {k: v for k, v in locals().items()
-                if k not in ('self', '__class__')}
+        args = {
+            k: v for k, v in locals().items() if k not in ('self', '__class__')
+        }
         self._build(args, conv=None)
 
     # -- construction ---------------------------------------------------
@@ -285,51 +366,78 @@ class ResNet(ClassificationBackbone):
     def _check_args(self, args):
         name = type(self).__name__
         if args['depth'] not in self.arch_settings:
-            raise KeyError(f'invalid depth {args["depth"]} for {name}; '
-                           f'choose from {sorted(self.arch_settings)}')
+            raise KeyError(
+                f'invalid depth {args["depth"]} for {name}; '
+                f'choose from {sorted(self.arch_settings)}'
+            )
         num_stages = args['num_stages']
-        check_arg(1 <= num_stages <= 4, name,
-                  f'num_stages must be within 1..4, got {num_stages}')
+        check_arg(
+            1 <= num_stages <= 4,
+            name,
+            f'num_stages must be within 1..4, got {num_stages}',
+        )
         check_arg(
             len(args['strides']) == len(args['dilations']) == num_stages,
-            name, f'strides {tuple(args["strides"])} and dilations '
+            name,
+            f'strides {tuple(args["strides"])} and dilations '
             f'{tuple(args["dilations"])} need one entry per stage '
-            f'(num_stages={num_stages})')
+            f'(num_stages={num_stages})',
+        )
         out_indices = tuple(args['out_indices'])
         check_arg(
-            len(out_indices) > 0 and max(out_indices) < num_stages
-            and min(out_indices) >= 0, name,
-            f'out_indices {out_indices} must lie within 0..{num_stages - 1}')
-        check_arg(args['style'] in ('pytorch', 'caffe'), name,
-                  f"style must be 'pytorch' or 'caffe', got "
-                  f'{args["style"]!r}')
-        check_arg(-1 <= self.frozen_stages <= num_stages, name,
-                  f'frozen_stages must be within -1..{num_stages}, got '
-                  f'{self.frozen_stages}')
+            len(out_indices) > 0
+            and max(out_indices) < num_stages
+            and min(out_indices) >= 0,
+            name,
+            f'out_indices {out_indices} must lie within 0..{num_stages - 1}',
+        )
+        check_arg(
+            args['style'] in ('pytorch', 'caffe'),
+            name,
+            f"style must be 'pytorch' or 'caffe', got {args['style']!r}",
+        )
+        check_arg(
+            -1 <= self.frozen_stages <= num_stages,
+            name,
+            f'frozen_stages must be within -1..{num_stages}, got '
+            f'{self.frozen_stages}',
+        )
         self._check_unsupported(args)
 
     def _check_unsupported(self, args):
         name = type(self).__name__
         if args['dcn'] is not None:
-            raise unsupported(name, 'dcn', args['dcn'],
-                              'Deformable convs need compiled ops; use '
-                              'dcn=None.')
+            raise unsupported(
+                name,
+                'dcn',
+                args['dcn'],
+                'Deformable convs need compiled ops; use dcn=None.',
+            )
         if any(args['stage_with_dcn']):
-            raise unsupported(name, 'stage_with_dcn',
-                              tuple(args['stage_with_dcn']),
-                              'It needs dcn; use all False.')
+            raise unsupported(
+                name,
+                'stage_with_dcn',
+                tuple(args['stage_with_dcn']),
+                'It needs dcn; use all False.',
+            )
         if args['plugins'] is not None:
-            raise unsupported(name, 'plugins', args['plugins'],
-                              'Use plugins=None.')
+            raise unsupported(
+                name, 'plugins', args['plugins'], 'Use plugins=None.'
+            )
         conv_cfg = args['conv_cfg']
         if conv_cfg is not None:
-            check_arg(isinstance(conv_cfg, dict) and 'type' in conv_cfg,
-                      name, f'conv_cfg must be a dict with "type", got '
-                      f'{conv_cfg!r}')
+            check_arg(
+                isinstance(conv_cfg, dict) and 'type' in conv_cfg,
+                name,
+                f'conv_cfg must be a dict with "type", got {conv_cfg!r}',
+            )
             if conv_cfg['type'] not in CONV_LAYERS.module_dict:
                 raise unsupported(
-                    name, 'conv_cfg', conv_cfg, 'Known conv types: '
-                    f'{sorted(CONV_LAYERS.module_dict)}.')
+                    name,
+                    'conv_cfg',
+                    conv_cfg,
+                    f'Known conv types: {sorted(CONV_LAYERS.module_dict)}.',
+                )
 
     def _build(self, args, conv):
         self._check_args(args)
@@ -344,7 +452,7 @@ class ResNet(ClassificationBackbone):
         self.conv_cfg, self.norm_cfg = args['conv_cfg'], args['norm_cfg']
         self.with_cp = args['with_cp']
         self.dcn, self.plugins = None, None
-        self.stage_blocks = stage_blocks[:self.num_stages]
+        self.stage_blocks = stage_blocks[: self.num_stages]
         base = args['base_channels']
         stem_channels = args['stem_channels'] or base
         self.base_channels, self.stem_channels = base, stem_channels
@@ -355,16 +463,25 @@ class ResNet(ClassificationBackbone):
         for i, num_blocks in enumerate(self.stage_blocks):
             planes = base * 2**i
             layer = ResLayer(
-                block, inplanes, planes, num_blocks,
-                stride=args['strides'][i], dilation=args['dilations'][i],
-                style=self.style, avg_down=self.avg_down,
-                with_cp=self.with_cp, conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg, conv=conv)
+                block,
+                inplanes,
+                planes,
+                num_blocks,
+                stride=args['strides'][i],
+                dilation=args['dilations'][i],
+                style=self.style,
+                avg_down=self.avg_down,
+                with_cp=self.with_cp,
+                conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg,
+                conv=conv,
+            )
             inplanes = planes * block.expansion
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.out_channels = [base * 2**i * block.expansion
-                             for i in range(self.num_stages)]
+        self.out_channels = [
+            base * 2**i * block.expansion for i in range(self.num_stages)
+        ]
         self.feat_dim = self.out_channels[-1]
         num_classes = args['num_classes']
         if num_classes is not None:
@@ -378,17 +495,19 @@ class ResNet(ClassificationBackbone):
             mid = stem_channels // 2
             layers = []
             for i, (c_in, c_out) in enumerate(
-                    ((in_channels, mid), (mid, mid), (mid, stem_channels))):
+                ((in_channels, mid), (mid, mid), (mid, stem_channels))
+            ):
                 layers += [
                     conv(c_in, c_out, 3, 2 if i == 0 else 1, 1),
                     build_norm_layer(self.norm_cfg, c_out)[1],
-                    nn.ReLU(inplace=True)
+                    nn.ReLU(inplace=True),
                 ]
             self.stem = nn.Sequential(*layers)
         else:
             self.conv1 = conv(in_channels, stem_channels, 7, 2, 3)
             self.norm1_name, norm1 = build_norm_layer(
-                self.norm_cfg, stem_channels, postfix=1)
+                self.norm_cfg, stem_channels, postfix=1
+            )
             self.add_module(self.norm1_name, norm1)
             self.relu = nn.ReLU(inplace=True)
 
@@ -439,19 +558,32 @@ class OD_ResNet(ResNet):
     by default, the layout of the ODConv ImageNet and detector releases;
     every other argument as ``ResNet``'s."""
 
-    def __init__(self, depth, num_classes=1000, reduction=0.0625,
-                 kernel_num=4, temperature=1.0, zero_init_residual=False,
-                 **kwargs):
+    def __init__(
+        self,
+        depth,
+        num_classes=1000,
+        reduction=0.0625,
+        kernel_num=4,
+        temperature=1.0,
+        zero_init_residual=False,
+        **kwargs,
+    ):
         defaults = _resnet_defaults()
         for key in kwargs:
             if key not in defaults:
-                raise TypeError(f'OD_ResNet.__init__() got an unexpected '
-                                f'keyword argument {key!r}')
+                raise TypeError(
+                    f'OD_ResNet.__init__() got an unexpected '
+                    f'keyword argument {key!r}'
+                )
         args = dict(defaults, **kwargs)
         args.update(depth=depth, num_classes=num_classes)
         ClassificationBackbone.__init__(
-            self, args['frozen_stages'], args['norm_eval'],
-            args['pretrained'], args['init_cfg'])
+            self,
+            args['frozen_stages'],
+            args['norm_eval'],
+            args['pretrained'],
+            args['init_cfg'],
+        )
         self.zero_init_residual = zero_init_residual
         self._build(args, conv=make_od_conv(reduction, kernel_num))
         self.temperature = float(temperature)

@@ -7,6 +7,11 @@ from .retina_head import RetinaHead
 from .rpn_head import RPNHead
 
 __all__ = [
-    'BaseDenseHead', 'AnchorHead', 'RPNHead', 'RetinaHead', 'AnchorFreeHead',
-    'FCOSHead', 'ATSSHead'
+    'BaseDenseHead',
+    'AnchorHead',
+    'RPNHead',
+    'RetinaHead',
+    'AnchorFreeHead',
+    'FCOSHead',
+    'ATSSHead',
 ]

@@ -1,5 +1,6 @@
 """Base of the anchor-free dense heads: one prediction per feature-map
 point."""
+
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
@@ -9,10 +10,14 @@ from .base_dense_head import BaseDenseHead
 from .cfg_check import check_cfg_keys
 from .dense_post_process import DensePostProcessMixin
 
-TRAIN_CFG_KEYS = ('assigner', 'sampler', 'allowed_border', 'pos_weight',
-                  'debug')
-TEST_CFG_KEYS = ('nms_pre', 'min_bbox_size', 'score_thr', 'nms',
-                 'max_per_img')
+TRAIN_CFG_KEYS = (
+    'assigner',
+    'sampler',
+    'allowed_border',
+    'pos_weight',
+    'debug',
+)
+TEST_CFG_KEYS = ('nms_pre', 'min_bbox_size', 'score_thr', 'nms', 'max_per_img')
 
 
 @HEADS.register_module()
@@ -44,51 +49,59 @@ class AnchorFreeHead(DensePostProcessMixin, BaseDenseHead):
     train_cfg_keys = TRAIN_CFG_KEYS
     test_cfg_keys = TEST_CFG_KEYS
 
-    def __init__(self,
-                 num_classes,
-                 in_channels,
-                 feat_channels=256,
-                 stacked_convs=4,
-                 strides=(4, 8, 16, 32, 64),
-                 dcn_on_last_conv=False,
-                 conv_bias='auto',
-                 loss_cls=dict(
-                     type='FocalLoss',
-                     use_sigmoid=True,
-                     gamma=2.0,
-                     alpha=0.25,
-                     loss_weight=1.0),
-                 loss_bbox=dict(type='IoULoss', loss_weight=1.0),
-                 bbox_coder=dict(type='DistancePointBBoxCoder'),
-                 conv_cfg=None,
-                 norm_cfg=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 init_cfg=dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='conv_cls',
-                         std=0.01,
-                         bias_prob=0.01))):
+    def __init__(
+        self,
+        num_classes,
+        in_channels,
+        feat_channels=256,
+        stacked_convs=4,
+        strides=(4, 8, 16, 32, 64),
+        dcn_on_last_conv=False,
+        conv_bias='auto',
+        loss_cls=dict(
+            type='FocalLoss',
+            use_sigmoid=True,
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0,
+        ),
+        loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+        bbox_coder=dict(type='DistancePointBBoxCoder'),
+        conv_cfg=None,
+        norm_cfg=None,
+        train_cfg=None,
+        test_cfg=None,
+        init_cfg=dict(
+            type='Normal',
+            layer='Conv2d',
+            std=0.01,
+            override=dict(
+                type='Normal', name='conv_cls', std=0.01, bias_prob=0.01
+            ),
+        ),
+    ):
         super().__init__(init_cfg)
-        check_cfg_keys(train_cfg, self.train_cfg_keys,
-                       f'{type(self).__name__} train_cfg')
-        check_cfg_keys(test_cfg, self.test_cfg_keys,
-                       f'{type(self).__name__} test_cfg')
+        check_cfg_keys(
+            train_cfg, self.train_cfg_keys, f'{type(self).__name__} train_cfg'
+        )
+        check_cfg_keys(
+            test_cfg, self.test_cfg_keys, f'{type(self).__name__} test_cfg'
+        )
         if dcn_on_last_conv:
-            raise ValueError('dcn_on_last_conv=True needs deformable '
-                             'convolutions, which this toolbox does not '
-                             'have; set it to False')
+            raise ValueError(
+                'dcn_on_last_conv=True needs deformable '
+                'convolutions, which this toolbox does not '
+                'have; set it to False'
+            )
         if conv_bias != 'auto' and not isinstance(conv_bias, bool):
-            raise ValueError(f"conv_bias must be 'auto' or a bool, got "
-                             f'{conv_bias!r}')
+            raise ValueError(
+                f"conv_bias must be 'auto' or a bool, got {conv_bias!r}"
+            )
         self.num_classes = num_classes
         self.use_sigmoid_cls = loss_cls.get('use_sigmoid', False)
-        self.cls_out_channels = num_classes if self.use_sigmoid_cls \
-            else num_classes + 1
+        self.cls_out_channels = (
+            num_classes if self.use_sigmoid_cls else num_classes + 1
+        )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.stacked_convs = stacked_convs
@@ -114,21 +127,26 @@ class AnchorFreeHead(DensePostProcessMixin, BaseDenseHead):
         self._init_predictor()
 
     def _tower(self):
-        return nn.ModuleList([
-            ConvModule(
-                self.in_channels if i == 0 else self.feat_channels,
-                self.feat_channels,
-                3,
-                stride=1,
-                padding=1,
-                conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg,
-                bias=self.conv_bias) for i in range(self.stacked_convs)
-        ])
+        return nn.ModuleList(
+            [
+                ConvModule(
+                    self.in_channels if i == 0 else self.feat_channels,
+                    self.feat_channels,
+                    3,
+                    stride=1,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    bias=self.conv_bias,
+                )
+                for i in range(self.stacked_convs)
+            ]
+        )
 
     def _init_predictor(self):
         self.conv_cls = nn.Conv2d(
-            self.feat_channels, self.cls_out_channels, 3, padding=1)
+            self.feat_channels, self.cls_out_channels, 3, padding=1
+        )
         self.conv_reg = nn.Conv2d(self.feat_channels, 4, 3, padding=1)
 
     def forward(self, feats):
@@ -145,14 +163,20 @@ class AnchorFreeHead(DensePostProcessMixin, BaseDenseHead):
             cls_feat = cls_layer(cls_feat)
         for reg_layer in self.reg_convs:
             reg_feat = reg_layer(reg_feat)
-        return self.conv_cls(cls_feat), self.conv_reg(reg_feat), cls_feat, \
-            reg_feat
+        return (
+            self.conv_cls(cls_feat),
+            self.conv_reg(reg_feat),
+            cls_feat,
+            reg_feat,
+        )
 
     def loss(self, **kwargs):
         raise NotImplementedError(
-            f'{type(self).__name__} must define its loss')
+            f'{type(self).__name__} must define its loss'
+        )
 
     def get_targets(self, points, gt_bboxes_list, gt_labels_list):
         """Per-point targets; defined by the subclasses."""
         raise NotImplementedError(
-            f'{type(self).__name__} must define its targets')
+            f'{type(self).__name__} must define its targets'
+        )

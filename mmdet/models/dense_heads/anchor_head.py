@@ -1,5 +1,6 @@
 """A dense head that classifies and regresses a set of anchors at every
 position of every feature level."""
+
 import warnings
 
 import torch
@@ -21,11 +22,24 @@ from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead, flatten_level_maps
 from .cfg_check import check_cfg_keys
 
-TRAIN_CFG_KEYS = ('assigner', 'sampler', 'allowed_border', 'pos_weight',
-                  'debug')
-TEST_CFG_KEYS = ('nms_pre', 'min_bbox_size', 'score_thr', 'nms',
-                 'max_per_img', 'max_num', 'nms_thr', 'nms_post',
-                 'nms_across_levels')
+TRAIN_CFG_KEYS = (
+    'assigner',
+    'sampler',
+    'allowed_border',
+    'pos_weight',
+    'debug',
+)
+TEST_CFG_KEYS = (
+    'nms_pre',
+    'min_bbox_size',
+    'score_thr',
+    'nms',
+    'max_per_img',
+    'max_num',
+    'nms_thr',
+    'nms_post',
+    'nms_across_levels',
+)
 
 
 @HEADS.register_module()
@@ -53,41 +67,46 @@ class AnchorHead(BaseDenseHead):
     train_cfg_keys = TRAIN_CFG_KEYS
     test_cfg_keys = TEST_CFG_KEYS
 
-    def __init__(self,
-                 num_classes,
-                 in_channels,
-                 feat_channels=256,
-                 anchor_generator=dict(
-                     type='AnchorGenerator',
-                     scales=[8, 16, 32],
-                     ratios=[0.5, 1.0, 2.0],
-                     strides=[4, 8, 16, 32, 64]),
-                 bbox_coder=dict(
-                     type='DeltaXYWHBBoxCoder',
-                     clip_border=True,
-                     target_means=(.0, .0, .0, .0),
-                     target_stds=(1.0, 1.0, 1.0, 1.0)),
-                 reg_decoded_bbox=False,
-                 loss_cls=dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
-                 loss_bbox=dict(
-                     type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0),
-                 train_cfg=None,
-                 test_cfg=None,
-                 init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)):
+    def __init__(
+        self,
+        num_classes,
+        in_channels,
+        feat_channels=256,
+        anchor_generator=dict(
+            type='AnchorGenerator',
+            scales=[8, 16, 32],
+            ratios=[0.5, 1.0, 2.0],
+            strides=[4, 8, 16, 32, 64],
+        ),
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            clip_border=True,
+            target_means=(0.0, 0.0, 0.0, 0.0),
+            target_stds=(1.0, 1.0, 1.0, 1.0),
+        ),
+        reg_decoded_bbox=False,
+        loss_cls=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0),
+        train_cfg=None,
+        test_cfg=None,
+        init_cfg=dict(type='Normal', layer='Conv2d', std=0.01),
+    ):
         super().__init__(init_cfg)
-        check_cfg_keys(train_cfg, self.train_cfg_keys,
-                       f'{type(self).__name__} train_cfg')
-        check_cfg_keys(test_cfg, self.test_cfg_keys,
-                       f'{type(self).__name__} test_cfg')
+        check_cfg_keys(
+            train_cfg, self.train_cfg_keys, f'{type(self).__name__} train_cfg'
+        )
+        check_cfg_keys(
+            test_cfg, self.test_cfg_keys, f'{type(self).__name__} test_cfg'
+        )
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.use_sigmoid_cls = loss_cls.get('use_sigmoid', False)
-        self.cls_out_channels = num_classes if self.use_sigmoid_cls \
-            else num_classes + 1
+        self.cls_out_channels = (
+            num_classes if self.use_sigmoid_cls else num_classes + 1
+        )
         if self.cls_out_channels <= 0:
             raise ValueError(f'num_classes={num_classes} is too small')
         self.reg_decoded_bbox = reg_decoded_bbox
@@ -120,9 +139,11 @@ class AnchorHead(BaseDenseHead):
 
     def _init_layers(self):
         self.conv_cls = nn.Conv2d(
-            self.in_channels, self.num_base_priors * self.cls_out_channels, 1)
-        self.conv_reg = nn.Conv2d(self.in_channels, self.num_base_priors * 4,
-                                  1)
+            self.in_channels, self.num_base_priors * self.cls_out_channels, 1
+        )
+        self.conv_reg = nn.Conv2d(
+            self.in_channels, self.num_base_priors * 4, 1
+        )
 
     def forward_single(self, x):
         """One level (B, C, H, W) -> class scores (B, A*cls_out, H, W) and
@@ -145,24 +166,28 @@ class AnchorHead(BaseDenseHead):
             part of the feature map.
         """
         mlvl_anchors = self.prior_generator.grid_priors(
-            featmap_sizes, device=device)
+            featmap_sizes, device=device
+        )
         anchor_list = [mlvl_anchors for _ in img_metas]
         valid_flag_list = [
-            self.prior_generator.valid_flags(featmap_sizes,
-                                             meta['pad_shape'], device)
+            self.prior_generator.valid_flags(
+                featmap_sizes, meta['pad_shape'], device
+            )
             for meta in img_metas
         ]
         return anchor_list, valid_flag_list
 
     # ----------------------------------------------------------- targets
-    def _get_targets_single(self,
-                            flat_anchors,
-                            valid_flags,
-                            gt_bboxes,
-                            gt_bboxes_ignore,
-                            gt_labels,
-                            img_meta,
-                            unmap_outputs=True):
+    def _get_targets_single(
+        self,
+        flat_anchors,
+        valid_flags,
+        gt_bboxes,
+        gt_bboxes_ignore,
+        gt_labels,
+        img_meta,
+        unmap_outputs=True,
+    ):
         """Targets of one image's anchors (all levels concatenated).
 
         Anchors reaching further than ``allowed_border`` outside the image
@@ -173,20 +198,26 @@ class AnchorHead(BaseDenseHead):
             (N, 4), bbox_weights (N, 4), pos_inds, neg_inds and the
             sampling result; None in each place if no anchor is inside.
         """
-        inside_flags = anchor_inside_flags(flat_anchors, valid_flags,
-                                           img_meta['img_shape'][:2],
-                                           self.train_cfg['allowed_border'])
+        inside_flags = anchor_inside_flags(
+            flat_anchors,
+            valid_flags,
+            img_meta['img_shape'][:2],
+            self.train_cfg['allowed_border'],
+        )
         if not inside_flags.any():
-            return (None, ) * 7
+            return (None,) * 7
         anchors = flat_anchors[inside_flags]
-        assign_result = self.assigner.assign(anchors, gt_bboxes,
-                                             gt_bboxes_ignore)
-        sampling_result = self.sampler.sample(assign_result, anchors,
-                                              gt_bboxes)
+        assign_result = self.assigner.assign(
+            anchors, gt_bboxes, gt_bboxes_ignore
+        )
+        sampling_result = self.sampler.sample(
+            assign_result, anchors, gt_bboxes
+        )
 
         num_valid = anchors.size(0)
-        labels = anchors.new_full((num_valid, ), self.num_classes,
-                                  dtype=torch.long)
+        labels = anchors.new_full(
+            (num_valid,), self.num_classes, dtype=torch.long
+        )
         label_weights = anchors.new_zeros(num_valid, dtype=torch.float)
         bbox_targets = torch.zeros_like(anchors)
         bbox_weights = torch.zeros_like(anchors)
@@ -197,14 +228,16 @@ class AnchorHead(BaseDenseHead):
                 pos_bbox_targets = sampling_result.pos_gt_bboxes
             else:
                 pos_bbox_targets = self.bbox_coder.encode(
-                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes)
+                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes
+                )
             bbox_targets[pos_inds] = pos_bbox_targets.to(bbox_targets.dtype)
             bbox_weights[pos_inds] = 1.0
             if gt_labels is None:
                 labels[pos_inds] = 0  # RPN: foreground is class 0
             else:
                 labels[pos_inds] = gt_labels[
-                    sampling_result.pos_assigned_gt_inds]
+                    sampling_result.pos_assigned_gt_inds
+                ]
             pos_weight = self.train_cfg['pos_weight']
             label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
         if len(neg_inds) > 0:
@@ -216,11 +249,25 @@ class AnchorHead(BaseDenseHead):
             label_weights = unmap(label_weights, total, inside_flags)
             bbox_targets = unmap(bbox_targets, total, inside_flags)
             bbox_weights = unmap(bbox_weights, total, inside_flags)
-        return (labels, label_weights, bbox_targets, bbox_weights, pos_inds,
-                neg_inds, sampling_result)
+        return (
+            labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            pos_inds,
+            neg_inds,
+            sampling_result,
+        )
 
-    def _get_targets_batch(self, anchor_list, valid_flag_list, gt_bboxes_list,
-                           img_metas, gt_bboxes_ignore_list, gt_labels_list):
+    def _get_targets_batch(
+        self,
+        anchor_list,
+        valid_flag_list,
+        gt_bboxes_list,
+        img_metas,
+        gt_bboxes_ignore_list,
+        gt_labels_list,
+    ):
         """Targets of every image, stacked: labels (B, N), label_weights
         (B, N), bbox_targets (B, N, 4), bbox_weights (B, N, 4), with the
         levels concatenated, plus num_total_pos, num_total_neg and the
@@ -232,31 +279,51 @@ class AnchorHead(BaseDenseHead):
             gt_labels_list = [None] * num_imgs
         per_image = [
             self._get_targets_single(
-                torch.cat(anchor_list[i]), torch.cat(valid_flag_list[i]),
-                gt_bboxes_list[i], gt_bboxes_ignore_list[i],
-                gt_labels_list[i], img_metas[i]) for i in range(num_imgs)
+                torch.cat(anchor_list[i]),
+                torch.cat(valid_flag_list[i]),
+                gt_bboxes_list[i],
+                gt_bboxes_ignore_list[i],
+                gt_labels_list[i],
+                img_metas[i],
+            )
+            for i in range(num_imgs)
         ]
         if any(res[0] is None for res in per_image):
             return None
-        labels, label_weights, bbox_targets, bbox_weights, pos_inds, \
-            neg_inds, sampling_results = zip(*per_image)
+        (
+            labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            pos_inds,
+            neg_inds,
+            sampling_results,
+        ) = zip(*per_image)
         # an image without samples still counts once, as MMDetection does
         num_total_pos = sum(max(inds.numel(), 1) for inds in pos_inds)
         num_total_neg = sum(max(inds.numel(), 1) for inds in neg_inds)
-        return (torch.stack(labels), torch.stack(label_weights),
-                torch.stack(bbox_targets), torch.stack(bbox_weights),
-                num_total_pos, num_total_neg, list(sampling_results))
+        return (
+            torch.stack(labels),
+            torch.stack(label_weights),
+            torch.stack(bbox_targets),
+            torch.stack(bbox_weights),
+            num_total_pos,
+            num_total_neg,
+            list(sampling_results),
+        )
 
-    def get_targets(self,
-                    anchor_list,
-                    valid_flag_list,
-                    gt_bboxes_list,
-                    img_metas,
-                    gt_bboxes_ignore_list=None,
-                    gt_labels_list=None,
-                    label_channels=1,
-                    unmap_outputs=True,
-                    return_sampling_results=False):
+    def get_targets(
+        self,
+        anchor_list,
+        valid_flag_list,
+        gt_bboxes_list,
+        img_metas,
+        gt_bboxes_ignore_list=None,
+        gt_labels_list=None,
+        label_channels=1,
+        unmap_outputs=True,
+        return_sampling_results=False,
+    ):
         """Classification and regression targets of every anchor.
 
         Args:
@@ -278,24 +345,37 @@ class AnchorHead(BaseDenseHead):
             an image has no anchor inside it.
         """
         assert unmap_outputs, 'only targets for all anchors are supported'
-        batch = self._get_targets_batch(anchor_list, valid_flag_list,
-                                        gt_bboxes_list, img_metas,
-                                        gt_bboxes_ignore_list,
-                                        gt_labels_list)
+        batch = self._get_targets_batch(
+            anchor_list,
+            valid_flag_list,
+            gt_bboxes_list,
+            img_metas,
+            gt_bboxes_ignore_list,
+            gt_labels_list,
+        )
         if batch is None:
             return None
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
         level_lists = tuple(
-            images_to_levels(list(t), num_level_anchors) for t in batch[:4])
+            images_to_levels(list(t), num_level_anchors) for t in batch[:4]
+        )
         res = level_lists + batch[4:6]
         if return_sampling_results:
-            res = res + (batch[6], )
+            res = res + (batch[6],)
         return res
 
     # -------------------------------------------------------------- loss
-    def loss_single(self, cls_score, bbox_pred, anchors, labels,
-                    label_weights, bbox_targets, bbox_weights,
-                    num_total_samples):
+    def loss_single(
+        self,
+        cls_score,
+        bbox_pred,
+        anchors,
+        labels,
+        label_weights,
+        bbox_targets,
+        bbox_weights,
+        num_total_samples,
+    ):
         """Losses of a set of anchors, all inputs flattened.
 
         Args:
@@ -309,22 +389,26 @@ class AnchorHead(BaseDenseHead):
         Returns:
             tuple[Tensor]: classification and regression loss.
         """
-        loss_cls = self.loss_cls(cls_score, labels, label_weights,
-                                 avg_factor=num_total_samples)
+        loss_cls = self.loss_cls(
+            cls_score, labels, label_weights, avg_factor=num_total_samples
+        )
         if self.reg_decoded_bbox:
             bbox_pred = self.bbox_coder.decode(anchors, bbox_pred)
-        loss_bbox = self.loss_bbox(bbox_pred, bbox_targets, bbox_weights,
-                                   avg_factor=num_total_samples)
+        loss_bbox = self.loss_bbox(
+            bbox_pred, bbox_targets, bbox_weights, avg_factor=num_total_samples
+        )
         return loss_cls, loss_bbox
 
     @force_fp32(apply_to=('cls_scores', 'bbox_preds'))
-    def loss(self,
-             cls_scores,
-             bbox_preds,
-             gt_bboxes,
-             gt_labels,
-             img_metas,
-             gt_bboxes_ignore=None):
+    def loss(
+        self,
+        cls_scores,
+        bbox_preds,
+        gt_bboxes,
+        gt_labels,
+        img_metas,
+        gt_bboxes_ignore=None,
+    ):
         """Classification and box losses of all levels and images.
 
         Args:
@@ -345,14 +429,27 @@ class AnchorHead(BaseDenseHead):
         assert len(featmap_sizes) == self.prior_generator.num_levels
         device = cls_scores[0].device
         anchor_list, valid_flag_list = self.get_anchors(
-            featmap_sizes, img_metas, device=device)
-        batch = self._get_targets_batch(anchor_list, valid_flag_list,
-                                        gt_bboxes, img_metas,
-                                        gt_bboxes_ignore, gt_labels)
+            featmap_sizes, img_metas, device=device
+        )
+        batch = self._get_targets_batch(
+            anchor_list,
+            valid_flag_list,
+            gt_bboxes,
+            img_metas,
+            gt_bboxes_ignore,
+            gt_labels,
+        )
         if batch is None:
             return None
-        labels, label_weights, bbox_targets, bbox_weights, num_pos, \
-            num_neg, _ = batch
+        (
+            labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            num_pos,
+            num_neg,
+            _,
+        ) = batch
         num_total_samples = num_pos + num_neg
 
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
@@ -362,17 +459,32 @@ class AnchorHead(BaseDenseHead):
         # (B, N, ...) tensors -> per level (B, N_l, ...), as MMDetection
         # returns one loss per level (their sum is the loss over all
         # anchors: each is normalised by the same num_total_samples)
-        levels = zip(*(t.split(num_level_anchors, dim=1) for t in (
-            cls_score, bbox_pred, anchors, labels, label_weights,
-            bbox_targets, bbox_weights)))
+        levels = zip(
+            *(
+                t.split(num_level_anchors, dim=1)
+                for t in (
+                    cls_score,
+                    bbox_pred,
+                    anchors,
+                    labels,
+                    label_weights,
+                    bbox_targets,
+                    bbox_weights,
+                )
+            )
+        )
         losses_cls, losses_bbox = [], []
         for score, pred, anchor, label, label_w, target, target_w in levels:
             loss_cls, loss_bbox = self.loss_single(
                 score.reshape(-1, self.cls_out_channels),
-                pred.reshape(-1, 4), anchor.reshape(-1, 4),
-                label.reshape(-1), label_w.reshape(-1),
-                target.reshape(-1, 4), target_w.reshape(-1, 4),
-                num_total_samples)
+                pred.reshape(-1, 4),
+                anchor.reshape(-1, 4),
+                label.reshape(-1),
+                label_w.reshape(-1),
+                target.reshape(-1, 4),
+                target_w.reshape(-1, 4),
+                num_total_samples,
+            )
             losses_cls.append(loss_cls)
             losses_bbox.append(loss_bbox)
         return dict(loss_cls=losses_cls, loss_bbox=losses_bbox)
@@ -387,7 +499,8 @@ class AnchorHead(BaseDenseHead):
             return tensors
         inds = rank.topk(k, dim=1).indices[..., None]
         return tuple(
-            t.gather(1, inds.expand(-1, -1, t.size(2))) for t in tensors)
+            t.gather(1, inds.expand(-1, -1, t.size(2))) for t in tensors
+        )
 
     def _clip_to_images(self, bboxes, img_metas):
         """Clip (B, N, 4) boxes to each image's ``img_shape`` (unless the
@@ -402,27 +515,38 @@ class AnchorHead(BaseDenseHead):
         the image, and (B, M) level ids, all levels concatenated."""
         featmap_sizes = [score.shape[-2:] for score in cls_scores]
         mlvl_anchors = self.prior_generator.grid_priors(
-            featmap_sizes, device=cls_scores[0].device)
+            featmap_sizes, device=cls_scores[0].device
+        )
         mlvl_scores, mlvl_bboxes, mlvl_ids = [], [], []
         for lvl, (score_map, delta_map, anchors) in enumerate(
-                zip(cls_scores, bbox_preds, mlvl_anchors)):
+            zip(cls_scores, bbox_preds, mlvl_anchors)
+        ):
             scores = self._scores_of(
-                flatten_level_maps([score_map.detach()],
-                                   self.cls_out_channels))
+                flatten_level_maps([score_map.detach()], self.cls_out_channels)
+            )
             deltas = flatten_level_maps([delta_map.detach()], 4)
             batch_anchors = anchors[None].expand(scores.size(0), -1, -1)
             # rank the anchors by their best class score
             scores, deltas, batch_anchors = self._gather_topk(
-                scores.max(dim=2).values, nms_pre, scores, deltas,
-                batch_anchors)
+                scores.max(dim=2).values,
+                nms_pre,
+                scores,
+                deltas,
+                batch_anchors,
+            )
             bboxes = self.bbox_coder.decode(
-                batch_anchors.reshape(-1, 4),
-                deltas.reshape(-1, 4)).view(deltas.shape)
+                batch_anchors.reshape(-1, 4), deltas.reshape(-1, 4)
+            ).view(deltas.shape)
             mlvl_scores.append(scores)
             mlvl_bboxes.append(bboxes)
-            mlvl_ids.append(torch.full(scores.shape[:2], lvl,
-                                       dtype=torch.long,
-                                       device=scores.device))
+            mlvl_ids.append(
+                torch.full(
+                    scores.shape[:2],
+                    lvl,
+                    dtype=torch.long,
+                    device=scores.device,
+                )
+            )
         bboxes = self._clip_to_images(torch.cat(mlvl_bboxes, 1), img_metas)
         return torch.cat(mlvl_scores, 1), bboxes, torch.cat(mlvl_ids, 1)
 
@@ -433,14 +557,16 @@ class AnchorHead(BaseDenseHead):
         return logits.softmax(-1)[..., :-1]  # background is the last
 
     @force_fp32(apply_to=('cls_scores', 'bbox_preds'))
-    def get_bboxes(self,
-                   cls_scores,
-                   bbox_preds,
-                   score_factors=None,
-                   img_metas=None,
-                   cfg=None,
-                   rescale=False,
-                   with_nms=True):
+    def get_bboxes(
+        self,
+        cls_scores,
+        bbox_preds,
+        score_factors=None,
+        img_metas=None,
+        cfg=None,
+        rescale=False,
+        with_nms=True,
+    ):
         """Detections of every image.
 
         Per level the ``nms_pre`` anchors with the best class score are
@@ -455,21 +581,29 @@ class AnchorHead(BaseDenseHead):
         """
         assert score_factors is None, 'score factors are not supported'
         cfg = self.test_cfg if cfg is None else cfg
-        scores, bboxes, _ = self._decode_levels(cls_scores, bbox_preds,
-                                                img_metas,
-                                                cfg.get('nms_pre', -1))
+        scores, bboxes, _ = self._decode_levels(
+            cls_scores, bbox_preds, img_metas, cfg.get('nms_pre', -1)
+        )
         results = []
         for img_scores, img_bboxes, meta in zip(scores, bboxes, img_metas):
             if rescale:
                 img_bboxes = img_bboxes / img_bboxes.new_tensor(
-                    meta['scale_factor'])
+                    meta['scale_factor']
+                )
             if not with_nms:
                 results.append((img_bboxes, img_scores))
                 continue
             # multiclass_nms expects a background column last
             padded = torch.cat(
-                [img_scores, img_scores.new_zeros(img_scores.size(0), 1)], 1)
+                [img_scores, img_scores.new_zeros(img_scores.size(0), 1)], 1
+            )
             results.append(
-                multiclass_nms(img_bboxes, padded, cfg['score_thr'],
-                               cfg['nms'], cfg['max_per_img']))
+                multiclass_nms(
+                    img_bboxes,
+                    padded,
+                    cfg['score_thr'],
+                    cfg['nms'],
+                    cfg['max_per_img'],
+                )
+            )
         return results

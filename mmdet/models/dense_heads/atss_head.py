@@ -1,5 +1,6 @@
 """ATSS's head (Zhang et al., "Bridging the Gap Between Anchor-based and
 Anchor-free Detection via Adaptive Training Sample Selection")."""
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, Scale
@@ -36,28 +37,28 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         **kwargs: :class:`AnchorHead`'s arguments.
     """
 
-    def __init__(self,
-                 num_classes,
-                 in_channels,
-                 pred_kernel_size=3,
-                 stacked_convs=4,
-                 conv_cfg=None,
-                 norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
-                 reg_decoded_bbox=True,
-                 loss_centerness=dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
-                 init_cfg=dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='atss_cls',
-                         std=0.01,
-                         bias_prob=0.01)),
-                 **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        in_channels,
+        pred_kernel_size=3,
+        stacked_convs=4,
+        conv_cfg=None,
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        reg_decoded_bbox=True,
+        loss_centerness=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+        init_cfg=dict(
+            type='Normal',
+            layer='Conv2d',
+            std=0.01,
+            override=dict(
+                type='Normal', name='atss_cls', std=0.01, bias_prob=0.01
+            ),
+        ),
+        **kwargs,
+    ):
         self.pred_kernel_size = pred_kernel_size
         self.stacked_convs = stacked_convs
         self.conv_cfg = conv_cfg
@@ -67,7 +68,8 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
             in_channels,
             reg_decoded_bbox=reg_decoded_bbox,
             init_cfg=init_cfg,
-            **kwargs)
+            **kwargs,
+        )
         self.loss_centerness = build_loss(loss_centerness)
 
     def _init_layers(self):
@@ -76,28 +78,42 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         self.reg_convs = self._tower()
         pad = self.pred_kernel_size // 2
         self.atss_cls = nn.Conv2d(
-            self.feat_channels, self.num_base_priors * self.cls_out_channels,
-            self.pred_kernel_size, padding=pad)
+            self.feat_channels,
+            self.num_base_priors * self.cls_out_channels,
+            self.pred_kernel_size,
+            padding=pad,
+        )
         self.atss_reg = nn.Conv2d(
-            self.feat_channels, self.num_base_priors * 4,
-            self.pred_kernel_size, padding=pad)
+            self.feat_channels,
+            self.num_base_priors * 4,
+            self.pred_kernel_size,
+            padding=pad,
+        )
         self.atss_centerness = nn.Conv2d(
-            self.feat_channels, self.num_base_priors * 1,
-            self.pred_kernel_size, padding=pad)
+            self.feat_channels,
+            self.num_base_priors * 1,
+            self.pred_kernel_size,
+            padding=pad,
+        )
         self.scales = nn.ModuleList(
-            [Scale(1.0) for _ in self.prior_generator.strides])
+            [Scale(1.0) for _ in self.prior_generator.strides]
+        )
 
     def _tower(self):
-        return nn.ModuleList([
-            ConvModule(
-                self.in_channels if i == 0 else self.feat_channels,
-                self.feat_channels,
-                3,
-                stride=1,
-                padding=1,
-                conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg) for i in range(self.stacked_convs)
-        ])
+        return nn.ModuleList(
+            [
+                ConvModule(
+                    self.in_channels if i == 0 else self.feat_channels,
+                    self.feat_channels,
+                    3,
+                    stride=1,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                )
+                for i in range(self.stacked_convs)
+            ]
+        )
 
     def forward(self, feats):
         """Per level: class scores (B, A*C, H, W), box deltas (B, A*4, H,
@@ -113,18 +129,23 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         for reg_conv in self.reg_convs:
             reg_feat = reg_conv(reg_feat)
         bbox_pred = scale(self.atss_reg(reg_feat)).float()
-        return self.atss_cls(cls_feat), bbox_pred, \
-            self.atss_centerness(reg_feat)
+        return (
+            self.atss_cls(cls_feat),
+            bbox_pred,
+            self.atss_centerness(reg_feat),
+        )
 
     @force_fp32(apply_to=('cls_scores', 'bbox_preds', 'centernesses'))
-    def loss(self,
-             cls_scores,
-             bbox_preds,
-             centernesses,
-             gt_bboxes,
-             gt_labels,
-             img_metas,
-             gt_bboxes_ignore=None):
+    def loss(
+        self,
+        cls_scores,
+        bbox_preds,
+        centernesses,
+        gt_bboxes,
+        gt_labels,
+        img_metas,
+        gt_bboxes_ignore=None,
+    ):
         """Per-level focal, GIoU and centerness losses.
 
         The classification and centerness losses are averaged over the
@@ -139,30 +160,59 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         assert len(featmap_sizes) == self.prior_generator.num_levels
         device = cls_scores[0].device
         anchor_list, valid_flag_list = self.get_anchors(
-            featmap_sizes, img_metas, device=device)
-        targets = self.get_targets(anchor_list, valid_flag_list, gt_bboxes,
-                                   img_metas, gt_bboxes_ignore, gt_labels)
+            featmap_sizes, img_metas, device=device
+        )
+        targets = self.get_targets(
+            anchor_list,
+            valid_flag_list,
+            gt_bboxes,
+            img_metas,
+            gt_bboxes_ignore,
+            gt_labels,
+        )
         if targets is None:
             return None
-        anchors, labels, label_weights, bbox_targets, _, num_pos, _ = \
-            targets
+        anchors, labels, label_weights, bbox_targets, _, num_pos, _ = targets
         num_total_samples = max(
-            reduce_mean(torch.tensor(num_pos, dtype=torch.float,
-                                     device=device)).item(), 1.0)
+            reduce_mean(
+                torch.tensor(num_pos, dtype=torch.float, device=device)
+            ).item(),
+            1.0,
+        )
         per_level = [
             self.loss_single(*args, num_total_samples=num_total_samples)
-            for args in zip(anchors, cls_scores, bbox_preds, centernesses,
-                            labels, label_weights, bbox_targets)
+            for args in zip(
+                anchors,
+                cls_scores,
+                bbox_preds,
+                centernesses,
+                labels,
+                label_weights,
+                bbox_targets,
+            )
         ]
         losses_cls, losses_bbox, losses_ctr, ctr_sums = map(
-            list, zip(*per_level))
+            list, zip(*per_level)
+        )
         bbox_avg_factor = reduce_mean(sum(ctr_sums)).clamp_(min=1).item()
         losses_bbox = [loss / bbox_avg_factor for loss in losses_bbox]
-        return dict(loss_cls=losses_cls, loss_bbox=losses_bbox,
-                    loss_centerness=losses_ctr)
+        return dict(
+            loss_cls=losses_cls,
+            loss_bbox=losses_bbox,
+            loss_centerness=losses_ctr,
+        )
 
-    def loss_single(self, anchors, cls_score, bbox_pred, centerness, labels,
-                    label_weights, bbox_targets, num_total_samples):
+    def loss_single(
+        self,
+        anchors,
+        cls_score,
+        bbox_pred,
+        centerness,
+        labels,
+        label_weights,
+        bbox_targets,
+        num_total_samples,
+    ):
         """Losses of one level.
 
         Args:
@@ -179,28 +229,41 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
             centerness loss, and the sum of the centerness targets.
         """
         anchors = anchors.reshape(-1, 4)
-        cls_score = cls_score.permute(0, 2, 3, 1).reshape(
-            -1, self.cls_out_channels).contiguous()
+        cls_score = (
+            cls_score.permute(0, 2, 3, 1)
+            .reshape(-1, self.cls_out_channels)
+            .contiguous()
+        )
         bbox_pred = bbox_pred.permute(0, 2, 3, 1).reshape(-1, 4)
         centerness = centerness.permute(0, 2, 3, 1).reshape(-1)
         bbox_targets = bbox_targets.reshape(-1, 4)
         labels = labels.reshape(-1)
-        loss_cls = self.loss_cls(cls_score, labels, label_weights.reshape(-1),
-                                 avg_factor=num_total_samples)
-        pos_inds = ((labels >= 0) & (labels < self.num_classes)
-                    ).nonzero().squeeze(1)
+        loss_cls = self.loss_cls(
+            cls_score,
+            labels,
+            label_weights.reshape(-1),
+            avg_factor=num_total_samples,
+        )
+        pos_inds = (
+            ((labels >= 0) & (labels < self.num_classes)).nonzero().squeeze(1)
+        )
         if len(pos_inds) == 0:
-            return loss_cls, bbox_pred.sum() * 0, centerness.sum() * 0, \
-                bbox_targets.new_tensor(0.)
+            return (
+                loss_cls,
+                bbox_pred.sum() * 0,
+                centerness.sum() * 0,
+                bbox_targets.new_tensor(0.0),
+            )
         pos_anchors = anchors[pos_inds]
         pos_targets = bbox_targets[pos_inds]
         ctr_targets = self.centerness_target(pos_anchors, pos_targets)
-        pos_decoded = self.bbox_coder.decode(pos_anchors,
-                                             bbox_pred[pos_inds])
-        loss_bbox = self.loss_bbox(pos_decoded, pos_targets,
-                                   weight=ctr_targets, avg_factor=1.0)
+        pos_decoded = self.bbox_coder.decode(pos_anchors, bbox_pred[pos_inds])
+        loss_bbox = self.loss_bbox(
+            pos_decoded, pos_targets, weight=ctr_targets, avg_factor=1.0
+        )
         loss_centerness = self.loss_centerness(
-            centerness[pos_inds], ctr_targets, avg_factor=num_total_samples)
+            centerness[pos_inds], ctr_targets, avg_factor=num_total_samples
+        )
         return loss_cls, loss_bbox, loss_centerness, ctr_targets.sum()
 
     @staticmethod
@@ -212,20 +275,23 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         left_right = torch.stack([cx - gts[:, 0], gts[:, 2] - cx], dim=1)
         top_bottom = torch.stack([cy - gts[:, 1], gts[:, 3] - cy], dim=1)
         centerness = torch.sqrt(
-            (left_right.min(dim=-1).values / left_right.max(dim=-1).values) *
-            (top_bottom.min(dim=-1).values / top_bottom.max(dim=-1).values))
+            (left_right.min(dim=-1).values / left_right.max(dim=-1).values)
+            * (top_bottom.min(dim=-1).values / top_bottom.max(dim=-1).values)
+        )
         assert not torch.isnan(centerness).any()
         return centerness
 
-    def get_targets(self,
-                    anchor_list,
-                    valid_flag_list,
-                    gt_bboxes_list,
-                    img_metas,
-                    gt_bboxes_ignore_list=None,
-                    gt_labels_list=None,
-                    label_channels=1,
-                    unmap_outputs=True):
+    def get_targets(
+        self,
+        anchor_list,
+        valid_flag_list,
+        gt_bboxes_list,
+        img_metas,
+        gt_bboxes_ignore_list=None,
+        gt_labels_list=None,
+        label_channels=1,
+        unmap_outputs=True,
+    ):
         """ATSS targets of every anchor.
 
         Returns:
@@ -243,9 +309,14 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
             gt_labels_list = [None] * num_imgs
         per_image = [
             self._get_atss_targets_single(
-                torch.cat(anchor_list[i]), torch.cat(valid_flag_list[i]),
-                num_level_anchors, gt_bboxes_list[i],
-                gt_bboxes_ignore_list[i], gt_labels_list[i], img_metas[i])
+                torch.cat(anchor_list[i]),
+                torch.cat(valid_flag_list[i]),
+                num_level_anchors,
+                gt_bboxes_list[i],
+                gt_bboxes_ignore_list[i],
+                gt_labels_list[i],
+                img_metas[i],
+            )
             for i in range(num_imgs)
         ]
         if any(res is None for res in per_image):
@@ -254,19 +325,30 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         num_total_pos = sum(max(inds.numel(), 1) for inds in pos_inds)
         num_total_neg = sum(max(inds.numel(), 1) for inds in neg_inds)
         levels = tuple(
-            images_to_levels(list(t), num_level_anchors) for t in per_anchor)
+            images_to_levels(list(t), num_level_anchors) for t in per_anchor
+        )
         return levels + (num_total_pos, num_total_neg)
 
-    def _get_atss_targets_single(self, flat_anchors, valid_flags,
-                                 num_level_anchors, gt_bboxes,
-                                 gt_bboxes_ignore, gt_labels, img_meta):
+    def _get_atss_targets_single(
+        self,
+        flat_anchors,
+        valid_flags,
+        num_level_anchors,
+        gt_bboxes,
+        gt_bboxes_ignore,
+        gt_labels,
+        img_meta,
+    ):
         """Targets of one image's anchors (levels concatenated): anchors,
         labels, label weights, box targets, box weights (all N long), and
         the positive and negative indices among the inside anchors; None
         if no anchor is inside the image."""
-        inside_flags = anchor_inside_flags(flat_anchors, valid_flags,
-                                           img_meta['img_shape'][:2],
-                                           self.train_cfg['allowed_border'])
+        inside_flags = anchor_inside_flags(
+            flat_anchors,
+            valid_flags,
+            img_meta['img_shape'][:2],
+            self.train_cfg['allowed_border'],
+        )
         if not inside_flags.any():
             return None
         anchors = flat_anchors[inside_flags]
@@ -274,33 +356,46 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
             int(flags.sum())
             for flags in torch.split(inside_flags, num_level_anchors)
         ]
-        assign_result = self.assigner.assign(anchors, num_level_inside,
-                                             gt_bboxes, gt_bboxes_ignore,
-                                             gt_labels)
-        sampling_result = self.sampler.sample(assign_result, anchors,
-                                              gt_bboxes)
+        assign_result = self.assigner.assign(
+            anchors, num_level_inside, gt_bboxes, gt_bboxes_ignore, gt_labels
+        )
+        sampling_result = self.sampler.sample(
+            assign_result, anchors, gt_bboxes
+        )
         num_valid = anchors.size(0)
-        labels = anchors.new_full((num_valid, ), self.num_classes,
-                                  dtype=torch.long)
+        labels = anchors.new_full(
+            (num_valid,), self.num_classes, dtype=torch.long
+        )
         label_weights = anchors.new_zeros(num_valid, dtype=torch.float)
         bbox_targets = torch.zeros_like(anchors)
         bbox_weights = torch.zeros_like(anchors)
         pos_inds = sampling_result.pos_inds
         neg_inds = sampling_result.neg_inds
         if len(pos_inds) > 0:
-            bbox_targets[pos_inds] = sampling_result.pos_gt_bboxes \
-                if self.reg_decoded_bbox else self.bbox_coder.encode(
-                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes)
+            bbox_targets[pos_inds] = (
+                sampling_result.pos_gt_bboxes
+                if self.reg_decoded_bbox
+                else self.bbox_coder.encode(
+                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes
+                )
+            )
             bbox_weights[pos_inds] = 1.0
-            labels[pos_inds] = 0 if gt_labels is None else \
-                gt_labels[sampling_result.pos_assigned_gt_inds]
+            labels[pos_inds] = (
+                0
+                if gt_labels is None
+                else gt_labels[sampling_result.pos_assigned_gt_inds]
+            )
             pos_weight = self.train_cfg['pos_weight']
             label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
         if len(neg_inds) > 0:
             label_weights[neg_inds] = 1.0
         total = flat_anchors.size(0)
-        return (unmap(anchors, total, inside_flags),
-                unmap(labels, total, inside_flags, fill=self.num_classes),
-                unmap(label_weights, total, inside_flags),
-                unmap(bbox_targets, total, inside_flags),
-                unmap(bbox_weights, total, inside_flags), pos_inds, neg_inds)
+        return (
+            unmap(anchors, total, inside_flags),
+            unmap(labels, total, inside_flags, fill=self.num_classes),
+            unmap(label_weights, total, inside_flags),
+            unmap(bbox_targets, total, inside_flags),
+            unmap(bbox_weights, total, inside_flags),
+            pos_inds,
+            neg_inds,
+        )

@@ -1,4 +1,5 @@
 """Base class of the dense (per-position) heads."""
+
 from abc import ABCMeta, abstractmethod
 
 import torch
@@ -11,9 +12,10 @@ def flatten_level_maps(maps, channels):
     The flattened order is level, then position (row-major), then anchor:
     the order of the anchors from ``AnchorGenerator.grid_priors``.
     """
-    return torch.cat([
-        m.permute(0, 2, 3, 1).reshape(m.size(0), -1, channels) for m in maps
-    ], dim=1)
+    return torch.cat(
+        [m.permute(0, 2, 3, 1).reshape(m.size(0), -1, channels) for m in maps],
+        dim=1,
+    )
 
 
 class BaseDenseHead(BaseModule, metaclass=ABCMeta):
@@ -35,13 +37,15 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
     def get_bboxes(self, **kwargs):
         """Boxes of every image from the head's outputs."""
 
-    def forward_train(self,
-                      x,
-                      img_metas,
-                      gt_bboxes,
-                      gt_labels=None,
-                      gt_bboxes_ignore=None,
-                      proposal_cfg=None):
+    def forward_train(
+        self,
+        x,
+        img_metas,
+        gt_bboxes,
+        gt_labels=None,
+        gt_bboxes_ignore=None,
+        proposal_cfg=None,
+    ):
         """Losses, and the boxes (proposals) when ``proposal_cfg`` is given.
 
         Args:
@@ -62,15 +66,22 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
         """
         outs = self(x)
         if gt_labels is None:
-            losses = self.loss(*outs, gt_bboxes, img_metas,
-                               gt_bboxes_ignore=gt_bboxes_ignore)
+            losses = self.loss(
+                *outs, gt_bboxes, img_metas, gt_bboxes_ignore=gt_bboxes_ignore
+            )
         else:
-            losses = self.loss(*outs, gt_bboxes, gt_labels, img_metas,
-                               gt_bboxes_ignore=gt_bboxes_ignore)
+            losses = self.loss(
+                *outs,
+                gt_bboxes,
+                gt_labels,
+                img_metas,
+                gt_bboxes_ignore=gt_bboxes_ignore,
+            )
         if proposal_cfg is None:
             return losses
-        proposal_list = self.get_bboxes(*outs, img_metas=img_metas,
-                                        cfg=proposal_cfg)
+        proposal_list = self.get_bboxes(
+            *outs, img_metas=img_metas, cfg=proposal_cfg
+        )
         return losses, proposal_list
 
     def simple_test_bboxes(self, feats, img_metas, rescale=False):

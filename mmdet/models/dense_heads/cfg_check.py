@@ -13,5 +13,6 @@ def check_cfg_keys(cfg, allowed, name):
         return
     unknown = sorted(set(cfg) - set(allowed))
     if unknown:
-        raise KeyError(f'unknown key(s) {unknown} in {name}; '
-                       f'allowed: {sorted(allowed)}')
+        raise KeyError(
+            f'unknown key(s) {unknown} in {name}; allowed: {sorted(allowed)}'
+        )

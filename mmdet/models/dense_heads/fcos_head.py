@@ -1,5 +1,6 @@
 """FCOS's head (Tian et al., "FCOS: Fully Convolutional One-Stage Object
 Detection")."""
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import Scale
@@ -39,37 +40,43 @@ class FCOSHead(AnchorFreeHead):
         **kwargs: :class:`AnchorFreeHead`'s arguments.
     """
 
-    def __init__(self,
-                 num_classes,
-                 in_channels,
-                 regress_ranges=((-1, 64), (64, 128), (128, 256),
-                                 (256, 512), (512, INF)),
-                 center_sampling=False,
-                 center_sample_radius=1.5,
-                 norm_on_bbox=False,
-                 centerness_on_reg=False,
-                 loss_cls=dict(
-                     type='FocalLoss',
-                     use_sigmoid=True,
-                     gamma=2.0,
-                     alpha=0.25,
-                     loss_weight=1.0),
-                 loss_bbox=dict(type='IoULoss', loss_weight=1.0),
-                 loss_centerness=dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     loss_weight=1.0),
-                 norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
-                 init_cfg=dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='conv_cls',
-                         std=0.01,
-                         bias_prob=0.01)),
-                 **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        in_channels,
+        regress_ranges=(
+            (-1, 64),
+            (64, 128),
+            (128, 256),
+            (256, 512),
+            (512, INF),
+        ),
+        center_sampling=False,
+        center_sample_radius=1.5,
+        norm_on_bbox=False,
+        centerness_on_reg=False,
+        loss_cls=dict(
+            type='FocalLoss',
+            use_sigmoid=True,
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0,
+        ),
+        loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+        loss_centerness=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        init_cfg=dict(
+            type='Normal',
+            layer='Conv2d',
+            std=0.01,
+            override=dict(
+                type='Normal', name='conv_cls', std=0.01, bias_prob=0.01
+            ),
+        ),
+        **kwargs,
+    ):
         self.regress_ranges = regress_ranges
         self.center_sampling = center_sampling
         self.center_sample_radius = center_sample_radius
@@ -82,10 +89,13 @@ class FCOSHead(AnchorFreeHead):
             loss_bbox=loss_bbox,
             norm_cfg=norm_cfg,
             init_cfg=init_cfg,
-            **kwargs)
+            **kwargs,
+        )
         if len(self.regress_ranges) != len(self.strides):
-            raise ValueError(f'{len(self.regress_ranges)} regress_ranges '
-                             f'for {len(self.strides)} strides')
+            raise ValueError(
+                f'{len(self.regress_ranges)} regress_ranges '
+                f'for {len(self.strides)} strides'
+            )
         self.loss_centerness = build_loss(loss_centerness)
 
     def _init_layers(self):
@@ -109,7 +119,8 @@ class FCOSHead(AnchorFreeHead):
         """One level -> class scores, side distances, centerness."""
         cls_score, bbox_pred, cls_feat, reg_feat = super().forward_single(x)
         centerness = self.conv_centerness(
-            reg_feat if self.centerness_on_reg else cls_feat)
+            reg_feat if self.centerness_on_reg else cls_feat
+        )
         # a learned scale per level before the distance activation
         bbox_pred = scale(bbox_pred).float()
         if self.norm_on_bbox:
@@ -121,14 +132,16 @@ class FCOSHead(AnchorFreeHead):
         return cls_score, bbox_pred, centerness
 
     @force_fp32(apply_to=('cls_scores', 'bbox_preds', 'centernesses'))
-    def loss(self,
-             cls_scores,
-             bbox_preds,
-             centernesses,
-             gt_bboxes,
-             gt_labels,
-             img_metas,
-             gt_bboxes_ignore=None):
+    def loss(
+        self,
+        cls_scores,
+        bbox_preds,
+        centernesses,
+        gt_bboxes,
+        gt_labels,
+        img_metas,
+        gt_bboxes_ignore=None,
+    ):
         """Focal, IoU (weighted by the centerness targets) and centerness
         losses over all points of all images.
 
@@ -139,27 +152,37 @@ class FCOSHead(AnchorFreeHead):
         assert len(cls_scores) == len(bbox_preds) == len(centernesses)
         featmap_sizes = [score.size()[-2:] for score in cls_scores]
         points = self.prior_generator.grid_priors(
-            featmap_sizes, dtype=bbox_preds[0].dtype,
-            device=bbox_preds[0].device)
+            featmap_sizes,
+            dtype=bbox_preds[0].dtype,
+            device=bbox_preds[0].device,
+        )
         labels, bbox_targets = self.get_targets(points, gt_bboxes, gt_labels)
         num_imgs = cls_scores[0].size(0)
         # level-major, then image, then position
-        flat_cls = torch.cat([
-            s.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
-            for s in cls_scores
-        ])
+        flat_cls = torch.cat(
+            [
+                s.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
+                for s in cls_scores
+            ]
+        )
         flat_bbox = torch.cat(
-            [p.permute(0, 2, 3, 1).reshape(-1, 4) for p in bbox_preds])
+            [p.permute(0, 2, 3, 1).reshape(-1, 4) for p in bbox_preds]
+        )
         flat_ctr = torch.cat(
-            [c.permute(0, 2, 3, 1).reshape(-1) for c in centernesses])
+            [c.permute(0, 2, 3, 1).reshape(-1) for c in centernesses]
+        )
         flat_labels = torch.cat(labels)
         flat_targets = torch.cat(bbox_targets)
         flat_points = torch.cat([p.repeat(num_imgs, 1) for p in points])
 
-        pos_inds = ((flat_labels >= 0) & (flat_labels < self.num_classes)
-                    ).nonzero().reshape(-1)
+        pos_inds = (
+            ((flat_labels >= 0) & (flat_labels < self.num_classes))
+            .nonzero()
+            .reshape(-1)
+        )
         num_pos = max(
-            reduce_mean(flat_cls.new_tensor(float(len(pos_inds)))), 1.0)
+            reduce_mean(flat_cls.new_tensor(float(len(pos_inds)))), 1.0
+        )
         loss_cls = self.loss_cls(flat_cls, flat_labels, avg_factor=num_pos)
 
         pos_bbox = flat_bbox[pos_inds]
@@ -173,14 +196,19 @@ class FCOSHead(AnchorFreeHead):
                 self.bbox_coder.decode(pos_points, pos_bbox),
                 self.bbox_coder.decode(pos_points, pos_targets),
                 weight=ctr_targets,
-                avg_factor=ctr_denorm)
+                avg_factor=ctr_denorm,
+            )
             loss_centerness = self.loss_centerness(
-                pos_ctr, ctr_targets, avg_factor=num_pos)
+                pos_ctr, ctr_targets, avg_factor=num_pos
+            )
         else:
             loss_bbox = pos_bbox.sum()
             loss_centerness = pos_ctr.sum()
-        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox,
-                    loss_centerness=loss_centerness)
+        return dict(
+            loss_cls=loss_cls,
+            loss_bbox=loss_bbox,
+            loss_centerness=loss_centerness,
+        )
 
     def get_targets(self, points, gt_bboxes_list, gt_labels_list):
         """Labels and side distances of every point of every image.
@@ -197,57 +225,76 @@ class FCOSHead(AnchorFreeHead):
             ``norm_on_bbox``, else pixels).
         """
         if len(points) != len(self.regress_ranges):
-            raise ValueError(f'{len(points)} point levels for '
-                             f'{len(self.regress_ranges)} regress_ranges')
-        ranges = torch.cat([
-            p.new_tensor(r)[None].expand_as(p)
-            for p, r in zip(points, self.regress_ranges)
-        ])
+            raise ValueError(
+                f'{len(points)} point levels for '
+                f'{len(self.regress_ranges)} regress_ranges'
+            )
+        ranges = torch.cat(
+            [
+                p.new_tensor(r)[None].expand_as(p)
+                for p, r in zip(points, self.regress_ranges)
+            ]
+        )
         num_points = [p.size(0) for p in points]
         all_points = torch.cat(points)
         per_image = [
-            self._get_target_single(bboxes, labels, all_points, ranges,
-                                    num_points)
+            self._get_target_single(
+                bboxes, labels, all_points, ranges, num_points
+            )
             for bboxes, labels in zip(gt_bboxes_list, gt_labels_list)
         ]
         level_labels, level_targets = [], []
         for lvl, stride in enumerate(self.strides):
-            level_labels.append(torch.cat(
-                [lab.split(num_points)[lvl] for lab, _ in per_image]))
+            level_labels.append(
+                torch.cat([lab.split(num_points)[lvl] for lab, _ in per_image])
+            )
             targets = torch.cat(
-                [tgt.split(num_points)[lvl] for _, tgt in per_image])
+                [tgt.split(num_points)[lvl] for _, tgt in per_image]
+            )
             if self.norm_on_bbox:
                 targets = targets / stride
             level_targets.append(targets)
         return level_labels, level_targets
 
-    def _get_target_single(self, gt_bboxes, gt_labels, points,
-                           regress_ranges, num_points_per_lvl):
+    def _get_target_single(
+        self, gt_bboxes, gt_labels, points, regress_ranges, num_points_per_lvl
+    ):
         """(N,) labels and (N, 4) pixel distances of one image's points."""
         num_points, num_gts = points.size(0), gt_labels.size(0)
         if num_gts == 0:
-            return gt_labels.new_full((num_points, ), self.num_classes), \
-                gt_bboxes.new_zeros((num_points, 4))
-        areas = ((gt_bboxes[:, 2] - gt_bboxes[:, 0]) *
-                 (gt_bboxes[:, 3] - gt_bboxes[:, 1]))[None].repeat(
-                     num_points, 1)
+            return gt_labels.new_full(
+                (num_points,), self.num_classes
+            ), gt_bboxes.new_zeros((num_points, 4))
+        areas = (
+            (gt_bboxes[:, 2] - gt_bboxes[:, 0])
+            * (gt_bboxes[:, 3] - gt_bboxes[:, 1])
+        )[None].repeat(num_points, 1)
         regress_ranges = regress_ranges[:, None, :].expand(
-            num_points, num_gts, 2)
+            num_points, num_gts, 2
+        )
         boxes = gt_bboxes[None].expand(num_points, num_gts, 4)
         xs = points[:, 0, None].expand(num_points, num_gts)
         ys = points[:, 1, None].expand(num_points, num_gts)
         bbox_targets = torch.stack(
-            (xs - boxes[..., 0], ys - boxes[..., 1], boxes[..., 2] - xs,
-             boxes[..., 3] - ys), -1)
+            (
+                xs - boxes[..., 0],
+                ys - boxes[..., 1],
+                boxes[..., 2] - xs,
+                boxes[..., 3] - ys,
+            ),
+            -1,
+        )
 
         if self.center_sampling:
             inside = self._inside_center_region(
-                boxes, xs, ys, num_points_per_lvl)
+                boxes, xs, ys, num_points_per_lvl
+            )
         else:
             inside = bbox_targets.min(-1).values > 0
         max_dist = bbox_targets.max(-1).values
-        in_range = (max_dist >= regress_ranges[..., 0]) & \
-            (max_dist <= regress_ranges[..., 1])
+        in_range = (max_dist >= regress_ranges[..., 0]) & (
+            max_dist <= regress_ranges[..., 1]
+        )
         areas[~inside] = INF
         areas[~in_range] = INF
         min_area, min_area_inds = areas.min(dim=1)
@@ -262,7 +309,7 @@ class FCOSHead(AnchorFreeHead):
         radius = xs.new_zeros(xs.shape)
         start = 0
         for stride, num in zip(self.strides, num_points_per_lvl):
-            radius[start:start + num] = stride * self.center_sample_radius
+            radius[start : start + num] = stride * self.center_sample_radius
             start += num
         cx = (boxes[..., 0] + boxes[..., 2]) / 2
         cy = (boxes[..., 1] + boxes[..., 3]) / 2
@@ -281,8 +328,7 @@ class FCOSHead(AnchorFreeHead):
         top_bottom = pos_bbox_targets[:, [1, 3]]
         if len(left_right) == 0:
             return left_right[..., 0]
-        ratio = (left_right.min(dim=-1).values /
-                 left_right.max(dim=-1).values) * (
-                     top_bottom.min(dim=-1).values /
-                     top_bottom.max(dim=-1).values)
+        ratio = (
+            left_right.min(dim=-1).values / left_right.max(dim=-1).values
+        ) * (top_bottom.min(dim=-1).values / top_bottom.max(dim=-1).values)
         return torch.sqrt(ratio)

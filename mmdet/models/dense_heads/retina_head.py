@@ -1,4 +1,5 @@
 """RetinaNet's head (Lin et al., "Focal Loss for Dense Object Detection")."""
+
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
@@ -25,28 +26,30 @@ class RetinaHead(DensePostProcessMixin, AnchorHead):
         **kwargs: :class:`AnchorHead`'s arguments.
     """
 
-    def __init__(self,
-                 num_classes,
-                 in_channels,
-                 stacked_convs=4,
-                 conv_cfg=None,
-                 norm_cfg=None,
-                 anchor_generator=dict(
-                     type='AnchorGenerator',
-                     octave_base_scale=4,
-                     scales_per_octave=3,
-                     ratios=[0.5, 1.0, 2.0],
-                     strides=[8, 16, 32, 64, 128]),
-                 init_cfg=dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='retina_cls',
-                         std=0.01,
-                         bias_prob=0.01)),
-                 **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        in_channels,
+        stacked_convs=4,
+        conv_cfg=None,
+        norm_cfg=None,
+        anchor_generator=dict(
+            type='AnchorGenerator',
+            octave_base_scale=4,
+            scales_per_octave=3,
+            ratios=[0.5, 1.0, 2.0],
+            strides=[8, 16, 32, 64, 128],
+        ),
+        init_cfg=dict(
+            type='Normal',
+            layer='Conv2d',
+            std=0.01,
+            override=dict(
+                type='Normal', name='retina_cls', std=0.01, bias_prob=0.01
+            ),
+        ),
+        **kwargs,
+    ):
         self.stacked_convs = stacked_convs
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
@@ -55,29 +58,38 @@ class RetinaHead(DensePostProcessMixin, AnchorHead):
             in_channels,
             anchor_generator=anchor_generator,
             init_cfg=init_cfg,
-            **kwargs)
+            **kwargs,
+        )
 
     def _init_layers(self):
         self.relu = nn.ReLU(inplace=True)
         self.cls_convs = self._tower()
         self.reg_convs = self._tower()
         self.retina_cls = nn.Conv2d(
-            self.feat_channels, self.num_base_priors * self.cls_out_channels,
-            3, padding=1)
+            self.feat_channels,
+            self.num_base_priors * self.cls_out_channels,
+            3,
+            padding=1,
+        )
         self.retina_reg = nn.Conv2d(
-            self.feat_channels, self.num_base_priors * 4, 3, padding=1)
+            self.feat_channels, self.num_base_priors * 4, 3, padding=1
+        )
 
     def _tower(self):
-        return nn.ModuleList([
-            ConvModule(
-                self.in_channels if i == 0 else self.feat_channels,
-                self.feat_channels,
-                3,
-                stride=1,
-                padding=1,
-                conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg) for i in range(self.stacked_convs)
-        ])
+        return nn.ModuleList(
+            [
+                ConvModule(
+                    self.in_channels if i == 0 else self.feat_channels,
+                    self.feat_channels,
+                    3,
+                    stride=1,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                )
+                for i in range(self.stacked_convs)
+            ]
+        )
 
     def forward_single(self, x):
         """One level (B, C, H, W) -> class scores (B, A*cls_out, H, W) and

@@ -1,4 +1,5 @@
 """Region proposal network head (Faster R-CNN's first stage)."""
+
 import copy
 import warnings
 
@@ -14,8 +15,16 @@ from ..builder import HEADS
 from .anchor_head import AnchorHead
 from .cfg_check import check_cfg_keys
 
-PROPOSAL_CFG_KEYS = ('nms_pre', 'max_per_img', 'nms', 'min_bbox_size',
-                     'max_num', 'nms_thr', 'nms_post', 'nms_across_levels')
+PROPOSAL_CFG_KEYS = (
+    'nms_pre',
+    'max_per_img',
+    'nms',
+    'min_bbox_size',
+    'max_num',
+    'nms_thr',
+    'nms_post',
+    'nms_across_levels',
+)
 
 
 def _upgrade_proposal_cfg(cfg):
@@ -25,26 +34,31 @@ def _upgrade_proposal_cfg(cfg):
     check_cfg_keys(cfg, PROPOSAL_CFG_KEYS, 'RPN proposal config')
     cfg = ConfigDict(copy.deepcopy(dict(cfg)))
     if 'nms_thr' in cfg:
-        warnings.warn('nms_thr in the RPN config is deprecated: use '
-                      "nms=dict(type='nms', iou_threshold=...)")
+        warnings.warn(
+            'nms_thr in the RPN config is deprecated: use '
+            "nms=dict(type='nms', iou_threshold=...)"
+        )
         nms_thr = cfg.pop('nms_thr')
         if 'nms' in cfg:
-            assert cfg.nms.iou_threshold == nms_thr, \
+            assert cfg.nms.iou_threshold == nms_thr, (
                 'nms_thr and nms.iou_threshold differ'
+            )
         else:
             cfg.nms = ConfigDict(type='nms', iou_threshold=nms_thr)
     if 'max_num' in cfg:
-        warnings.warn('max_num in the RPN config is deprecated: use '
-                      'max_per_img')
+        warnings.warn(
+            'max_num in the RPN config is deprecated: use max_per_img'
+        )
         max_num = cfg.pop('max_num')
         if 'max_per_img' in cfg:
-            assert cfg.max_per_img == max_num, \
-                'max_num and max_per_img differ'
+            assert cfg.max_per_img == max_num, 'max_num and max_per_img differ'
         else:
             cfg.max_per_img = max_num
     if 'nms_post' in cfg:
-        warnings.warn('nms_post in the RPN config is deprecated and '
-                      'ignored: max_per_img proposals are kept after NMS')
+        warnings.warn(
+            'nms_post in the RPN config is deprecated and '
+            'ignored: max_per_img proposals are kept after NMS'
+        )
         cfg.pop('nms_post')
     if 'nms' not in cfg or 'max_per_img' not in cfg:
         raise KeyError('the RPN proposal config needs nms and max_per_img')
@@ -66,32 +80,40 @@ class RPNHead(AnchorHead):
 
     test_cfg_keys = PROPOSAL_CFG_KEYS
 
-    def __init__(self,
-                 in_channels,
-                 init_cfg=dict(type='Normal', layer='Conv2d', std=0.01),
-                 num_convs=1,
-                 **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        init_cfg=dict(type='Normal', layer='Conv2d', std=0.01),
+        num_convs=1,
+        **kwargs,
+    ):
         self.num_convs = num_convs
         super().__init__(1, in_channels, init_cfg=init_cfg, **kwargs)
 
     def _init_layers(self):
         if self.num_convs > 1:
-            self.rpn_conv = nn.Sequential(*[
-                ConvModule(
-                    self.in_channels if i == 0 else self.feat_channels,
-                    self.feat_channels,
-                    3,
-                    padding=1,
-                    inplace=False) for i in range(self.num_convs)
-            ])
+            self.rpn_conv = nn.Sequential(
+                *[
+                    ConvModule(
+                        self.in_channels if i == 0 else self.feat_channels,
+                        self.feat_channels,
+                        3,
+                        padding=1,
+                        inplace=False,
+                    )
+                    for i in range(self.num_convs)
+                ]
+            )
         else:
             self.rpn_conv = nn.Conv2d(
-                self.in_channels, self.feat_channels, 3, padding=1)
-        self.rpn_cls = nn.Conv2d(self.feat_channels,
-                                 self.num_base_priors * self.cls_out_channels,
-                                 1)
-        self.rpn_reg = nn.Conv2d(self.feat_channels,
-                                 self.num_base_priors * 4, 1)
+                self.in_channels, self.feat_channels, 3, padding=1
+            )
+        self.rpn_cls = nn.Conv2d(
+            self.feat_channels, self.num_base_priors * self.cls_out_channels, 1
+        )
+        self.rpn_reg = nn.Conv2d(
+            self.feat_channels, self.num_base_priors * 4, 1
+        )
 
     def forward_single(self, x):
         """One level (B, C, H, W) -> objectness logits (B, A, H, W) (A*2
@@ -99,28 +121,39 @@ class RPNHead(AnchorHead):
         x = F.relu(self.rpn_conv(x), inplace=False)
         return self.rpn_cls(x), self.rpn_reg(x)
 
-    def loss(self,
-             cls_scores,
-             bbox_preds,
-             gt_bboxes,
-             img_metas,
-             gt_bboxes_ignore=None):
+    def loss(
+        self,
+        cls_scores,
+        bbox_preds,
+        gt_bboxes,
+        img_metas,
+        gt_bboxes_ignore=None,
+    ):
         """``loss_rpn_cls`` and ``loss_rpn_bbox`` (see AnchorHead.loss);
         every gt box is foreground, labels are not used."""
-        losses = super().loss(cls_scores, bbox_preds, gt_bboxes, None,
-                              img_metas, gt_bboxes_ignore=gt_bboxes_ignore)
-        return dict(loss_rpn_cls=losses['loss_cls'],
-                    loss_rpn_bbox=losses['loss_bbox'])
+        losses = super().loss(
+            cls_scores,
+            bbox_preds,
+            gt_bboxes,
+            None,
+            img_metas,
+            gt_bboxes_ignore=gt_bboxes_ignore,
+        )
+        return dict(
+            loss_rpn_cls=losses['loss_cls'], loss_rpn_bbox=losses['loss_bbox']
+        )
 
     @force_fp32(apply_to=('cls_scores', 'bbox_preds'))
-    def get_bboxes(self,
-                   cls_scores,
-                   bbox_preds,
-                   score_factors=None,
-                   img_metas=None,
-                   cfg=None,
-                   rescale=False,
-                   with_nms=True):
+    def get_bboxes(
+        self,
+        cls_scores,
+        bbox_preds,
+        score_factors=None,
+        img_metas=None,
+        cfg=None,
+        rescale=False,
+        with_nms=True,
+    ):
         """Proposals of every image.
 
         Per level and image the ``nms_pre`` anchors of highest objectness
@@ -148,17 +181,20 @@ class RPNHead(AnchorHead):
         assert score_factors is None, 'score factors are not supported'
         cfg = _upgrade_proposal_cfg(self.test_cfg if cfg is None else cfg)
         scores, bboxes, level_ids = self._decode_levels(
-            cls_scores, bbox_preds, img_metas, cfg.get('nms_pre', -1))
+            cls_scores, bbox_preds, img_metas, cfg.get('nms_pre', -1)
+        )
         if cfg.get('nms_across_levels', False):
             level_ids = torch.zeros_like(level_ids)
         return [
-            self._proposals_single(s[:, 0], b, ids, meta, cfg, rescale,
-                                   with_nms)
+            self._proposals_single(
+                s[:, 0], b, ids, meta, cfg, rescale, with_nms
+            )
             for s, b, ids, meta in zip(scores, bboxes, level_ids, img_metas)
         ]
 
-    def _proposals_single(self, scores, bboxes, level_ids, img_meta, cfg,
-                          rescale, with_nms):
+    def _proposals_single(
+        self, scores, bboxes, level_ids, img_meta, cfg, rescale, with_nms
+    ):
         """(M,) scores, (M, 4) boxes, (M,) level ids of one image -> its
         (n, 5) proposals."""
         min_size = cfg.get('min_bbox_size', -1)
@@ -167,13 +203,16 @@ class RPNHead(AnchorHead):
             h = bboxes[:, 3] - bboxes[:, 1]
             keep = (w > min_size) & (h > min_size)
             if not keep.all():
-                scores, bboxes, level_ids = (scores[keep], bboxes[keep],
-                                             level_ids[keep])
+                scores, bboxes, level_ids = (
+                    scores[keep],
+                    bboxes[keep],
+                    level_ids[keep],
+                )
         if bboxes.numel() == 0:
             return bboxes.new_zeros(0, 5)
         if with_nms:
             dets, _ = batched_nms(bboxes, scores, level_ids, cfg.nms)
-            dets = dets[:cfg.max_per_img]
+            dets = dets[: cfg.max_per_img]
         else:
             dets = torch.cat([bboxes, scores[:, None]], dim=1)
         if rescale:
@@ -203,7 +242,10 @@ class RPNHead(AnchorHead):
         ]
         cfg = _upgrade_proposal_cfg(self.test_cfg)
         return [
-            merge_aug_proposals([props[i] for props in per_aug],
-                                [metas[i] for metas in img_metas], cfg)
+            merge_aug_proposals(
+                [props[i] for props in per_aug],
+                [metas[i] for metas in img_metas],
+                cfg,
+            )
             for i in range(len(img_metas[0]))
         ]

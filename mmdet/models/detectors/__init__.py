@@ -9,6 +9,13 @@ from .single_stage import SingleStageDetector
 from .two_stage import TwoStageDetector
 
 __all__ = [
-    'BaseDetector', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN',
-    'SingleStageDetector', 'RetinaNet', 'FCOS', 'ATSS', 'CascadeRCNN'
+    'BaseDetector',
+    'TwoStageDetector',
+    'FasterRCNN',
+    'MaskRCNN',
+    'SingleStageDetector',
+    'RetinaNet',
+    'FCOS',
+    'ATSS',
+    'CascadeRCNN',
 ]

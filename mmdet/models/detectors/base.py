@@ -1,5 +1,6 @@
 """Base class of the detectors: the entry points the runner and the test
 loops call (``forward``, ``train_step``, ``val_step``, ``show_result``)."""
+
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 
@@ -36,13 +37,15 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
 
     @property
     def with_bbox(self):
-        return ((hasattr(self, 'roi_head') and self.roi_head.with_bbox)
-                or (hasattr(self, 'bbox_head') and self.bbox_head is not None))
+        return (hasattr(self, 'roi_head') and self.roi_head.with_bbox) or (
+            hasattr(self, 'bbox_head') and self.bbox_head is not None
+        )
 
     @property
     def with_mask(self):
-        return ((hasattr(self, 'roi_head') and self.roi_head.with_mask)
-                or (hasattr(self, 'mask_head') and self.mask_head is not None))
+        return (hasattr(self, 'roi_head') and self.roi_head.with_mask) or (
+            hasattr(self, 'mask_head') and self.mask_head is not None
+        )
 
     @abstractmethod
     def extract_feat(self, imgs):
@@ -88,8 +91,10 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
                 raise TypeError(f'{name} must be a list, but got {type(var)}')
         num_augs = len(imgs)
         if num_augs != len(img_metas):
-            raise ValueError(f'num of augmentations ({len(imgs)}) != num of '
-                             f'image meta ({len(img_metas)})')
+            raise ValueError(
+                f'num of augmentations ({len(imgs)}) != num of '
+                f'image meta ({len(img_metas)})'
+            )
         for img, img_meta in zip(imgs, img_metas):
             for meta in img_meta:
                 meta['batch_input_shape'] = tuple(img.size()[-2:])
@@ -97,12 +102,13 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
             if 'proposals' in kwargs:
                 kwargs['proposals'] = kwargs['proposals'][0]
             return self.simple_test(imgs[0], img_metas[0], **kwargs)
-        assert imgs[0].size(0) == 1, 'aug test supports batch size 1 only, ' \
-            f'got {imgs[0].size(0)}'
+        assert imgs[0].size(0) == 1, (
+            f'aug test supports batch size 1 only, got {imgs[0].size(0)}'
+        )
         assert 'proposals' not in kwargs, 'aug test takes no proposals'
         return self.aug_test(imgs, img_metas, **kwargs)
 
-    @auto_fp16(apply_to=('img', ))
+    @auto_fp16(apply_to=('img',))
     def forward(self, img, img_metas, return_loss=True, **kwargs):
         """``forward_train(img, img_metas, **kwargs)`` when
         ``return_loss``, else ``forward_test`` (where ``img`` and
@@ -130,8 +136,7 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
             elif isinstance(value, list):
                 log_vars[name] = sum(v.mean() for v in value)
             else:
-                raise TypeError(
-                    f'{name} is not a tensor or list of tensors')
+                raise TypeError(f'{name} is not a tensor or list of tensors')
         loss = sum(v for k, v in log_vars.items() if 'loss' in k)
 
         distributed = dist.is_available() and dist.is_initialized()
@@ -139,9 +144,10 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
             # different keys on different processes would hang all_reduce
             length = torch.tensor(len(log_vars), device=loss.device)
             dist.all_reduce(length)
-            assert length == len(log_vars) * dist.get_world_size(), \
-                ('loss log variables differ across processes: rank '
-                 f'{dist.get_rank()} has {",".join(log_vars)}')
+            assert length == len(log_vars) * dist.get_world_size(), (
+                'loss log variables differ across processes: rank '
+                f'{dist.get_rank()} has {",".join(log_vars)}'
+            )
         log_vars['loss'] = loss
         for name, value in log_vars.items():
             if distributed:
@@ -165,28 +171,32 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
         losses = self(**data)
         loss, log_vars = self._parse_losses(losses)
         return dict(
-            loss=loss, log_vars=log_vars, num_samples=len(data['img_metas']))
+            loss=loss, log_vars=log_vars, num_samples=len(data['img_metas'])
+        )
 
     def val_step(self, data, optimizer=None):
         """Losses of a validation batch, in :meth:`train_step`'s format."""
         losses = self(**data)
         loss, log_vars = self._parse_losses(losses)
         return dict(
-            loss=loss, log_vars=log_vars, num_samples=len(data['img_metas']))
+            loss=loss, log_vars=log_vars, num_samples=len(data['img_metas'])
+        )
 
-    def show_result(self,
-                    img,
-                    result,
-                    score_thr=0.3,
-                    bbox_color=(72, 101, 241),
-                    text_color=(72, 101, 241),
-                    mask_color=None,
-                    thickness=2,
-                    font_size=13,
-                    win_name='',
-                    show=False,
-                    wait_time=0,
-                    out_file=None):
+    def show_result(
+        self,
+        img,
+        result,
+        score_thr=0.3,
+        bbox_color=(72, 101, 241),
+        text_color=(72, 101, 241),
+        mask_color=None,
+        thickness=2,
+        font_size=13,
+        win_name='',
+        show=False,
+        wait_time=0,
+        out_file=None,
+    ):
         """Draw a result on an image.
 
         Args:
@@ -212,10 +222,12 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
         else:
             bbox_result, segm_result = result, None
         bboxes = np.vstack(bbox_result)
-        labels = np.concatenate([
-            np.full(bbox.shape[0], i, dtype=np.int32)
-            for i, bbox in enumerate(bbox_result)
-        ])
+        labels = np.concatenate(
+            [
+                np.full(bbox.shape[0], i, dtype=np.int32)
+                for i, bbox in enumerate(bbox_result)
+            ]
+        )
         segms = None
         if segm_result is not None and len(labels) > 0:
             segms = mmcv.concat_list(segm_result)
@@ -240,7 +252,8 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
             win_name=win_name,
             show=show,
             wait_time=wait_time,
-            out_file=out_file)
+            out_file=out_file,
+        )
         if not (show or out_file):
             return img
         return None

@@ -1,4 +1,5 @@
 """Cascade R-CNN (Cai and Vasconcelos, 2018)."""
+
 from ..builder import DETECTORS
 from .two_stage import TwoStageDetector
 
@@ -9,15 +10,17 @@ class CascadeRCNN(TwoStageDetector):
     :class:`TwoStageDetector` whose RoI head is a
     :class:`~mmdet.models.roi_heads.CascadeRoIHead`."""
 
-    def __init__(self,
-                 backbone,
-                 neck=None,
-                 rpn_head=None,
-                 roi_head=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        neck=None,
+        rpn_head=None,
+        roi_head=None,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -26,7 +29,8 @@ class CascadeRCNN(TwoStageDetector):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             pretrained=pretrained,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+        )
 
     def show_result(self, data, result, **kwargs):
         """Draw ``result``; also accepts the multi-stage form

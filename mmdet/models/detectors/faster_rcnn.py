@@ -1,4 +1,5 @@
 """Faster R-CNN (Ren et al., 2015)."""
+
 from ..builder import DETECTORS
 from .two_stage import TwoStageDetector
 
@@ -8,15 +9,17 @@ class FasterRCNN(TwoStageDetector):
     """Faster R-CNN: a :class:`TwoStageDetector` with an RPN and a box
     RoI head."""
 
-    def __init__(self,
-                 backbone,
-                 rpn_head,
-                 roi_head,
-                 train_cfg,
-                 test_cfg,
-                 neck=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        rpn_head,
+        roi_head,
+        train_cfg,
+        test_cfg,
+        neck=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -25,4 +28,5 @@ class FasterRCNN(TwoStageDetector):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             pretrained=pretrained,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+        )

@@ -1,4 +1,5 @@
 """Mask R-CNN (He et al., 2017)."""
+
 from ..builder import DETECTORS
 from .two_stage import TwoStageDetector
 
@@ -8,15 +9,17 @@ class MaskRCNN(TwoStageDetector):
     """Mask R-CNN: a :class:`TwoStageDetector` whose RoI head also has a
     mask branch."""
 
-    def __init__(self,
-                 backbone,
-                 rpn_head,
-                 roi_head,
-                 train_cfg,
-                 test_cfg,
-                 neck=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        rpn_head,
+        roi_head,
+        train_cfg,
+        test_cfg,
+        neck=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -25,4 +28,5 @@ class MaskRCNN(TwoStageDetector):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             pretrained=pretrained,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+        )

@@ -1,4 +1,5 @@
 """RetinaNet (Lin et al., 2017)."""
+
 from ..builder import DETECTORS
 from .single_stage import SingleStageDetector
 
@@ -7,13 +8,22 @@ from .single_stage import SingleStageDetector
 class RetinaNet(SingleStageDetector):
     """RetinaNet: a :class:`SingleStageDetector` (see its arguments)."""
 
-    def __init__(self,
-                 backbone,
-                 neck,
-                 bbox_head,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
-        super().__init__(backbone, neck, bbox_head, train_cfg, test_cfg,
-                         pretrained, init_cfg)
+    def __init__(
+        self,
+        backbone,
+        neck,
+        bbox_head,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
+        super().__init__(
+            backbone,
+            neck,
+            bbox_head,
+            train_cfg,
+            test_cfg,
+            pretrained,
+            init_cfg,
+        )

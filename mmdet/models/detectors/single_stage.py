@@ -1,4 +1,5 @@
 """Single-stage detectors: backbone, neck, one dense head."""
+
 import warnings
 
 import torch
@@ -25,20 +26,24 @@ class SingleStageDetector(BaseDetector):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self,
-                 backbone,
-                 neck=None,
-                 bbox_head=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        neck=None,
+        bbox_head=None,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
         if bbox_head is None:
             raise ValueError(f'{type(self).__name__} needs a bbox_head')
         if pretrained:
-            warnings.warn('DeprecationWarning: pretrained is deprecated, '
-                          'please use "init_cfg" instead')
+            warnings.warn(
+                'DeprecationWarning: pretrained is deprecated, '
+                'please use "init_cfg" instead'
+            )
             backbone.pretrained = pretrained
         self.backbone = build_backbone(backbone)
         if neck is not None:
@@ -62,12 +67,9 @@ class SingleStageDetector(BaseDetector):
         """The head's raw outputs, for FLOPs counting."""
         return self.bbox_head(self.extract_feat(img))
 
-    def forward_train(self,
-                      img,
-                      img_metas,
-                      gt_bboxes,
-                      gt_labels,
-                      gt_bboxes_ignore=None):
+    def forward_train(
+        self, img, img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore=None
+    ):
         """Losses of a training batch.
 
         Args:
@@ -83,8 +85,9 @@ class SingleStageDetector(BaseDetector):
         """
         super().forward_train(img, img_metas)
         x = self.extract_feat(img)
-        return self.bbox_head.forward_train(x, img_metas, gt_bboxes,
-                                            gt_labels, gt_bboxes_ignore)
+        return self.bbox_head.forward_train(
+            x, img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore
+        )
 
     def simple_test(self, img, img_metas, rescale=False):
         """Detections of a batch without augmentation.
@@ -114,12 +117,22 @@ class SingleStageDetector(BaseDetector):
         bboxes, scores, labels = [], [], []
         for x, metas in zip(self.extract_feats(imgs), img_metas):
             boxes, box_scores, box_labels = head.get_bboxes(
-                *head(x), img_metas=metas, cfg=cfg, rescale=False,
-                with_nms=False)[0]
+                *head(x),
+                img_metas=metas,
+                cfg=cfg,
+                rescale=False,
+                with_nms=False,
+            )[0]
             meta = metas[0]
-            bboxes.append(bbox_mapping_back(
-                boxes, meta['img_shape'], meta['scale_factor'], meta['flip'],
-                meta.get('flip_direction', 'horizontal')))
+            bboxes.append(
+                bbox_mapping_back(
+                    boxes,
+                    meta['img_shape'],
+                    meta['scale_factor'],
+                    meta['flip'],
+                    meta.get('flip_direction', 'horizontal'),
+                )
+            )
             scores.append(box_scores)
             labels.append(box_labels)
         bboxes, scores = torch.cat(bboxes), torch.cat(scores)
@@ -128,8 +141,8 @@ class SingleStageDetector(BaseDetector):
             dets = torch.cat([bboxes, scores[:, None]], -1)
         else:
             dets, keep = batched_nms(bboxes, scores, labels, cfg['nms'])
-            dets = dets[:cfg['max_per_img']]
-            labels = labels[keep][:cfg['max_per_img']]
+            dets = dets[: cfg['max_per_img']]
+            labels = labels[keep][: cfg['max_per_img']]
         if not rescale:
             dets = dets.clone()
             dets[:, :4] *= dets.new_tensor(img_metas[0][0]['scale_factor'])

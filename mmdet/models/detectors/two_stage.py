@@ -1,4 +1,5 @@
 """Two-stage detectors: backbone, neck, RPN, RoI head."""
+
 import warnings
 
 from mmcv import ConfigDict
@@ -26,25 +27,30 @@ class TwoStageDetector(BaseDetector):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self,
-                 backbone,
-                 neck=None,
-                 rpn_head=None,
-                 roi_head=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        neck=None,
+        rpn_head=None,
+        roi_head=None,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
         # attribute access (train_cfg.rpn) also for plain dicts
         train_cfg = ConfigDict(train_cfg) if train_cfg is not None else None
         test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
-        check_cfg_keys(train_cfg, ('rpn', 'rpn_proposal', 'rcnn'),
-                       'model train_cfg')
+        check_cfg_keys(
+            train_cfg, ('rpn', 'rpn_proposal', 'rcnn'), 'model train_cfg'
+        )
         check_cfg_keys(test_cfg, ('rpn', 'rcnn'), 'model test_cfg')
         if pretrained:
-            warnings.warn('DeprecationWarning: pretrained is deprecated, '
-                          'please use "init_cfg" instead')
+            warnings.warn(
+                'DeprecationWarning: pretrained is deprecated, '
+                'please use "init_cfg" instead'
+            )
             backbone.pretrained = pretrained
         self.backbone = build_backbone(backbone)
         if neck is not None:
@@ -53,14 +59,16 @@ class TwoStageDetector(BaseDetector):
             rpn_head = rpn_head.copy()
             rpn_head.update(
                 train_cfg=train_cfg.rpn if train_cfg is not None else None,
-                test_cfg=test_cfg.rpn if test_cfg is not None else None)
+                test_cfg=test_cfg.rpn if test_cfg is not None else None,
+            )
             self.rpn_head = build_head(rpn_head)
         if roi_head is not None:
             roi_head = roi_head.copy()
             roi_head.update(
                 train_cfg=train_cfg.rcnn if train_cfg is not None else None,
                 test_cfg=test_cfg.rcnn if test_cfg is not None else None,
-                pretrained=pretrained)
+                pretrained=pretrained,
+            )
             self.roi_head = build_head(roi_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
@@ -87,18 +95,20 @@ class TwoStageDetector(BaseDetector):
         outs = ()
         x = self.extract_feat(img)
         if self.with_rpn:
-            outs = outs + (self.rpn_head(x), )
-        proposals = img.new_tensor([[0., 0., 32., 32.]]).repeat(1000, 1)
-        return outs + (self.roi_head.forward_dummy(x, proposals), )
+            outs = outs + (self.rpn_head(x),)
+        proposals = img.new_tensor([[0.0, 0.0, 32.0, 32.0]]).repeat(1000, 1)
+        return outs + (self.roi_head.forward_dummy(x, proposals),)
 
-    def forward_train(self,
-                      img,
-                      img_metas,
-                      gt_bboxes,
-                      gt_labels,
-                      gt_bboxes_ignore=None,
-                      gt_masks=None,
-                      proposals=None):
+    def forward_train(
+        self,
+        img,
+        img_metas,
+        gt_bboxes,
+        gt_labels,
+        gt_bboxes_ignore=None,
+        gt_masks=None,
+        proposals=None,
+    ):
         """Losses of a training batch.
 
         Args:
@@ -120,22 +130,31 @@ class TwoStageDetector(BaseDetector):
         x = self.extract_feat(img)
         losses = dict()
         if self.with_rpn:
-            proposal_cfg = self.train_cfg.get('rpn_proposal',
-                                              self.test_cfg.rpn)
+            proposal_cfg = self.train_cfg.get(
+                'rpn_proposal', self.test_cfg.rpn
+            )
             rpn_losses, proposal_list = self.rpn_head.forward_train(
                 x,
                 img_metas,
                 gt_bboxes,
                 gt_labels=None,
                 gt_bboxes_ignore=gt_bboxes_ignore,
-                proposal_cfg=proposal_cfg)
+                proposal_cfg=proposal_cfg,
+            )
             losses.update(rpn_losses)
         else:
             proposal_list = proposals
         losses.update(
-            self.roi_head.forward_train(x, img_metas, proposal_list,
-                                        gt_bboxes, gt_labels,
-                                        gt_bboxes_ignore, gt_masks))
+            self.roi_head.forward_train(
+                x,
+                img_metas,
+                proposal_list,
+                gt_bboxes,
+                gt_labels,
+                gt_bboxes_ignore,
+                gt_masks,
+            )
+        )
         return losses
 
     def simple_test(self, img, img_metas, proposals=None, rescale=False):
@@ -153,7 +172,8 @@ class TwoStageDetector(BaseDetector):
         else:
             proposal_list = proposals
         return self.roi_head.simple_test(
-            x, proposal_list, img_metas, rescale=rescale)
+            x, proposal_list, img_metas, rescale=rescale
+        )
 
     def aug_test(self, imgs, img_metas, rescale=False):
         """Detections merged over test-time augmentations (``rescale``
@@ -161,4 +181,5 @@ class TwoStageDetector(BaseDetector):
         x = self.extract_feats(imgs)
         proposal_list = self.rpn_head.aug_test_rpn(x, img_metas)
         return self.roi_head.aug_test(
-            x, proposal_list, img_metas, rescale=rescale)
+            x, proposal_list, img_metas, rescale=rescale
+        )

@@ -1,5 +1,6 @@
 """Cross-entropy losses: softmax over classes, per-class sigmoid, and the
 per-pixel sigmoid of Mask R-CNN's mask head."""
+
 import warnings
 
 import torch
@@ -13,14 +14,16 @@ from .utils import weight_reduce_loss
 DEFAULT_IGNORE_INDEX = -100
 
 
-def cross_entropy(pred,
-                  label,
-                  weight=None,
-                  reduction='mean',
-                  avg_factor=None,
-                  class_weight=None,
-                  ignore_index=-100,
-                  avg_non_ignore=False):
+def cross_entropy(
+    pred,
+    label,
+    weight=None,
+    reduction='mean',
+    avg_factor=None,
+    class_weight=None,
+    ignore_index=-100,
+    avg_non_ignore=False,
+):
     """Softmax cross entropy.
 
     Args:
@@ -36,8 +39,13 @@ def cross_entropy(pred,
     """
     if ignore_index is None:
         ignore_index = DEFAULT_IGNORE_INDEX
-    loss = F.cross_entropy(pred, label, weight=class_weight,
-                           reduction='none', ignore_index=ignore_index)
+    loss = F.cross_entropy(
+        pred,
+        label,
+        weight=class_weight,
+        reduction='none',
+        ignore_index=ignore_index,
+    )
     if avg_factor is None and avg_non_ignore and reduction == 'mean':
         avg_factor = label.numel() - (label == ignore_index).sum().item()
     if weight is not None:
@@ -45,8 +53,7 @@ def cross_entropy(pred,
     return weight_reduce_loss(loss, weight, reduction, avg_factor)
 
 
-def _expand_onehot_labels(labels, label_weights, num_channels,
-                          ignore_index):
+def _expand_onehot_labels(labels, label_weights, num_channels, ignore_index):
     """Class indices (N,) -> one-hot targets (N, C) and their weights.
 
     Labels outside ``[0, C)`` (e.g. the background index ``C``) give an
@@ -65,14 +72,16 @@ def _expand_onehot_labels(labels, label_weights, num_channels,
     return onehot, weights, valid_mask
 
 
-def binary_cross_entropy(pred,
-                         label,
-                         weight=None,
-                         reduction='mean',
-                         avg_factor=None,
-                         class_weight=None,
-                         ignore_index=-100,
-                         avg_non_ignore=False):
+def binary_cross_entropy(
+    pred,
+    label,
+    weight=None,
+    reduction='mean',
+    avg_factor=None,
+    class_weight=None,
+    ignore_index=-100,
+    avg_non_ignore=False,
+):
     """Sigmoid (binary) cross entropy per class.
 
     Args:
@@ -90,25 +99,29 @@ def binary_cross_entropy(pred,
         ignore_index = DEFAULT_IGNORE_INDEX
     if pred.dim() != label.dim():
         label, weight, valid_mask = _expand_onehot_labels(
-            label, weight, pred.size(-1), ignore_index)
+            label, weight, pred.size(-1), ignore_index
+        )
     else:
         valid_mask = ((label >= 0) & (label != ignore_index)).float()
         weight = valid_mask if weight is None else weight * valid_mask
     if avg_non_ignore and avg_factor is None and reduction == 'mean':
         avg_factor = valid_mask.sum().item()
     loss = F.binary_cross_entropy_with_logits(
-        pred, label.float(), pos_weight=class_weight, reduction='none')
+        pred, label.float(), pos_weight=class_weight, reduction='none'
+    )
     return weight_reduce_loss(loss, weight.float(), reduction, avg_factor)
 
 
-def mask_cross_entropy(pred,
-                       target,
-                       label,
-                       reduction='mean',
-                       avg_factor=None,
-                       class_weight=None,
-                       ignore_index=None,
-                       avg_non_ignore=False):
+def mask_cross_entropy(
+    pred,
+    target,
+    label,
+    reduction='mean',
+    avg_factor=None,
+    class_weight=None,
+    ignore_index=None,
+    avg_non_ignore=False,
+):
     """Per-pixel sigmoid cross entropy of each RoI's own class channel.
 
     Args:
@@ -126,7 +139,8 @@ def mask_cross_entropy(pred,
     rois = torch.arange(pred.size(0), dtype=torch.long, device=pred.device)
     pred_slice = pred[rois, label]
     return F.binary_cross_entropy_with_logits(
-        pred_slice, target, weight=class_weight, reduction='mean')[None]
+        pred_slice, target, weight=class_weight, reduction='mean'
+    )[None]
 
 
 @LOSSES.register_module()
@@ -143,14 +157,16 @@ class CrossEntropyLoss(nn.Module):
         avg_non_ignore (bool): average over non-ignored labels only.
     """
 
-    def __init__(self,
-                 use_sigmoid=False,
-                 use_mask=False,
-                 reduction='mean',
-                 class_weight=None,
-                 ignore_index=None,
-                 loss_weight=1.0,
-                 avg_non_ignore=False):
+    def __init__(
+        self,
+        use_sigmoid=False,
+        use_mask=False,
+        reduction='mean',
+        class_weight=None,
+        ignore_index=None,
+        loss_weight=1.0,
+        avg_non_ignore=False,
+    ):
         super().__init__()
         if use_sigmoid and use_mask:
             raise ValueError('use_sigmoid and use_mask are exclusive')
@@ -161,11 +177,16 @@ class CrossEntropyLoss(nn.Module):
         self.class_weight = class_weight
         self.ignore_index = ignore_index
         self.avg_non_ignore = avg_non_ignore
-        if (ignore_index is not None and not avg_non_ignore
-                and reduction == 'mean'):
-            warnings.warn('avg_non_ignore is False: the mean counts the '
-                          'ignored labels too; set avg_non_ignore=True to '
-                          'average over the others only.')
+        if (
+            ignore_index is not None
+            and not avg_non_ignore
+            and reduction == 'mean'
+        ):
+            warnings.warn(
+                'avg_non_ignore is False: the mean counts the '
+                'ignored labels too; set avg_non_ignore=True to '
+                'average over the others only.'
+            )
         if use_sigmoid:
             self.cls_criterion = binary_cross_entropy
         elif use_mask:
@@ -176,13 +197,15 @@ class CrossEntropyLoss(nn.Module):
     def extra_repr(self):
         return f'avg_non_ignore={self.avg_non_ignore}'
 
-    def forward(self,
-                cls_score,
-                label,
-                weight=None,
-                avg_factor=None,
-                reduction_override=None,
-                ignore_index=None):
+    def forward(
+        self,
+        cls_score,
+        label,
+        weight=None,
+        avg_factor=None,
+        reduction_override=None,
+        ignore_index=None,
+    ):
         """Loss of ``cls_score`` against ``label``.
 
         Shapes: softmax: (N, C+1) logits, (N,) labels; sigmoid: (N, C)
@@ -192,17 +215,24 @@ class CrossEntropyLoss(nn.Module):
         labels)``, as MMDetection's mask head calls it).
         """
         assert reduction_override in (None, 'none', 'mean', 'sum')
-        reduction = reduction_override if reduction_override \
-            else self.reduction
+        reduction = (
+            reduction_override if reduction_override else self.reduction
+        )
         if ignore_index is None:
             ignore_index = self.ignore_index
-        class_weight = None if self.class_weight is None else \
-            cls_score.new_tensor(self.class_weight)
+        class_weight = (
+            None
+            if self.class_weight is None
+            else cls_score.new_tensor(self.class_weight)
+        )
         loss = self.cls_criterion(
-            cls_score, label, weight,
+            cls_score,
+            label,
+            weight,
             class_weight=class_weight,
             reduction=reduction,
             avg_factor=avg_factor,
             ignore_index=ignore_index,
-            avg_non_ignore=self.avg_non_ignore)
+            avg_non_ignore=self.avg_non_ignore,
+        )
         return self.loss_weight * loss

@@ -4,6 +4,7 @@ The arithmetic is torchvision's ``sigmoid_focal_loss`` on one-hot targets;
 this module adds MMDetection's label convention (index ``num_classes`` is
 background), weights and reductions.
 """
+
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
@@ -18,13 +19,15 @@ def _one_hot(labels, num_classes):
     return F.one_hot(labels, num_classes + 1)[:, :num_classes].float()
 
 
-def sigmoid_focal_loss(pred,
-                       target,
-                       weight=None,
-                       gamma=2.0,
-                       alpha=0.25,
-                       reduction='mean',
-                       avg_factor=None):
+def sigmoid_focal_loss(
+    pred,
+    target,
+    weight=None,
+    gamma=2.0,
+    alpha=0.25,
+    reduction='mean',
+    avg_factor=None,
+):
     """Focal loss of (N, C) logits.
 
     Args:
@@ -43,12 +46,13 @@ def sigmoid_focal_loss(pred,
     if target.dim() == 1:
         target = _one_hot(target, pred.size(1))
     loss = tv_sigmoid_focal_loss(
-        pred, target.type_as(pred), alpha=alpha, gamma=gamma,
-        reduction='none')
+        pred, target.type_as(pred), alpha=alpha, gamma=gamma, reduction='none'
+    )
     if weight is not None and weight.dim() == 1:
         if weight.size(0) != loss.size(0):
-            raise ValueError(f'{weight.size(0)} weights for '
-                             f'{loss.size(0)} predictions')
+            raise ValueError(
+                f'{weight.size(0)} weights for {loss.size(0)} predictions'
+            )
         weight = weight.view(-1, 1)
     return weight_reduce_loss(loss, weight, reduction, avg_factor)
 
@@ -66,20 +70,26 @@ class FocalLoss(nn.Module):
         activated (bool): must be False (the inputs are logits).
     """
 
-    def __init__(self,
-                 use_sigmoid=True,
-                 gamma=2.0,
-                 alpha=0.25,
-                 reduction='mean',
-                 loss_weight=1.0,
-                 activated=False):
+    def __init__(
+        self,
+        use_sigmoid=True,
+        gamma=2.0,
+        alpha=0.25,
+        reduction='mean',
+        loss_weight=1.0,
+        activated=False,
+    ):
         super().__init__()
         if not use_sigmoid:
-            raise ValueError('FocalLoss: only use_sigmoid=True is '
-                             'supported (softmax focal loss is not)')
+            raise ValueError(
+                'FocalLoss: only use_sigmoid=True is '
+                'supported (softmax focal loss is not)'
+            )
         if activated:
-            raise ValueError('FocalLoss: activated=True (probabilities as '
-                             'input) is not supported; pass logits')
+            raise ValueError(
+                'FocalLoss: activated=True (probabilities as '
+                'input) is not supported; pass logits'
+            )
         self.use_sigmoid = use_sigmoid
         self.gamma = gamma
         self.alpha = alpha
@@ -87,15 +97,23 @@ class FocalLoss(nn.Module):
         self.loss_weight = loss_weight
         self.activated = activated
 
-    def forward(self,
-                pred,
-                target,
-                weight=None,
-                avg_factor=None,
-                reduction_override=None):
+    def forward(
+        self,
+        pred,
+        target,
+        weight=None,
+        avg_factor=None,
+        reduction_override=None,
+    ):
         """Loss of (N, C) logits against (N,) labels or (N, C) targets."""
         assert reduction_override in (None, 'none', 'mean', 'sum')
         reduction = reduction_override or self.reduction
         return self.loss_weight * sigmoid_focal_loss(
-            pred, target, weight, gamma=self.gamma, alpha=self.alpha,
-            reduction=reduction, avg_factor=avg_factor)
+            pred,
+            target,
+            weight,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            reduction=reduction,
+            avg_factor=avg_factor,
+        )

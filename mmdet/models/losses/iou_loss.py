@@ -1,4 +1,5 @@
 """IoU-based box regression losses (IoU, GIoU), boxes as x1y1x2y2."""
+
 import warnings
 
 import torch
@@ -22,8 +23,9 @@ def iou_loss(pred, target, linear=False, mode='log', eps=1e-6):
     if linear:
         mode = 'linear'
     if mode not in IOU_MODES:
-        raise ValueError(f'IoU loss mode must be one of {IOU_MODES}, '
-                         f'got {mode!r}')
+        raise ValueError(
+            f'IoU loss mode must be one of {IOU_MODES}, got {mode!r}'
+        )
     ious = bbox_overlaps(pred, target, is_aligned=True).clamp(min=eps)
     if mode == 'linear':
         return 1 - ious
@@ -35,8 +37,7 @@ def iou_loss(pred, target, linear=False, mode='log', eps=1e-6):
 @weighted_loss
 def giou_loss(pred, target, eps=1e-7):
     """Element-wise ``1 - GIoU`` of aligned (N, 4) boxes; returns (N,)."""
-    gious = bbox_overlaps(pred, target, mode='giou', is_aligned=True,
-                          eps=eps)
+    gious = bbox_overlaps(pred, target, mode='giou', is_aligned=True, eps=eps)
     return 1 - gious
 
 
@@ -60,26 +61,36 @@ class _BoxLoss(nn.Module):
             return reduction, weight, (pred * weight).sum()
         if weight is not None and weight.dim() > 1:
             if weight.shape != pred.shape:
-                raise ValueError(f'weight of shape {tuple(weight.shape)} '
-                                 f'for boxes of shape {tuple(pred.shape)}')
+                raise ValueError(
+                    f'weight of shape {tuple(weight.shape)} '
+                    f'for boxes of shape {tuple(pred.shape)}'
+                )
             weight = weight.mean(-1)
         return reduction, weight, None
 
-    def forward(self,
-                pred,
-                target,
-                weight=None,
-                avg_factor=None,
-                reduction_override=None,
-                **kwargs):
+    def forward(
+        self,
+        pred,
+        target,
+        weight=None,
+        avg_factor=None,
+        reduction_override=None,
+        **kwargs,
+    ):
         """Loss of (N, 4) predicted boxes against (N, 4) targets."""
-        reduction, weight, zero = self._prepare(pred, weight,
-                                                reduction_override)
+        reduction, weight, zero = self._prepare(
+            pred, weight, reduction_override
+        )
         if zero is not None:
             return zero
         return self.loss_weight * self._loss(
-            pred, target, weight, reduction=reduction,
-            avg_factor=avg_factor, **kwargs)
+            pred,
+            target,
+            weight,
+            reduction=reduction,
+            avg_factor=avg_factor,
+            **kwargs,
+        )
 
 
 @LOSSES.register_module()
@@ -94,27 +105,33 @@ class IoULoss(_BoxLoss):
         mode (str): 'linear', 'square' or 'log'.
     """
 
-    def __init__(self,
-                 linear=False,
-                 eps=1e-6,
-                 reduction='mean',
-                 loss_weight=1.0,
-                 mode='log'):
+    def __init__(
+        self,
+        linear=False,
+        eps=1e-6,
+        reduction='mean',
+        loss_weight=1.0,
+        mode='log',
+    ):
         super().__init__(eps, reduction, loss_weight)
         if mode not in IOU_MODES:
-            raise ValueError(f'IoULoss mode must be one of {IOU_MODES}, '
-                             f'got {mode!r}')
+            raise ValueError(
+                f'IoULoss mode must be one of {IOU_MODES}, got {mode!r}'
+            )
         if linear:
-            warnings.warn('DeprecationWarning: Setting "linear=True" in '
-                          'IOULoss is deprecated, please use "mode=`linear`" '
-                          'instead.')
+            warnings.warn(
+                'DeprecationWarning: Setting "linear=True" in '
+                'IOULoss is deprecated, please use "mode=`linear`" '
+                'instead.'
+            )
             mode = 'linear'
         self.mode = mode
         self.linear = linear
 
     def _loss(self, pred, target, weight, **kwargs):
-        return iou_loss(pred, target, weight, mode=self.mode, eps=self.eps,
-                        **kwargs)
+        return iou_loss(
+            pred, target, weight, mode=self.mode, eps=self.eps, **kwargs
+        )
 
 
 @LOSSES.register_module()

@@ -1,4 +1,5 @@
 """L1 and smooth-L1 box regression losses."""
+
 import torch
 from torch import nn
 
@@ -20,8 +21,9 @@ def smooth_l1_loss(pred, target, beta=1.0):
         return pred.sum() * 0
     assert pred.size() == target.size()
     diff = torch.abs(pred - target)
-    return torch.where(diff < beta, 0.5 * diff * diff / beta,
-                       diff - 0.5 * beta)
+    return torch.where(
+        diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta
+    )
 
 
 @weighted_loss
@@ -60,13 +62,23 @@ class SmoothL1Loss(_RegressionLoss):
         super().__init__(reduction, loss_weight)
         self.beta = beta
 
-    def forward(self, pred, target, weight=None, avg_factor=None,
-                reduction_override=None):
+    def forward(
+        self,
+        pred,
+        target,
+        weight=None,
+        avg_factor=None,
+        reduction_override=None,
+    ):
         """Loss of ``pred`` against ``target``, both (N, 4) typically."""
         return self.loss_weight * smooth_l1_loss(
-            pred, target, weight, beta=self.beta,
+            pred,
+            target,
+            weight,
+            beta=self.beta,
             reduction=self._reduction(reduction_override),
-            avg_factor=avg_factor)
+            avg_factor=avg_factor,
+        )
 
 
 @LOSSES.register_module()
@@ -78,10 +90,19 @@ class L1Loss(_RegressionLoss):
         loss_weight (float): multiplies the loss.
     """
 
-    def forward(self, pred, target, weight=None, avg_factor=None,
-                reduction_override=None):
+    def forward(
+        self,
+        pred,
+        target,
+        weight=None,
+        avg_factor=None,
+        reduction_override=None,
+    ):
         """Loss of ``pred`` against ``target``, both (N, 4) typically."""
         return self.loss_weight * l1_loss(
-            pred, target, weight,
+            pred,
+            target,
+            weight,
             reduction=self._reduction(reduction_override),
-            avg_factor=avg_factor)
+            avg_factor=avg_factor,
+        )

@@ -5,6 +5,7 @@ A loss function here first computes one value per element (``reduction``
 weights and reduces: a plain mean or sum, or a sum divided by ``avg_factor``
 (the number of samples the loss stands for, e.g. the sampled anchors).
 """
+
 import functools
 
 import torch
@@ -18,8 +19,9 @@ def reduce_loss(loss, reduction):
         return loss.mean()
     if reduction == 'sum':
         return loss.sum()
-    raise ValueError(f"reduction must be 'none', 'mean' or 'sum', "
-                     f'got {reduction!r}')
+    raise ValueError(
+        f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}"
+    )
 
 
 def weight_reduce_loss(loss, weight=None, reduction='mean', avg_factor=None):
@@ -56,8 +58,9 @@ def weighted_loss(loss_func):
     """
 
     @functools.wraps(loss_func)
-    def wrapper(pred, target, weight=None, reduction='mean', avg_factor=None,
-                **kwargs):
+    def wrapper(
+        pred, target, weight=None, reduction='mean', avg_factor=None, **kwargs
+    ):
         loss = loss_func(pred, target, **kwargs)
         return weight_reduce_loss(loss, weight, reduction, avg_factor)
 

@@ -6,6 +6,7 @@ conv smooths each sum. Levels beyond the backbone's come from max pooling
 (``add_extra_convs=False``, what the released configs use) or from strided
 3x3 convs. Parameters: ``lateral_convs.i.conv.*``, ``fpn_convs.i.conv.*``.
 """
+
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import CONV_LAYERS, ConvModule
@@ -17,10 +18,16 @@ from ..builder import NECKS
 
 def check_conv_cfg(conv_cfg):
     """Refuse a conv type mmcv's pure-Python registry lacks (e.g. DCN)."""
-    if conv_cfg is not None and conv_cfg.get('type') not in \
-            CONV_LAYERS.module_dict:
-        raise unsupported('FPN', 'conv_cfg', conv_cfg, 'Known conv types: '
-                          f'{sorted(CONV_LAYERS.module_dict)}.')
+    if (
+        conv_cfg is not None
+        and conv_cfg.get('type') not in CONV_LAYERS.module_dict
+    ):
+        raise unsupported(
+            'FPN',
+            'conv_cfg',
+            conv_cfg,
+            f'Known conv types: {sorted(CONV_LAYERS.module_dict)}.',
+        )
 
 
 @NECKS.register_module()
@@ -48,24 +55,28 @@ class FPN(BaseModule):
     ``num_outs`` tensors (B, out_channels, H_i, W_i), strides doubling.
     """
 
-    def __init__(self,
-                 in_channels,
-                 out_channels,
-                 num_outs,
-                 start_level=0,
-                 end_level=-1,
-                 add_extra_convs=False,
-                 relu_before_extra_convs=False,
-                 no_norm_on_lateral=False,
-                 conv_cfg=None,
-                 norm_cfg=None,
-                 act_cfg=None,
-                 upsample_cfg=dict(mode='nearest'),
-                 init_cfg=dict(
-                     type='Xavier', layer='Conv2d', distribution='uniform')):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        num_outs,
+        start_level=0,
+        end_level=-1,
+        add_extra_convs=False,
+        relu_before_extra_convs=False,
+        no_norm_on_lateral=False,
+        conv_cfg=None,
+        norm_cfg=None,
+        act_cfg=None,
+        upsample_cfg=dict(mode='nearest'),
+        init_cfg=dict(type='Xavier', layer='Conv2d', distribution='uniform'),
+    ):
         super().__init__(init_cfg)
-        check_arg(isinstance(in_channels, (list, tuple)), 'FPN',
-                  f'in_channels must be a list of ints, got {in_channels!r}')
+        check_arg(
+            isinstance(in_channels, (list, tuple)),
+            'FPN',
+            f'in_channels must be a list of ints, got {in_channels!r}',
+        )
         check_conv_cfg(conv_cfg)
         self.in_channels = list(in_channels)
         self.out_channels = out_channels
@@ -78,35 +89,57 @@ class FPN(BaseModule):
         self.start_level = start_level
         if end_level == -1 or end_level == self.num_ins - 1:
             self.backbone_end_level = self.num_ins
-            check_arg(num_outs >= self.num_ins - start_level, 'FPN',
-                      f'num_outs={num_outs} must cover every used input '
-                      f'level ({self.num_ins - start_level})')
+            check_arg(
+                num_outs >= self.num_ins - start_level,
+                'FPN',
+                f'num_outs={num_outs} must cover every used input '
+                f'level ({self.num_ins - start_level})',
+            )
         else:
             self.backbone_end_level = end_level + 1
             check_arg(
                 end_level < self.num_ins
-                and num_outs == end_level - start_level + 1, 'FPN',
+                and num_outs == end_level - start_level + 1,
+                'FPN',
                 f'end_level={end_level} must be below len(in_channels) and '
-                'num_outs must be end_level - start_level + 1')
+                'num_outs must be end_level - start_level + 1',
+            )
         if add_extra_convs is True:
             add_extra_convs = 'on_input'
         check_arg(
-            add_extra_convs in (False, 'on_input', 'on_lateral',
-                                'on_output'), 'FPN',
+            add_extra_convs in (False, 'on_input', 'on_lateral', 'on_output'),
+            'FPN',
             "add_extra_convs must be a bool or one of 'on_input', "
-            f"'on_lateral', 'on_output', got {add_extra_convs!r}")
+            f"'on_lateral', 'on_output', got {add_extra_convs!r}",
+        )
         self.add_extra_convs = add_extra_convs
 
         self.lateral_convs = nn.ModuleList()
         self.fpn_convs = nn.ModuleList()
         for i in range(start_level, self.backbone_end_level):
-            self.lateral_convs.append(ConvModule(
-                in_channels[i], out_channels, 1, conv_cfg=conv_cfg,
-                norm_cfg=None if no_norm_on_lateral else norm_cfg,
-                act_cfg=act_cfg, inplace=False))
-            self.fpn_convs.append(ConvModule(
-                out_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg, act_cfg=act_cfg, inplace=False))
+            self.lateral_convs.append(
+                ConvModule(
+                    in_channels[i],
+                    out_channels,
+                    1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=None if no_norm_on_lateral else norm_cfg,
+                    act_cfg=act_cfg,
+                    inplace=False,
+                )
+            )
+            self.fpn_convs.append(
+                ConvModule(
+                    out_channels,
+                    out_channels,
+                    3,
+                    padding=1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                    inplace=False,
+                )
+            )
 
         num_extra = num_outs - (self.backbone_end_level - start_level)
         if add_extra_convs and num_extra > 0:
@@ -115,31 +148,41 @@ class FPN(BaseModule):
                     in_ch = in_channels[self.backbone_end_level - 1]
                 else:
                     in_ch = out_channels
-                self.fpn_convs.append(ConvModule(
-                    in_ch, out_channels, 3, stride=2, padding=1,
-                    conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                    inplace=False))
+                self.fpn_convs.append(
+                    ConvModule(
+                        in_ch,
+                        out_channels,
+                        3,
+                        stride=2,
+                        padding=1,
+                        conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                        inplace=False,
+                    )
+                )
 
     def _upsample_add(self, coarse, fine):
         if 'scale_factor' in self.upsample_cfg:
             up = F.interpolate(coarse, **self.upsample_cfg)
         else:
-            up = F.interpolate(coarse, size=fine.shape[2:],
-                               **self.upsample_cfg)
+            up = F.interpolate(
+                coarse, size=fine.shape[2:], **self.upsample_cfg
+            )
         return fine + up
 
     def forward(self, inputs):
         if len(inputs) != len(self.in_channels):
             raise InvalidArgumentError(
                 f'FPN expects {len(self.in_channels)} inputs, got '
-                f'{len(inputs)}')
+                f'{len(inputs)}'
+            )
         laterals = [
             conv(inputs[i + self.start_level])
             for i, conv in enumerate(self.lateral_convs)
         ]
         for i in range(len(laterals) - 1, 0, -1):
-            laterals[i - 1] = self._upsample_add(laterals[i],
-                                                 laterals[i - 1])
+            laterals[i - 1] = self._upsample_add(laterals[i], laterals[i - 1])
         used = len(laterals)
         outs = [self.fpn_convs[i](laterals[i]) for i in range(used)]
 

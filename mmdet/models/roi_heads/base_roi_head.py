@@ -1,4 +1,5 @@
 """Base class of the RoI heads (second stage of two-stage detectors)."""
+
 from abc import ABCMeta, abstractmethod
 
 from mmcv import ConfigDict
@@ -6,8 +7,14 @@ from mmcv.runner import BaseModule
 
 from ..dense_heads.cfg_check import check_cfg_keys
 
-TRAIN_CFG_KEYS = ('assigner', 'sampler', 'pos_weight', 'debug', 'mask_size',
-                  'soft_mask_target')
+TRAIN_CFG_KEYS = (
+    'assigner',
+    'sampler',
+    'pos_weight',
+    'debug',
+    'mask_size',
+    'soft_mask_target',
+)
 TEST_CFG_KEYS = ('score_thr', 'nms', 'max_per_img', 'mask_thr_binary')
 
 
@@ -30,25 +37,27 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self,
-                 bbox_roi_extractor=None,
-                 bbox_head=None,
-                 mask_roi_extractor=None,
-                 mask_head=None,
-                 shared_head=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
+    def __init__(
+        self,
+        bbox_roi_extractor=None,
+        bbox_head=None,
+        mask_roi_extractor=None,
+        mask_head=None,
+        shared_head=None,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
         self.train_cfg = self.init_train_cfg(train_cfg)
         check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'RoI head test_cfg')
-        self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None \
-            else None
+        self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
         if shared_head is not None:
             raise NotImplementedError(
                 'roi_head.shared_head is not supported (no shared RoI head, '
-                'e.g. ResLayer, is implemented); remove it from the config')
+                'e.g. ResLayer, is implemented); remove it from the config'
+            )
         if bbox_head is not None:
             self.init_bbox_head(bbox_roi_extractor, bbox_head)
         if mask_head is not None:
@@ -86,16 +95,26 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         """Build the training assigner and sampler."""
 
     @abstractmethod
-    def forward_train(self, x, img_metas, proposal_list, gt_bboxes,
-                      gt_labels, gt_bboxes_ignore=None, gt_masks=None):
+    def forward_train(
+        self,
+        x,
+        img_metas,
+        proposal_list,
+        gt_bboxes,
+        gt_labels,
+        gt_bboxes_ignore=None,
+        gt_masks=None,
+    ):
         """Dict of losses."""
 
     @abstractmethod
-    def simple_test(self, x, proposal_list, img_metas, proposals=None,
-                    rescale=False):
+    def simple_test(
+        self, x, proposal_list, img_metas, proposals=None, rescale=False
+    ):
         """Results of a batch without augmentation."""
 
     def aug_test(self, x, proposal_list, img_metas, rescale=False):
         """Results merged over test-time augmentations."""
         raise NotImplementedError(
-            f'{type(self).__name__} does not support test-time augmentation')
+            f'{type(self).__name__} does not support test-time augmentation'
+        )

@@ -1,6 +1,7 @@
 """The RoI head of Cascade R-CNN and Cascade Mask R-CNN (Cai and
 Vasconcelos, 2018): box heads in a chain, each trained on the boxes the
 previous one regressed, with rising IoU thresholds."""
+
 import numpy as np
 import torch
 from mmcv import ConfigDict
@@ -28,8 +29,10 @@ def _per_stage(cfg, num_stages, name):
     if not isinstance(cfg, (list, tuple)):
         return [cfg] * num_stages
     if len(cfg) != num_stages:
-        raise ValueError(f'{name} has {len(cfg)} entries but num_stages is '
-                         f'{num_stages}: give one per stage or a single dict')
+        raise ValueError(
+            f'{name} has {len(cfg)} entries but num_stages is '
+            f'{num_stages}: give one per stage or a single dict'
+        )
     return list(cfg)
 
 
@@ -62,27 +65,33 @@ class CascadeRoIHead(BaseRoIHead):
             (and ``mask_thr_binary``).
     """
 
-    def __init__(self,
-                 num_stages,
-                 stage_loss_weights,
-                 bbox_roi_extractor=None,
-                 bbox_head=None,
-                 mask_roi_extractor=None,
-                 mask_head=None,
-                 shared_head=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 pretrained=None,
-                 init_cfg=None):
-        assert bbox_roi_extractor is not None and bbox_head is not None, \
+    def __init__(
+        self,
+        num_stages,
+        stage_loss_weights,
+        bbox_roi_extractor=None,
+        bbox_head=None,
+        mask_roi_extractor=None,
+        mask_head=None,
+        shared_head=None,
+        train_cfg=None,
+        test_cfg=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
+        assert bbox_roi_extractor is not None and bbox_head is not None, (
             'CascadeRoIHead needs bbox_roi_extractor and bbox_head'
+        )
         if shared_head is not None:
-            raise ValueError('CascadeRoIHead does not support shared_head '
-                             '(as in MMDetection 2.x); remove it')
+            raise ValueError(
+                'CascadeRoIHead does not support shared_head '
+                '(as in MMDetection 2.x); remove it'
+            )
         if len(stage_loss_weights) != num_stages:
             raise ValueError(
                 f'stage_loss_weights has {len(stage_loss_weights)} entries '
-                f'but num_stages is {num_stages}')
+                f'but num_stages is {num_stages}'
+            )
         self.num_stages = num_stages
         self.stage_loss_weights = stage_loss_weights
         super().__init__(
@@ -94,7 +103,8 @@ class CascadeRoIHead(BaseRoIHead):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             pretrained=pretrained,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+        )
 
     def init_train_cfg(self, train_cfg):
         """One checked ``ConfigDict`` per stage (or None)."""
@@ -103,7 +113,8 @@ class CascadeRoIHead(BaseRoIHead):
         if not isinstance(train_cfg, (list, tuple)):
             raise TypeError(
                 'train_cfg.rcnn of a cascade must be a list with one dict '
-                f'per stage ({self.num_stages}), got {type(train_cfg)}')
+                f'per stage ({self.num_stages}), got {type(train_cfg)}'
+            )
         stages = _per_stage(train_cfg, self.num_stages, 'train_cfg.rcnn')
         for i, cfg in enumerate(stages):
             check_cfg_keys(cfg, TRAIN_CFG_KEYS, f'train_cfg.rcnn[{i}]')
@@ -112,8 +123,9 @@ class CascadeRoIHead(BaseRoIHead):
     def init_bbox_head(self, bbox_roi_extractor, bbox_head):
         self.bbox_roi_extractor = ModuleList()
         self.bbox_head = ModuleList()
-        extractors = _per_stage(bbox_roi_extractor, self.num_stages,
-                                'bbox_roi_extractor')
+        extractors = _per_stage(
+            bbox_roi_extractor, self.num_stages, 'bbox_roi_extractor'
+        )
         heads = _per_stage(bbox_head, self.num_stages, 'bbox_head')
         for extractor, head in zip(extractors, heads):
             self.bbox_roi_extractor.append(build_roi_extractor(extractor))
@@ -122,16 +134,19 @@ class CascadeRoIHead(BaseRoIHead):
     def init_mask_head(self, mask_roi_extractor, mask_head):
         self.mask_head = ModuleList(
             build_head(head)
-            for head in _per_stage(mask_head, self.num_stages, 'mask_head'))
+            for head in _per_stage(mask_head, self.num_stages, 'mask_head')
+        )
         if mask_roi_extractor is None:
             self.share_roi_extractor = True
             self.mask_roi_extractor = self.bbox_roi_extractor
         else:
             self.share_roi_extractor = False
             self.mask_roi_extractor = ModuleList(
-                build_roi_extractor(extractor) for extractor in _per_stage(
-                    mask_roi_extractor, self.num_stages,
-                    'mask_roi_extractor'))
+                build_roi_extractor(extractor)
+                for extractor in _per_stage(
+                    mask_roi_extractor, self.num_stages, 'mask_roi_extractor'
+                )
+            )
 
     def init_assigner_sampler(self):
         self.bbox_assigner = []
@@ -140,7 +155,8 @@ class CascadeRoIHead(BaseRoIHead):
             self.current_stage = stage
             self.bbox_assigner.append(build_assigner(cfg['assigner']))
             self.bbox_sampler.append(
-                build_sampler(cfg['sampler'], context=self))
+                build_sampler(cfg['sampler'], context=self)
+            )
 
     def forward_dummy(self, x, proposals):
         """Raw outputs of every stage for (n, 4) ``proposals`` of one
@@ -152,8 +168,9 @@ class CascadeRoIHead(BaseRoIHead):
             outs += (bbox_results['cls_score'], bbox_results['bbox_pred'])
         if self.with_mask:
             for stage in range(self.num_stages):
-                outs += (self._mask_forward(stage, x,
-                                            rois[:100])['mask_pred'], )
+                outs += (
+                    self._mask_forward(stage, x, rois[:100])['mask_pred'],
+                )
         return outs
 
     # ----------------------------------------------------------- forward
@@ -161,65 +178,76 @@ class CascadeRoIHead(BaseRoIHead):
         """Stage ``stage``'s scores (K, C + 1), deltas and pooled features
         of (K, 5) ``rois``."""
         extractor = self.bbox_roi_extractor[stage]
-        bbox_feats = extractor(x[:extractor.num_inputs], rois)
+        bbox_feats = extractor(x[: extractor.num_inputs], rois)
         cls_score, bbox_pred = self.bbox_head[stage](bbox_feats)
         return dict(
-            cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
+            cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats
+        )
 
     def _mask_forward(self, stage, x, rois):
         """Stage ``stage``'s mask logits (K, C, h, w) of (K, 5) ``rois``."""
         extractor = self.mask_roi_extractor[stage]
-        mask_feats = extractor(x[:extractor.num_inputs], rois)
+        mask_feats = extractor(x[: extractor.num_inputs], rois)
         return dict(mask_pred=self.mask_head[stage](mask_feats))
 
     # ---------------------------------------------------------- training
-    def _sample(self, stage, x, proposal_list, gt_bboxes, gt_labels,
-                gt_bboxes_ignore):
+    def _sample(
+        self, stage, x, proposal_list, gt_bboxes, gt_labels, gt_bboxes_ignore
+    ):
         """Assign and sample each image's boxes with stage ``stage``'s
         assigner and sampler."""
         assigner = self.bbox_assigner[stage]
         sampler = self.bbox_sampler[stage]
         results = []
         for i, proposals in enumerate(proposal_list):
-            assign_result = assigner.assign(proposals, gt_bboxes[i],
-                                            gt_bboxes_ignore[i],
-                                            gt_labels[i])
+            assign_result = assigner.assign(
+                proposals, gt_bboxes[i], gt_bboxes_ignore[i], gt_labels[i]
+            )
             results.append(
                 sampler.sample(
                     assign_result,
                     proposals,
                     gt_bboxes[i],
                     gt_labels[i],
-                    feats=[level[i][None] for level in x]))
+                    feats=[level[i][None] for level in x],
+                )
+            )
         return results
 
     def _bbox_forward_train(self, stage, x, sampling_results):
         rois = bbox2roi([res.bboxes for res in sampling_results])
         bbox_results = self._bbox_forward(stage, x, rois)
         head = self.bbox_head[stage]
-        bbox_targets = head.get_targets(sampling_results, None, None,
-                                        self.train_cfg[stage])
-        loss_bbox = head.loss(bbox_results['cls_score'],
-                              bbox_results['bbox_pred'], rois, *bbox_targets)
-        bbox_results.update(loss_bbox=loss_bbox, rois=rois,
-                            bbox_targets=bbox_targets)
+        bbox_targets = head.get_targets(
+            sampling_results, None, None, self.train_cfg[stage]
+        )
+        loss_bbox = head.loss(
+            bbox_results['cls_score'],
+            bbox_results['bbox_pred'],
+            rois,
+            *bbox_targets,
+        )
+        bbox_results.update(
+            loss_bbox=loss_bbox, rois=rois, bbox_targets=bbox_targets
+        )
         return bbox_results
 
     def _mask_forward_train(self, stage, x, sampling_results, gt_masks):
         pos_rois = bbox2roi([res.pos_bboxes for res in sampling_results])
         mask_results = self._mask_forward(stage, x, pos_rois)
         head = self.mask_head[stage]
-        mask_targets = head.get_targets(sampling_results, gt_masks,
-                                        self.train_cfg[stage])
-        pos_labels = torch.cat(
-            [res.pos_gt_labels for res in sampling_results])
+        mask_targets = head.get_targets(
+            sampling_results, gt_masks, self.train_cfg[stage]
+        )
+        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         mask_results.update(
-            loss_mask=head.loss(mask_results['mask_pred'], mask_targets,
-                                pos_labels))
+            loss_mask=head.loss(
+                mask_results['mask_pred'], mask_targets, pos_labels
+            )
+        )
         return mask_results
 
-    def _refine_train(self, stage, bbox_results, sampling_results,
-                      img_metas):
+    def _refine_train(self, stage, bbox_results, sampling_results, img_metas):
         """The next stage's boxes: each sampled RoI regressed with the
         deltas of its target class (of its top-scoring class for the
         negatives), the gt boxes the sampler added left out."""
@@ -228,21 +256,27 @@ class CascadeRoIHead(BaseRoIHead):
         cls_score = bbox_results['cls_score']
         if head.custom_activation:
             cls_score = head.loss_cls.get_activation(cls_score)
-        labels = torch.where(labels == head.num_classes,
-                             cls_score[:, :-1].argmax(1), labels)
-        return head.refine_bboxes(bbox_results['rois'], labels,
-                                  bbox_results['bbox_pred'],
-                                  [res.pos_is_gt for res in sampling_results],
-                                  img_metas)
+        labels = torch.where(
+            labels == head.num_classes, cls_score[:, :-1].argmax(1), labels
+        )
+        return head.refine_bboxes(
+            bbox_results['rois'],
+            labels,
+            bbox_results['bbox_pred'],
+            [res.pos_is_gt for res in sampling_results],
+            img_metas,
+        )
 
-    def forward_train(self,
-                      x,
-                      img_metas,
-                      proposal_list,
-                      gt_bboxes,
-                      gt_labels,
-                      gt_bboxes_ignore=None,
-                      gt_masks=None):
+    def forward_train(
+        self,
+        x,
+        img_metas,
+        proposal_list,
+        gt_bboxes,
+        gt_labels,
+        gt_bboxes_ignore=None,
+        gt_masks=None,
+    ):
         """Per-stage losses ``s{i}.loss_cls``, ``s{i}.acc``,
         ``s{i}.loss_bbox`` (and ``s{i}.loss_mask``); the losses (not the
         accuracy) are multiplied by ``stage_loss_weights[i]``.
@@ -262,27 +296,29 @@ class CascadeRoIHead(BaseRoIHead):
         for stage in range(self.num_stages):
             self.current_stage = stage
             weight = self.stage_loss_weights[stage]
-            sampling_results = self._sample(stage, x, proposal_list,
-                                            gt_bboxes, gt_labels,
-                                            gt_bboxes_ignore)
-            bbox_results = self._bbox_forward_train(stage, x,
-                                                    sampling_results)
+            sampling_results = self._sample(
+                stage, x, proposal_list, gt_bboxes, gt_labels, gt_bboxes_ignore
+            )
+            bbox_results = self._bbox_forward_train(stage, x, sampling_results)
             stage_losses = dict(bbox_results['loss_bbox'])
             if self.with_mask:
                 stage_losses.update(
-                    self._mask_forward_train(stage, x, sampling_results,
-                                             gt_masks)['loss_mask'])
+                    self._mask_forward_train(
+                        stage, x, sampling_results, gt_masks
+                    )['loss_mask']
+                )
             for name, value in stage_losses.items():
-                losses[f's{stage}.{name}'] = \
+                losses[f's{stage}.{name}'] = (
                     value * weight if 'loss' in name else value
+                )
             if stage == self.num_stages - 1:
                 break
             if bbox_results['cls_score'].numel() == 0:
                 break
             with torch.no_grad():
-                proposal_list = self._refine_train(stage, bbox_results,
-                                                   sampling_results,
-                                                   img_metas)
+                proposal_list = self._refine_train(
+                    stage, bbox_results, sampling_results, img_metas
+                )
         return losses
 
     # --------------------------------------------------------- inference
@@ -304,16 +340,19 @@ class CascadeRoIHead(BaseRoIHead):
                 break
             head = self.bbox_head[stage]
             refined = []
-            for img_rois, score, pred, meta in zip(rois_per_img, cls_scores,
-                                                   bbox_preds, img_metas):
+            for img_rois, score, pred, meta in zip(
+                rois_per_img, cls_scores, bbox_preds, img_metas
+            ):
                 if img_rois.size(0) == 0:
                     refined.append(img_rois)
                     continue
                 if head.custom_activation:
                     score = head.loss_cls.get_activation(score)
                 refined.append(
-                    head.regress_by_class(img_rois, score[:, :-1].argmax(1),
-                                          pred, meta))
+                    head.regress_by_class(
+                        img_rois, score[:, :-1].argmax(1), pred, meta
+                    )
+                )
             rois = torch.cat(refined)
         mean_scores = [
             sum(scores[i] for scores in ms_scores) / len(ms_scores)
@@ -321,8 +360,9 @@ class CascadeRoIHead(BaseRoIHead):
         ]
         return rois_per_img, mean_scores, bbox_preds
 
-    def simple_test_bboxes(self, x, img_metas, proposals, rcnn_test_cfg,
-                           rescale=False):
+    def simple_test_bboxes(
+        self, x, img_metas, proposals, rcnn_test_cfg, rescale=False
+    ):
         """Per image (n, 5) detections and (n,) labels (boxes in
         original-image pixels with ``rescale``)."""
         rois = bbox2roi(proposals)
@@ -333,24 +373,33 @@ class CascadeRoIHead(BaseRoIHead):
         for i, meta in enumerate(img_metas):
             if rois[i].size(0) == 0:
                 det_bboxes.append(rois[i].new_zeros(0, 5))
-                det_labels.append(rois[i].new_zeros((0, ), dtype=torch.long))
+                det_labels.append(rois[i].new_zeros((0,), dtype=torch.long))
                 continue
             det_bbox, det_label = last.get_bboxes(
-                rois[i], scores[i], preds[i], meta['img_shape'],
-                meta['scale_factor'], rescale=rescale, cfg=rcnn_test_cfg)
+                rois[i],
+                scores[i],
+                preds[i],
+                meta['img_shape'],
+                meta['scale_factor'],
+                rescale=rescale,
+                cfg=rcnn_test_cfg,
+            )
             det_bboxes.append(det_bbox)
             det_labels.append(det_label)
         return det_bboxes, det_labels
 
     def _empty_results(self, num_imgs):
         num_classes = self.bbox_head[-1].num_classes
-        bbox_results = [[
-            np.zeros((0, 5), dtype=np.float32) for _ in range(num_classes)
-        ] for _ in range(num_imgs)]
+        bbox_results = [
+            [np.zeros((0, 5), dtype=np.float32) for _ in range(num_classes)]
+            for _ in range(num_imgs)
+        ]
         if not self.with_mask:
             return bbox_results
-        segm_results = [[[] for _ in range(self.mask_head[-1].num_classes)]
-                        for _ in range(num_imgs)]
+        segm_results = [
+            [[] for _ in range(self.mask_head[-1].num_classes)]
+            for _ in range(num_imgs)
+        ]
         return list(zip(bbox_results, segm_results))
 
     def simple_test(self, x, proposal_list, img_metas, rescale=False):
@@ -365,19 +414,22 @@ class CascadeRoIHead(BaseRoIHead):
         if sum(len(p) for p in proposal_list) == 0:
             return self._empty_results(len(proposal_list))
         det_bboxes, det_labels = self.simple_test_bboxes(
-            x, img_metas, proposal_list, self.test_cfg, rescale=rescale)
+            x, img_metas, proposal_list, self.test_cfg, rescale=rescale
+        )
         bbox_results = [
             bbox2result(bboxes, labels, self.bbox_head[-1].num_classes)
             for bboxes, labels in zip(det_bboxes, det_labels)
         ]
         if not self.with_mask:
             return bbox_results
-        segm_results = self.simple_test_mask(x, img_metas, det_bboxes,
-                                             det_labels, rescale)
+        segm_results = self.simple_test_mask(
+            x, img_metas, det_bboxes, det_labels, rescale
+        )
         return list(zip(bbox_results, segm_results))
 
-    def simple_test_mask(self, x, img_metas, det_bboxes, det_labels,
-                         rescale=False):
+    def simple_test_mask(
+        self, x, img_metas, det_bboxes, det_labels, rescale=False
+    ):
         """Per image, per class binary masks of the detections, from the
         mask probabilities averaged over the stages' mask heads."""
         num_classes = self.mask_head[-1].num_classes
@@ -386,8 +438,10 @@ class CascadeRoIHead(BaseRoIHead):
         scale_factors = [
             det_bboxes[0].new_tensor(
                 np.broadcast_to(
-                    np.asarray(meta['scale_factor'], dtype=np.float32),
-                    (4, )).copy()) for meta in img_metas
+                    np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
+                ).copy()
+            )
+            for meta in img_metas
         ]
         # the mask RoIs are in network-input pixels
         input_bboxes = [
@@ -406,10 +460,17 @@ class CascadeRoIHead(BaseRoIHead):
             if counts[i] == 0:
                 segm_results.append([[] for _ in range(num_classes)])
                 continue
-            segm_results.append(self.mask_head[-1].get_seg_masks(
-                mean_probs[i].cpu().numpy(), input_bboxes[i], det_labels[i],
-                self.test_cfg, meta['ori_shape'], scale_factors[i],
-                rescale))
+            segm_results.append(
+                self.mask_head[-1].get_seg_masks(
+                    mean_probs[i].cpu().numpy(),
+                    input_bboxes[i],
+                    det_labels[i],
+                    self.test_cfg,
+                    meta['ori_shape'],
+                    scale_factors[i],
+                    rescale,
+                )
+            )
         return segm_results
 
     def aug_test(self, x, proposal_list, img_metas, rescale=False):
@@ -430,38 +491,61 @@ class CascadeRoIHead(BaseRoIHead):
         aug_bboxes, aug_scores = [], []
         for feats, img_meta in zip(x, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0])
-            proposals = bbox_mapping(proposal_list[0][:, :4], img_shape,
-                                     scale_factor, flip, direction)
+                img_meta[0]
+            )
+            proposals = bbox_mapping(
+                proposal_list[0][:, :4],
+                img_shape,
+                scale_factor,
+                flip,
+                direction,
+            )
             rois = bbox2roi([proposals])
-            rois, scores, preds = self._cascade_test(feats, rois,
-                                                     [len(proposals)],
-                                                     img_meta)
+            rois, scores, preds = self._cascade_test(
+                feats, rois, [len(proposals)], img_meta
+            )
             bboxes, scores = self.bbox_head[-1].get_bboxes(
-                rois[0], scores[0], preds[0], img_shape, scale_factor,
-                rescale=False, cfg=None)
+                rois[0],
+                scores[0],
+                preds[0],
+                img_shape,
+                scale_factor,
+                rescale=False,
+                cfg=None,
+            )
             aug_bboxes.append(bboxes)
             aug_scores.append(scores)
-        bboxes, scores = merge_aug_bboxes(aug_bboxes, aug_scores, img_metas,
-                                          cfg)
+        bboxes, scores = merge_aug_bboxes(
+            aug_bboxes, aug_scores, img_metas, cfg
+        )
         if bboxes.size(0) == 0:
             det_bboxes = bboxes.new_zeros(0, 5)
-            det_labels = bboxes.new_zeros((0, ), dtype=torch.long)
+            det_labels = bboxes.new_zeros((0,), dtype=torch.long)
         else:
             det_bboxes, det_labels = multiclass_nms(
-                bboxes, scores, cfg['score_thr'], cfg['nms'],
-                cfg['max_per_img'])
+                bboxes,
+                scores,
+                cfg['score_thr'],
+                cfg['nms'],
+                cfg['max_per_img'],
+            )
         out_bboxes = det_bboxes
         if not rescale:
             out_bboxes = det_bboxes.clone()
             out_bboxes[:, :4] *= det_bboxes.new_tensor(
-                img_metas[0][0]['scale_factor'])
-        bbox_results = bbox2result(out_bboxes, det_labels,
-                                   self.bbox_head[-1].num_classes)
+                img_metas[0][0]['scale_factor']
+            )
+        bbox_results = bbox2result(
+            out_bboxes, det_labels, self.bbox_head[-1].num_classes
+        )
         if not self.with_mask:
             return [bbox_results]
-        return [(bbox_results,
-                 self._aug_test_mask(x, img_metas, det_bboxes, det_labels))]
+        return [
+            (
+                bbox_results,
+                self._aug_test_mask(x, img_metas, det_bboxes, det_labels),
+            )
+        ]
 
     def _aug_test_mask(self, x, img_metas, det_bboxes, det_labels):
         """Per class masks of one image's detections (original pixels),
@@ -472,16 +556,25 @@ class CascadeRoIHead(BaseRoIHead):
         aug_masks, aug_metas = [], []
         for feats, img_meta in zip(x, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0])
-            bboxes = bbox_mapping(det_bboxes[:, :4], img_shape, scale_factor,
-                                  flip, direction)
+                img_meta[0]
+            )
+            bboxes = bbox_mapping(
+                det_bboxes[:, :4], img_shape, scale_factor, flip, direction
+            )
             mask_rois = bbox2roi([bboxes])
             for stage in range(self.num_stages):
-                mask_pred = self._mask_forward(stage, feats,
-                                               mask_rois)['mask_pred']
+                mask_pred = self._mask_forward(stage, feats, mask_rois)[
+                    'mask_pred'
+                ]
                 aug_masks.append(mask_pred.sigmoid().cpu().numpy())
                 aug_metas.append(img_meta)
         merged = merge_aug_masks(aug_masks, aug_metas, self.test_cfg)
         return self.mask_head[-1].get_seg_masks(
-            merged, det_bboxes, det_labels, self.test_cfg,
-            img_metas[0][0]['ori_shape'], scale_factor=1.0, rescale=False)
+            merged,
+            det_bboxes,
+            det_labels,
+            self.test_cfg,
+            img_metas[0][0]['ori_shape'],
+            scale_factor=1.0,
+            rescale=False,
+        )

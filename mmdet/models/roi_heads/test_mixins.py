@@ -1,4 +1,5 @@
 """Inference of the box and mask branches of an RoI head."""
+
 import numpy as np
 import torch
 
@@ -13,20 +14,21 @@ from mmdet.core import (
 
 def _aug_geometry(img_meta):
     """(img_shape, scale_factor, flip, flip_direction) of an augmentation."""
-    return (img_meta['img_shape'], img_meta['scale_factor'],
-            img_meta['flip'], img_meta.get('flip_direction', 'horizontal'))
+    return (
+        img_meta['img_shape'],
+        img_meta['scale_factor'],
+        img_meta['flip'],
+        img_meta.get('flip_direction', 'horizontal'),
+    )
 
 
 class BBoxTestMixin:
     """``simple_test_bboxes`` for heads with ``_bbox_forward`` and
     ``bbox_head``."""
 
-    def simple_test_bboxes(self,
-                           x,
-                           img_metas,
-                           proposals,
-                           rcnn_test_cfg,
-                           rescale=False):
+    def simple_test_bboxes(
+        self, x, img_metas, proposals, rcnn_test_cfg, rescale=False
+    ):
         """Detections of every image from its proposals.
 
         Args:
@@ -44,20 +46,24 @@ class BBoxTestMixin:
         rois = bbox2roi(proposals)
         num_imgs = len(proposals)
         if rois.size(0) == 0:
-            return ([self._empty_dets(rois, rcnn_test_cfg)[0]] * num_imgs,
-                    [self._empty_dets(rois, rcnn_test_cfg)[1]] * num_imgs)
+            return (
+                [self._empty_dets(rois, rcnn_test_cfg)[0]] * num_imgs,
+                [self._empty_dets(rois, rcnn_test_cfg)[1]] * num_imgs,
+            )
         bbox_results = self._bbox_forward(x, rois)
         counts = [len(p) for p in proposals]
         rois = rois.split(counts)
         cls_scores = bbox_results['cls_score'].split(counts)
         bbox_preds = bbox_results['bbox_pred']
-        bbox_preds = bbox_preds.split(counts) if bbox_preds is not None \
+        bbox_preds = (
+            bbox_preds.split(counts)
+            if bbox_preds is not None
             else [None] * num_imgs
+        )
         det_bboxes, det_labels = [], []
         for i, meta in enumerate(img_metas):
             if rois[i].size(0) == 0:
-                det_bbox, det_label = self._empty_dets(rois[i],
-                                                       rcnn_test_cfg)
+                det_bbox, det_label = self._empty_dets(rois[i], rcnn_test_cfg)
             else:
                 det_bbox, det_label = self.bbox_head.get_bboxes(
                     rois[i],
@@ -66,13 +72,13 @@ class BBoxTestMixin:
                     meta['img_shape'],
                     meta['scale_factor'],
                     rescale=rescale,
-                    cfg=rcnn_test_cfg)
+                    cfg=rcnn_test_cfg,
+                )
             det_bboxes.append(det_bbox)
             det_labels.append(det_label)
         return det_bboxes, det_labels
 
-    def aug_test_bboxes(self, feats, img_metas, proposal_list,
-                        rcnn_test_cfg):
+    def aug_test_bboxes(self, feats, img_metas, proposal_list, rcnn_test_cfg):
         """Detections of one image merged over its augmentations.
 
         The proposals (original-image pixels) are mapped into each
@@ -92,42 +98,58 @@ class BBoxTestMixin:
         aug_bboxes, aug_scores = [], []
         for x, img_meta in zip(feats, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0])
-            proposals = bbox_mapping(proposal_list[0][:, :4], img_shape,
-                                     scale_factor, flip, direction)
+                img_meta[0]
+            )
+            proposals = bbox_mapping(
+                proposal_list[0][:, :4],
+                img_shape,
+                scale_factor,
+                flip,
+                direction,
+            )
             rois = bbox2roi([proposals])
             bbox_results = self._bbox_forward(x, rois)
             bboxes, scores = self.bbox_head.get_bboxes(
-                rois, bbox_results['cls_score'], bbox_results['bbox_pred'],
-                img_shape, scale_factor, rescale=False, cfg=None)
+                rois,
+                bbox_results['cls_score'],
+                bbox_results['bbox_pred'],
+                img_shape,
+                scale_factor,
+                rescale=False,
+                cfg=None,
+            )
             aug_bboxes.append(bboxes)
             aug_scores.append(scores)
-        bboxes, scores = merge_aug_bboxes(aug_bboxes, aug_scores, img_metas,
-                                          rcnn_test_cfg)
+        bboxes, scores = merge_aug_bboxes(
+            aug_bboxes, aug_scores, img_metas, rcnn_test_cfg
+        )
         if bboxes.size(0) == 0:
             return self._empty_dets(bboxes, rcnn_test_cfg)
-        return multiclass_nms(bboxes, scores, rcnn_test_cfg['score_thr'],
-                              rcnn_test_cfg['nms'],
-                              rcnn_test_cfg['max_per_img'])
+        return multiclass_nms(
+            bboxes,
+            scores,
+            rcnn_test_cfg['score_thr'],
+            rcnn_test_cfg['nms'],
+            rcnn_test_cfg['max_per_img'],
+        )
 
     def _empty_dets(self, rois, rcnn_test_cfg):
         """No detections, shaped as ``get_bboxes`` would give them."""
         if rcnn_test_cfg is None:
-            return (rois.new_zeros(0, 4),
-                    rois.new_zeros(0, self.bbox_head.num_cls_channels))
-        return rois.new_zeros(0, 5), rois.new_zeros((0, ), dtype=torch.long)
+            return (
+                rois.new_zeros(0, 4),
+                rois.new_zeros(0, self.bbox_head.num_cls_channels),
+            )
+        return rois.new_zeros(0, 5), rois.new_zeros((0,), dtype=torch.long)
 
 
 class MaskTestMixin:
     """``simple_test_mask`` for heads with ``_mask_forward`` and
     ``mask_head``."""
 
-    def simple_test_mask(self,
-                         x,
-                         img_metas,
-                         det_bboxes,
-                         det_labels,
-                         rescale=False):
+    def simple_test_mask(
+        self, x, img_metas, det_bboxes, det_labels, rescale=False
+    ):
         """Per image, per class, the binary masks of the detections.
 
         Args:
@@ -148,8 +170,10 @@ class MaskTestMixin:
         # the mask RoIs are in network-input pixels
         scale_factors = [
             det_bboxes[0].new_tensor(
-                np.broadcast_to(np.asarray(meta['scale_factor'],
-                                           dtype=np.float32), (4, )).copy())
+                np.broadcast_to(
+                    np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
+                ).copy()
+            )
             for meta in img_metas
         ]
         input_bboxes = [
@@ -158,17 +182,24 @@ class MaskTestMixin:
         ]
         mask_rois = bbox2roi(input_bboxes)
         mask_preds = self._mask_forward(x, mask_rois)['mask_pred'].split(
-            [len(b) for b in det_bboxes])
+            [len(b) for b in det_bboxes]
+        )
         segm_results = []
         for i, meta in enumerate(img_metas):
             if det_bboxes[i].size(0) == 0:
                 segm_results.append([[] for _ in range(num_classes)])
                 continue
             segm_results.append(
-                self.mask_head.get_seg_masks(mask_preds[i], input_bboxes[i],
-                                             det_labels[i], self.test_cfg,
-                                             meta['ori_shape'],
-                                             scale_factors[i], rescale))
+                self.mask_head.get_seg_masks(
+                    mask_preds[i],
+                    input_bboxes[i],
+                    det_labels[i],
+                    self.test_cfg,
+                    meta['ori_shape'],
+                    scale_factors[i],
+                    rescale,
+                )
+            )
         return segm_results
 
     def aug_test_mask(self, feats, img_metas, det_bboxes, det_labels):
@@ -180,13 +211,21 @@ class MaskTestMixin:
         aug_masks = []
         for x, img_meta in zip(feats, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0])
-            bboxes = bbox_mapping(det_bboxes[:, :4], img_shape, scale_factor,
-                                  flip, direction)
+                img_meta[0]
+            )
+            bboxes = bbox_mapping(
+                det_bboxes[:, :4], img_shape, scale_factor, flip, direction
+            )
             mask_pred = self._mask_forward(x, bbox2roi([bboxes]))['mask_pred']
             aug_masks.append(mask_pred.sigmoid().cpu().numpy())
         merged = merge_aug_masks(aug_masks, img_metas, self.test_cfg)
         # boxes already in original pixels: paste with scale 1
         return self.mask_head.get_seg_masks(
-            merged, det_bboxes, det_labels, self.test_cfg,
-            img_metas[0][0]['ori_shape'], scale_factor=1.0, rescale=False)
+            merged,
+            det_bboxes,
+            det_labels,
+            self.test_cfg,
+            img_metas[0][0]['ori_shape'],
+            scale_factor=1.0,
+            rescale=False,
+        )

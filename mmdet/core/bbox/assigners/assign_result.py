@@ -1,4 +1,5 @@
 """The result of matching predicted boxes to ground-truth boxes."""
+
 import torch
 
 
@@ -49,7 +50,8 @@ class AssignResult:
             num_preds=self.num_preds,
             gt_inds=self.gt_inds,
             max_overlaps=self.max_overlaps,
-            labels=self.labels)
+            labels=self.labels,
+        )
         basic.update(self._extra_properties)
         return basic
 
@@ -64,10 +66,12 @@ class AssignResult:
             gt_labels (Tensor): (num_gts,) labels of the gt boxes.
         """
         self_inds = torch.arange(
-            1, len(gt_labels) + 1, dtype=torch.long, device=gt_labels.device)
+            1, len(gt_labels) + 1, dtype=torch.long, device=gt_labels.device
+        )
         self.gt_inds = torch.cat([self_inds, self.gt_inds])
         self.max_overlaps = torch.cat(
-            [self.max_overlaps.new_ones(len(gt_labels)), self.max_overlaps])
+            [self.max_overlaps.new_ones(len(gt_labels)), self.max_overlaps]
+        )
         if self.labels is not None:
             self.labels = torch.cat([gt_labels, self.labels])
 

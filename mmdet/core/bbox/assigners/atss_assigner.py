@@ -1,4 +1,5 @@
 """Adaptive Training Sample Selection (Zhang et al., CVPR 2020)."""
+
 import torch
 
 from ..builder import BBOX_ASSIGNERS
@@ -11,8 +12,13 @@ INF = 100000000
 
 def _centers(bboxes):
     """(N, 4) boxes -> (N, 2) centres ``x, y``."""
-    return torch.stack([(bboxes[:, 0] + bboxes[:, 2]) / 2.0,
-                        (bboxes[:, 1] + bboxes[:, 3]) / 2.0], dim=1)
+    return torch.stack(
+        [
+            (bboxes[:, 0] + bboxes[:, 2]) / 2.0,
+            (bboxes[:, 1] + bboxes[:, 3]) / 2.0,
+        ],
+        dim=1,
+    )
 
 
 @BBOX_ASSIGNERS.register_module()
@@ -38,20 +44,24 @@ class ATSSAssigner(BaseAssigner):
         ignore_iof_thr (float): see above; <= 0 disables it.
     """
 
-    def __init__(self,
-                 topk,
-                 iou_calculator=dict(type='BboxOverlaps2D'),
-                 ignore_iof_thr=-1):
+    def __init__(
+        self,
+        topk,
+        iou_calculator=dict(type='BboxOverlaps2D'),
+        ignore_iof_thr=-1,
+    ):
         self.topk = topk
         self.iou_calculator = build_iou_calculator(iou_calculator)
         self.ignore_iof_thr = ignore_iof_thr
 
-    def assign(self,
-               bboxes,
-               num_level_bboxes,
-               gt_bboxes,
-               gt_bboxes_ignore=None,
-               gt_labels=None):
+    def assign(
+        self,
+        bboxes,
+        num_level_bboxes,
+        gt_bboxes,
+        gt_bboxes_ignore=None,
+        gt_labels=None,
+    ):
         """Assign (N, 4) ``bboxes`` (all levels concatenated).
 
         Args:
@@ -69,22 +79,35 @@ class ATSSAssigner(BaseAssigner):
         bboxes = bboxes[:, :4]
         num_gt, num_bboxes = gt_bboxes.size(0), bboxes.size(0)
         overlaps = self.iou_calculator(bboxes, gt_bboxes)
-        assigned_gt_inds = overlaps.new_full((num_bboxes, ), 0,
-                                             dtype=torch.long)
+        assigned_gt_inds = overlaps.new_full(
+            (num_bboxes,), 0, dtype=torch.long
+        )
         if num_gt == 0 or num_bboxes == 0:
-            max_overlaps = overlaps.new_zeros((num_bboxes, ))
-            labels = None if gt_labels is None else overlaps.new_full(
-                (num_bboxes, ), -1, dtype=torch.long)
-            return AssignResult(num_gt, assigned_gt_inds, max_overlaps,
-                                labels=labels)
+            max_overlaps = overlaps.new_zeros((num_bboxes,))
+            labels = (
+                None
+                if gt_labels is None
+                else overlaps.new_full((num_bboxes,), -1, dtype=torch.long)
+            )
+            return AssignResult(
+                num_gt, assigned_gt_inds, max_overlaps, labels=labels
+            )
 
         box_centers = _centers(bboxes)
-        distances = (box_centers[:, None, :] -
-                     _centers(gt_bboxes)[None, :, :]).pow(2).sum(-1).sqrt()
-        if (self.ignore_iof_thr > 0 and gt_bboxes_ignore is not None
-                and gt_bboxes_ignore.numel() > 0):
+        distances = (
+            (box_centers[:, None, :] - _centers(gt_bboxes)[None, :, :])
+            .pow(2)
+            .sum(-1)
+            .sqrt()
+        )
+        if (
+            self.ignore_iof_thr > 0
+            and gt_bboxes_ignore is not None
+            and gt_bboxes_ignore.numel() > 0
+        ):
             ignore_overlaps = self.iou_calculator(
-                bboxes, gt_bboxes_ignore, mode='iof')
+                bboxes, gt_bboxes_ignore, mode='iof'
+            )
             ignored = ignore_overlaps.max(dim=1).values > self.ignore_iof_thr
             distances[ignored, :] = INF
             assigned_gt_inds[ignored] = -1
@@ -94,27 +117,29 @@ class ATSSAssigner(BaseAssigner):
         candidate_overlaps = overlaps[candidate_idxs, gt_range]
         thr = candidate_overlaps.mean(0) + candidate_overlaps.std(0)
         is_pos = candidate_overlaps >= thr[None, :]
-        is_pos &= self._centers_inside(box_centers[candidate_idxs],
-                                       gt_bboxes)
+        is_pos &= self._centers_inside(box_centers[candidate_idxs], gt_bboxes)
 
         # (num_gt, N): the IoU of the positive pairs, -INF elsewhere
         pos_overlaps = torch.full_like(overlaps.t(), -INF)
         gt_of = gt_range[None, :].expand_as(candidate_idxs)
-        pos_overlaps[gt_of[is_pos], candidate_idxs[is_pos]] = \
-            overlaps.t()[gt_of[is_pos], candidate_idxs[is_pos]]
+        pos_overlaps[gt_of[is_pos], candidate_idxs[is_pos]] = overlaps.t()[
+            gt_of[is_pos], candidate_idxs[is_pos]
+        ]
         max_overlaps, argmax = pos_overlaps.t().max(dim=1)
         positive = max_overlaps != -INF
         assigned_gt_inds[positive] = argmax[positive] + 1
 
         labels = None
         if gt_labels is not None:
-            labels = assigned_gt_inds.new_full((num_bboxes, ), -1)
-            pos_inds = torch.nonzero(assigned_gt_inds > 0,
-                                     as_tuple=False).squeeze(1)
+            labels = assigned_gt_inds.new_full((num_bboxes,), -1)
+            pos_inds = torch.nonzero(
+                assigned_gt_inds > 0, as_tuple=False
+            ).squeeze(1)
             if pos_inds.numel() > 0:
                 labels[pos_inds] = gt_labels[assigned_gt_inds[pos_inds] - 1]
-        return AssignResult(num_gt, assigned_gt_inds, max_overlaps,
-                            labels=labels)
+        return AssignResult(
+            num_gt, assigned_gt_inds, max_overlaps, labels=labels
+        )
 
     def _candidates(self, distances, num_level_bboxes):
         """(sum_l min(topk, N_l), num_gt) indices of the boxes nearest to
@@ -122,7 +147,7 @@ class ATSSAssigner(BaseAssigner):
         candidate_idxs = []
         start = 0
         for num in num_level_bboxes:
-            level = distances[start:start + num, :]
+            level = distances[start : start + num, :]
             k = min(self.topk, num)
             _, idxs = level.topk(k, dim=0, largest=False)
             candidate_idxs.append(idxs + start)
@@ -134,12 +159,19 @@ class ATSSAssigner(BaseAssigner):
         """(C, num_gt, 2) candidate centres -> (C, num_gt) bool: inside
         their gt box by more than 0.01 px on every side."""
         cx, cy = centers[..., 0], centers[..., 1]
-        sides = torch.stack([
-            cx - gt_bboxes[:, 0], cy - gt_bboxes[:, 1],
-            gt_bboxes[:, 2] - cx, gt_bboxes[:, 3] - cy
-        ], dim=-1)
+        sides = torch.stack(
+            [
+                cx - gt_bboxes[:, 0],
+                cy - gt_bboxes[:, 1],
+                gt_bboxes[:, 2] - cx,
+                gt_bboxes[:, 3] - cy,
+            ],
+            dim=-1,
+        )
         return sides.min(dim=-1).values > 0.01
 
     def __repr__(self):
-        return (f'{type(self).__name__}(topk={self.topk}, '
-                f'ignore_iof_thr={self.ignore_iof_thr})')
+        return (
+            f'{type(self).__name__}(topk={self.topk}, '
+            f'ignore_iof_thr={self.ignore_iof_thr})'
+        )

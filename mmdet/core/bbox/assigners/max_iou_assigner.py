@@ -1,4 +1,5 @@
 """Assign boxes to gt boxes by their IoU (Faster R-CNN's rule)."""
+
 import numbers
 
 import torch
@@ -45,16 +46,18 @@ class MaxIoUAssigner(BaseAssigner):
         iou_calculator (dict): config of the IoU calculator.
     """
 
-    def __init__(self,
-                 pos_iou_thr,
-                 neg_iou_thr,
-                 min_pos_iou=.0,
-                 gt_max_assign_all=True,
-                 ignore_iof_thr=-1,
-                 ignore_wrt_candidates=True,
-                 match_low_quality=True,
-                 gpu_assign_thr=-1,
-                 iou_calculator=dict(type='BboxOverlaps2D')):
+    def __init__(
+        self,
+        pos_iou_thr,
+        neg_iou_thr,
+        min_pos_iou=0.0,
+        gt_max_assign_all=True,
+        ignore_iof_thr=-1,
+        ignore_wrt_candidates=True,
+        match_low_quality=True,
+        gpu_assign_thr=-1,
+        iou_calculator=dict(type='BboxOverlaps2D'),
+    ):
         self.pos_iou_thr = pos_iou_thr
         self.neg_iou_thr = neg_iou_thr
         self.neg_range = self._neg_range(neg_iou_thr)
@@ -70,11 +73,13 @@ class MaxIoUAssigner(BaseAssigner):
     def _neg_range(neg_iou_thr):
         """``[lo, hi)`` of the IoU of negatives."""
         if isinstance(neg_iou_thr, numbers.Real):
-            return 0., float(neg_iou_thr)
+            return 0.0, float(neg_iou_thr)
         if isinstance(neg_iou_thr, (tuple, list)) and len(neg_iou_thr) == 2:
             return float(neg_iou_thr[0]), float(neg_iou_thr[1])
-        raise TypeError('neg_iou_thr must be a float or a (lo, hi) tuple, '
-                        f'got {neg_iou_thr!r}')
+        raise TypeError(
+            'neg_iou_thr must be a float or a (lo, hi) tuple, '
+            f'got {neg_iou_thr!r}'
+        )
 
     def assign(self, bboxes, gt_bboxes, gt_bboxes_ignore=None, gt_labels=None):
         """Assign boxes to gt boxes.
@@ -102,8 +107,12 @@ class MaxIoUAssigner(BaseAssigner):
                 gt_labels = gt_labels.cpu()
 
         overlaps = self.iou_calculator(gt_bboxes, bboxes)
-        if (self.ignore_iof_thr > 0 and gt_bboxes_ignore is not None
-                and gt_bboxes_ignore.numel() > 0 and bboxes.numel() > 0):
+        if (
+            self.ignore_iof_thr > 0
+            and gt_bboxes_ignore is not None
+            and gt_bboxes_ignore.numel() > 0
+            and bboxes.numel() > 0
+        ):
             ignored = self._ignored_mask(bboxes, gt_bboxes_ignore)
             overlaps[:, ignored] = -1
         result = self.assign_wrt_overlaps(overlaps, gt_labels)
@@ -138,13 +147,16 @@ class MaxIoUAssigner(BaseAssigner):
             :obj:`AssignResult`
         """
         num_gts, num_bboxes = overlaps.shape
-        gt_inds = overlaps.new_full((num_bboxes, ), -1, dtype=torch.long)
+        gt_inds = overlaps.new_full((num_bboxes,), -1, dtype=torch.long)
         if num_gts == 0 or num_bboxes == 0:
-            max_overlaps = overlaps.new_zeros((num_bboxes, ))
+            max_overlaps = overlaps.new_zeros((num_bboxes,))
             if num_gts == 0:
                 gt_inds.fill_(0)  # no object anywhere: all background
-            labels = None if gt_labels is None else overlaps.new_full(
-                (num_bboxes, ), -1, dtype=torch.long)
+            labels = (
+                None
+                if gt_labels is None
+                else overlaps.new_full((num_bboxes,), -1, dtype=torch.long)
+            )
             return AssignResult(num_gts, gt_inds, max_overlaps, labels)
 
         max_overlaps, argmax_overlaps = overlaps.max(dim=0)
@@ -157,19 +169,20 @@ class MaxIoUAssigner(BaseAssigner):
         gt_inds[pos] = argmax_overlaps[pos] + 1
 
         if self.match_low_quality:
-            gt_inds = self._match_low_quality(overlaps, gt_inds,
-                                              gt_max_overlaps,
-                                              gt_argmax_overlaps)
+            gt_inds = self._match_low_quality(
+                overlaps, gt_inds, gt_max_overlaps, gt_argmax_overlaps
+            )
 
         labels = None
         if gt_labels is not None:
-            labels = gt_inds.new_full((num_bboxes, ), -1)
+            labels = gt_inds.new_full((num_bboxes,), -1)
             pos = gt_inds > 0
             labels[pos] = gt_labels[gt_inds[pos] - 1].long()
         return AssignResult(num_gts, gt_inds, max_overlaps, labels)
 
-    def _match_low_quality(self, overlaps, gt_inds, gt_max_overlaps,
-                           gt_argmax_overlaps):
+    def _match_low_quality(
+        self, overlaps, gt_inds, gt_max_overlaps, gt_argmax_overlaps
+    ):
         """Give every gt (with best IoU >= ``min_pos_iou``) its best
         box(es); where gts compete for a box the last one wins."""
         num_gts, num_bboxes = overlaps.shape
@@ -177,16 +190,19 @@ class MaxIoUAssigner(BaseAssigner):
             claims = overlaps == gt_max_overlaps[:, None]
         else:
             claims = torch.zeros_like(overlaps, dtype=torch.bool)
-            claims[torch.arange(num_gts, device=overlaps.device),
-                   gt_argmax_overlaps] = True
+            claims[
+                torch.arange(num_gts, device=overlaps.device),
+                gt_argmax_overlaps,
+            ] = True
         claims &= (gt_max_overlaps >= self.min_pos_iou)[:, None]
-        gt_ids = torch.arange(
-            1, num_gts + 1, device=overlaps.device)[:, None]
+        gt_ids = torch.arange(1, num_gts + 1, device=overlaps.device)[:, None]
         winner = (claims.long() * gt_ids).max(dim=0).values
         return torch.where(winner > 0, winner, gt_inds)
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(pos_iou_thr={self.pos_iou_thr}, '
-                f'neg_iou_thr={self.neg_iou_thr}, '
-                f'min_pos_iou={self.min_pos_iou}, '
-                f'match_low_quality={self.match_low_quality})')
+        return (
+            f'{self.__class__.__name__}(pos_iou_thr={self.pos_iou_thr}, '
+            f'neg_iou_thr={self.neg_iou_thr}, '
+            f'min_pos_iou={self.min_pos_iou}, '
+            f'match_low_quality={self.match_low_quality})'
+        )

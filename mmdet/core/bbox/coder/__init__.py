@@ -4,6 +4,10 @@ from .distance_point_bbox_coder import DistancePointBBoxCoder
 from .pseudo_bbox_coder import PseudoBBoxCoder
 
 __all__ = [
-    'BaseBBoxCoder', 'PseudoBBoxCoder', 'DeltaXYWHBBoxCoder', 'bbox2delta',
-    'delta2bbox', 'DistancePointBBoxCoder'
+    'BaseBBoxCoder',
+    'PseudoBBoxCoder',
+    'DeltaXYWHBBoxCoder',
+    'bbox2delta',
+    'delta2bbox',
+    'DistancePointBBoxCoder',
 ]

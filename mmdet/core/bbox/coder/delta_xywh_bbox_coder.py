@@ -10,6 +10,7 @@ normalized as ``(d - mean) / std``. Decoding inverts this, clamping
 ``dw, dh`` to ``|log(wh_ratio_clip)|`` (so a box grows or shrinks at most
 62.5 times) and clipping the boxes to the image.
 """
+
 import numpy as np
 import torch
 
@@ -30,21 +31,26 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             (no detector here uses it): only False is accepted.
     """
 
-    def __init__(self,
-                 target_means=(0., 0., 0., 0.),
-                 target_stds=(1., 1., 1., 1.),
-                 clip_border=True,
-                 add_ctr_clamp=False,
-                 ctr_clamp=32):
+    def __init__(
+        self,
+        target_means=(0.0, 0.0, 0.0, 0.0),
+        target_stds=(1.0, 1.0, 1.0, 1.0),
+        clip_border=True,
+        add_ctr_clamp=False,
+        ctr_clamp=32,
+    ):
         super().__init__()
         if add_ctr_clamp:
             raise NotImplementedError(
                 'DeltaXYWHBBoxCoder: add_ctr_clamp=True (YOLOF\'s centre-'
                 'shift clamp) is not supported; remove add_ctr_clamp and '
-                'ctr_clamp from the bbox_coder config')
+                'ctr_clamp from the bbox_coder config'
+            )
         if len(target_means) != 4 or len(target_stds) != 4:
-            raise ValueError('target_means and target_stds need 4 values, '
-                             f'got {target_means} and {target_stds}')
+            raise ValueError(
+                'target_means and target_stds need 4 values, '
+                f'got {target_means} and {target_stds}'
+            )
         self.means = target_means
         self.stds = target_stds
         self.clip_border = clip_border
@@ -60,19 +66,20 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             Tensor: (..., 4) float deltas.
         """
         if bboxes.size(0) != gt_bboxes.size(0):
-            raise ValueError(f'{bboxes.size(0)} boxes but '
-                             f'{gt_bboxes.size(0)} targets')
+            raise ValueError(
+                f'{bboxes.size(0)} boxes but {gt_bboxes.size(0)} targets'
+            )
         if bboxes.size(-1) != 4 or gt_bboxes.size(-1) != 4:
-            raise ValueError('boxes must be (..., 4), got '
-                             f'{tuple(bboxes.shape)} and '
-                             f'{tuple(gt_bboxes.shape)}')
+            raise ValueError(
+                'boxes must be (..., 4), got '
+                f'{tuple(bboxes.shape)} and '
+                f'{tuple(gt_bboxes.shape)}'
+            )
         return bbox2delta(bboxes, gt_bboxes, self.means, self.stds)
 
-    def decode(self,
-               bboxes,
-               pred_bboxes,
-               max_shape=None,
-               wh_ratio_clip=16 / 1000):
+    def decode(
+        self, bboxes, pred_bboxes, max_shape=None, wh_ratio_clip=16 / 1000
+    ):
         """Boxes from reference boxes and predicted deltas.
 
         Args:
@@ -89,16 +96,28 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             Tensor: boxes shaped like ``pred_bboxes``.
         """
         if pred_bboxes.size(0) != bboxes.size(0):
-            raise ValueError(f'{pred_bboxes.size(0)} predictions for '
-                             f'{bboxes.size(0)} boxes')
+            raise ValueError(
+                f'{pred_bboxes.size(0)} predictions for {bboxes.size(0)} boxes'
+            )
         if pred_bboxes.dim() == 3 and pred_bboxes.size(1) != bboxes.size(1):
-            raise ValueError(f'{pred_bboxes.size(1)} predictions per image '
-                             f'for {bboxes.size(1)} boxes')
-        return delta2bbox(bboxes, pred_bboxes, self.means, self.stds,
-                          max_shape, wh_ratio_clip, self.clip_border)
+            raise ValueError(
+                f'{pred_bboxes.size(1)} predictions per image '
+                f'for {bboxes.size(1)} boxes'
+            )
+        return delta2bbox(
+            bboxes,
+            pred_bboxes,
+            self.means,
+            self.stds,
+            max_shape,
+            wh_ratio_clip,
+            self.clip_border,
+        )
 
 
-def bbox2delta(proposals, gt, means=(0., 0., 0., 0.), stds=(1., 1., 1., 1.)):
+def bbox2delta(
+    proposals, gt, means=(0.0, 0.0, 0.0, 0.0), stds=(1.0, 1.0, 1.0, 1.0)
+):
     """Normalized deltas from ``proposals`` to ``gt``.
 
     Args:
@@ -110,8 +129,10 @@ def bbox2delta(proposals, gt, means=(0., 0., 0., 0.), stds=(1., 1., 1., 1.)):
         Tensor: (..., 4) float deltas ``dx, dy, dw, dh``.
     """
     if proposals.size() != gt.size():
-        raise ValueError(f'proposals {tuple(proposals.shape)} and gt '
-                         f'{tuple(gt.shape)} differ in shape')
+        raise ValueError(
+            f'proposals {tuple(proposals.shape)} and gt '
+            f'{tuple(gt.shape)} differ in shape'
+        )
     proposals = proposals.float()
     gt = gt.float()
     pxy = (proposals[..., :2] + proposals[..., 2:]) * 0.5
@@ -124,13 +145,15 @@ def bbox2delta(proposals, gt, means=(0., 0., 0., 0.), stds=(1., 1., 1., 1.)):
     return (deltas - means) / stds
 
 
-def delta2bbox(rois,
-               deltas,
-               means=(0., 0., 0., 0.),
-               stds=(1., 1., 1., 1.),
-               max_shape=None,
-               wh_ratio_clip=16 / 1000,
-               clip_border=True):
+def delta2bbox(
+    rois,
+    deltas,
+    means=(0.0, 0.0, 0.0, 0.0),
+    stds=(1.0, 1.0, 1.0, 1.0),
+    max_shape=None,
+    wh_ratio_clip=16 / 1000,
+    clip_border=True,
+):
     """Apply normalized deltas to reference boxes.
 
     Args:
@@ -148,8 +171,9 @@ def delta2bbox(rois,
     if deltas.numel() == 0:
         return deltas
     if deltas.size(-1) % 4 != 0:
-        raise ValueError(f'deltas must have 4 * k columns, got '
-                         f'{tuple(deltas.shape)}')
+        raise ValueError(
+            f'deltas must have 4 * k columns, got {tuple(deltas.shape)}'
+        )
     out_shape = deltas.shape
     # (..., N, k, 4) deltas against (..., N, 1, 4) boxes
     deltas = deltas.reshape(*out_shape[:-1], -1, 4)

@@ -1,4 +1,5 @@
 """Point-to-side distance box coder."""
+
 from ..builder import BBOX_CODERS
 from ..transforms import bbox2distance, distance2bbox
 from .base_bbox_coder import BaseBBoxCoder

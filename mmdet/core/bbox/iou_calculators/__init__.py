@@ -2,6 +2,8 @@ from .builder import IOU_CALCULATORS, build_iou_calculator
 from .iou2d_calculator import BboxOverlaps2D, bbox_overlaps
 
 __all__ = [
-    'IOU_CALCULATORS', 'build_iou_calculator', 'BboxOverlaps2D',
-    'bbox_overlaps'
+    'IOU_CALCULATORS',
+    'build_iou_calculator',
+    'BboxOverlaps2D',
+    'bbox_overlaps',
 ]

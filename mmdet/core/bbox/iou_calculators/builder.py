@@ -1,4 +1,5 @@
 """Registry of IoU calculators and its build function."""
+
 from mmcv.utils import Registry
 
 from mmdet.utils.registry import build_from_cfg

@@ -1,4 +1,5 @@
 """Overlaps (IoU, IoF, GIoU) between sets of axis-aligned boxes."""
+
 import torch
 
 from .builder import IOU_CALCULATORS
@@ -48,18 +49,24 @@ def bbox_overlaps(bboxes1, bboxes2, mode='iou', is_aligned=False, eps=1e-6):
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     for name, boxes in (('bboxes1', bboxes1), ('bboxes2', bboxes2)):
         if not (boxes.size(-1) == 4 or boxes.numel() == 0):
-            raise ValueError(f'{name} must be (..., 4) boxes, got shape '
-                             f'{tuple(boxes.shape)}')
+            raise ValueError(
+                f'{name} must be (..., 4) boxes, got shape '
+                f'{tuple(boxes.shape)}'
+            )
     if bboxes1.shape[:-2] != bboxes2.shape[:-2]:
-        raise ValueError('bboxes1 and bboxes2 need the same batch dims, got '
-                         f'{tuple(bboxes1.shape)} and {tuple(bboxes2.shape)}')
+        raise ValueError(
+            'bboxes1 and bboxes2 need the same batch dims, got '
+            f'{tuple(bboxes1.shape)} and {tuple(bboxes2.shape)}'
+        )
     batch_shape = bboxes1.shape[:-2]
     rows, cols = bboxes1.size(-2), bboxes2.size(-2)
     if is_aligned and rows != cols:
-        raise ValueError(f'aligned overlaps need as many boxes on both '
-                         f'sides, got {rows} and {cols}')
+        raise ValueError(
+            f'aligned overlaps need as many boxes on both '
+            f'sides, got {rows} and {cols}'
+        )
     if rows * cols == 0:
-        shape = (rows, ) if is_aligned else (rows, cols)
+        shape = (rows,) if is_aligned else (rows, cols)
         return bboxes1.new_zeros(batch_shape + shape)
 
     if not is_aligned:
@@ -72,8 +79,11 @@ def bbox_overlaps(bboxes1, bboxes2, mode='iou', is_aligned=False, eps=1e-6):
     wh = _clamped_wh(lt, rb)
     overlap = wh[..., 0] * wh[..., 1]
 
-    union = area1 + area2 - overlap if mode in ('iou', 'giou') \
+    union = (
+        area1 + area2 - overlap
+        if mode in ('iou', 'giou')
         else area1.expand_as(overlap)
+    )
     eps = union.new_tensor([eps])
     union = torch.max(union, eps)
     ious = overlap / union
@@ -98,7 +108,7 @@ class BboxOverlaps2D:
             memory; the result is float32 on the CPU.
     """
 
-    def __init__(self, scale=1., dtype=None):
+    def __init__(self, scale=1.0, dtype=None):
         if dtype not in (None, 'fp16'):
             raise ValueError(f"dtype must be None or 'fp16', got {dtype!r}")
         self.scale = scale
@@ -109,8 +119,10 @@ class BboxOverlaps2D:
         a score, is ignored); see :func:`bbox_overlaps`."""
         for name, boxes in (('bboxes1', bboxes1), ('bboxes2', bboxes2)):
             if boxes.size(-1) not in (0, 4, 5):
-                raise ValueError(f'{name} must have 4 or 5 columns, got '
-                                 f'shape {tuple(boxes.shape)}')
+                raise ValueError(
+                    f'{name} must have 4 or 5 columns, got '
+                    f'shape {tuple(boxes.shape)}'
+                )
         if bboxes1.size(-1) == 5:
             bboxes1 = bboxes1[..., :4]
         if bboxes2.size(-1) == 5:
@@ -125,5 +137,7 @@ class BboxOverlaps2D:
         return bbox_overlaps(bboxes1, bboxes2, mode, is_aligned)
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(scale={self.scale}, '
-                f'dtype={self.dtype})')
+        return (
+            f'{self.__class__.__name__}(scale={self.scale}, '
+            f'dtype={self.dtype})'
+        )

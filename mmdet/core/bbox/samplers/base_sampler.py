@@ -1,4 +1,5 @@
 """Sampling a fixed-size mini-batch of positive and negative boxes."""
+
 from abc import ABCMeta, abstractmethod
 
 import torch
@@ -19,12 +20,14 @@ class BaseSampler(metaclass=ABCMeta):
         **kwargs: ignored (e.g. ``context``, the head building it).
     """
 
-    def __init__(self,
-                 num,
-                 pos_fraction,
-                 neg_pos_ub=-1,
-                 add_gt_as_proposals=True,
-                 **kwargs):
+    def __init__(
+        self,
+        num,
+        pos_fraction,
+        neg_pos_ub=-1,
+        add_gt_as_proposals=True,
+        **kwargs,
+    ):
         self.num = num
         self.pos_fraction = pos_fraction
         self.neg_pos_ub = neg_pos_ub
@@ -40,12 +43,9 @@ class BaseSampler(metaclass=ABCMeta):
     def _sample_neg(self, assign_result, num_expected, **kwargs):
         """(Q,) indices of at most ``num_expected`` negatives."""
 
-    def sample(self,
-               assign_result,
-               bboxes,
-               gt_bboxes,
-               gt_labels=None,
-               **kwargs):
+    def sample(
+        self, assign_result, bboxes, gt_bboxes, gt_labels=None, **kwargs
+    ):
         """Sample positives and negatives.
 
         Up to ``num * pos_fraction`` positives are drawn, then negatives
@@ -68,21 +68,25 @@ class BaseSampler(metaclass=ABCMeta):
         if bboxes.dim() < 2:
             bboxes = bboxes[None, :]
         bboxes = bboxes[:, :4]
-        gt_flags = bboxes.new_zeros((bboxes.shape[0], ), dtype=torch.uint8)
+        gt_flags = bboxes.new_zeros((bboxes.shape[0],), dtype=torch.uint8)
         if self.add_gt_as_proposals and len(gt_bboxes) > 0:
             if gt_labels is None:
                 raise ValueError(
-                    'gt_labels must be given when add_gt_as_proposals is '
-                    'True')
+                    'gt_labels must be given when add_gt_as_proposals is True'
+                )
             bboxes = torch.cat([gt_bboxes[:, :4].to(bboxes), bboxes])
             assign_result.add_gt_(gt_labels)
             gt_flags = torch.cat(
-                [bboxes.new_ones(gt_bboxes.shape[0], dtype=torch.uint8),
-                 gt_flags])
+                [
+                    bboxes.new_ones(gt_bboxes.shape[0], dtype=torch.uint8),
+                    gt_flags,
+                ]
+            )
 
         num_expected_pos = int(self.num * self.pos_fraction)
         pos_inds = self.pos_sampler._sample_pos(
-            assign_result, num_expected_pos, bboxes=bboxes, **kwargs)
+            assign_result, num_expected_pos, bboxes=bboxes, **kwargs
+        )
         pos_inds = pos_inds.unique()
         num_sampled_pos = pos_inds.numel()
 
@@ -91,8 +95,10 @@ class BaseSampler(metaclass=ABCMeta):
             neg_upper_bound = int(self.neg_pos_ub * max(1, num_sampled_pos))
             num_expected_neg = min(num_expected_neg, neg_upper_bound)
         neg_inds = self.neg_sampler._sample_neg(
-            assign_result, num_expected_neg, bboxes=bboxes, **kwargs)
+            assign_result, num_expected_neg, bboxes=bboxes, **kwargs
+        )
         neg_inds = neg_inds.unique()
 
-        return SamplingResult(pos_inds, neg_inds, bboxes, gt_bboxes,
-                              assign_result, gt_flags)
+        return SamplingResult(
+            pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags
+        )

@@ -30,10 +30,17 @@ class PseudoSampler(BaseSampler):
         Returns:
             :obj:`SamplingResult`
         """
-        pos_inds = torch.nonzero(
-            assign_result.gt_inds > 0, as_tuple=False).view(-1).unique()
-        neg_inds = torch.nonzero(
-            assign_result.gt_inds == 0, as_tuple=False).view(-1).unique()
+        pos_inds = (
+            torch.nonzero(assign_result.gt_inds > 0, as_tuple=False)
+            .view(-1)
+            .unique()
+        )
+        neg_inds = (
+            torch.nonzero(assign_result.gt_inds == 0, as_tuple=False)
+            .view(-1)
+            .unique()
+        )
         gt_flags = bboxes.new_zeros(bboxes.shape[0], dtype=torch.uint8)
-        return SamplingResult(pos_inds, neg_inds, bboxes, gt_bboxes,
-                              assign_result, gt_flags)
+        return SamplingResult(
+            pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags
+        )

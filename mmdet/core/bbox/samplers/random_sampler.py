@@ -15,12 +15,14 @@ class RandomSampler(BaseSampler):
         add_gt_as_proposals (bool): add the gt boxes as positives.
     """
 
-    def __init__(self,
-                 num,
-                 pos_fraction,
-                 neg_pos_ub=-1,
-                 add_gt_as_proposals=True,
-                 **kwargs):
+    def __init__(
+        self,
+        num,
+        pos_fraction,
+        neg_pos_ub=-1,
+        add_gt_as_proposals=True,
+        **kwargs,
+    ):
         super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
 
     @staticmethod

@@ -1,4 +1,5 @@
 """The boxes a sampler picked, with their targets."""
+
 import torch
 
 
@@ -23,8 +24,9 @@ class SamplingResult:
         pos_gt_labels (Tensor | None): (P,) each positive's gt label.
     """
 
-    def __init__(self, pos_inds, neg_inds, bboxes, gt_bboxes, assign_result,
-                 gt_flags):
+    def __init__(
+        self, pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags
+    ):
         self.pos_inds = pos_inds
         self.neg_inds = neg_inds
         self.pos_bboxes = bboxes[pos_inds]
@@ -38,9 +40,13 @@ class SamplingResult:
             self.pos_gt_bboxes = gt_bboxes.new_zeros((0, 4))
         else:
             self.pos_gt_bboxes = gt_bboxes.view(-1, 4)[
-                self.pos_assigned_gt_inds.long()]
-        self.pos_gt_labels = None if assign_result.labels is None \
+                self.pos_assigned_gt_inds.long()
+            ]
+        self.pos_gt_labels = (
+            None
+            if assign_result.labels is None
             else assign_result.labels[pos_inds]
+        )
 
     @property
     def bboxes(self):
@@ -64,8 +70,11 @@ class SamplingResult:
             neg_bboxes=self.neg_bboxes,
             pos_is_gt=self.pos_is_gt,
             num_gts=self.num_gts,
-            pos_assigned_gt_inds=self.pos_assigned_gt_inds)
+            pos_assigned_gt_inds=self.pos_assigned_gt_inds,
+        )
 
     def __repr__(self):
-        return (f'<SamplingResult(num_gts={self.num_gts}, '
-                f'pos={len(self.pos_inds)}, neg={len(self.neg_inds)})>')
+        return (
+            f'<SamplingResult(num_gts={self.num_gts}, '
+            f'pos={len(self.pos_inds)}, neg={len(self.neg_inds)})>'
+        )

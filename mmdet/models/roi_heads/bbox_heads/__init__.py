@@ -6,6 +6,8 @@ from .convfc_bbox_head import (
 )
 
 __all__ = [
-    'BBoxHead', 'ConvFCBBoxHead', 'Shared2FCBBoxHead',
-    'Shared4Conv1FCBBoxHead'
+    'BBoxHead',
+    'ConvFCBBoxHead',
+    'Shared2FCBBoxHead',
+    'Shared4Conv1FCBBoxHead',
 ]

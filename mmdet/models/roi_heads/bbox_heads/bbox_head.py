@@ -1,4 +1,5 @@
 """The R-CNN box head base: classify each RoI and regress its box."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -15,8 +16,10 @@ def build_linear_layer(cfg, in_features, out_features):
     cfg = dict(type='Linear') if cfg is None else dict(cfg)
     layer_type = cfg.pop('type')
     if layer_type != 'Linear':
-        raise KeyError(f"unknown linear layer type {layer_type!r}: only "
-                       f"'Linear' is available")
+        raise KeyError(
+            f"unknown linear layer type {layer_type!r}: only "
+            f"'Linear' is available"
+        )
     return nn.Linear(in_features, out_features, **cfg)
 
 
@@ -47,29 +50,30 @@ class BBoxHead(BaseModule):
         init_cfg (dict | list[dict], optional): initialization config.
     """
 
-    def __init__(self,
-                 with_avg_pool=False,
-                 with_cls=True,
-                 with_reg=True,
-                 roi_feat_size=7,
-                 in_channels=256,
-                 num_classes=80,
-                 bbox_coder=dict(
-                     type='DeltaXYWHBBoxCoder',
-                     clip_border=True,
-                     target_means=[0., 0., 0., 0.],
-                     target_stds=[0.1, 0.1, 0.2, 0.2]),
-                 reg_class_agnostic=False,
-                 reg_decoded_bbox=False,
-                 reg_predictor_cfg=dict(type='Linear'),
-                 cls_predictor_cfg=dict(type='Linear'),
-                 loss_cls=dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=False,
-                     loss_weight=1.0),
-                 loss_bbox=dict(
-                     type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
-                 init_cfg=None):
+    def __init__(
+        self,
+        with_avg_pool=False,
+        with_cls=True,
+        with_reg=True,
+        roi_feat_size=7,
+        in_channels=256,
+        num_classes=80,
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            clip_border=True,
+            target_means=[0.0, 0.0, 0.0, 0.0],
+            target_stds=[0.1, 0.1, 0.2, 0.2],
+        ),
+        reg_class_agnostic=False,
+        reg_decoded_bbox=False,
+        reg_predictor_cfg=dict(type='Linear'),
+        cls_predictor_cfg=dict(type='Linear'),
+        loss_cls=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0
+        ),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
         assert with_cls or with_reg
         self.with_avg_pool = with_avg_pool
@@ -95,22 +99,26 @@ class BBoxHead(BaseModule):
         else:
             in_features *= self.roi_feat_area
         if with_cls:
-            self.fc_cls = build_linear_layer(cls_predictor_cfg, in_features,
-                                             self.num_cls_channels)
+            self.fc_cls = build_linear_layer(
+                cls_predictor_cfg, in_features, self.num_cls_channels
+            )
         if with_reg:
-            self.fc_reg = build_linear_layer(reg_predictor_cfg, in_features,
-                                             self.num_reg_channels)
+            self.fc_reg = build_linear_layer(
+                reg_predictor_cfg, in_features, self.num_reg_channels
+            )
         self.debug_imgs = None
         if init_cfg is None:
             self.init_cfg = []
             if with_cls:
                 self.init_cfg.append(
-                    dict(type='Normal', std=0.01, override=dict(
-                        name='fc_cls')))
+                    dict(type='Normal', std=0.01, override=dict(name='fc_cls'))
+                )
             if with_reg:
                 self.init_cfg.append(
-                    dict(type='Normal', std=0.001, override=dict(
-                        name='fc_reg')))
+                    dict(
+                        type='Normal', std=0.001, override=dict(name='fc_reg')
+                    )
+                )
 
     @property
     def num_cls_channels(self):
@@ -148,12 +156,14 @@ class BBoxHead(BaseModule):
         return cls_score, bbox_pred
 
     # ----------------------------------------------------------- targets
-    def get_targets(self,
-                    sampling_results,
-                    gt_bboxes,
-                    gt_labels,
-                    rcnn_train_cfg,
-                    concat=True):
+    def get_targets(
+        self,
+        sampling_results,
+        gt_bboxes,
+        gt_labels,
+        rcnn_train_cfg,
+        concat=True,
+    ):
         """Classification and regression targets of the sampled RoIs.
 
         The RoIs of an image are its positives then its negatives (the
@@ -174,19 +184,24 @@ class BBoxHead(BaseModule):
         """
         pos_counts = [res.pos_bboxes.size(0) for res in sampling_results]
         neg_counts = [res.neg_bboxes.size(0) for res in sampling_results]
-        is_pos = torch.cat([
-            torch.arange(p + n, device=res.pos_bboxes.device) < p
-            for p, n, res in zip(pos_counts, neg_counts, sampling_results)
-        ])
+        is_pos = torch.cat(
+            [
+                torch.arange(p + n, device=res.pos_bboxes.device) < p
+                for p, n, res in zip(pos_counts, neg_counts, sampling_results)
+            ]
+        )
         pos_bboxes = torch.cat([res.pos_bboxes for res in sampling_results])
         pos_gt_bboxes = torch.cat(
-            [res.pos_gt_bboxes for res in sampling_results])
+            [res.pos_gt_bboxes for res in sampling_results]
+        )
         pos_gt_labels = torch.cat(
-            [res.pos_gt_labels for res in sampling_results])
+            [res.pos_gt_labels for res in sampling_results]
+        )
 
         num = is_pos.numel()
-        labels = pos_bboxes.new_full((num, ), self.num_classes,
-                                     dtype=torch.long)
+        labels = pos_bboxes.new_full(
+            (num,), self.num_classes, dtype=torch.long
+        )
         label_weights = pos_bboxes.new_ones(num)
         bbox_targets = pos_bboxes.new_zeros(num, 4)
         bbox_weights = pos_bboxes.new_zeros(num, 4)
@@ -194,8 +209,11 @@ class BBoxHead(BaseModule):
             labels[is_pos] = pos_gt_labels
             pos_weight = rcnn_train_cfg['pos_weight']
             label_weights[is_pos] = 1.0 if pos_weight <= 0 else pos_weight
-            bbox_targets[is_pos] = pos_gt_bboxes if self.reg_decoded_bbox \
+            bbox_targets[is_pos] = (
+                pos_gt_bboxes
+                if self.reg_decoded_bbox
                 else self.bbox_coder.encode(pos_bboxes, pos_gt_bboxes)
+            )
             bbox_weights[is_pos] = 1.0
         targets = (labels, label_weights, bbox_targets, bbox_weights)
         if concat:
@@ -205,15 +223,17 @@ class BBoxHead(BaseModule):
 
     # -------------------------------------------------------------- loss
     @force_fp32(apply_to=('cls_score', 'bbox_pred'))
-    def loss(self,
-             cls_score,
-             bbox_pred,
-             rois,
-             labels,
-             label_weights,
-             bbox_targets,
-             bbox_weights,
-             reduction_override=None):
+    def loss(
+        self,
+        cls_score,
+        bbox_pred,
+        rois,
+        labels,
+        label_weights,
+        bbox_targets,
+        bbox_weights,
+        reduction_override=None,
+    ):
         """``loss_cls``, ``acc`` (percent) and ``loss_bbox`` of the RoIs.
 
         The classification loss averages over the RoIs with a positive
@@ -230,13 +250,14 @@ class BBoxHead(BaseModule):
         """
         losses = dict()
         if cls_score is not None and cls_score.numel() > 0:
-            avg_factor = max(torch.sum(label_weights > 0).float().item(), 1.)
+            avg_factor = max(torch.sum(label_weights > 0).float().item(), 1.0)
             loss_cls = self.loss_cls(
                 cls_score,
                 labels,
                 label_weights,
                 avg_factor=avg_factor,
-                reduction_override=reduction_override)
+                reduction_override=reduction_override,
+            )
             if isinstance(loss_cls, dict):
                 losses.update(loss_cls)
             else:
@@ -260,7 +281,8 @@ class BBoxHead(BaseModule):
                     bbox_targets[pos],
                     bbox_weights[pos],
                     avg_factor=bbox_targets.size(0),
-                    reduction_override=reduction_override)
+                    reduction_override=reduction_override,
+                )
             else:
                 # zero, but connected to the graph
                 losses['loss_bbox'] = bbox_pred[pos].sum()
@@ -268,14 +290,16 @@ class BBoxHead(BaseModule):
 
     # --------------------------------------------------------- inference
     @force_fp32(apply_to=('cls_score', 'bbox_pred'))
-    def get_bboxes(self,
-                   rois,
-                   cls_score,
-                   bbox_pred,
-                   img_shape,
-                   scale_factor,
-                   rescale=False,
-                   cfg=None):
+    def get_bboxes(
+        self,
+        rois,
+        cls_score,
+        bbox_pred,
+        img_shape,
+        scale_factor,
+        rescale=False,
+        cfg=None,
+    ):
         """Detections of one image's RoIs.
 
         Softmax scores; each RoI decoded once per class and clipped to
@@ -299,11 +323,13 @@ class BBoxHead(BaseModule):
         if self.custom_cls_channels:
             scores = self.loss_cls.get_activation(cls_score)
         else:
-            scores = F.softmax(cls_score, dim=-1) \
-                if cls_score is not None else None
+            scores = (
+                F.softmax(cls_score, dim=-1) if cls_score is not None else None
+            )
         if bbox_pred is not None:
             bboxes = self.bbox_coder.decode(
-                rois[:, 1:], bbox_pred, max_shape=img_shape)
+                rois[:, 1:], bbox_pred, max_shape=img_shape
+            )
         else:
             bboxes = rois[:, 1:].clone()
             if img_shape is not None:
@@ -311,11 +337,13 @@ class BBoxHead(BaseModule):
         if rescale and bboxes.size(0) > 0:
             scale = bboxes.new_tensor(scale_factor)
             bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(
-                bboxes.size(0), -1)
+                bboxes.size(0), -1
+            )
         if cfg is None:
             return bboxes, scores
-        return multiclass_nms(bboxes, scores, cfg['score_thr'], cfg['nms'],
-                              cfg['max_per_img'])
+        return multiclass_nms(
+            bboxes, scores, cfg['score_thr'], cfg['nms'], cfg['max_per_img']
+        )
 
     # ---------------------------------------------------------- cascade
     def regress_by_class(self, rois, label, bbox_pred, img_meta):
@@ -334,13 +362,16 @@ class BBoxHead(BaseModule):
         if not self.reg_class_agnostic:
             # background deltas do not exist: use class 0's (any works,
             # these boxes are not used by the caller)
-            label = torch.where(label < self.num_classes, label,
-                                torch.zeros_like(label))
+            label = torch.where(
+                label < self.num_classes, label, torch.zeros_like(label)
+            )
             bbox_pred = bbox_pred.view(bbox_pred.size(0), -1, 4)[
-                torch.arange(bbox_pred.size(0), device=label.device), label]
+                torch.arange(bbox_pred.size(0), device=label.device), label
+            ]
         boxes = rois[:, -4:]
         new_boxes = self.bbox_coder.decode(
-            boxes, bbox_pred, max_shape=img_meta['img_shape'])
+            boxes, bbox_pred, max_shape=img_meta['img_shape']
+        )
         if rois.size(1) == 4:
             return new_boxes
         return torch.cat([rois[:, [0]], new_boxes], dim=1)
@@ -363,11 +394,11 @@ class BBoxHead(BaseModule):
         refined = []
         for i, meta in enumerate(img_metas):
             inds = torch.nonzero(img_ids == i, as_tuple=True)[0]
-            boxes = self.regress_by_class(rois[inds, 1:], labels[inds],
-                                          bbox_preds[inds], meta)
-            keep = torch.ones(len(inds), dtype=torch.bool,
-                              device=boxes.device)
+            boxes = self.regress_by_class(
+                rois[inds, 1:], labels[inds], bbox_preds[inds], meta
+            )
+            keep = torch.ones(len(inds), dtype=torch.bool, device=boxes.device)
             is_gt = pos_is_gts[i].bool()
-            keep[:len(is_gt)] = ~is_gt
+            keep[: len(is_gt)] = ~is_gt
             refined.append(boxes[keep])
         return refined

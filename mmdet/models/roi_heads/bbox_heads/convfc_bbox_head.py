@@ -1,4 +1,5 @@
 """Box heads with shared and per-branch convs / fully connected layers."""
+
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
@@ -30,22 +31,31 @@ class ConvFCBBoxHead(BBoxHead):
         **kwargs: the arguments of :class:`BBoxHead`.
     """
 
-    def __init__(self,
-                 num_shared_convs=0,
-                 num_shared_fcs=0,
-                 num_cls_convs=0,
-                 num_cls_fcs=0,
-                 num_reg_convs=0,
-                 num_reg_fcs=0,
-                 conv_out_channels=256,
-                 fc_out_channels=1024,
-                 conv_cfg=None,
-                 norm_cfg=None,
-                 init_cfg=None,
-                 **kwargs):
+    def __init__(
+        self,
+        num_shared_convs=0,
+        num_shared_fcs=0,
+        num_cls_convs=0,
+        num_cls_fcs=0,
+        num_reg_convs=0,
+        num_reg_fcs=0,
+        conv_out_channels=256,
+        fc_out_channels=1024,
+        conv_cfg=None,
+        norm_cfg=None,
+        init_cfg=None,
+        **kwargs,
+    ):
         super().__init__(init_cfg=init_cfg, **kwargs)
-        assert (num_shared_convs + num_shared_fcs + num_cls_convs +
-                num_cls_fcs + num_reg_convs + num_reg_fcs > 0)
+        assert (
+            num_shared_convs
+            + num_shared_fcs
+            + num_cls_convs
+            + num_cls_fcs
+            + num_reg_convs
+            + num_reg_fcs
+            > 0
+        )
         if num_cls_convs > 0 or num_reg_convs > 0:
             assert num_shared_fcs == 0, 'branch convs need unshared fcs'
         if not self.with_cls:
@@ -63,13 +73,17 @@ class ConvFCBBoxHead(BBoxHead):
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
 
-        self.shared_convs, self.shared_fcs, shared_dim = \
-            self._add_conv_fc_branch(num_shared_convs, num_shared_fcs,
-                                     self.in_channels, True)
+        self.shared_convs, self.shared_fcs, shared_dim = (
+            self._add_conv_fc_branch(
+                num_shared_convs, num_shared_fcs, self.in_channels, True
+            )
+        )
         self.cls_convs, self.cls_fcs, cls_dim = self._add_conv_fc_branch(
-            num_cls_convs, num_cls_fcs, shared_dim)
+            num_cls_convs, num_cls_fcs, shared_dim
+        )
         self.reg_convs, self.reg_fcs, reg_dim = self._add_conv_fc_branch(
-            num_reg_convs, num_reg_fcs, shared_dim)
+            num_reg_convs, num_reg_fcs, shared_dim
+        )
         if num_shared_fcs == 0 and not self.with_avg_pool:
             # a branch without fcs sees the flattened feature map
             if num_cls_fcs == 0:
@@ -79,11 +93,13 @@ class ConvFCBBoxHead(BBoxHead):
         self.relu = nn.ReLU(inplace=True)
         # the predictors of BBoxHead are rebuilt for the new input widths
         if self.with_cls:
-            self.fc_cls = build_linear_layer(self.cls_predictor_cfg, cls_dim,
-                                             self.num_cls_channels)
+            self.fc_cls = build_linear_layer(
+                self.cls_predictor_cfg, cls_dim, self.num_cls_channels
+            )
         if self.with_reg:
-            self.fc_reg = build_linear_layer(self.reg_predictor_cfg, reg_dim,
-                                             self.num_reg_channels)
+            self.fc_reg = build_linear_layer(
+                self.reg_predictor_cfg, reg_dim, self.num_reg_channels
+            )
         if init_cfg is None:
             self.init_cfg += [
                 dict(
@@ -92,15 +108,14 @@ class ConvFCBBoxHead(BBoxHead):
                     override=[
                         dict(name='shared_fcs'),
                         dict(name='cls_fcs'),
-                        dict(name='reg_fcs')
-                    ])
+                        dict(name='reg_fcs'),
+                    ],
+                )
             ]
 
-    def _add_conv_fc_branch(self,
-                            num_branch_convs,
-                            num_branch_fcs,
-                            in_channels,
-                            is_shared=False):
+    def _add_conv_fc_branch(
+        self, num_branch_convs, num_branch_fcs, in_channels, is_shared=False
+    ):
         """Convs and fcs of one branch and the width of its output."""
         last_dim = in_channels
         convs = nn.ModuleList()
@@ -112,19 +127,25 @@ class ConvFCBBoxHead(BBoxHead):
                     3,
                     padding=1,
                     conv_cfg=self.conv_cfg,
-                    norm_cfg=self.norm_cfg))
+                    norm_cfg=self.norm_cfg,
+                )
+            )
         if num_branch_convs > 0:
             last_dim = self.conv_out_channels
         fcs = nn.ModuleList()
         if num_branch_fcs > 0:
             # the first fc of the head sees the flattened map
-            if (is_shared or self.num_shared_fcs == 0) and \
-                    not self.with_avg_pool:
+            if (
+                is_shared or self.num_shared_fcs == 0
+            ) and not self.with_avg_pool:
                 last_dim *= self.roi_feat_area
             for i in range(num_branch_fcs):
                 fcs.append(
-                    nn.Linear(last_dim if i == 0 else self.fc_out_channels,
-                              self.fc_out_channels))
+                    nn.Linear(
+                        last_dim if i == 0 else self.fc_out_channels,
+                        self.fc_out_channels,
+                    )
+                )
             last_dim = self.fc_out_channels
         return convs, fcs, last_dim
 
@@ -149,10 +170,12 @@ class ConvFCBBoxHead(BBoxHead):
         cls_score = bbox_pred = None
         if self.with_cls:
             cls_score = self.fc_cls(
-                self._run_branch(x, self.cls_convs, self.cls_fcs, True))
+                self._run_branch(x, self.cls_convs, self.cls_fcs, True)
+            )
         if self.with_reg:
             bbox_pred = self.fc_reg(
-                self._run_branch(x, self.reg_convs, self.reg_fcs, True))
+                self._run_branch(x, self.reg_convs, self.reg_fcs, True)
+            )
         return cls_score, bbox_pred
 
 
@@ -170,7 +193,8 @@ class Shared2FCBBoxHead(ConvFCBBoxHead):
             num_reg_convs=0,
             num_reg_fcs=0,
             fc_out_channels=fc_out_channels,
-            **kwargs)
+            **kwargs,
+        )
 
 
 @HEADS.register_module()
@@ -186,4 +210,5 @@ class Shared4Conv1FCBBoxHead(ConvFCBBoxHead):
             num_reg_convs=0,
             num_reg_fcs=0,
             fc_out_channels=fc_out_channels,
-            **kwargs)
+            **kwargs,
+        )

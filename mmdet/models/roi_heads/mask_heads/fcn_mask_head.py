@@ -1,5 +1,6 @@
 """Mask R-CNN's mask head: a small FCN on 14x14 RoI features that predicts
 a 28x28 mask per class, and the pasting of those masks into the image."""
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -39,8 +40,11 @@ def _do_paste_mask(masks, boxes, img_h, img_w, skip_empty=True):
         the whole image).
     """
     if skip_empty:
-        x0_int, y0_int = torch.clamp(
-            boxes.min(dim=0).values.floor()[:2] - 1, min=0).int().tolist()
+        x0_int, y0_int = (
+            torch.clamp(boxes.min(dim=0).values.floor()[:2] - 1, min=0)
+            .int()
+            .tolist()
+        )
         x1_int = int(torch.clamp(boxes[:, 2].max().ceil() + 1, max=img_w))
         y1_int = int(torch.clamp(boxes[:, 3].max().ceil() + 1, max=img_h))
     else:
@@ -53,17 +57,19 @@ def _do_paste_mask(masks, boxes, img_h, img_w, skip_empty=True):
     grid_y = (centres_y - y0) / (y1 - y0) * 2 - 1
     grid_x = (centres_x - x0) / (x1 - x0) * 2 - 1
     # a degenerate (zero-size) box divides by zero: sample its centre
-    grid_y = torch.where(torch.isinf(grid_y), torch.zeros_like(grid_y),
-                         grid_y)
-    grid_x = torch.where(torch.isinf(grid_x), torch.zeros_like(grid_x),
-                         grid_x)
+    grid_y = torch.where(torch.isinf(grid_y), torch.zeros_like(grid_y), grid_y)
+    grid_x = torch.where(torch.isinf(grid_x), torch.zeros_like(grid_x), grid_x)
     num = masks.size(0)
-    grid = torch.stack([
-        grid_x[:, None, :].expand(num, grid_y.size(1), grid_x.size(1)),
-        grid_y[:, :, None].expand(num, grid_y.size(1), grid_x.size(1))
-    ], dim=3)
+    grid = torch.stack(
+        [
+            grid_x[:, None, :].expand(num, grid_y.size(1), grid_x.size(1)),
+            grid_y[:, :, None].expand(num, grid_y.size(1), grid_x.size(1)),
+        ],
+        dim=3,
+    )
     pasted = F.grid_sample(
-        masks.float(), grid, mode='bilinear', align_corners=False)[:, 0]
+        masks.float(), grid, mode='bilinear', align_corners=False
+    )[:, 0]
     if skip_empty:
         return pasted, (slice(y0_int, y1_int), slice(x0_int, x1_int))
     return pasted, ()
@@ -74,7 +80,7 @@ def _scale_tensor(scale_factor, like):
     ``like``'s dtype and device."""
     if isinstance(scale_factor, torch.Tensor):
         return scale_factor.to(like).expand(4)
-    scale = np.broadcast_to(np.asarray(scale_factor, dtype=np.float32), (4, ))
+    scale = np.broadcast_to(np.asarray(scale_factor, dtype=np.float32), (4,))
     return like.new_tensor(scale.copy())
 
 
@@ -101,29 +107,33 @@ class FCNMaskHead(BaseModule):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self,
-                 num_convs=4,
-                 roi_feat_size=14,
-                 in_channels=256,
-                 conv_kernel_size=3,
-                 conv_out_channels=256,
-                 num_classes=80,
-                 class_agnostic=False,
-                 upsample_cfg=dict(type='deconv', scale_factor=2),
-                 conv_cfg=None,
-                 norm_cfg=None,
-                 predictor_cfg=dict(type='Conv'),
-                 loss_mask=dict(
-                     type='CrossEntropyLoss', use_mask=True,
-                     loss_weight=1.0),
-                 init_cfg=None):
+    def __init__(
+        self,
+        num_convs=4,
+        roi_feat_size=14,
+        in_channels=256,
+        conv_kernel_size=3,
+        conv_out_channels=256,
+        num_classes=80,
+        class_agnostic=False,
+        upsample_cfg=dict(type='deconv', scale_factor=2),
+        conv_cfg=None,
+        norm_cfg=None,
+        predictor_cfg=dict(type='Conv'),
+        loss_mask=dict(
+            type='CrossEntropyLoss', use_mask=True, loss_weight=1.0
+        ),
+        init_cfg=None,
+    ):
         assert init_cfg is None, 'FCNMaskHead initializes its own weights'
         super().__init__(init_cfg)
         upsample_cfg = dict(upsample_cfg)
         self.upsample_method = upsample_cfg.get('type')
         if self.upsample_method not in UPSAMPLE_METHODS:
-            raise ValueError(f'unknown upsample type {self.upsample_method!r}'
-                             f'; choose from {UPSAMPLE_METHODS}')
+            raise ValueError(
+                f'unknown upsample type {self.upsample_method!r}'
+                f'; choose from {UPSAMPLE_METHODS}'
+            )
         self.num_convs = num_convs
         self.roi_feat_size = _pair(roi_feat_size)
         self.in_channels = in_channels
@@ -139,22 +149,30 @@ class FCNMaskHead(BaseModule):
         self.fp16_enabled = False
         self.loss_mask = build_loss(loss_mask)
 
-        self.convs = nn.ModuleList([
-            ConvModule(
-                in_channels if i == 0 else conv_out_channels,
-                conv_out_channels,
-                conv_kernel_size,
-                padding=(conv_kernel_size - 1) // 2,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg) for i in range(num_convs)
-        ])
+        self.convs = nn.ModuleList(
+            [
+                ConvModule(
+                    in_channels if i == 0 else conv_out_channels,
+                    conv_out_channels,
+                    conv_kernel_size,
+                    padding=(conv_kernel_size - 1) // 2,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                )
+                for i in range(num_convs)
+            ]
+        )
         upsample_in = conv_out_channels if num_convs > 0 else in_channels
         self.upsample = self._build_upsample(upsample_in)
-        logits_in = conv_out_channels if self.upsample_method == 'deconv' \
+        logits_in = (
+            conv_out_channels
+            if self.upsample_method == 'deconv'
             else upsample_in
+        )
         out_channels = 1 if class_agnostic else num_classes
-        self.conv_logits = build_conv_layer(predictor_cfg, logits_in,
-                                            out_channels, 1)
+        self.conv_logits = build_conv_layer(
+            predictor_cfg, logits_in, out_channels, 1
+        )
         self.relu = nn.ReLU(inplace=True)
         self.debug_imgs = None
 
@@ -168,12 +186,15 @@ class FCNMaskHead(BaseModule):
                 in_channels=in_channels,
                 out_channels=self.conv_out_channels,
                 kernel_size=scale,
-                stride=scale)
+                stride=scale,
+            )
         else:
             cfg.update(
                 mode=self.upsample_method,
                 align_corners=None
-                if self.upsample_method == 'nearest' else False)
+                if self.upsample_method == 'nearest'
+                else False,
+            )
         return build_upsample_layer(cfg)
 
     def init_weights(self):
@@ -181,10 +202,10 @@ class FCNMaskHead(BaseModule):
         the 3x3 convs keep ConvModule's own initialization."""
         super().init_weights()
         for m in (self.upsample, self.conv_logits):
-            if m is not None and hasattr(m, 'weight') and \
-                    hasattr(m, 'bias'):
+            if m is not None and hasattr(m, 'weight') and hasattr(m, 'bias'):
                 nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
+                    m.weight, mode='fan_out', nonlinearity='relu'
+                )
                 nn.init.constant_(m.bias, 0)
 
     @auto_fp16()
@@ -206,10 +227,11 @@ class FCNMaskHead(BaseModule):
         pos_assigned_gt_inds = [
             res.pos_assigned_gt_inds for res in sampling_results
         ]
-        return mask_target(pos_proposals, pos_assigned_gt_inds, gt_masks,
-                           rcnn_train_cfg)
+        return mask_target(
+            pos_proposals, pos_assigned_gt_inds, gt_masks, rcnn_train_cfg
+        )
 
-    @force_fp32(apply_to=('mask_pred', ))
+    @force_fp32(apply_to=('mask_pred',))
     def loss(self, mask_pred, mask_targets, labels):
         """``loss_mask``: per-pixel sigmoid cross entropy of each RoI's
         class channel against its target.
@@ -223,11 +245,18 @@ class FCNMaskHead(BaseModule):
             return dict(loss_mask=mask_pred.sum())
         if self.class_agnostic:
             labels = torch.zeros_like(labels)
-        return dict(loss_mask=self.loss_mask(mask_pred, mask_targets,
-                                             labels))
+        return dict(loss_mask=self.loss_mask(mask_pred, mask_targets, labels))
 
-    def get_seg_masks(self, mask_pred, det_bboxes, det_labels, rcnn_test_cfg,
-                      ori_shape, scale_factor, rescale):
+    def get_seg_masks(
+        self,
+        mask_pred,
+        det_bboxes,
+        det_labels,
+        rcnn_test_cfg,
+        ori_shape,
+        scale_factor,
+        rescale,
+    ):
         """Binary image masks of one image's detections.
 
         Args:
@@ -268,12 +297,17 @@ class FCNMaskHead(BaseModule):
         if num == 0:
             return cls_segms
         if not self.class_agnostic:
-            mask_prob = mask_prob[torch.arange(num, device=device),
-                                  labels][:, None]
+            mask_prob = mask_prob[torch.arange(num, device=device), labels][
+                :, None
+            ]
         threshold = rcnn_test_cfg['mask_thr_binary']
         im_mask = torch.zeros(
-            num, img_h, img_w, device=device,
-            dtype=torch.bool if threshold >= 0 else torch.uint8)
+            num,
+            img_h,
+            img_w,
+            device=device,
+            dtype=torch.bool if threshold >= 0 else torch.uint8,
+        )
         if device.type == 'cpu':
             # one mask at a time, only around its box
             chunks = torch.arange(num, device=device).split(1)
@@ -281,19 +315,29 @@ class FCNMaskHead(BaseModule):
         else:
             # whole-image pastes, as many at once as the memory budget allows
             num_chunks = int(
-                np.ceil(num * int(img_h) * int(img_w) * BYTES_PER_FLOAT /
-                        GPU_MEM_LIMIT))
+                np.ceil(
+                    num
+                    * int(img_h)
+                    * int(img_w)
+                    * BYTES_PER_FLOAT
+                    / GPU_MEM_LIMIT
+                )
+            )
             chunks = torch.arange(num, device=device).chunk(num_chunks)
             skip_empty = False
         for inds in chunks:
             probs, region = _do_paste_mask(
-                mask_prob[inds], bboxes[inds], img_h, img_w,
-                skip_empty=skip_empty)
+                mask_prob[inds],
+                bboxes[inds],
+                img_h,
+                img_w,
+                skip_empty=skip_empty,
+            )
             if threshold >= 0:
                 probs = probs >= threshold
             else:
                 probs = (probs * 255).to(torch.uint8)
-            im_mask[(inds, ) + region] = probs
+            im_mask[(inds,) + region] = probs
         im_mask = im_mask.cpu().numpy()
         for i, label in enumerate(labels.tolist()):
             cls_segms[label].append(im_mask[i])

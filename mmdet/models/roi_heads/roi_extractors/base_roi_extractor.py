@@ -1,4 +1,5 @@
 """Base class of the RoI feature extractors."""
+
 from abc import ABCMeta, abstractmethod
 
 import torch
@@ -20,8 +21,9 @@ class BaseRoIExtractor(BaseModule, metaclass=ABCMeta):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self, roi_layer, out_channels, featmap_strides,
-                 init_cfg=None):
+    def __init__(
+        self, roi_layer, out_channels, featmap_strides, init_cfg=None
+    ):
         super().__init__(init_cfg)
         self.roi_layers = self.build_roi_layers(roi_layer, featmap_strides)
         self.out_channels = out_channels
@@ -38,11 +40,14 @@ class BaseRoIExtractor(BaseModule, metaclass=ABCMeta):
         cfg = dict(layer_cfg)
         layer_type = cfg.pop('type')
         if layer_type not in ROI_LAYERS:
-            raise KeyError(f'unknown RoI layer {layer_type!r}; available: '
-                           f'{sorted(ROI_LAYERS)}')
+            raise KeyError(
+                f'unknown RoI layer {layer_type!r}; available: '
+                f'{sorted(ROI_LAYERS)}'
+            )
         layer_cls = ROI_LAYERS[layer_type]
         return nn.ModuleList(
-            [layer_cls(spatial_scale=1 / s, **cfg) for s in featmap_strides])
+            [layer_cls(spatial_scale=1 / s, **cfg) for s in featmap_strides]
+        )
 
     def roi_rescale(self, rois, scale_factor):
         """Scale the RoIs' width and height around their centres.
@@ -55,8 +60,10 @@ class BaseRoIExtractor(BaseModule, metaclass=ABCMeta):
         cy = (rois[:, 2] + rois[:, 4]) * 0.5
         half_w = (rois[:, 3] - rois[:, 1]) * scale_factor * 0.5
         half_h = (rois[:, 4] - rois[:, 2]) * scale_factor * 0.5
-        return torch.stack([rois[:, 0], cx - half_w, cy - half_h,
-                            cx + half_w, cy + half_h], dim=-1)
+        return torch.stack(
+            [rois[:, 0], cx - half_w, cy - half_h, cx + half_w, cy + half_h],
+            dim=-1,
+        )
 
     @abstractmethod
     def forward(self, feats, rois, roi_scale_factor=None):

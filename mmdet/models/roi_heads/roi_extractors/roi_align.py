@@ -1,4 +1,5 @@
 """``RoIAlign`` layer (mmcv.ops's interface) on ``torchvision.ops``."""
+
 from torch import nn
 from torch.nn.modules.utils import _pair
 from torchvision.ops import roi_align
@@ -20,17 +21,20 @@ class RoIAlign(nn.Module):
             layer always uses torchvision.
     """
 
-    def __init__(self,
-                 output_size,
-                 spatial_scale=1.0,
-                 sampling_ratio=0,
-                 pool_mode='avg',
-                 aligned=True,
-                 use_torchvision=False):
+    def __init__(
+        self,
+        output_size,
+        spatial_scale=1.0,
+        sampling_ratio=0,
+        pool_mode='avg',
+        aligned=True,
+        use_torchvision=False,
+    ):
         super().__init__()
         if pool_mode != 'avg':
-            raise ValueError(f"only pool_mode='avg' is supported, "
-                             f'got {pool_mode!r}')
+            raise ValueError(
+                f"only pool_mode='avg' is supported, got {pool_mode!r}"
+            )
         self.output_size = _pair(output_size)
         self.spatial_scale = float(spatial_scale)
         self.sampling_ratio = int(sampling_ratio)
@@ -41,15 +45,22 @@ class RoIAlign(nn.Module):
     def forward(self, input, rois):
         """Pool (K, C, *output_size) features of ``input`` (B, C, H, W) for
         ``rois`` (K, 5) = ``[batch_idx, x1, y1, x2, y2]`` in input pixels."""
-        return roi_align(input, rois.to(input.dtype), self.output_size,
-                         self.spatial_scale, self.sampling_ratio,
-                         self.aligned)
+        return roi_align(
+            input,
+            rois.to(input.dtype),
+            self.output_size,
+            self.spatial_scale,
+            self.sampling_ratio,
+            self.aligned,
+        )
 
     def __repr__(self):
-        return (f'{type(self).__name__}(output_size={self.output_size}, '
-                f'spatial_scale={self.spatial_scale}, '
-                f'sampling_ratio={self.sampling_ratio}, '
-                f'pool_mode={self.pool_mode}, aligned={self.aligned})')
+        return (
+            f'{type(self).__name__}(output_size={self.output_size}, '
+            f'spatial_scale={self.spatial_scale}, '
+            f'sampling_ratio={self.sampling_ratio}, '
+            f'pool_mode={self.pool_mode}, aligned={self.aligned})'
+        )
 
 
 # the layer types an RoI extractor's ``roi_layer`` config may name

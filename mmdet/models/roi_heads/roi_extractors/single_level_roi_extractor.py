@@ -1,4 +1,5 @@
 """RoI features from the one pyramid level that matches each RoI's size."""
+
 import torch
 from mmcv.runner import force_fp32
 
@@ -20,12 +21,14 @@ class SingleRoIExtractor(BaseRoIExtractor):
         init_cfg (dict, optional): initialization config.
     """
 
-    def __init__(self,
-                 roi_layer,
-                 out_channels,
-                 featmap_strides,
-                 finest_scale=56,
-                 init_cfg=None):
+    def __init__(
+        self,
+        roi_layer,
+        out_channels,
+        featmap_strides,
+        finest_scale=56,
+        init_cfg=None,
+    ):
         super().__init__(roi_layer, out_channels, featmap_strides, init_cfg)
         self.finest_scale = finest_scale
 
@@ -44,11 +47,12 @@ class SingleRoIExtractor(BaseRoIExtractor):
             Tensor: (K,) long level indices.
         """
         scale = torch.sqrt(
-            (rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2]))
+            (rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2])
+        )
         levels = torch.floor(torch.log2(scale / self.finest_scale + 1e-6))
         return levels.clamp(min=0, max=num_levels - 1).long()
 
-    @force_fp32(apply_to=('feats', ), out_fp16=True)
+    @force_fp32(apply_to=('feats',), out_fp16=True)
     def forward(self, feats, rois, roi_scale_factor=None):
         """Pool every RoI from its level.
 
@@ -73,15 +77,17 @@ class SingleRoIExtractor(BaseRoIExtractor):
         target_lvls = self.map_roi_levels(rois, num_levels)
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
-        roi_feats = feats[0].new_zeros(rois.size(0), self.out_channels,
-                                       *out_size)
+        roi_feats = feats[0].new_zeros(
+            rois.size(0), self.out_channels, *out_size
+        )
         for level in range(num_levels):
             inds = torch.nonzero(target_lvls == level, as_tuple=True)[0]
             if inds.numel() > 0:
-                roi_feats[inds] = self.roi_layers[level](feats[level],
-                                                         rois[inds])
+                roi_feats[inds] = self.roi_layers[level](
+                    feats[level], rois[inds]
+                )
             else:
                 # keep the unused level in the graph: distributed training
                 # expects a gradient (of zero) for every level
-                roi_feats = roi_feats + feats[level].sum() * 0.
+                roi_feats = roi_feats + feats[level].sum() * 0.0
         return roi_feats
