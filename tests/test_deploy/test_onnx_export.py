@@ -235,9 +235,15 @@ def test_r50_faster_rcnn_exports_and_matches(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ODCONV_CONFIGS)
 def test_odconv_configs_export_and_match(name, tmp_path):
+    # no max_per_img cut: at the 100th detection random weights give
+    # near-ties whose order float rounding decides (this test is about the
+    # export, not about those ties). Known to fail today (README,
+    # "Deployment", limits): with some 600 detections per image ORT keeps
+    # up to ~20 more than PyTorch
     options = {
         'data.test.pipeline.1.img_scale': (640, 384),
         'model.test_cfg.rcnn.score_thr': 0.3,
+        'model.test_cfg.rcnn.max_per_img': 1000,
     }
     reports, _ = _export_and_compare(
         osp.join(REPO, 'configs', 'odconv', name),
