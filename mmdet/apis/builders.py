@@ -7,6 +7,7 @@ goes through these functions.
 import copy
 from pathlib import Path
 
+import mmcv
 from mmcv import Config
 from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
 from mmcv.runner import wrap_fp16_model
@@ -154,3 +155,39 @@ def eval_kwargs(cfg, metric, eval_options=None):
     }
     kwargs.update(dict(metric=metric, **(eval_options or {})))
     return kwargs
+
+
+def check_test_outputs(out, eval, format_only, show=False, show_dir=None):
+    """Refuse a test run that would throw its results away or contradict
+    itself (the checks of tools/test.py and tools/deployment/test.py)."""
+    if not (out or eval or format_only or show or show_dir):
+        raise ValueError(
+            'Say what to do with the results: --out, --eval, '
+            '--format-only, --show or --show-dir'
+        )
+    if eval and format_only:
+        raise ValueError('--eval and --format-only cannot be both given')
+
+
+def handle_test_outputs(
+    cfg,
+    dataset,
+    outputs,
+    out=None,
+    eval=None,
+    format_only=False,
+    eval_options=None,
+):
+    """Write (``out``), format (``format_only``) and evaluate (``eval``)
+    a test run's outputs as tools/test.py does; returns the metrics (None
+    without ``eval``)."""
+    if out:
+        print(f'\nwriting results to {out}')
+        mmcv.dump(outputs, out)
+    if format_only:
+        dataset.format_results(outputs, **(eval_options or {}))
+    if not eval:
+        return None
+    metrics = dataset.evaluate(outputs, **eval_kwargs(cfg, eval, eval_options))
+    print(metrics)
+    return metrics

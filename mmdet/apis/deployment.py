@@ -15,7 +15,8 @@ from mmdet.apis.builders import (
     build_test_dataset,
     build_test_detector,
     build_test_loader,
-    eval_kwargs,
+    check_test_outputs,
+    handle_test_outputs,
     load_config,
 )
 from mmdet.apis.test import single_gpu_test
@@ -342,13 +343,7 @@ def test_onnx(
         raise ValueError(
             f'backend {backend!r} is not supported; use onnxruntime'
         )
-    if not (out or eval or format_only or show_dir):
-        raise ValueError(
-            'Say what to do with the results: --out, --eval, '
-            '--format-only or --show-dir'
-        )
-    if eval and format_only:
-        raise ValueError('--eval and --format-only cannot be both given')
+    check_test_outputs(out, eval, format_only, show_dir=show_dir)
     cfg = compat_cfg(load_config(config, cfg_options))
     cfg.data.test_dataloader = dict(
         cfg.data.get('test_dataloader', {}), samples_per_gpu=1
@@ -362,17 +357,9 @@ def test_onnx(
     outputs = single_gpu_test(
         build_dp(model, 'cpu'), loader, False, show_dir, show_score_thr
     )
-    if out:
-        print(f'\nwriting results to {out}')
-        mmcv.dump(outputs, out)
-    if format_only:
-        dataset.format_results(outputs, **(eval_options or {}))
-    metrics = None
-    if eval:
-        metrics = dataset.evaluate(
-            outputs, **eval_kwargs(cfg, eval, eval_options)
-        )
-        print(metrics)
+    metrics = handle_test_outputs(
+        cfg, dataset, outputs, out, eval, format_only, eval_options
+    )
     return outputs, metrics
 
 

@@ -20,7 +20,8 @@ from mmdet.apis.builders import (
     build_test_dataset,
     build_test_detector,
     build_test_loader,
-    eval_kwargs,
+    check_test_outputs,
+    handle_test_outputs,
     load_config,
 )
 from mmdet.apis.config_checks import (
@@ -243,13 +244,7 @@ def test_from_config(
     Returns ``(outputs, metrics)`` on rank 0 (``metrics`` is None without
     ``eval``) and ``(None, None)`` on the other ranks.
     """
-    if not (out or eval or format_only or show or show_dir):
-        raise ValueError(
-            'Say what to do with the results: --out, --eval, '
-            '--format-only, --show or --show-dir'
-        )
-    if eval and format_only:
-        raise ValueError('--eval and --format-only cannot be both given')
+    check_test_outputs(out, eval, format_only, show, show_dir)
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
 
@@ -301,17 +296,9 @@ def test_from_config(
 
     if rank != 0:
         return None, None
-    if out:
-        print(f'\nwriting results to {out}')
-        mmcv.dump(outputs, out)
-    if format_only:
-        dataset.format_results(outputs, **(eval_options or {}))
-    metrics = None
-    if eval:
-        metrics = dataset.evaluate(
-            outputs, **eval_kwargs(cfg, eval, eval_options)
-        )
-        print(metrics)
-        if json_file is not None:
-            mmcv.dump(dict(config=config, metric=metrics), json_file)
+    metrics = handle_test_outputs(
+        cfg, dataset, outputs, out, eval, format_only, eval_options
+    )
+    if metrics is not None and json_file is not None:
+        mmcv.dump(dict(config=config, metric=metrics), json_file)
     return outputs, metrics
