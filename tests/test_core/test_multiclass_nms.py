@@ -267,3 +267,27 @@ def test_merge_aug_masks():
         [[dict(flip=False)], [dict(flip=True, flip_direction='vertical')]],
     )
     torch.testing.assert_close(merged, tensor)
+
+
+@pytest.mark.parametrize('split_thr', [10000, 1])
+def test_batched_nms_has_mmcvs_shifted_coordinates(split_thr):
+    """mmcv shifts each group's boxes by ``group * (max coordinate + 1)``
+    and computes the IoUs on the shifted float32 numbers, below and above
+    ``split_thr`` alike; with ~1000 boxes torchvision would suppress per
+    group on the exact coordinates instead."""
+    # two unit boxes of group 1 with IoU 0.7 / 1.3 = 0.538; shifted by
+    # 1e6 + 1 their x is rounded to 1/16 px: IoU 0.6875 / 1.3125 = 0.524
+    pair = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.3, 0.0, 1.3, 1.0]])
+    # 1200 far-apart boxes of group 0, one reaching x = 1e6
+    xs = torch.arange(1200.0) * 10
+    others = torch.stack([xs, xs, xs + 1, xs + 1], dim=1)
+    others[-1, 2] = 1e6
+    boxes = torch.cat([pair, others])
+    scores = torch.cat([torch.tensor([0.9, 0.8]), torch.rand(1200) * 0.5])
+    idxs = torch.cat([torch.ones(2), torch.zeros(1200)]).long()
+    cfg = dict(type='nms', iou_threshold=0.53, split_thr=split_thr)
+    dets, keep = batched_nms(boxes, scores, idxs, cfg)
+    assert {0, 1} <= set(keep.tolist())  # exact IoU 0.538 would drop 1
+    assert len(keep) == 1202
+    assert torch.equal(dets[:, 4], scores[keep])
+    assert (dets[1:, 4] <= dets[:-1, 4]).all()

@@ -7,7 +7,6 @@ its CUDA/C++ ops), so the same interfaces are provided here on top of
 
 import numpy as np
 import torch
-from torchvision.ops import batched_nms as tv_batched_nms
 from torchvision.ops import nms as tv_nms
 
 NMS_TYPES = ('nms',)
@@ -77,7 +76,7 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
             f'nms type {nms_type!r} is not supported (only '
             f'{NMS_TYPES}: mmcv.ops is not available)'
         )
-    cfg.pop('split_thr', None)  # a memory/speed knob of mmcv, not needed
+    cfg.pop('split_thr', None)  # read by batched_nms
     if 'iou_thr' in cfg:  # the name before mmcv 1.0
         cfg.setdefault('iou_threshold', cfg.pop('iou_thr'))
     if 'iou_threshold' not in cfg:
@@ -92,11 +91,36 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
     return class_agnostic, cfg
 
 
+def group_offsets(boxes, idxs):
+    """(N,) shift of each box that keeps groups apart: ``idxs`` times one
+    more than the largest coordinate, so that boxes of different groups
+    never overlap and one NMS over all boxes is NMS within each group.
+
+    This is mmcv's ``batched_nms`` (and the exported graph's): the IoUs are
+    computed on the shifted float32 coordinates, whose rounding decides
+    overlaps within ~1e-4 of the threshold, so the same shift is part of
+    the result."""
+    return idxs.to(boxes) * (boxes.max() + 1)
+
+
+def _nms_group_by_group(boxes, scores, idxs, iou_threshold):
+    """Indices kept by NMS within each group, in descending score order
+    (mmcv's path above ``split_thr`` boxes: less memory)."""
+    kept = [
+        group[tv_nms(boxes[group], scores[group], iou_threshold)]
+        for group in (
+            torch.nonzero(idxs == i, as_tuple=True)[0] for i in idxs.unique()
+        )
+    ]
+    keep = torch.cat(kept)
+    return keep[scores[keep].argsort(descending=True, stable=True)]
+
+
 def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
     """NMS within each group (class, level, image...) independently.
 
     The interface of ``mmcv.ops.batched_nms``, computed with
-    ``torchvision.ops.batched_nms``.
+    ``torchvision.ops.nms``.
 
     Args:
         boxes (Tensor): (N, 4) boxes.
@@ -105,8 +129,9 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
             never suppress each other.
         nms_cfg (dict | None): ``type='nms'``, ``iou_threshold``, and
             optionally ``class_agnostic``, ``offset``, ``score_threshold``,
-            ``max_num`` (``split_thr`` is accepted and ignored). None: no
-            NMS, only sorting.
+            ``max_num``, ``split_thr`` (default 10000: with fewer boxes one
+            NMS over boxes shifted by :func:`group_offsets`, else one per
+            group, as mmcv). None: no NMS, only sorting.
         class_agnostic (bool): ignore the groups (overridden by
             ``nms_cfg['class_agnostic']``).
 
@@ -119,16 +144,19 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
         return torch.cat([boxes[inds], scores[:, None]], -1), inds
 
     class_agnostic, cfg = _parse_nms_cfg(nms_cfg, class_agnostic)
+    split_thr = dict(nms_cfg).get('split_thr', 10000)
+    boxes_for_nms = boxes
+    if not class_agnostic and boxes.numel() > 0:
+        boxes_for_nms = boxes + group_offsets(boxes, idxs)[:, None]
     keep = torch.arange(boxes.size(0), device=boxes.device)
     score_threshold = cfg.get('score_threshold', 0)
     if score_threshold > 0:
-        valid = scores > score_threshold
-        keep = keep[valid]
-    boxes_for_nms = _offset_boxes(boxes[keep], cfg.get('offset', 0))
-    if class_agnostic:
+        keep = keep[scores[keep] > score_threshold]
+    boxes_for_nms = _offset_boxes(boxes_for_nms[keep], cfg.get('offset', 0))
+    if class_agnostic or keep.numel() < split_thr:
         order = tv_nms(boxes_for_nms, scores[keep], cfg['iou_threshold'])
     else:
-        order = tv_batched_nms(
+        order = _nms_group_by_group(
             boxes_for_nms, scores[keep], idxs[keep], cfg['iou_threshold']
         )
     keep = keep[order]
