@@ -5,8 +5,8 @@ one image with operations that ONNX expresses.
 The module reads the detector's own layers and ``test_cfg``; it changes
 nothing in the detector. Differences to the eager path are only in form:
 ranking uses ``topk`` also where the eager code keeps every box, NMS is
-ONNX's ``NonMaxSuppression`` (per level for the RPN, per class for the
-R-CNN), and the RoIs of each FPN level are pooled and put back in order
+ONNX's ``NonMaxSuppression`` over boxes shifted by level (RPN) or class
+(R-CNN) as ``batched_nms`` shifts them, and the RoIs of each FPN level are pooled and put back in order
 with a permutation instead of an indexed write.
 """
 
@@ -15,9 +15,19 @@ from torch import nn
 
 from .ops import onnx_nms, size_of, topk_at_most
 
-# scores of boxes outside a group (level) are set below this threshold
-_OUTSIDE_GROUP = -1.0
-_GROUP_THRESHOLD = -0.5
+# NonMaxSuppression's score threshold that every score passes (scores
+# are probabilities; the R-CNN's score_thr is applied before)
+_ANY_SCORE = -1.0
+
+
+def _shifted(boxes, groups):
+    """(N, 4) ``boxes`` shifted by ``groups * (max coordinate + 1)`` (what
+    ``batched_nms`` does, so that one NMS suppresses within groups only and
+    the IoUs are rounded as in PyTorch). The max includes 0, so that an
+    empty set gives an empty graph result instead of an error; boxes are
+    clipped to the image, so 0 changes nothing."""
+    top = torch.cat([boxes.flatten(), boxes.new_zeros(1)]).max()
+    return boxes + groups.to(boxes)[:, None] * (top + 1)
 
 
 def _nms_iou(nms_cfg, where):
@@ -171,18 +181,9 @@ class ExportableTwoStageDetector(nn.Module):
             )
             keep = torch.nonzero(keep, as_tuple=True)[0]
             scores, boxes, levels = scores[keep], boxes[keep], levels[keep]
-        num_groups = 1 if across else len(cls_scores)
-        groups = torch.arange(num_groups, device=levels.device)
-        in_group = (
-            levels[None] == groups[:, None]
-            if not across
-            else torch.ones_like(scores, dtype=torch.bool)[None]
-        )
-        group_scores = torch.where(
-            in_group, scores[None], torch.full_like(scores, _OUTSIDE_GROUP)
-        )
+        boxes_for_nms = boxes if across else _shifted(boxes, levels)
         selected = onnx_nms(
-            boxes[None], group_scores[None], iou, _GROUP_THRESHOLD
+            boxes_for_nms[None], scores[None, None], iou, _ANY_SCORE
         )
         kept = selected[:, 2]
         _, order = topk_at_most(scores[kept], max_per_img)
@@ -211,18 +212,19 @@ class ExportableTwoStageDetector(nn.Module):
         boxes = boxes.view(-1, bbox_pred.size(1) // 4, 4) / scale_factor
         boxes = boxes.expand(-1, num_classes, -1)  # (K, C, 4)
         scores = scores[:, :num_classes]
+        # the candidates above score_thr, then mmcv's batched NMS over them
+        kept, labels = torch.nonzero(scores > self.score_thr, as_tuple=True)
+        boxes, scores = boxes[kept, labels], scores[kept, labels]
         selected = onnx_nms(
-            boxes.transpose(0, 1),
-            scores.t()[:, None],
+            _shifted(boxes, labels)[None],
+            scores[None, None],
             self.rcnn_iou,
-            self.score_thr,
-        )
-        labels, kept = selected[:, 0], selected[:, 2]
-        det_scores, order = topk_at_most(
-            scores[kept, labels], self.max_per_img
-        )
-        labels, kept = labels[order], kept[order]
-        dets = torch.cat([boxes[kept, labels], det_scores[:, None]], dim=1)
+            _ANY_SCORE,
+        )[:, 2]
+        det_scores, order = topk_at_most(scores[selected], self.max_per_img)
+        kept = selected[order]
+        labels = labels[kept]
+        dets = torch.cat([boxes[kept], det_scores[:, None]], dim=1)
         return dets, labels
 
     # ------------------------------------------------------------- masks
