@@ -26,6 +26,7 @@ from mmdet.apis.deployment import compare_results, load_test_image
 from mmdet.core.export import ExportableTwoStageDetector
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
+from mmdet.models.backbones.odconv import ODConvAttention
 from mmdet.testing.tiny_coco import TINY_COCO_CLASSES, make_tiny_coco
 from mmdet.utils import compat_cfg
 
@@ -59,12 +60,51 @@ HEAD_STDS = {
 }
 
 
+# each residual branch's last BatchNorm is scaled by this after calibration:
+# with unit-variance branches a random ResNet-50 multiplies float32 rounding
+# by ~1000 (PyTorch in float32 and in float64 differ by 1e-4 at the FPN,
+# more than the score tolerance); trained networks keep these branches small
+RESIDUAL_GAIN = 0.3
+
+
+def _residual_norms(model):
+    """The last BatchNorm of every residual branch (ResNet blocks, the
+    MobileNetV2 blocks with a shortcut)."""
+    norms = []
+    for m in model.modules():
+        if hasattr(m, 'last_norm'):
+            norms.append(m.last_norm())
+        elif getattr(m, 'use_res_connect', False):
+            norms.append(m.conv[-1])
+    return norms
+
+
+def _standardize_attentions(model, img):
+    """Set the statistics of each ODConv attention's BatchNorm from ``img``
+    so that its hidden units come out standardized across channels (one
+    image's statistics per channel would zero them; those of a batch of
+    images of one scene nearly so): attentions that depend on the input,
+    none saturated, as in a trained model. Layer by layer in one pass."""
+    attentions = [m for m in model.modules() if isinstance(m, ODConvAttention)]
+
+    def standardize(bn, args):
+        hidden = args[0]
+        bn.running_mean.fill_(float(hidden.mean()))
+        bn.running_var.fill_(float(hidden.var()))
+
+    handles = [a.bn.register_forward_pre_hook(standardize) for a in attentions]
+    model.extract_feat(img)
+    for handle in handles:
+        handle.remove()
+
+
 def randomize(model, seed=0, calib_imgs=None):
     """Draw every weight (He-normal), bias and BatchNorm statistic at
     random; with ``calib_imgs`` ((2, 3, H, W)) the BatchNorm statistics are
-    then measured on them, so that deep backbones (ResNet-50's residual
-    sums) keep their activations at a sane scale, and the output layers are
-    scaled to the spread of ``HEAD_STDS``."""
+    then measured on them, so that deep backbones keep their activations at
+    a sane scale, the residual branches are damped (``RESIDUAL_GAIN``), the
+    ODConv attentions standardized, and the output layers scaled to the
+    spread of ``HEAD_STDS``."""
     gen = torch.Generator().manual_seed(seed)
 
     def rand(shape):
@@ -92,8 +132,7 @@ def randomize(model, seed=0, calib_imgs=None):
                 m.running_mean.copy_((rand(m.running_mean.shape) - 0.5) * 0.2)
                 m.running_var.copy_(rand(m.running_var.shape) + 0.5)
         if calib_imgs is not None:
-            # not ODConv's attention branch: two samples would give it
-            # near-zero variances, an ill-conditioned model
+            # not ODConv's attention branch (_standardize_attentions)
             norms = [
                 m
                 for name, m in model.named_modules()
@@ -108,6 +147,10 @@ def randomize(model, seed=0, calib_imgs=None):
             for m in norms:
                 m.momentum = 0.1
             model.eval()
+            for m in _residual_norms(model):
+                m.weight.mul_(RESIDUAL_GAIN)
+                m.bias.mul_(RESIDUAL_GAIN)
+            _standardize_attentions(model, calib_imgs[:1])
             _scale_output_layers(model, calib_imgs[:1])
     return model.eval()
 
