@@ -6,8 +6,9 @@ The module reads the detector's own layers and ``test_cfg``; it changes
 nothing in the detector. Differences to the eager path are only in form:
 ranking uses ``topk`` also where the eager code keeps every box, NMS is
 ONNX's ``NonMaxSuppression`` over boxes shifted by level (RPN) or class
-(R-CNN) as ``batched_nms`` shifts them, and the RoIs of each FPN level are pooled and put back in order
-with a permutation instead of an indexed write.
+(R-CNN) as ``batched_nms`` shifts them, and the RoIs of each FPN level
+are pooled and put back in order with a permutation instead of an indexed
+write.
 """
 
 import torch
