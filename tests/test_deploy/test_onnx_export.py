@@ -297,6 +297,35 @@ def test_odconv_configs_export_and_match(name, tmp_path):
     _assert_same(reports)
 
 
+def test_no_proposals_give_no_detections(tmp_path):
+    """An image where the RPN keeps no box (all narrower than
+    min_bbox_size) gives empty outputs in ONNX Runtime, as in PyTorch,
+    instead of a Reshape error on the empty RoI set."""
+    options = {
+        'model.test_cfg.rpn.min_bbox_size': 40,
+        'model.test_cfg.rcnn.score_thr': 0.3,
+    }
+    cfg = compat_cfg(load_config(QUICKSTART, options))
+    model, _ = build_test_detector(cfg)
+    img, meta = load_test_image(cfg, _images((128, 96), (8, 8))[0])
+    randomize(model, calib_imgs=_calibration_batch(img))
+    onnx_file = str(tmp_path / 'model.onnx')
+    export_onnx(model, img, meta, onnx_file, dynamic_export=True)
+    session = ORTSession(onnx_file, num_threads=1)
+    # traced where proposals exist; a 32 x 32 image has none wider than 40
+    small, small_meta = load_test_image(cfg, img_array(32), shape=(32, 32))
+    report = compare_results(model, session, small, small_meta)
+    assert report['ok'] and report['num'] == (0, 0), report
+    outputs = session(*export_inputs(small, small_meta))
+    assert outputs['dets'].shape == (0, 5)
+    assert outputs['masks'].shape[0] == 0
+    assert compare_results(model, session, img, meta)['num'][0] > 0
+
+
+def img_array(size):
+    return _images((size, size), (8, 8))[0]
+
+
 def test_exportable_module_equals_simple_test():
     """The eager export path is the detector's own inference."""
     cfg = compat_cfg(load_config(QUICKSTART))

@@ -165,7 +165,9 @@ def clip_bboxes(bboxes, max_shape):
         Tensor: the clipped boxes, shaped like ``bboxes``.
     """
     shape = bboxes.shape
-    boxes = bboxes.reshape(*shape[:-1], -1, 4)
+    # k a constant in an exported graph (ONNX Runtime turns a computed k
+    # into -1, which N = 0 boxes cannot resolve)
+    boxes = bboxes.reshape(*shape[:-1], int(shape[-1]) // 4, 4)
     bounds = _clip_bounds(max_shape, boxes)
     return torch.min(boxes.clamp(min=0), bounds).reshape(shape)
 

@@ -210,7 +210,12 @@ class ExportableTwoStageDetector(nn.Module):
             rois[:, 1:], bbox_pred, max_shape=img_shape
         )
         num_classes = scores.size(1) - 1
-        boxes = boxes.view(-1, bbox_pred.size(1) // 4, 4) / scale_factor
+        # the class count as a constant: ONNX Runtime rewrites a computed
+        # one to -1, which a 0-RoI input cannot resolve
+        boxes = (
+            boxes.view(size_of(boxes, 0), int(bbox_pred.size(1)) // 4, 4)
+            / scale_factor
+        )
         boxes = boxes.expand(-1, num_classes, -1)  # (K, C, 4)
         scores = scores[:, :num_classes]
         # the candidates above score_thr, then mmcv's batched NMS over them

@@ -175,8 +175,10 @@ def delta2bbox(
             f'deltas must have 4 * k columns, got {tuple(deltas.shape)}'
         )
     out_shape = deltas.shape
-    # (..., N, k, 4) deltas against (..., N, 1, 4) boxes
-    deltas = deltas.reshape(*out_shape[:-1], -1, 4)
+    # (..., N, k, 4) deltas against (..., N, 1, 4) boxes; k a constant in
+    # an exported graph (ONNX Runtime turns a computed k into -1, which
+    # N = 0 boxes cannot resolve)
+    deltas = deltas.reshape(*out_shape[:-1], int(out_shape[-1]) // 4, 4)
     rois = rois[..., None, :].to(deltas.dtype)
     denorm = deltas * deltas.new_tensor(stds) + deltas.new_tensor(means)
     dxy, dwh = denorm[..., :2], denorm[..., 2:]
