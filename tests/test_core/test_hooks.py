@@ -151,3 +151,70 @@ def test_set_temperature_sets_and_counts_each_odconv_layer_once():
     assert all(m.temperature == 7.5 for m in layers)
     # the attention is not a layer of its own: ODConv2d sets it
     assert not hasattr(layers[0].attention, 'update_temperature')
+
+
+class _ScoredSet(torch.utils.data.Dataset):
+    """A validation set whose ``evaluate`` returns the next of ``scores``."""
+
+    def __init__(self, scores):
+        self.scores = list(scores)
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return torch.zeros(1)
+
+    def evaluate(self, results, logger=None, **kwargs):
+        return dict(bbox_mAP=self.scores.pop(0))
+
+
+def _best_hook(scores):
+    from mmdet.core import EvalHook
+
+    loader = torch.utils.data.DataLoader(_ScoredSet(scores), batch_size=1)
+    return EvalHook(
+        loader,
+        save_best='bbox_mAP',
+        test_fn=lambda model, data_loader, show=False: [None],
+    )
+
+
+def test_save_best_keeps_mmcvs_files_and_messages(tmp_path, caplog):
+    hook = _best_hook([0.1, 0.3, 0.2])
+    with caplog.at_level(logging.INFO, logger='toy'):
+        runner = run_toy(
+            ToyODModel(), hook, epochs=3, iters=1, tmp_path=tmp_path
+        )
+    best = tmp_path / 'best_bbox_mAP_epoch_2.pth'
+    assert sorted(p.name for p in tmp_path.glob('best_*')) == [best.name]
+    assert runner.meta['hook_msgs']['best_score'] == 0.3
+    assert runner.meta['hook_msgs']['best_ckpt'] == str(best)
+    assert 'Best bbox_mAP is 0.3000 at 2 epoch.' in caplog.text
+    assert 'previous best checkpoint' in caplog.text
+    assert torch.load(str(best), weights_only=False)['meta']['epoch'] == 2
+
+
+def test_save_best_keeps_the_old_best_when_saving_the_new_one_dies(
+    tmp_path, monkeypatch
+):
+    """mmcv removes the previous best before writing the new one; a crash
+    in between left no best checkpoint at all."""
+    hook = _best_hook([0.1, 0.3])
+    saves = []
+    real_save = EpochBasedRunner.save_checkpoint
+
+    def save_then_die(self, *args, **kwargs):
+        saves.append(kwargs.get('filename_tmpl'))
+        if len(saves) == 2:
+            raise KeyboardInterrupt('killed while saving')
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(EpochBasedRunner, 'save_checkpoint', save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_toy(ToyODModel(), hook, epochs=2, iters=1, tmp_path=tmp_path)
+    assert saves == ['best_bbox_mAP_epoch_1.pth', 'best_bbox_mAP_epoch_2.pth']
+    assert [p.name for p in tmp_path.glob('best_*')] == [
+        'best_bbox_mAP_epoch_1.pth'
+    ]
+    assert not list(tmp_path.glob('*.pth.tmp*'))

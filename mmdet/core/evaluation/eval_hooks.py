@@ -13,16 +13,19 @@ score sits in ``meta['hook_msgs']``) load under
 """
 
 import bisect
+import os
 import os.path as osp
 import sys
 import warnings
 
 import torch.distributed as dist
+from mmcv.fileio.file_client import HardDiskBackend
 from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.utils.arg_errors import InvalidArgumentError
+from ..hook.checkpoint import save_checkpoint_atomically
 from ..hook.rng_state import preserved_rng_state
 
 
@@ -139,7 +142,42 @@ class _DetEvaluateMixin:
         return eval_res[self.key_indicator]
 
 
-class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
+class _AtomicBestMixin:
+    """``save_best`` as mmcv keeps it (file ``best_<key>_<epoch|iter>_N.pth``,
+    ``hook_msgs['best_score']`` / ``['best_ckpt']``, the same log lines), but
+    the new best is written atomically before the previous one is removed:
+    a run that dies while saving still has a best checkpoint (mmcv removes
+    the old one first). Remote ``out_dir`` s are left to mmcv."""
+
+    def _save_ckpt(self, runner, key_score):
+        if not isinstance(self.file_client.client, HardDiskBackend):
+            return super()._save_ckpt(runner, key_score)
+        unit = 'epoch' if self.by_epoch else 'iter'
+        count = (runner.epoch if self.by_epoch else runner.iter) + 1
+        hook_msgs = runner.meta['hook_msgs']
+        best = hook_msgs.get('best_score', self.init_value_map[self.rule])
+        if not self.compare_func(key_score, best):
+            return
+        name = f'best_{self.key_indicator}_{unit}_{count}.pth'
+        previous, path = self.best_ckpt_path, osp.join(self.out_dir, name)
+        save_checkpoint_atomically(
+            runner, self.out_dir, create_symlink=False, filename_tmpl=name
+        )
+        self.best_ckpt_path = path
+        hook_msgs['best_score'] = key_score
+        hook_msgs['best_ckpt'] = path
+        if previous and previous != path and osp.isfile(previous):
+            os.remove(previous)
+            runner.logger.info(
+                f'The previous best checkpoint {previous} was removed'
+            )
+        runner.logger.info(f'Now best checkpoint is saved as {name}.')
+        runner.logger.info(
+            f'Best {self.key_indicator} is {key_score:0.4f} at {count} {unit}.'
+        )
+
+
+class EvalHook(_DetEvaluateMixin, _AtomicBestMixin, MMCVEvalHook):
     """Single-process evaluation hook.
 
     Args: as mmcv's ``EvalHook`` (``dataloader``, ``start``, ``interval``,
@@ -166,7 +204,7 @@ class EvalHook(_DetEvaluateMixin, MMCVEvalHook):
             self._save_ckpt(runner, key_score)
 
 
-class DistEvalHook(_DetEvaluateMixin, MMCVDistEvalHook):
+class DistEvalHook(_DetEvaluateMixin, _AtomicBestMixin, MMCVDistEvalHook):
     """Distributed evaluation hook: every rank tests its share, rank 0
     gathers (through ``tmpdir`` or, with ``gpu_collect``, collectives) and
     evaluates. ``test_fn`` defaults to ``mmdet.apis.multi_gpu_test``."""
