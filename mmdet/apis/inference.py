@@ -18,6 +18,7 @@ import torch
 from mmcv.parallel import collate, scatter
 
 from mmdet.apis.builders import build_test_detector, load_config
+from mmdet.apis.config_checks import check_finite_weights
 from mmdet.datasets import CocoDataset, replace_ImageToTensor
 from mmdet.datasets.pipelines import Compose
 
@@ -50,6 +51,8 @@ def init_detector(config, checkpoint=None, device='cuda:0', cfg_options=None):
     config = load_config(config, cfg_options)
     device = _check_device(device)
     model, _ = build_test_detector(config, checkpoint)
+    if checkpoint is not None:
+        check_finite_weights(model.state_dict(), repr(checkpoint))
     if model.CLASSES is None:
         if checkpoint is not None:
             warnings.warn(

@@ -252,6 +252,20 @@ def test_nan_checkpoint_is_refused_at_test_time(
         )
 
 
+def test_nan_checkpoint_is_refused_by_init_detector(
+    tmp_path, data, random_checkpoint
+):
+    ckpt = torch.load(random_checkpoint, weights_only=True)
+    key = 'rpn_head.rpn_cls.bias'
+    ckpt['state_dict'][key][0] = float('inf')
+    path = tmp_path / 'diverged.pth'
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match=rf'diverged\.pth.*NaN or Inf.*{key}'):
+        apis.init_detector(CONFIG, str(path), device='cpu')
+    # the finite original loads
+    apis.init_detector(CONFIG, random_checkpoint, device='cpu')
+
+
 def test_top_level_key_typo_warns(tmp_path):
     cfg = tmp_path / 'typo.py'
     cfg.write_text(
