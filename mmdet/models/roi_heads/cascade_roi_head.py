@@ -20,7 +20,7 @@ from mmdet.core import (
 from ..builder import HEADS, build_head, build_roi_extractor
 from ..dense_heads.cfg_check import check_cfg_keys
 from .base_roi_head import TRAIN_CFG_KEYS, BaseRoIHead
-from .test_mixins import _aug_geometry
+from .test_mixins import _aug_geometry, mask_inputs, paste_masks
 
 
 def _per_stage(cfg, num_stages, name):
@@ -435,19 +435,9 @@ class CascadeRoIHead(BaseRoIHead):
         num_classes = self.mask_head[-1].num_classes
         if all(b.size(0) == 0 for b in det_bboxes):
             return [[[] for _ in range(num_classes)] for _ in det_bboxes]
-        scale_factors = [
-            det_bboxes[0].new_tensor(
-                np.broadcast_to(
-                    np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
-                ).copy()
-            )
-            for meta in img_metas
-        ]
-        # the mask RoIs are in network-input pixels
-        input_bboxes = [
-            b[:, :4] * s if rescale else b[:, :4]
-            for b, s in zip(det_bboxes, scale_factors)
-        ]
+        scale_factors, input_bboxes = mask_inputs(
+            det_bboxes, img_metas, rescale
+        )
         mask_rois = bbox2roi(input_bboxes)
         counts = [len(b) for b in det_bboxes]
         stage_probs = [
@@ -455,23 +445,16 @@ class CascadeRoIHead(BaseRoIHead):
             for stage in range(self.num_stages)
         ]
         mean_probs = (sum(stage_probs) / self.num_stages).split(counts)
-        segm_results = []
-        for i, meta in enumerate(img_metas):
-            if counts[i] == 0:
-                segm_results.append([[] for _ in range(num_classes)])
-                continue
-            segm_results.append(
-                self.mask_head[-1].get_seg_masks(
-                    mean_probs[i].cpu().numpy(),
-                    input_bboxes[i],
-                    det_labels[i],
-                    self.test_cfg,
-                    meta['ori_shape'],
-                    scale_factors[i],
-                    rescale,
-                )
-            )
-        return segm_results
+        return paste_masks(
+            self.mask_head[-1],
+            [probs.cpu().numpy() for probs in mean_probs],
+            input_bboxes,
+            det_labels,
+            img_metas,
+            scale_factors,
+            self.test_cfg,
+            rescale,
+        )
 
     def aug_test(self, x, proposal_list, img_metas, rescale=False):
         """Detections of one image merged over test-time augmentations:

@@ -22,6 +22,67 @@ def _aug_geometry(img_meta):
     )
 
 
+def mask_inputs(det_bboxes, img_metas, rescale):
+    """Per image (4,) scale factors and the detections' boxes in
+    network-input pixels, where the mask RoIs are pooled.
+
+    Args:
+        det_bboxes (list[Tensor]): per image (n, 5) detections, in
+            original-image pixels if ``rescale`` else input pixels.
+        img_metas (list[dict]): per image meta (``scale_factor``).
+        rescale (bool): whether ``det_bboxes`` are in original pixels.
+
+    Returns:
+        tuple[list[Tensor], list[Tensor]]: (4,) scale factors and (n, 4)
+        input-pixel boxes.
+    """
+    scale_factors = [
+        det_bboxes[0].new_tensor(
+            np.broadcast_to(
+                np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
+            ).copy()
+        )
+        for meta in img_metas
+    ]
+    input_bboxes = [
+        b[:, :4] * s if rescale else b[:, :4]
+        for b, s in zip(det_bboxes, scale_factors)
+    ]
+    return scale_factors, input_bboxes
+
+
+def paste_masks(
+    mask_head,
+    mask_preds,
+    input_bboxes,
+    det_labels,
+    img_metas,
+    scale_factors,
+    test_cfg,
+    rescale,
+):
+    """Per image, per class binary masks from each image's mask predictions
+    (``mask_head.get_seg_masks``); images without detections get empty
+    lists."""
+    num_classes = mask_head.num_classes
+    return [
+        mask_head.get_seg_masks(
+            preds,
+            boxes,
+            labels,
+            test_cfg,
+            meta['ori_shape'],
+            scale,
+            rescale,
+        )
+        if len(boxes)
+        else [[] for _ in range(num_classes)]
+        for preds, boxes, labels, meta, scale in zip(
+            mask_preds, input_bboxes, det_labels, img_metas, scale_factors
+        )
+    ]
+
+
 class BBoxTestMixin:
     """``simple_test_bboxes`` for heads with ``_bbox_forward`` and
     ``bbox_head``."""
@@ -167,40 +228,22 @@ class MaskTestMixin:
         num_classes = self.mask_head.num_classes
         if all(b.size(0) == 0 for b in det_bboxes):
             return [[[] for _ in range(num_classes)] for _ in det_bboxes]
-        # the mask RoIs are in network-input pixels
-        scale_factors = [
-            det_bboxes[0].new_tensor(
-                np.broadcast_to(
-                    np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
-                ).copy()
-            )
-            for meta in img_metas
-        ]
-        input_bboxes = [
-            b[:, :4] * s if rescale else b[:, :4]
-            for b, s in zip(det_bboxes, scale_factors)
-        ]
-        mask_rois = bbox2roi(input_bboxes)
-        mask_preds = self._mask_forward(x, mask_rois)['mask_pred'].split(
-            [len(b) for b in det_bboxes]
+        scale_factors, input_bboxes = mask_inputs(
+            det_bboxes, img_metas, rescale
         )
-        segm_results = []
-        for i, meta in enumerate(img_metas):
-            if det_bboxes[i].size(0) == 0:
-                segm_results.append([[] for _ in range(num_classes)])
-                continue
-            segm_results.append(
-                self.mask_head.get_seg_masks(
-                    mask_preds[i],
-                    input_bboxes[i],
-                    det_labels[i],
-                    self.test_cfg,
-                    meta['ori_shape'],
-                    scale_factors[i],
-                    rescale,
-                )
-            )
-        return segm_results
+        mask_preds = self._mask_forward(x, bbox2roi(input_bboxes))[
+            'mask_pred'
+        ].split([len(b) for b in det_bboxes])
+        return paste_masks(
+            self.mask_head,
+            mask_preds,
+            input_bboxes,
+            det_labels,
+            img_metas,
+            scale_factors,
+            self.test_cfg,
+            rescale,
+        )
 
     def aug_test_mask(self, feats, img_metas, det_bboxes, det_labels):
         """Per class masks of one image's detections (original pixels),
