@@ -76,8 +76,9 @@ def _tensors_finite(path):
 
 
 def test_diverging_run_stops_and_saves_nothing_non_finite(tmp_path, data):
-    """lr x 1e8 after epoch 1 makes epoch 2 diverge; two non-finite steps
-    may be skipped, the third stops the run."""
+    """lr x 1e8 after epoch 1 makes epoch 2 diverge (its last two steps
+    are non-finite); one non-finite step may be skipped, the second stops
+    the run."""
     work_dir = tmp_path / 'work'
     proc = run(
         [
@@ -92,7 +93,7 @@ def test_diverging_run_stops_and_saves_nothing_non_finite(tmp_path, data):
             '--cfg-options',
             *data['args'],
             'lr_config.gamma=1e8',
-            'skip_nonfinite_steps=2',
+            'skip_nonfinite_steps=1',
         ]
     )
     assert proc.returncode != 0
@@ -101,12 +102,12 @@ def test_diverging_run_stops_and_saves_nothing_non_finite(tmp_path, data):
     assert 'at epoch 2, iteration' in err
     assert 'loss terms: loss_rpn_cls=' in err and 'loss_mask=' in err
     assert f'last good checkpoint is {work_dir}/epoch_1.pth' in err
-    assert '2 earlier step(s) were skipped' in err
+    assert '1 earlier step(s) were skipped' in err
     log = (
         work_dir / [f for f in os.listdir(work_dir) if f.endswith('.log')][0]
     ).read_text()
-    assert 'step skipped (1 of at most 2' in log
-    assert 'step skipped (2 of at most 2' in log
+    assert 'step skipped (1 of at most 1' in log
+    assert 'step skipped (2 of' not in log
     files = set(os.listdir(work_dir))
     assert 'epoch_1.pth' in files and 'epoch_2.pth' not in files
     assert _tensors_finite(work_dir / 'latest.pth')
