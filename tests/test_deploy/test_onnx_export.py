@@ -236,21 +236,30 @@ def _calibration_batch(img):
     return torch.cat([img, -img])
 
 
-def _export_and_compare(config, tmp_path, shapes, cfg_options=None):
-    """Export ``config`` (random weights) traced on the first image, run
-    every image through ONNX Runtime and PyTorch; returns the reports and
-    the loaded ONNX model."""
+def _random_export(config, tmp_path, array, cfg_options=None):
+    """Build ``config`` with random weights (``randomize`` on ``array``),
+    check that they are well conditioned and export it (dynamic sizes)
+    traced on ``array``; returns (cfg, model, ORT session, onnx file)."""
     cfg = compat_cfg(load_config(config, cfg_options))
     model, _ = build_test_detector(cfg)
-    imgs = _images(*shapes)
-    img, meta = load_test_image(cfg, imgs[0])
+    img, meta = load_test_image(cfg, array)
     randomize(model, calib_imgs=_calibration_batch(img))
     # else the comparison would measure float32 rounding, not the export
     rounding = float32_error(model, img)
     assert rounding < 2e-5, f'an ill-conditioned random model: {rounding}'
     onnx_file = str(tmp_path / 'model.onnx')
     export_onnx(model, img, meta, onnx_file, dynamic_export=True)
-    session = ORTSession(onnx_file, num_threads=1)
+    return cfg, model, ORTSession(onnx_file, num_threads=1), onnx_file
+
+
+def _export_and_compare(config, tmp_path, shapes, cfg_options=None):
+    """Export ``config`` (random weights) traced on the first image, run
+    every image through ONNX Runtime and PyTorch; returns the reports and
+    the loaded ONNX model."""
+    imgs = _images(*shapes)
+    cfg, model, session, onnx_file = _random_export(
+        config, tmp_path, imgs[0], cfg_options
+    )
     reports = []
     for array in imgs:
         img, meta = load_test_image(cfg, array)
@@ -330,16 +339,11 @@ def test_no_proposals_give_no_detections(tmp_path):
         'model.test_cfg.rpn.min_bbox_size': 40,
         'model.test_cfg.rcnn.score_thr': 0.3,
     }
-    cfg = compat_cfg(load_config(QUICKSTART, options))
-    model, _ = build_test_detector(cfg)
-    img, meta = load_test_image(cfg, _images((128, 96), (8, 8))[0])
-    randomize(model, calib_imgs=_calibration_batch(img))
-    # else the comparison would measure float32 rounding, not the export
-    rounding = float32_error(model, img)
-    assert rounding < 2e-5, f'an ill-conditioned random model: {rounding}'
-    onnx_file = str(tmp_path / 'model.onnx')
-    export_onnx(model, img, meta, onnx_file, dynamic_export=True)
-    session = ORTSession(onnx_file, num_threads=1)
+    array = _images((128, 96), (8, 8))[0]
+    cfg, model, session, _ = _random_export(
+        QUICKSTART, tmp_path, array, options
+    )
+    img, meta = load_test_image(cfg, array)
     # traced where proposals exist; a 32 x 32 image has none wider than 40
     small, small_meta = load_test_image(cfg, img_array(32), shape=(32, 32))
     report = compare_results(model, session, small, small_meta)

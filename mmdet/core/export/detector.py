@@ -14,6 +14,7 @@ write.
 import torch
 from torch import nn
 
+from ..post_processing.bbox_nms import group_offsets
 from .ops import onnx_nms, size_of, topk_at_most
 
 # NonMaxSuppression's score threshold that every score passes (scores
@@ -28,7 +29,7 @@ def _shifted(boxes, groups):
     empty set gives an empty graph result instead of an error; boxes are
     clipped to the image, so 0 changes nothing."""
     top = torch.cat([boxes.flatten(), boxes.new_zeros(1)]).max()
-    return boxes + groups.to(boxes)[:, None] * (top + 1)
+    return boxes + group_offsets(boxes, groups, top)[:, None]
 
 
 def _nms_iou(nms_cfg, where):

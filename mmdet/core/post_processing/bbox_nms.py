@@ -91,7 +91,7 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
     return class_agnostic, cfg
 
 
-def group_offsets(boxes, idxs):
+def group_offsets(boxes, idxs, top=None):
     """(N,) shift of each box that keeps groups apart: ``idxs`` times one
     more than the largest coordinate, so that boxes of different groups
     never overlap and one NMS over all boxes is NMS within each group.
@@ -99,8 +99,9 @@ def group_offsets(boxes, idxs):
     This is mmcv's ``batched_nms`` (and the exported graph's): the IoUs are
     computed on the shifted float32 coordinates, whose rounding decides
     overlaps within ~1e-4 of the threshold, so the same shift is part of
-    the result."""
-    return idxs.to(boxes) * (boxes.max() + 1)
+    the result. ``top`` (a 0-d tensor) replaces ``boxes.max()``."""
+    top = boxes.max() if top is None else top
+    return idxs.to(boxes) * (top + 1)
 
 
 def _nms_group_by_group(boxes, scores, idxs, iou_threshold):
