@@ -8,7 +8,7 @@ import argparse
 import os
 import warnings
 
-import mmdet  # noqa: F401 (checks the installed mmcv first)  # noqa: F401 (checks the installed mmcv first)
+import mmdet  # noqa: F401 (checks the installed mmcv first)
 from mmdet.utils.cli import KeyValueAction
 
 
