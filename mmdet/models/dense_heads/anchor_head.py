@@ -214,6 +214,35 @@ class AnchorHead(BaseDenseHead):
             assign_result, anchors, gt_bboxes
         )
 
+        labels, label_weights, bbox_targets, bbox_weights = (
+            self._sampled_targets(anchors, sampling_result, gt_labels)
+        )
+        pos_inds = sampling_result.pos_inds
+        neg_inds = sampling_result.neg_inds
+
+        if unmap_outputs:
+            total = flat_anchors.size(0)
+            labels = unmap(labels, total, inside_flags, fill=self.num_classes)
+            label_weights = unmap(label_weights, total, inside_flags)
+            bbox_targets = unmap(bbox_targets, total, inside_flags)
+            bbox_weights = unmap(bbox_weights, total, inside_flags)
+        return (
+            labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            pos_inds,
+            neg_inds,
+            sampling_result,
+        )
+
+    def _sampled_targets(self, anchors, sampling_result, gt_labels):
+        """Targets of the (inside) ``anchors`` (N, 4) from their sampling
+        result: labels (N,) long (``num_classes`` = background, 0 for the
+        RPN when ``gt_labels`` is None), label weights (N,) (1, or
+        ``pos_weight`` for positives; 0 for unsampled anchors), box targets
+        (N, 4) (encoded deltas, or the boxes with ``reg_decoded_bbox``) and
+        box weights (N, 4) (1 on positives)."""
         num_valid = anchors.size(0)
         labels = anchors.new_full(
             (num_valid,), self.num_classes, dtype=torch.long
@@ -242,22 +271,7 @@ class AnchorHead(BaseDenseHead):
             label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
         if len(neg_inds) > 0:
             label_weights[neg_inds] = 1.0
-
-        if unmap_outputs:
-            total = flat_anchors.size(0)
-            labels = unmap(labels, total, inside_flags, fill=self.num_classes)
-            label_weights = unmap(label_weights, total, inside_flags)
-            bbox_targets = unmap(bbox_targets, total, inside_flags)
-            bbox_weights = unmap(bbox_weights, total, inside_flags)
-        return (
-            labels,
-            label_weights,
-            bbox_targets,
-            bbox_weights,
-            pos_inds,
-            neg_inds,
-            sampling_result,
-        )
+        return labels, label_weights, bbox_targets, bbox_weights
 
     def _get_targets_batch(
         self,

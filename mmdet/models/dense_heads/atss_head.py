@@ -362,33 +362,9 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
         sampling_result = self.sampler.sample(
             assign_result, anchors, gt_bboxes
         )
-        num_valid = anchors.size(0)
-        labels = anchors.new_full(
-            (num_valid,), self.num_classes, dtype=torch.long
+        labels, label_weights, bbox_targets, bbox_weights = (
+            self._sampled_targets(anchors, sampling_result, gt_labels)
         )
-        label_weights = anchors.new_zeros(num_valid, dtype=torch.float)
-        bbox_targets = torch.zeros_like(anchors)
-        bbox_weights = torch.zeros_like(anchors)
-        pos_inds = sampling_result.pos_inds
-        neg_inds = sampling_result.neg_inds
-        if len(pos_inds) > 0:
-            bbox_targets[pos_inds] = (
-                sampling_result.pos_gt_bboxes
-                if self.reg_decoded_bbox
-                else self.bbox_coder.encode(
-                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes
-                )
-            )
-            bbox_weights[pos_inds] = 1.0
-            labels[pos_inds] = (
-                0
-                if gt_labels is None
-                else gt_labels[sampling_result.pos_assigned_gt_inds]
-            )
-            pos_weight = self.train_cfg['pos_weight']
-            label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
-        if len(neg_inds) > 0:
-            label_weights[neg_inds] = 1.0
         total = flat_anchors.size(0)
         return (
             unmap(anchors, total, inside_flags),
@@ -396,6 +372,6 @@ class ATSSHead(DensePostProcessMixin, AnchorHead):
             unmap(label_weights, total, inside_flags),
             unmap(bbox_targets, total, inside_flags),
             unmap(bbox_weights, total, inside_flags),
-            pos_inds,
-            neg_inds,
+            sampling_result.pos_inds,
+            sampling_result.neg_inds,
         )
