@@ -19,7 +19,11 @@ from .samplers import (
     InfiniteBatchSampler,
     InfiniteGroupBatchSampler,
 )
-from .utils import get_loading_pipeline, replace_ImageToTensor
+from .utils import (
+    NumClassCheckHook,
+    get_loading_pipeline,
+    replace_ImageToTensor,
+)
 
 __all__ = [
     'CustomDataset',
@@ -39,4 +43,5 @@ __all__ = [
     'PIPELINES',
     'replace_ImageToTensor',
     'get_loading_pipeline',
+    'NumClassCheckHook',
 ]

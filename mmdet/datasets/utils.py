@@ -1,7 +1,16 @@
-"""Config helpers for pipelines."""
+"""Config helpers for pipelines, and ``NumClassCheckHook`` where
+MMDetection 2.x code imports it from (``mmdet.datasets.utils``)."""
 
 import copy
 import warnings
+
+from mmdet.core.hook.num_class_check import NumClassCheckHook
+
+__all__ = [
+    'NumClassCheckHook',
+    'get_loading_pipeline',
+    'replace_ImageToTensor',
+]
 
 
 def replace_ImageToTensor(pipelines):

@@ -11,6 +11,10 @@ class InvalidArgumentError(ValueError, AssertionError):
     """An argument value MMDetection refuses too (with an assert)."""
 
 
+class InvalidArgumentTypeError(TypeError, AssertionError):
+    """An argument of a type MMDetection refuses too (with an assert)."""
+
+
 class UnsupportedOptionError(NotImplementedError, AssertionError):
     """A valid MMDetection option this toolbox does not implement (e.g. a
     ResNet ``dcn`` or ``plugins``): refused, never silently ignored."""

@@ -172,15 +172,25 @@ def test_resize_scale_choice_modes():
         long_edge, short_edge = scale_of(ratio)
         assert 100 <= long_edge <= 300 and 50 <= short_edge <= 150
         assert abs(long_edge - 2 * short_edge) <= 1  # int() of each side
-    # a list of two numbers (JSON, --cfg-options) is one scale
-    assert Resize(img_scale=[200, 100]).img_scale == [(200, 100)]
+    # a list of two numbers is refused as MMDetection refuses it (an
+    # AssertionError there), with the fix in the message; lists of
+    # two-number lists (JSON) are scales
+    with pytest.raises(AssertionError, match=r'as a tuple \(200, 100\)'):
+        Resize(img_scale=[200, 100])
+    with pytest.raises(TypeError):
+        MultiScaleFlipAug(transforms=[], img_scale=[200, 100])
     assert Resize(img_scale=[[1, 2], [3, 4]]).img_scale == [(1, 2), (3, 4)]
     with pytest.raises(TypeError):
         Resize(img_scale=[(1, 2, 3)])
-    with pytest.raises(ValueError):
-        Resize(img_scale=[(1, 2), (3, 4)], ratio_range=(0.5, 1.5))
-    with pytest.raises(ValueError):
-        Resize(img_scale=(1, 2), multiscale_mode='nope')
+    # MMDetection asserts these: both exception types are raised
+    for bad in (
+        dict(img_scale=[(1, 2), (3, 4)], ratio_range=(0.5, 1.5)),
+        dict(img_scale=(1, 2), multiscale_mode='nope'),
+    ):
+        with pytest.raises(ValueError):
+            Resize(**bad)
+        with pytest.raises(AssertionError):
+            Resize(**bad)
 
 
 def test_resize_scale_from_results_and_override():

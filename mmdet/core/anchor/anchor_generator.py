@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn.modules.utils import _pair
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from .builder import PRIOR_GENERATORS
 
 
@@ -65,16 +66,16 @@ class AnchorGenerator:
     ):
         if centers is not None:
             if center_offset != 0:
-                raise ValueError(
+                raise InvalidArgumentError(
                     'center_offset must be 0 when centers are '
                     f'given, got {center_offset}'
                 )
             if len(centers) != len(strides):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f'{len(centers)} centers given for {len(strides)} strides'
                 )
         if not 0 <= center_offset <= 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'center_offset must be in [0, 1], got {center_offset}'
             )
         self.strides = [_pair(stride) for stride in strides]
@@ -84,7 +85,7 @@ class AnchorGenerator:
             else list(base_sizes)
         )
         if len(self.base_sizes) != len(self.strides):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(self.base_sizes)} base_sizes given for '
                 f'{len(self.strides)} strides'
             )
@@ -93,7 +94,7 @@ class AnchorGenerator:
             octave_base_scale is not None and scales_per_octave is not None
         )
         if use_octave == (scales is not None):
-            raise ValueError(
+            raise InvalidArgumentError(
                 'give either scales, or octave_base_scale '
                 'with scales_per_octave, not both or neither'
             )
@@ -194,7 +195,7 @@ class AnchorGenerator:
 
     def _check_levels(self, featmap_sizes):
         if len(featmap_sizes) != self.num_levels:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(featmap_sizes)} feature map sizes given '
                 f'for {self.num_levels} anchor levels'
             )
@@ -335,7 +336,7 @@ class AnchorGenerator:
         feat_h, feat_w = featmap_size
         valid_h, valid_w = valid_size
         if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'valid size {valid_size} exceeds the feature '
                 f'map size {featmap_size}'
             )

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from torch.nn.modules.utils import _pair
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from .builder import PRIOR_GENERATORS
 
 
@@ -44,7 +45,7 @@ class MlvlPointGenerator:
 
     def _check_levels(self, featmap_sizes):
         if len(featmap_sizes) != self.num_levels:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(featmap_sizes)} feature map sizes given '
                 f'for {self.num_levels} point levels'
             )
@@ -125,7 +126,7 @@ class MlvlPointGenerator:
         feat_h, feat_w = featmap_size
         valid_h, valid_w = valid_size
         if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'valid size {valid_size} exceeds the feature '
                 f'map size {featmap_size}'
             )

@@ -23,11 +23,11 @@ def bbox_flip(bboxes, img_shape, direction='horizontal'):
         Tensor: the flipped boxes, same shape.
     """
     if bboxes.shape[-1] % 4 != 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f'boxes must have 4 * k columns, got {tuple(bboxes.shape)}'
         )
     if direction not in FLIP_DIRECTIONS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f'direction must be one of {FLIP_DIRECTIONS}, got {direction!r}'
         )
     height, width = img_shape[:2]
@@ -134,7 +134,7 @@ def _clip_bounds(max_shape, like):
     (tuple, list of tuples, tensor)."""
     shape = torch.as_tensor(max_shape, device=like.device)
     if shape.dim() not in (1, 2) or shape.size(-1) < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             'max_shape must be (H, W[, C]) or a list of them, '
             f'got {max_shape!r}'
         )
@@ -142,7 +142,7 @@ def _clip_bounds(max_shape, like):
     bounds = torch.cat([wh, wh], dim=-1)
     if bounds.dim() == 2:
         if like.dim() < 3 or like.size(0) != bounds.size(0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 'one max_shape per image needs batched boxes '
                 'with as many images'
             )

@@ -21,6 +21,11 @@ import pycocotools.mask as mask_utils
 import torch
 from torchvision.ops import roi_align
 
+from mmdet.utils.arg_errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
+
 
 class BaseInstanceMasks(metaclass=ABCMeta):
     """The interface both mask storages implement.
@@ -136,7 +141,7 @@ class BaseInstanceMasks(metaclass=ABCMeta):
 
 def _check_direction(direction):
     if direction not in ('horizontal', 'vertical', 'diagonal'):
-        raise ValueError(
+        raise InvalidArgumentError(
             "flip direction must be 'horizontal', 'vertical' "
             f"or 'diagonal', got {direction!r}"
         )
@@ -152,6 +157,10 @@ def _clip_box(bbox, height, width):
     """Integer ``x1, y1, w, h`` of ``bbox`` clipped to the image; at least
     one pixel wide and high."""
     bbox = np.asarray(bbox, dtype=np.float64).copy()
+    if bbox.shape != (4,):
+        raise InvalidArgumentError(
+            f'crop takes one box [x1, y1, x2, y2], got shape {bbox.shape}'
+        )
     bbox[0::2] = np.clip(bbox[0::2], 0, width)
     bbox[1::2] = np.clip(bbox[1::2], 0, height)
     x1, y1, x2, y2 = bbox.astype(np.int64)
@@ -176,7 +185,7 @@ class BitmapMasks(BaseInstanceMasks):
             masks = np.stack(masks)
         masks = np.asarray(masks)
         if masks.ndim != 3 or masks.shape[1:] != (self.height, self.width):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'masks of shape {masks.shape} do not fit an image of '
                 f'{self.height}x{self.width}: expected (N, {self.height}, '
                 f'{self.width})'
@@ -249,7 +258,7 @@ class BitmapMasks(BaseInstanceMasks):
         """RoIAlign of the masks (average, adaptive sampling, aligned
         half-pixel offset), as MMDetection's mask targets use."""
         if interpolation != 'bilinear':
-            raise ValueError(
+            raise InvalidArgumentError(
                 'BitmapMasks.crop_and_resize only supports '
                 "interpolation='bilinear'"
             )
@@ -438,16 +447,23 @@ class PolygonMasks(BaseInstanceMasks):
 
     def __init__(self, masks, height, width):
         if not isinstance(masks, list):
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 'PolygonMasks takes a list (instances) of lists '
                 f'(polygons) of arrays, got {type(masks)}'
             )
         for instance in masks:
             if not isinstance(instance, list):
-                raise TypeError(
+                raise InvalidArgumentTypeError(
                     'each instance of PolygonMasks is a list of '
                     f'polygons, got {type(instance)}'
                 )
+            for poly in instance:
+                if not isinstance(poly, np.ndarray) and len(poly) == 0:
+                    raise InvalidArgumentTypeError(
+                        'each polygon of PolygonMasks is an array '
+                        '[x0, y0, x1, y1, ...], got an empty '
+                        f'{type(poly).__name__}'
+                    )
         self.height = int(height)
         self.width = int(width)
         self.masks = [
@@ -462,7 +478,14 @@ class PolygonMasks(BaseInstanceMasks):
         elif isinstance(index, (list, tuple)):
             masks = [self.masks[i] for i in index]
         else:
-            masks = self.masks[index]
+            try:
+                masks = self.masks[index]
+            except TypeError as error:
+                # MMDetection raises ValueError for an index it cannot use
+                raise ValueError(
+                    f'PolygonMasks cannot be indexed by {type(index)}: use '
+                    'an int, a slice, a list or an integer/boolean array'
+                ) from error
             if isinstance(index, (int, np.integer)):
                 masks = [masks]
         return PolygonMasks(masks, self.height, self.width)
@@ -580,7 +603,7 @@ class PolygonMasks(BaseInstanceMasks):
         interpolation=None,
     ):
         if direction not in ('horizontal', 'vertical'):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'translate direction {direction!r} is not '
                 "'horizontal' or 'vertical'"
             )
@@ -601,7 +624,7 @@ class PolygonMasks(BaseInstanceMasks):
         elif direction == 'vertical':
             matrix = np.array([[1.0, 0.0, 0.0], [magnitude, 1.0, 0.0]])
         else:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'shear direction {direction!r} is not '
                 "'horizontal' or 'vertical'"
             )

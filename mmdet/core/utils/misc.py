@@ -2,6 +2,8 @@
 
 import torch
 
+from mmdet.utils.arg_errors import InvalidArgumentTypeError
+
 
 def unmap(data, count, inds, fill=0):
     """Scatter ``data`` back into a tensor of ``count`` rows.
@@ -32,7 +34,7 @@ def select_single_mlvl(mlvl_tensors, batch_id, detach=True):
         list[Tensor]: per level the image's (...) map.
     """
     if not isinstance(mlvl_tensors, (list, tuple)):
-        raise TypeError(
+        raise InvalidArgumentTypeError(
             f'mlvl_tensors must be a list or tuple, got {type(mlvl_tensors)}'
         )
     if detach:
@@ -70,7 +72,8 @@ def filter_scores_and_topk(scores, score_thr, topk, results=None):
     elif isinstance(results, torch.Tensor):
         filtered = results[keep_idxs]
     elif results is not None:
-        raise TypeError(
+        # MMDetection raises NotImplementedError here
+        raise NotImplementedError(
             f'results of type {type(results)} are not '
             'supported; use a dict, list or Tensor'
         )

@@ -2,6 +2,10 @@
 
 import warnings
 
+from mmdet.utils.arg_errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
 from ..registry import PIPELINES
 from .compose import Compose
 from .transforms import as_scale_list
@@ -37,7 +41,7 @@ class MultiScaleFlipAug:
     ):
         self.transforms = Compose(transforms)
         if (img_scale is None) == (scale_factor is None):
-            raise ValueError(
+            raise InvalidArgumentError(
                 'MultiScaleFlipAug needs exactly one of '
                 'img_scale and scale_factor'
             )
@@ -57,6 +61,12 @@ class MultiScaleFlipAug:
             if isinstance(flip_direction, list)
             else [flip_direction]
         )
+        if not all(isinstance(d, str) for d in self.flip_direction):
+            raise InvalidArgumentTypeError(
+                'flip_direction must be a direction name or a list of '
+                "them ('horizontal', 'vertical', 'diagonal'), got "
+                f'{flip_direction!r}'
+            )
         has_flip = any(
             type(t).__name__ == 'RandomFlip'
             for t in self.transforms.transforms

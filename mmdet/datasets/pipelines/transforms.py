@@ -12,30 +12,39 @@ import warnings
 import mmcv
 import numpy as np
 
+from mmdet.utils.arg_errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
 from ..registry import PIPELINES
 
 
 def as_scale_list(img_scale):
     """``img_scale`` as a list of ``(a, b)`` tuples (None stays None).
 
-    Accepts one scale or a list of them; lists of two numbers (what JSON or
-    ``--cfg-options`` give for a tuple) count as one scale.
+    Accepts one scale (a tuple) or a list of scales (tuples, or two-number
+    lists as JSON writes them). A list of numbers such as ``[1333, 800]`` is
+    refused, as MMDetection refuses it: it reads as two one-number scales.
     """
     if img_scale is None:
         return None
-    if (
-        isinstance(img_scale, (tuple, list))
-        and len(img_scale) == 2
-        and all(isinstance(v, (int, float)) for v in img_scale)
+    if isinstance(img_scale, tuple):
+        img_scale = [img_scale]
+    if isinstance(img_scale, list) and any(
+        isinstance(v, (int, float)) for v in img_scale
     ):
-        return [tuple(img_scale)]
+        raise InvalidArgumentTypeError(
+            f'img_scale={img_scale!r} is a list of numbers; write one scale '
+            f'as a tuple ({", ".join(map(str, img_scale))}) or scales as a '
+            'list of tuples'
+        )
     scales = [
         tuple(s) if isinstance(s, (tuple, list)) else s
         for s in (img_scale if isinstance(img_scale, list) else [img_scale])
     ]
     for scale in scales:
         if not (isinstance(scale, tuple) and len(scale) == 2):
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 'img_scale must be a tuple (long, short) or a '
                 f'list of them, got {img_scale!r}'
             )
@@ -88,9 +97,11 @@ class Resize:
         self.img_scale = as_scale_list(img_scale)
         if ratio_range is not None:
             if self.img_scale is None or len(self.img_scale) != 1:
-                raise ValueError('ratio_range needs exactly one img_scale')
+                raise InvalidArgumentError(
+                    'ratio_range needs exactly one img_scale'
+                )
         elif multiscale_mode not in ('value', 'range'):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "multiscale_mode must be 'range' or 'value', "
                 f'got {multiscale_mode!r}'
             )
@@ -141,7 +152,9 @@ class Resize:
     def _choose_scale(self, results):
         if 'scale' in results and not self.override:
             if 'scale_factor' in results:
-                raise ValueError('results hold both scale and scale_factor')
+                raise InvalidArgumentError(
+                    'results hold both scale and scale_factor'
+                )
             return
         if self.override:
             results.pop('scale', None)
@@ -150,11 +163,13 @@ class Resize:
             h, w = results['img'].shape[:2]
             factor = results.pop('scale_factor')
             if not np.isscalar(factor):
-                raise TypeError('scale_factor in results must be one number')
+                raise InvalidArgumentTypeError(
+                    'scale_factor in results must be one number'
+                )
             results['scale'] = (int(w * factor), int(h * factor))
             return
         if self.img_scale is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 'Resize needs img_scale, or a scale set by an '
                 'earlier step (MultiScaleFlipAug)'
             )
@@ -249,9 +264,11 @@ def bbox_flip(bboxes, img_shape, direction):
     (pixel-edge coordinates, so a flip is exact and self-inverse).
     """
     if bboxes.shape[-1] % 4 != 0:
-        raise ValueError(f'boxes of shape {bboxes.shape} are not (..., 4k)')
+        raise InvalidArgumentError(
+            f'boxes of shape {bboxes.shape} are not (..., 4k)'
+        )
     if direction not in ('horizontal', 'vertical', 'diagonal'):
-        raise ValueError(f'invalid flip direction {direction!r}')
+        raise InvalidArgumentError(f'invalid flip direction {direction!r}')
     h, w = img_shape[:2]
     flipped = bboxes.copy()
     if direction in ('horizontal', 'diagonal'):
@@ -284,7 +301,7 @@ class RandomFlip:
         directions = direction if isinstance(direction, list) else [direction]
         for d in directions:
             if d not in self.DIRECTIONS:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f'invalid flip direction {d!r}; choose '
                     f'from {self.DIRECTIONS}'
                 )
@@ -294,9 +311,11 @@ class RandomFlip:
             else ([] if flip_ratio is None else [flip_ratio])
         )
         if isinstance(flip_ratio, list) and len(flip_ratio) != len(directions):
-            raise ValueError('a flip_ratio list needs one direction each')
+            raise InvalidArgumentError(
+                'a flip_ratio list needs one direction each'
+            )
         if any(not 0 <= r <= 1 for r in ratios) or sum(ratios) > 1:
-            raise ValueError(f'invalid flip_ratio {flip_ratio!r}')
+            raise InvalidArgumentError(f'invalid flip_ratio {flip_ratio!r}')
         self.flip_ratio = flip_ratio
         self.direction = direction
 
@@ -375,14 +394,18 @@ class Pad:
             )
             pad_val = dict(img=pad_val, masks=pad_val, seg=255)
         if not isinstance(pad_val, dict):
-            raise TypeError(f'pad_val must be a dict, got {pad_val!r}')
+            raise InvalidArgumentTypeError(
+                f'pad_val must be a dict, got {pad_val!r}'
+            )
         if pad_to_square:
             if size is not None or size_divisor is not None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     'pad_to_square excludes size and size_divisor'
                 )
         elif (size is None) == (size_divisor is None):
-            raise ValueError('Pad needs exactly one of size and size_divisor')
+            raise InvalidArgumentError(
+                'Pad needs exactly one of size and size_divisor'
+            )
         self.size = size
         self.size_divisor = size_divisor
         self.pad_to_square = pad_to_square

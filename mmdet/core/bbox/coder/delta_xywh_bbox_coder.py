@@ -14,6 +14,7 @@ normalized as ``(d - mean) / std``. Decoding inverts this, clamping
 import numpy as np
 import torch
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import BBOX_CODERS
 from ..transforms import clip_bboxes
 from .base_bbox_coder import BaseBBoxCoder
@@ -47,7 +48,7 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
                 'ctr_clamp from the bbox_coder config'
             )
         if len(target_means) != 4 or len(target_stds) != 4:
-            raise ValueError(
+            raise InvalidArgumentError(
                 'target_means and target_stds need 4 values, '
                 f'got {target_means} and {target_stds}'
             )
@@ -66,11 +67,11 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             Tensor: (..., 4) float deltas.
         """
         if bboxes.size(0) != gt_bboxes.size(0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{bboxes.size(0)} boxes but {gt_bboxes.size(0)} targets'
             )
         if bboxes.size(-1) != 4 or gt_bboxes.size(-1) != 4:
-            raise ValueError(
+            raise InvalidArgumentError(
                 'boxes must be (..., 4), got '
                 f'{tuple(bboxes.shape)} and '
                 f'{tuple(gt_bboxes.shape)}'
@@ -96,11 +97,11 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             Tensor: boxes shaped like ``pred_bboxes``.
         """
         if pred_bboxes.size(0) != bboxes.size(0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{pred_bboxes.size(0)} predictions for {bboxes.size(0)} boxes'
             )
         if pred_bboxes.dim() == 3 and pred_bboxes.size(1) != bboxes.size(1):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{pred_bboxes.size(1)} predictions per image '
                 f'for {bboxes.size(1)} boxes'
             )
@@ -129,7 +130,7 @@ def bbox2delta(
         Tensor: (..., 4) float deltas ``dx, dy, dw, dh``.
     """
     if proposals.size() != gt.size():
-        raise ValueError(
+        raise InvalidArgumentError(
             f'proposals {tuple(proposals.shape)} and gt '
             f'{tuple(gt.shape)} differ in shape'
         )
@@ -171,7 +172,7 @@ def delta2bbox(
     if deltas.numel() == 0:
         return deltas
     if deltas.size(-1) % 4 != 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f'deltas must have 4 * k columns, got {tuple(deltas.shape)}'
         )
     out_shape = deltas.shape

@@ -1,0 +1,101 @@
+"""Where MMDetection 2.28 checks an argument with ``assert`` (or raises a
+specific type), code written against it -- its own unit tests among them --
+catches that type: the errors here must be instances of it too, besides
+naming the fix. Also the import paths 2.28 code uses."""
+
+import numpy as np
+import pytest
+import torch
+from mmcv.utils import build_from_cfg
+
+from mmdet.core.anchor import AnchorGenerator, MlvlPointGenerator
+from mmdet.core.bbox.coder import DeltaXYWHBBoxCoder
+from mmdet.core.mask import BitmapMasks, PolygonMasks
+from mmdet.core.utils import filter_scores_and_topk
+from mmdet.datasets.builder import PIPELINES
+
+
+def square(x=4.0):
+    return np.array([x, x, x + 8, x, x + 8, x + 8, x, x + 8])
+
+
+ASSERTED = {
+    'points for too few levels': lambda: MlvlPointGenerator(
+        [4, 10]
+    ).grid_priors([(2, 2)], device='cpu'),
+    'anchors for too few levels': lambda: AnchorGenerator(
+        [4, 8], [1.0], [1.0]
+    ).grid_priors([(2, 2)], device='cpu'),
+    'one max_shape per image, too many': lambda: DeltaXYWHBBoxCoder().decode(
+        torch.rand(2, 4, 4), torch.rand(2, 4, 4), max_shape=[(32, 32)] * 3
+    ),
+    'bitmap masks nested one level too deep': lambda: BitmapMasks(
+        [[np.zeros((28, 28), np.uint8)]], 28, 28
+    ),
+    'bitmap crop by a (1, 4) box': lambda: BitmapMasks(
+        np.zeros((1, 28, 28), np.uint8), 28, 28
+    ).crop(np.zeros((2, 4))),
+    'polygon crop by a (1, 4) box': lambda: PolygonMasks(
+        [[square()]], 28, 28
+    ).crop(np.zeros((2, 4))),
+    'an empty polygon list': lambda: PolygonMasks([[[]]], 28, 28),
+}
+
+PIPELINE_ASSERTED = [
+    dict(type='Resize', img_scale=[1333, 800], keep_ratio=True),
+    dict(
+        type='Resize',
+        img_scale=[(1333, 800), (1333, 600)],
+        ratio_range=(0.9, 1.1),
+    ),
+    dict(type='Resize', img_scale=[(1333, 800)], multiscale_mode='2333'),
+    dict(type='RandomFlip', flip_ratio=1.5),
+    dict(type='RandomFlip', flip_ratio=1.0, direction='horizonta'),
+    dict(type='Pad'),
+    dict(type='Pad', size_divisor=32, pad_to_square=True),
+    dict(
+        type='MultiScaleFlipAug',
+        scale_factor=1.0,
+        img_scale=[(1333, 800)],
+        transforms=[],
+    ),
+    dict(type='MultiScaleFlipAug', img_scale=[1333, 800], transforms=[]),
+    dict(
+        type='MultiScaleFlipAug',
+        img_scale=[(1333, 800)],
+        flip_direction=1,
+        transforms=[],
+    ),
+]
+
+
+@pytest.mark.parametrize('case', sorted(ASSERTED))
+def test_asserted_arguments_raise_assertion_errors(case):
+    with pytest.raises(AssertionError) as info:
+        ASSERTED[case]()
+    assert str(info.value)  # the message says what is wrong
+
+
+@pytest.mark.parametrize(
+    'cfg', PIPELINE_ASSERTED, ids=lambda c: f'{c["type"]}-{sorted(c)}'
+)
+def test_pipeline_arguments_raise_assertion_errors(cfg):
+    with pytest.raises(AssertionError):
+        build_from_cfg(cfg, PIPELINES)
+
+
+def test_specific_error_types():
+    masks = PolygonMasks([[square()]] * 3, 28, 28)
+    with pytest.raises(ValueError, match='cannot be indexed'):
+        masks[torch.Tensor([1, 2])]
+    assert len(masks[np.array([0, 2])]) == 2  # integer arrays still work
+    with pytest.raises(NotImplementedError):
+        filter_scores_and_topk(torch.rand(4, 3), 0.1, 4, (torch.rand(4),))
+
+
+def test_mmdet2_import_paths():
+    from mmdet.core.hook import NumClassCheckHook
+    from mmdet.datasets import NumClassCheckHook as FromDatasets
+    from mmdet.datasets.utils import NumClassCheckHook as FromUtils
+
+    assert FromDatasets is NumClassCheckHook is FromUtils
