@@ -112,10 +112,21 @@ def test_decoded_boxes_are_clipped_to_the_image():
     assert unclipped[0, 0] < 0 and unclipped[0, 2] > 45
 
 
-def test_ctr_clamp_is_refused_by_name():
-    with pytest.raises(NotImplementedError, match='add_ctr_clamp'):
-        DeltaXYWHBBoxCoder(add_ctr_clamp=True, ctr_clamp=4)
-    DeltaXYWHBBoxCoder(add_ctr_clamp=False)  # MMDetection's default: fine
+def test_ctr_clamp_bounds_the_centre_shift_and_growth_only():
+    """YOLOF's decoding: the centre moves at most ctr_clamp pixels, dw/dh
+    are clamped from above only (a box may shrink below wh_ratio_clip)."""
+    box = torch.tensor([[0.0, 0.0, 100.0, 50.0]])  # centre (50, 25)
+    delta = torch.tensor([[0.5, -0.9, -5.0, 5.0]])  # shifts 50 px, -45 px
+    clamped = DeltaXYWHBBoxCoder(add_ctr_clamp=True, ctr_clamp=4).decode(
+        box, delta, wh_ratio_clip=0.1
+    )
+    w, h = 100 * np.exp(-5.0), 50 * np.exp(np.log(10.0))  # dh 5 -> log(10)
+    expected = [54 - w / 2, 21 - h / 2, 54 + w / 2, 21 + h / 2]
+    np.testing.assert_allclose(clamped[0].numpy(), expected, rtol=1e-5)
+    plain = DeltaXYWHBBoxCoder().decode(box, delta, wh_ratio_clip=0.1)
+    w, h = 100 * 0.1, 50 * 10.0  # both clamped, centre moved freely
+    expected = [100 - w / 2, -20 - h / 2, 100 + w / 2, -20 + h / 2]
+    np.testing.assert_allclose(plain[0].numpy(), expected, rtol=1e-5)
 
 
 def test_batched_decode_equals_per_image():

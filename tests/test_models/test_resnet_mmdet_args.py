@@ -196,3 +196,19 @@ def test_fpn_unsupported_and_bad_options():
     )
     outs = neck([torch.rand(1, 8, 16, 16), torch.rand(1, 16, 8, 8)])
     assert [o.shape[-1] for o in outs] == [16, 8, 4]
+
+
+def test_res_layer_downsample_last():
+    """MMDetection's ``ResLayer(downsample_first=False)`` (HourglassNet's
+    order), imported from where its code imports it."""
+    from mmdet.models.backbones.resnet import BasicBlock
+    from mmdet.models.utils import ResLayer
+
+    layer = ResLayer(BasicBlock, 64, 64, 3, stride=2, downsample_first=False)
+    assert [b.downsample is None for b in layer] == [True, True, False]
+    assert layer[2].downsample[0].stride == (2, 2)
+    assert layer[0].conv1.stride == (1, 1) and layer[2].conv1.stride == (2, 2)
+    assert layer(torch.rand(1, 64, 56, 56)).shape == (1, 64, 28, 28)
+    first = ResLayer(BasicBlock, 64, 64, 3, stride=2)
+    assert first[0].downsample[0].stride == (2, 2)
+    assert first[1].downsample is None and first[2].downsample is None

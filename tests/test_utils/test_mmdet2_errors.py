@@ -99,3 +99,59 @@ def test_mmdet2_import_paths():
     from mmdet.datasets.utils import NumClassCheckHook as FromUtils
 
     assert FromDatasets is NumClassCheckHook is FromUtils
+
+
+@pytest.mark.parametrize(
+    'cfg',
+    [
+        dict(type='CrossEntropyLoss', use_sigmoid=True, use_mask=True),
+        dict(type='FocalLoss', use_sigmoid=False),
+        dict(type='SmoothL1Loss', beta=0.0),
+        dict(type='IoULoss', mode='nope'),
+    ],
+    ids=lambda c: c['type'],
+)
+def test_loss_arguments_raise_assertion_errors(cfg):
+    from mmdet.models import build_loss
+
+    with pytest.raises(AssertionError):
+        loss = build_loss(cfg)
+        # SmoothL1Loss checks beta when called, as MMDetection does
+        loss(torch.rand(2, 4), torch.rand(2, 4))
+
+
+def test_anchor_free_head_arguments():
+    from mmdet.models import build_head
+
+    head = dict(type='FCOSHead', num_classes=3, in_channels=8)
+    with pytest.raises(AssertionError):
+        build_head(dict(head, conv_bias='yes'))
+    with pytest.raises(NotImplementedError, match='mmcv-full'):
+        build_head(dict(head, dcn_on_last_conv=True))
+
+
+def test_focal_loss_on_probabilities():
+    """``activated=True`` takes sigmoid outputs and gives the loss of the
+    logits (MMDetection's ``py_focal_loss_with_prob``)."""
+    from mmdet.models import build_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4) * 3
+    labels = torch.tensor([0, 3, 4, 2, 4, 1])  # 4 = background
+    weight = torch.rand(6)
+    on_logits = build_loss(dict(type='FocalLoss', loss_weight=2.0))
+    on_probs = build_loss(
+        dict(type='FocalLoss', loss_weight=2.0, activated=True)
+    )
+    for kwargs in (
+        {},
+        dict(weight=weight, avg_factor=3.0),
+        dict(reduction_override='none'),
+    ):
+        expected = on_logits(logits, labels, **kwargs)
+        got = on_probs(logits.sigmoid(), labels, **kwargs)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    # gradients reach the probabilities
+    probs = logits.sigmoid().requires_grad_()
+    on_probs(probs, labels).backward()
+    assert probs.grad.abs().sum() > 0

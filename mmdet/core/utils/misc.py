@@ -1,5 +1,6 @@
 """Small tensor helpers shared by the heads."""
 
+import numpy as np
 import torch
 
 from mmdet.utils.arg_errors import InvalidArgumentTypeError
@@ -78,3 +79,27 @@ def filter_scores_and_topk(scores, score_thr, topk, results=None):
             'supported; use a dict, list or Tensor'
         )
     return scores, labels, keep_idxs, filtered
+
+
+def mask2ndarray(mask):
+    """``mask`` as an (N, H, W) ndarray.
+
+    Args:
+        mask (BitmapMasks | PolygonMasks | Tensor | ndarray): instance
+            masks.
+
+    Returns:
+        ndarray: the masks (a Tensor is detached and moved to the CPU).
+    """
+    from mmdet.core.mask.structures import BaseInstanceMasks
+
+    if isinstance(mask, BaseInstanceMasks):
+        return mask.to_ndarray()
+    if isinstance(mask, torch.Tensor):
+        return mask.detach().cpu().numpy()
+    if isinstance(mask, np.ndarray):
+        return mask
+    raise TypeError(
+        'mask2ndarray takes BitmapMasks, PolygonMasks, a Tensor or an '
+        f'ndarray, got {type(mask)}'
+    )

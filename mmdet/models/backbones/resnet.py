@@ -219,7 +219,11 @@ class ResLayer(nn.Sequential):
     """One stage: ``num_blocks`` blocks, the first strided and with a
     projection shortcut when the shape changes (``avg_down``: average-pool
     then a stride-1 1x1 conv, else a strided 1x1 conv). The shortcut conv is
-    always built from ``conv_cfg``, never by ``conv``."""
+    always built from ``conv_cfg``, never by ``conv``. With
+    ``downsample_first=False`` (MMDetection's HourglassNet order) the first
+    ``num_blocks - 1`` blocks are ``block(inplanes, inplanes)`` at stride 1
+    and the last one strides and projects (as in MMDetection, this suits
+    blocks of expansion 1)."""
 
     def __init__(
         self,
@@ -231,6 +235,7 @@ class ResLayer(nn.Sequential):
         avg_down=False,
         conv_cfg=None,
         norm_cfg=dict(type='BN'),
+        downsample_first=True,
         **kwargs,
     ):
         self.block = block
@@ -254,27 +259,25 @@ class ResLayer(nn.Sequential):
                 build_norm_layer(norm_cfg, out_planes)[1],
             ]
             downsample = nn.Sequential(*layers)
-        blocks = [
-            block(
-                inplanes,
-                planes,
-                stride=stride,
-                downsample=downsample,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                **kwargs,
+
+        def make(in_ch, mid, **extra):
+            return block(
+                in_ch, mid, conv_cfg=conv_cfg, norm_cfg=norm_cfg, **extra
             )
-        ]
-        blocks += [
-            block(
-                out_planes,
-                planes,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                **kwargs,
-            )
-            for _ in range(1, num_blocks)
-        ]
+
+        first = dict(stride=stride, downsample=downsample, **kwargs)
+        if downsample_first:
+            blocks = [make(inplanes, planes, **first)]
+            blocks += [
+                make(out_planes, planes, **kwargs)
+                for _ in range(1, num_blocks)
+            ]
+        else:
+            blocks = [
+                make(inplanes, inplanes, **kwargs)
+                for _ in range(1, num_blocks)
+            ]
+            blocks.append(make(inplanes, planes, **first))
         super().__init__(*blocks)
 
 

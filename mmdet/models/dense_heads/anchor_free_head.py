@@ -5,6 +5,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmdet.core import MlvlPointGenerator, build_bbox_coder
+from mmdet.utils.arg_errors import InvalidArgumentError, unsupported
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead
 from .cfg_check import check_cfg_keys
@@ -88,13 +89,15 @@ class AnchorFreeHead(DensePostProcessMixin, BaseDenseHead):
             test_cfg, self.test_cfg_keys, f'{type(self).__name__} test_cfg'
         )
         if dcn_on_last_conv:
-            raise ValueError(
-                'dcn_on_last_conv=True needs deformable '
-                'convolutions, which this toolbox does not '
-                'have; set it to False'
+            raise unsupported(
+                type(self).__name__,
+                'dcn_on_last_conv',
+                dcn_on_last_conv,
+                'It needs deformable convolutions (mmcv-full); set it to '
+                'False.',
             )
         if conv_bias != 'auto' and not isinstance(conv_bias, bool):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"conv_bias must be 'auto' or a bool, got {conv_bias!r}"
             )
         self.num_classes = num_classes

@@ -7,6 +7,7 @@ from mmcv.cnn import Scale
 from mmcv.runner import force_fp32
 
 from mmdet.core import reduce_mean
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS, build_loss
 from .anchor_free_head import AnchorFreeHead
 
@@ -92,7 +93,7 @@ class FCOSHead(AnchorFreeHead):
             **kwargs,
         )
         if len(self.regress_ranges) != len(self.strides):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(self.regress_ranges)} regress_ranges '
                 f'for {len(self.strides)} strides'
             )
@@ -225,7 +226,7 @@ class FCOSHead(AnchorFreeHead):
             ``norm_on_bbox``, else pixels).
         """
         if len(points) != len(self.regress_ranges):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(points)} point levels for '
                 f'{len(self.regress_ranges)} regress_ranges'
             )

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import LOSSES
 from .utils import weight_reduce_loss
 
@@ -169,7 +170,9 @@ class CrossEntropyLoss(nn.Module):
     ):
         super().__init__()
         if use_sigmoid and use_mask:
-            raise ValueError('use_sigmoid and use_mask are exclusive')
+            raise InvalidArgumentError(
+                'use_sigmoid and use_mask are exclusive'
+            )
         self.use_sigmoid = use_sigmoid
         self.use_mask = use_mask
         self.reduction = reduction

@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import LOSSES
 from .utils import weight_reduce_loss
 
@@ -48,9 +49,37 @@ def sigmoid_focal_loss(
     loss = tv_sigmoid_focal_loss(
         pred, target.type_as(pred), alpha=alpha, gamma=gamma, reduction='none'
     )
+    return _reduce(loss, weight, reduction, avg_factor)
+
+
+def focal_loss_with_prob(
+    pred,
+    target,
+    weight=None,
+    gamma=2.0,
+    alpha=0.25,
+    reduction='mean',
+    avg_factor=None,
+):
+    """Focal loss of (N, C) probabilities (already through a sigmoid):
+    ``-alpha_t * (1 - p_t) ** gamma * log(p_t)``, with ``p_t`` the
+    probability of the target and ``alpha_t`` alpha on positives, 1 - alpha
+    on negatives. Arguments as ``sigmoid_focal_loss``."""
+    if target.dim() == 1:
+        target = _one_hot(target, pred.size(1))
+    target = target.type_as(pred)
+    p_t = pred * target + (1 - pred) * (1 - target)
+    alpha_t = alpha * target + (1 - alpha) * (1 - target)
+    bce = F.binary_cross_entropy(pred, target, reduction='none')
+    loss = alpha_t * (1 - p_t).pow(gamma) * bce
+    return _reduce(loss, weight, reduction, avg_factor)
+
+
+def _reduce(loss, weight, reduction, avg_factor):
+    """Weight the (N, C) loss by (N,) or (N, C) ``weight`` and reduce."""
     if weight is not None and weight.dim() == 1:
         if weight.size(0) != loss.size(0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{weight.size(0)} weights for {loss.size(0)} predictions'
             )
         weight = weight.view(-1, 1)
@@ -67,7 +96,8 @@ class FocalLoss(nn.Module):
         alpha (float): weight of the positive term.
         reduction (str): 'none', 'mean' or 'sum'.
         loss_weight (float): multiplies the loss.
-        activated (bool): must be False (the inputs are logits).
+        activated (bool): the inputs are probabilities (already through a
+            sigmoid) instead of logits.
     """
 
     def __init__(
@@ -81,14 +111,9 @@ class FocalLoss(nn.Module):
     ):
         super().__init__()
         if not use_sigmoid:
-            raise ValueError(
+            raise InvalidArgumentError(
                 'FocalLoss: only use_sigmoid=True is '
                 'supported (softmax focal loss is not)'
-            )
-        if activated:
-            raise ValueError(
-                'FocalLoss: activated=True (probabilities as '
-                'input) is not supported; pass logits'
             )
         self.use_sigmoid = use_sigmoid
         self.gamma = gamma
@@ -105,10 +130,12 @@ class FocalLoss(nn.Module):
         avg_factor=None,
         reduction_override=None,
     ):
-        """Loss of (N, C) logits against (N,) labels or (N, C) targets."""
+        """Loss of (N, C) logits (probabilities with ``activated``) against
+        (N,) labels or (N, C) targets."""
         assert reduction_override in (None, 'none', 'mean', 'sum')
         reduction = reduction_override or self.reduction
-        return self.loss_weight * sigmoid_focal_loss(
+        loss = focal_loss_with_prob if self.activated else sigmoid_focal_loss
+        return self.loss_weight * loss(
             pred,
             target,
             weight,

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from mmdet.core import bbox_overlaps
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import LOSSES
 from .utils import weighted_loss
 
@@ -23,7 +24,7 @@ def iou_loss(pred, target, linear=False, mode='log', eps=1e-6):
     if linear:
         mode = 'linear'
     if mode not in IOU_MODES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f'IoU loss mode must be one of {IOU_MODES}, got {mode!r}'
         )
     ious = bbox_overlaps(pred, target, is_aligned=True).clamp(min=eps)
@@ -61,7 +62,7 @@ class _BoxLoss(nn.Module):
             return reduction, weight, (pred * weight).sum()
         if weight is not None and weight.dim() > 1:
             if weight.shape != pred.shape:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f'weight of shape {tuple(weight.shape)} '
                     f'for boxes of shape {tuple(pred.shape)}'
                 )
@@ -115,7 +116,7 @@ class IoULoss(_BoxLoss):
     ):
         super().__init__(eps, reduction, loss_weight)
         if mode not in IOU_MODES:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'IoULoss mode must be one of {IOU_MODES}, got {mode!r}'
             )
         if linear:

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import LOSSES
 from .utils import weighted_loss
 
@@ -16,7 +17,7 @@ def smooth_l1_loss(pred, target, beta=1.0):
     (N, 4) box deltas.
     """
     if beta <= 0:
-        raise ValueError(f'beta must be positive, got {beta}')
+        raise InvalidArgumentError(f'beta must be positive, got {beta}')
     if target.numel() == 0:
         return pred.sum() * 0
     assert pred.size() == target.size()

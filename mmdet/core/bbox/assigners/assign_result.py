@@ -1,5 +1,6 @@
 """The result of matching predicted boxes to ground-truth boxes."""
 
+import numpy as np
 import torch
 
 
@@ -54,6 +55,57 @@ class AssignResult:
         )
         basic.update(self._extra_properties)
         return basic
+
+    @classmethod
+    def random(cls, **kwargs):
+        """A random result, for tests of samplers and heads.
+
+        Keyword Args:
+            num_preds (int): number of boxes (default: random in [0, 16)).
+            num_gts (int): number of gt boxes (default: random in [0, 8)).
+            p_ignore (float): probability an assigned box is "ignore"
+                (-1) instead (0.3).
+            p_assigned (float): probability a box is assigned (0.7); at
+                most one box per gt box is.
+            p_use_label (bool | float): whether the result has labels
+                (True), or the probability that it has (0.5).
+            num_classes (int): labels are drawn from [0, num_classes) (3).
+            rng (None | int | RandomState): the random source.
+        """
+        from mmdet.utils.util_random import ensure_rng
+
+        rng = ensure_rng(kwargs.get('rng'))
+        num_gts = kwargs.get('num_gts')
+        num_gts = rng.randint(0, 8) if num_gts is None else num_gts
+        num_preds = kwargs.get('num_preds')
+        num_preds = rng.randint(0, 16) if num_preds is None else num_preds
+        p_use_label = kwargs.get('p_use_label', 0.5)
+        use_label = p_use_label is True or (
+            p_use_label is not False and rng.rand() < p_use_label
+        )
+        gt_inds = np.zeros(num_preds, dtype=np.int64)
+        max_overlaps = np.zeros(num_preds, dtype=np.float32)
+        if num_gts > 0 and num_preds > 0:
+            assigned = rng.rand(num_preds) < kwargs.get('p_assigned', 0.7)
+            # at most one box per gt box: keep a random subset
+            idxs = rng.permutation(np.flatnonzero(assigned))[:num_gts]
+            gt_inds[idxs] = rng.permutation(num_gts)[: len(idxs)] + 1
+            max_overlaps[idxs] = rng.rand(len(idxs))
+            ignored = rng.rand(num_preds) < kwargs.get('p_ignore', 0.3)
+            gt_inds[ignored & (gt_inds > 0)] = -1
+        labels = None
+        if use_label:
+            gt_labels = rng.randint(0, kwargs.get('num_classes', 3), num_gts)
+            labels = np.full(num_preds, -1, dtype=np.int64)
+            positive = gt_inds > 0
+            labels[positive] = gt_labels[gt_inds[positive] - 1]
+            labels = torch.from_numpy(labels)
+        return cls(
+            num_gts,
+            torch.from_numpy(gt_inds),
+            torch.from_numpy(max_overlaps),
+            labels,
+        )
 
     def add_gt_(self, gt_labels):
         """Prepend the gt boxes themselves as positives (in place).

@@ -28,8 +28,10 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
         target_means (Sequence[float]): means of the deltas.
         target_stds (Sequence[float]): standard deviations of the deltas.
         clip_border (bool): clip decoded boxes to ``max_shape``.
-        add_ctr_clamp (bool): YOLOF's centre-shift clamp; not supported
-            (no detector here uses it): only False is accepted.
+        add_ctr_clamp (bool): when decoding, clamp the centre shift to
+            ``ctr_clamp`` pixels each way and ``dw, dh`` only from above
+            (YOLOF's decoding).
+        ctr_clamp (int): the bound of the centre shift, in pixels.
     """
 
     def __init__(
@@ -41,12 +43,6 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
         ctr_clamp=32,
     ):
         super().__init__()
-        if add_ctr_clamp:
-            raise NotImplementedError(
-                'DeltaXYWHBBoxCoder: add_ctr_clamp=True (YOLOF\'s centre-'
-                'shift clamp) is not supported; remove add_ctr_clamp and '
-                'ctr_clamp from the bbox_coder config'
-            )
         if len(target_means) != 4 or len(target_stds) != 4:
             raise InvalidArgumentError(
                 'target_means and target_stds need 4 values, '
@@ -55,6 +51,8 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
         self.means = target_means
         self.stds = target_stds
         self.clip_border = clip_border
+        self.add_ctr_clamp = add_ctr_clamp
+        self.ctr_clamp = ctr_clamp
 
     def encode(self, bboxes, gt_bboxes):
         """Deltas that turn ``bboxes`` into ``gt_bboxes``.
@@ -113,6 +111,8 @@ class DeltaXYWHBBoxCoder(BaseBBoxCoder):
             max_shape,
             wh_ratio_clip,
             self.clip_border,
+            self.add_ctr_clamp,
+            self.ctr_clamp,
         )
 
 
@@ -154,6 +154,8 @@ def delta2bbox(
     max_shape=None,
     wh_ratio_clip=16 / 1000,
     clip_border=True,
+    add_ctr_clamp=False,
+    ctr_clamp=32,
 ):
     """Apply normalized deltas to reference boxes.
 
@@ -165,6 +167,10 @@ def delta2bbox(
             ``(H, W[, C])`` to clip to, or one per image of a batch.
         wh_ratio_clip (float): bound of the size change, see module doc.
         clip_border (bool): clip to ``max_shape`` when it is given.
+        add_ctr_clamp (bool): clamp the centre shift ``pw * dx, ph * dy``
+            to ``[-ctr_clamp, ctr_clamp]`` pixels, and ``dw, dh`` only
+            from above.
+        ctr_clamp (float): that bound, in pixels.
 
     Returns:
         Tensor: (..., N, 4 * k) boxes ``x1, y1, x2, y2``.
@@ -188,7 +194,11 @@ def delta2bbox(
     pwh = rois[..., 2:] - rois[..., :2]
     dxy_wh = pwh * dxy
     max_ratio = float(np.abs(np.log(wh_ratio_clip)))
-    dwh = dwh.clamp(min=-max_ratio, max=max_ratio)
+    if add_ctr_clamp:
+        dxy_wh = dxy_wh.clamp(min=-ctr_clamp, max=ctr_clamp)
+        dwh = dwh.clamp(max=max_ratio)
+    else:
+        dwh = dwh.clamp(min=-max_ratio, max=max_ratio)
     gxy = pxy + dxy_wh
     gwh = pwh * dwh.exp()
     bboxes = torch.cat([gxy - gwh * 0.5, gxy + gwh * 0.5], dim=-1)
