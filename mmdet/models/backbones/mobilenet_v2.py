@@ -103,6 +103,29 @@ class InvertedResidual(nn.Module):
         return x + out if self.use_res_connect else out
 
 
+# arguments of MMDetection 2.28's MobileNetV2, a different class
+MMDET_MOBILENET_ARGS = ('widen_factor', 'conv_cfg', 'norm_cfg', 'act_cfg')
+
+
+def _refuse_unexpected(owner, unexpected):
+    """The TypeError of unknown keyword arguments, explaining which
+    MobileNetV2 this is when they are MMDetection 2.28's."""
+    if not unexpected:
+        return
+    message = f'{owner}.__init__() got unexpected keyword arguments ' + str(
+        sorted(unexpected)
+    )
+    if any(k in MMDET_MOBILENET_ARGS for k in unexpected):
+        message += (
+            ". This toolbox's MobileNetV2 is the ODConv release's "
+            "(torchvision's layout: width_mult, out_indices 0..4), which "
+            "its checkpoints need, not MMDetection 2.28's (widen_factor, "
+            'conv1/layer1..7, out_indices 0..7); write width_mult for '
+            'widen_factor and drop the cfg keys'
+        )
+    raise TypeError(message)
+
+
 @BACKBONES.register_module()
 class MobileNetV2(ClassificationBackbone):
     """MobileNetV2 backbone.
@@ -127,7 +150,9 @@ class MobileNetV2(ClassificationBackbone):
         norm_eval=True,
         pretrained=None,
         init_cfg=None,
+        **unexpected,
     ):
+        _refuse_unexpected(type(self).__name__, unexpected)
         super().__init__(frozen_stages, norm_eval, pretrained, init_cfg)
         self._build(width_mult, num_classes, out_indices, plain_conv)
 
