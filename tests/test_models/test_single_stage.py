@@ -12,7 +12,12 @@ import pytest
 import torch
 from mmcv import Config
 
-from mmdet.core import AnchorGenerator, ATSSAssigner, MlvlPointGenerator
+from mmdet.core import (
+    AnchorGenerator,
+    ATSSAssigner,
+    MlvlPointGenerator,
+    bbox2result,
+)
 from mmdet.models import build_detector, build_head, build_loss
 
 sys.path.insert(0, osp.dirname(__file__))
@@ -402,3 +407,32 @@ def test_empty_gt_gives_only_a_classification_loss():
     _, log_vars = model._parse_losses(model(**batch))
     assert log_vars['loss_cls'] > 0
     assert log_vars['loss_bbox'] == 0 and log_vars['loss_centerness'] == 0
+
+
+def test_aug_test_is_the_heads():
+    """Test-time augmentation of the dense detectors goes through the
+    head's ``aug_test`` (MMDetection's API): duplicates merge to the plain
+    result, a flipped view maps back into the original image."""
+    torch.manual_seed(0)
+    model = small_model('retinanet_odconv4x_mobilenetv2_100_fpn_1x_coco')
+    model.eval()
+    batch = make_batch(shapes=((64, 96),))
+    img, meta = batch['img'], batch['img_metas'][0]
+    flipped = dict(meta, flip=True, flip_direction='horizontal')
+    with torch.no_grad():
+        plain = model.simple_test(img, [meta], rescale=True)
+        feats = model.extract_feats([img, img.flip(-1)])
+        ((dets, labels),) = model.bbox_head.aug_test(
+            feats, [[meta], [flipped]], rescale=True
+        )
+        through_detector = model.aug_test(
+            [img, img.flip(-1)], [[meta], [flipped]], rescale=True
+        )
+        twice = model.aug_test([img, img], [[meta], [meta]], rescale=True)
+    assert dets.shape == (100, 5) and labels.shape == (100,)
+    assert (dets[:, [0, 2]] <= 96 + 1e-3).all()
+    merged = bbox2result(dets, labels, 80)
+    for a, b in zip(through_detector[0], merged):
+        np.testing.assert_allclose(a, b)
+    for a, b in zip(twice[0], plain[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)

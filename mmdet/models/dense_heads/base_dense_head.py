@@ -5,6 +5,8 @@ from abc import ABCMeta, abstractmethod
 import torch
 from mmcv.runner import BaseModule
 
+from mmdet.core import batched_nms, bbox_mapping_back
+
 
 def flatten_level_maps(maps, channels):
     """Per-level maps (B, A*channels, H, W) -> one (B, sum(H*W*A), channels).
@@ -92,6 +94,62 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
     def simple_test(self, feats, img_metas, rescale=False):
         """Same as :meth:`simple_test_bboxes`."""
         return self.simple_test_bboxes(feats, img_metas, rescale=rescale)
+
+    def aug_test_bboxes(self, feats, img_metas, rescale=False):
+        """Detections of one image merged over augmentations: every
+        augmentation's boxes before NMS, mapped back to the original image,
+        then one class-wise NMS with the ``test_cfg``'s ``nms`` and
+        ``max_per_img``.
+
+        Args:
+            feats (list[tuple[Tensor]]): per augmentation, the multi-level
+                features of the (1, 3, H, W) image.
+            img_metas (list[list[dict]]): per augmentation ``[meta]``.
+            rescale (bool): boxes in original-image pixels; else in the
+                first augmentation's resized pixels.
+
+        Returns:
+            list[tuple[Tensor, Tensor]]: one ``(dets, labels)``: (n, 5)
+            ``x1, y1, x2, y2, score`` and (n,) labels.
+        """
+        cfg = self.test_cfg
+        bboxes, scores, labels = [], [], []
+        for x, metas in zip(feats, img_metas):
+            boxes, box_scores, box_labels = self.get_bboxes(
+                *self(x),
+                img_metas=metas,
+                cfg=cfg,
+                rescale=False,
+                with_nms=False,
+            )[0]
+            meta = metas[0]
+            bboxes.append(
+                bbox_mapping_back(
+                    boxes,
+                    meta['img_shape'],
+                    meta['scale_factor'],
+                    meta['flip'],
+                    meta.get('flip_direction', 'horizontal'),
+                )
+            )
+            scores.append(box_scores)
+            labels.append(box_labels)
+        bboxes, scores = torch.cat(bboxes), torch.cat(scores)
+        labels = torch.cat(labels)
+        if bboxes.numel() == 0:
+            dets = torch.cat([bboxes, scores[:, None]], -1)
+        else:
+            dets, keep = batched_nms(bboxes, scores, labels, cfg['nms'])
+            dets = dets[: cfg['max_per_img']]
+            labels = labels[keep][: cfg['max_per_img']]
+        if not rescale:
+            dets = dets.clone()
+            dets[:, :4] *= dets.new_tensor(img_metas[0][0]['scale_factor'])
+        return [(dets, labels)]
+
+    def aug_test(self, feats, img_metas, rescale=False):
+        """Same as :meth:`aug_test_bboxes` (MMDetection's entry point)."""
+        return self.aug_test_bboxes(feats, img_metas, rescale=rescale)
 
     def forward_dummy(self, feats):
         """Raw outputs, for FLOPs counting."""

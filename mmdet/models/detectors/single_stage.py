@@ -2,10 +2,9 @@
 
 import warnings
 
-import torch
 from mmcv import ConfigDict
 
-from mmdet.core import batched_nms, bbox2result, bbox_mapping_back
+from mmdet.core import bbox2result
 from ..builder import DETECTORS, build_backbone, build_head, build_neck
 from .base import BaseDetector
 
@@ -104,46 +103,22 @@ class SingleStageDetector(BaseDetector):
         ]
 
     def aug_test(self, imgs, img_metas, rescale=False):
-        """Detections of one image merged over augmentations: the boxes of
-        every augmentation before NMS, mapped back to the original image,
-        then one class-wise NMS.
+        """Detections of one image merged over augmentations (the head's
+        ``aug_test``: boxes of every augmentation before NMS, mapped back
+        to the original image, then one class-wise NMS).
 
         Args:
             imgs (list[Tensor]): per augmentation (1, 3, H, W).
             img_metas (list[list[dict]]): per augmentation ``[meta]``.
         """
-        head = self.bbox_head
-        cfg = head.test_cfg
-        bboxes, scores, labels = [], [], []
-        for x, metas in zip(self.extract_feats(imgs), img_metas):
-            boxes, box_scores, box_labels = head.get_bboxes(
-                *head(x),
-                img_metas=metas,
-                cfg=cfg,
-                rescale=False,
-                with_nms=False,
-            )[0]
-            meta = metas[0]
-            bboxes.append(
-                bbox_mapping_back(
-                    boxes,
-                    meta['img_shape'],
-                    meta['scale_factor'],
-                    meta['flip'],
-                    meta.get('flip_direction', 'horizontal'),
-                )
+        if not hasattr(self.bbox_head, 'aug_test'):
+            raise NotImplementedError(
+                f'{type(self.bbox_head).__name__} has no aug_test'
             )
-            scores.append(box_scores)
-            labels.append(box_labels)
-        bboxes, scores = torch.cat(bboxes), torch.cat(scores)
-        labels = torch.cat(labels)
-        if bboxes.numel() == 0:
-            dets = torch.cat([bboxes, scores[:, None]], -1)
-        else:
-            dets, keep = batched_nms(bboxes, scores, labels, cfg['nms'])
-            dets = dets[: cfg['max_per_img']]
-            labels = labels[keep][: cfg['max_per_img']]
-        if not rescale:
-            dets = dets.clone()
-            dets[:, :4] *= dets.new_tensor(img_metas[0][0]['scale_factor'])
-        return [bbox2result(dets, labels, head.num_classes)]
+        results = self.bbox_head.aug_test(
+            self.extract_feats(imgs), img_metas, rescale=rescale
+        )
+        return [
+            bbox2result(dets, labels, self.bbox_head.num_classes)
+            for dets, labels in results
+        ]
