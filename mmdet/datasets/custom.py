@@ -17,13 +17,15 @@ naming the file and why each group of images was dropped.
 
 import os.path as osp
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 
 import mmcv
 import numpy as np
+from mmcv.utils import print_log
 from terminaltables import AsciiTable
 from torch.utils.data import Dataset
 
+from mmdet.core.evaluation import eval_map, eval_recalls
 from mmdet.core.visualization import generated_palette
 from mmdet.utils.data_files import load_data_file
 from .pipelines import Compose
@@ -360,11 +362,107 @@ class CustomDataset(Dataset):
     def format_results(self, results, **kwargs):
         """Nothing to format for this base class."""
 
-    def evaluate(self, results, metric=None, logger=None, **kwargs):
-        raise NotImplementedError(
-            f'{type(self).__name__} has no evaluation; use a data set type '
-            'with one (CocoDataset)'
+    def evaluate(
+        self,
+        results,
+        metric='mAP',
+        logger=None,
+        proposal_nums=(100, 300, 1000),
+        iou_thr=0.5,
+        scale_ranges=None,
+    ):
+        """VOC-style box mAP or proposal recall of ``results`` against
+        ``get_ann_info`` (MMDetection 2.x's ``CustomDataset.evaluate``).
+
+        Args:
+            results (list): per image, for 'mAP' a list of per-class (m, 5)
+                detections; for 'recall' (k, 5) or (k, 4) proposals (a
+                per-class list is stacked).
+            metric (str | list[str]): 'mAP' or 'recall' (one metric).
+            logger (logging.Logger | str | None): where the tables go.
+            proposal_nums (Sequence[int]): top-N proposals for 'recall'.
+            iou_thr (float | list[float]): IoU threshold(s).
+            scale_ranges (list[tuple] | None): box size ranges for 'mAP'
+                (then each value is a list, one entry per range).
+
+        Returns:
+            OrderedDict: 'mAP': ``AP50``-style keys (mAP at each threshold,
+            rounded to 3 decimals) and 'mAP' (their unrounded mean);
+            'recall': ``recall@{num}@{iou}`` and, with several thresholds,
+            ``AR@{num}`` (mean over them).
+        """
+        if not isinstance(metric, str):
+            if len(metric) != 1:
+                raise AssertionError(
+                    f'{type(self).__name__} evaluates one metric at a time, '
+                    f'got {metric}'
+                )
+            metric = metric[0]
+        if metric not in ('mAP', 'recall'):
+            raise KeyError(f'metric {metric} is not supported')
+        if len(results) != len(self):
+            raise ValueError(
+                f'{len(results)} results for a data set of {len(self)} images'
+            )
+        annotations = [self.get_ann_info(i) for i in range(len(self))]
+        iou_thrs = [iou_thr] if isinstance(iou_thr, float) else list(iou_thr)
+        if metric == 'mAP':
+            return self._eval_map(
+                results, annotations, iou_thrs, scale_ranges, logger
+            )
+        return self._eval_recall(
+            results, annotations, proposal_nums, iou_thrs, logger
         )
+
+    def _eval_map(self, results, annotations, iou_thrs, scale_ranges, logger):
+        """``evaluate``'s 'mAP' metric: one ``eval_map`` per threshold
+        (with ``scale_ranges`` each value is a list over the ranges)."""
+        eval_results = OrderedDict()
+        mean_aps = []
+        for thr in iou_thrs:
+            print_log(f'\n{"-" * 15}iou_thr: {thr}{"-" * 15}', logger=logger)
+            mean_ap, _ = eval_map(
+                results,
+                annotations,
+                scale_ranges=scale_ranges,
+                iou_thr=thr,
+                dataset=self.CLASSES,
+                logger=logger,
+            )
+            mean_aps.append(mean_ap)
+            eval_results[f'AP{int(thr * 100):02d}'] = (
+                round(mean_ap, 3)
+                if scale_ranges is None
+                else [round(v, 3) for v in mean_ap]
+            )
+        if scale_ranges is None:
+            eval_results['mAP'] = sum(mean_aps) / len(mean_aps)
+        else:
+            eval_results['mAP'] = [sum(v) / len(v) for v in zip(*mean_aps)]
+        return eval_results
+
+    def _eval_recall(
+        self, results, annotations, proposal_nums, iou_thrs, logger
+    ):
+        """``evaluate``'s 'recall' metric through ``eval_recalls``."""
+        proposals = [
+            r if isinstance(r, np.ndarray) else np.vstack(r) for r in results
+        ]
+        recalls = eval_recalls(
+            [ann['bboxes'] for ann in annotations],
+            proposals,
+            proposal_nums,
+            iou_thrs,
+            logger=logger,
+        )
+        eval_results = OrderedDict()
+        for i, num in enumerate(proposal_nums):
+            for j, thr in enumerate(iou_thrs):
+                eval_results[f'recall@{num}@{thr}'] = recalls[i, j]
+        if recalls.shape[1] > 1:
+            for num, ar in zip(proposal_nums, recalls.mean(axis=1)):
+                eval_results[f'AR@{num}'] = ar
+        return eval_results
 
     def __repr__(self):
         mode = 'Test' if self.test_mode else 'Train'
