@@ -5,6 +5,7 @@ import math
 from collections import defaultdict
 
 import numpy as np
+from mmcv.utils import print_log
 from torch.utils.data.dataset import ConcatDataset as _ConcatDataset
 
 from .registry import DATASETS
@@ -19,8 +20,8 @@ class ConcatDataset(_ConcatDataset):
     Args:
         datasets (list[Dataset]): data sets with the same classes.
         separate_eval (bool): evaluate each part separately (metric keys
-            prefixed ``'<index>_'``); otherwise as one data set, which only
-            works when the parts are not COCO-style.
+            prefixed ``'<index>_'``); otherwise as one data set, which
+            needs parts of one type, not COCO-style (refused when built).
     """
 
     def __init__(self, datasets, separate_eval=True):
@@ -28,6 +29,8 @@ class ConcatDataset(_ConcatDataset):
         self.CLASSES = datasets[0].CLASSES
         self.PALETTE = getattr(datasets[0], 'PALETTE', None)
         self.separate_eval = separate_eval
+        if not separate_eval:
+            self._check_joint_evaluation()
         if all(hasattr(d, 'flag') for d in datasets):
             self.flag = np.concatenate([d.flag for d in datasets])
 
@@ -55,23 +58,50 @@ class ConcatDataset(_ConcatDataset):
                 f'{self.cumulative_sizes[-1]} images'
             )
         if not self.separate_eval:
-            if any(hasattr(d, 'coco') for d in self.datasets):
-                raise NotImplementedError(
-                    'COCO-style data sets cannot be evaluated together; use '
-                    'separate_eval=True'
-                )
-            return self.datasets[0].evaluate(results, logger=logger, **kwargs)
+            self._check_joint_evaluation()
+            return self._evaluate_joined(results, logger, **kwargs)
         metrics = {}
         start = 0
         for i, (dataset, end) in enumerate(
             zip(self.datasets, self.cumulative_sizes)
         ):
+            print_log(
+                f'\nEvaluating {getattr(dataset, "ann_file", type(dataset))} '
+                f'with {end - start} images now',
+                logger=logger,
+            )
             part = dataset.evaluate(
                 results[start:end], logger=logger, **kwargs
             )
             metrics.update({f'{i}_{k}': v for k, v in part.items()})
             start = end
         return metrics
+
+    def _check_joint_evaluation(self):
+        """Parts evaluated as one must be of one type and not COCO-style
+        (their COCO API objects cannot be joined)."""
+        if any(hasattr(d, 'coco') for d in self.datasets):
+            raise NotImplementedError(
+                'COCO-style data sets cannot be evaluated together; use '
+                'separate_eval=True'
+            )
+        if len({type(d) for d in self.datasets}) != 1:
+            raise NotImplementedError(
+                'data sets evaluated together must be of one type, got '
+                f'{sorted({type(d).__name__ for d in self.datasets})}; use '
+                'separate_eval=True'
+            )
+
+    def _evaluate_joined(self, results, logger, **kwargs):
+        """The first part's ``evaluate`` over the annotations of all parts
+        (its ``data_infos`` joined for the call, then restored)."""
+        first = self.datasets[0]
+        own = first.data_infos
+        first.data_infos = [i for d in self.datasets for i in d.data_infos]
+        try:
+            return first.evaluate(results, logger=logger, **kwargs)
+        finally:
+            first.data_infos = own
 
 
 @DATASETS.register_module()

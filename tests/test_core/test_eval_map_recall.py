@@ -521,12 +521,6 @@ def test_concat_dataset_evaluate(custom_set):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='ConcatDataset(separate_eval=False) hands all results to the '
-    "first part without joining the parts' data_infos as MMDetection 2.x "
-    'does (mmdet/datasets/dataset_wrappers.py)',
-)
 def test_concat_dataset_evaluate_together(custom_set):
     concat = ConcatDataset([custom_set, custom_set], separate_eval=False)
     metrics = concat.evaluate(perfect_results() * 2, logger='silent')

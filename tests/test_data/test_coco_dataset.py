@@ -238,10 +238,19 @@ def test_wrappers_and_ann_file_lists(coco_cfg):
         dict(
             type='ConcatDataset',
             datasets=[coco_cfg('val', LOAD, test_mode=True)] * 2,
-            separate_eval=False,
         )
     )
-    assert len(concat) == 16 and concat.separate_eval is False
+    assert len(concat) == 16 and concat.separate_eval is True
+    # as in MMDetection, COCO parts cannot be evaluated as one (refused
+    # when the data set is built, not after testing)
+    with pytest.raises(NotImplementedError, match='separate_eval=True'):
+        build_dataset(
+            dict(
+                type='ConcatDataset',
+                datasets=[coco_cfg('val', LOAD, test_mode=True)] * 2,
+                separate_eval=False,
+            )
+        )
 
     balanced = build_dataset(
         dict(
