@@ -19,6 +19,7 @@ from mmdet.datasets import (
     replace_ImageToTensor,
 )
 from mmdet.models import build_detector
+from mmdet.utils import replace_cfg_vals, update_data_root
 
 __all__ = [
     'EVAL_HOOK_KEYS',
@@ -43,7 +44,9 @@ EVAL_HOOK_KEYS = (
 
 
 def load_config(config, cfg_options=None):
-    """The config of ``config`` with ``cfg_options`` merged in.
+    """The config of ``config`` with its ``${key}`` references replaced
+    (``replace_cfg_vals``), its data moved to ``$MMDET_DATASETS`` when that
+    is set (``update_data_root``) and ``cfg_options`` merged in.
 
     Args:
         config (str | Path | mmcv.Config): a config file, or a Config
@@ -68,6 +71,10 @@ def load_config(config, cfg_options=None):
             'config must be a file path or an mmcv.Config, got '
             f'{type(config).__name__}'
         )
+    # as MMDetection's tools do: ${key} references, then $MMDET_DATASETS,
+    # then the command line's overrides
+    cfg = replace_cfg_vals(cfg)
+    update_data_root(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

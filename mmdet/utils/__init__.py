@@ -3,8 +3,13 @@ from .collect_env import collect_env
 from .compat_config import compat_cfg
 from .dist_launch import init_dist
 from .logger import get_root_logger, print_log
-from .misc import find_latest_checkpoint, remove_stale_tmp_files
+from .misc import (
+    find_latest_checkpoint,
+    remove_stale_tmp_files,
+    update_data_root,
+)
 from .registry import build_from_cfg, build_model_from_cfg, registered_names
+from .replace_cfg_vals import replace_cfg_vals
 from .setup_env import setup_multi_processes
 from .util_distribution import build_ddp, build_dp, get_device
 
@@ -22,5 +27,7 @@ __all__ = [
     'print_log',
     'registered_names',
     'remove_stale_tmp_files',
+    'replace_cfg_vals',
     'setup_multi_processes',
+    'update_data_root',
 ]
