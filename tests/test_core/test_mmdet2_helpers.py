@@ -58,3 +58,67 @@ def test_mask2ndarray():
     assert mask2ndarray(bitmap) is bitmap
     with pytest.raises(TypeError):
         mask2ndarray([bitmap])
+
+
+def test_multi_apply_regroups_results():
+    from mmdet.core import multi_apply
+
+    def func(a, b, scale=1):
+        return a * scale, b - a
+
+    assert multi_apply(func, [1, 2, 3], [5, 5, 5], scale=10) == (
+        [10, 20, 30],
+        [4, 3, 2],
+    )
+    assert multi_apply(func, [], []) == ()
+
+
+def test_flip_center_coordinates():
+    from mmdet.core import center_of_mass, flip_tensor, generate_coordinate
+
+    x = torch.arange(6.0).view(1, 1, 2, 3)
+    assert flip_tensor(x, 'horizontal')[0, 0, 0].tolist() == [2, 1, 0]
+    assert flip_tensor(x, 'vertical')[0, 0, 0].tolist() == [3, 4, 5]
+    assert flip_tensor(x, 'diagonal')[0, 0, 0].tolist() == [5, 4, 3]
+    with pytest.raises(AssertionError):
+        flip_tensor(x, 'sideways')
+    mask = torch.zeros(4, 6)
+    mask[1:3, 3:6] = 1
+    row, col = center_of_mass(mask)
+    assert (row.item(), col.item()) == (1.5, 4.0)
+    assert [v.item() for v in center_of_mass(torch.zeros(3, 3))] == [0, 0]
+    coords = generate_coordinate((2, 8, 3, 5), device='cpu')
+    assert coords.shape == (2, 2, 3, 5)
+    assert coords[0, 0, 0].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]  # x
+    assert coords[1, 1, :, 0].tolist() == [-1.0, 0.0, 1.0]  # y
+
+
+def _dist_worker(rank, init_file, out):
+    import torch.distributed as dist
+
+    from mmdet.core import all_reduce_dict, sync_random_seed
+
+    dist.init_process_group(
+        'gloo', init_method=f'file://{init_file}', rank=rank, world_size=2
+    )
+    seed = sync_random_seed(100 + rank, device='cpu')
+    summed = all_reduce_dict({'a': torch.tensor([rank + 1.0])})
+    mean = all_reduce_dict({'a': torch.tensor([rank + 1.0])}, op='mean')
+    out[rank] = (seed, summed['a'].item(), mean['a'].item())
+    dist.destroy_process_group()
+
+
+def test_sync_random_seed_and_all_reduce_dict(tmp_path):
+    import torch.multiprocessing as mp
+
+    from mmdet.core import all_reduce_dict, sync_random_seed
+
+    assert sync_random_seed(7, device='cpu') == 7  # one process
+    same = {'a': torch.ones(1)}
+    assert all_reduce_dict(same) is same
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_dist_worker, args=(str(tmp_path / 'init'), out), nprocs=2)
+        results = dict(out)
+    # rank 0's seed everywhere, sums and means over both processes
+    assert results == {0: (100, 3.0, 1.5), 1: (100, 3.0, 1.5)}

@@ -1,15 +1,33 @@
-from .dist_utils import reduce_mean
+from .dist_utils import (
+    DistOptimizerHook,
+    all_reduce_dict,
+    allreduce_grads,
+    reduce_mean,
+    sync_random_seed,
+)
 from .misc import (
+    center_of_mass,
     filter_scores_and_topk,
+    flip_tensor,
+    generate_coordinate,
     mask2ndarray,
+    multi_apply,
     select_single_mlvl,
     unmap,
 )
 
 __all__ = [
-    'unmap',
+    'DistOptimizerHook',
+    'all_reduce_dict',
+    'allreduce_grads',
+    'center_of_mass',
+    'filter_scores_and_topk',
+    'flip_tensor',
+    'generate_coordinate',
+    'mask2ndarray',
+    'multi_apply',
     'reduce_mean',
     'select_single_mlvl',
-    'filter_scores_and_topk',
-    'mask2ndarray',
+    'sync_random_seed',
+    'unmap',
 ]

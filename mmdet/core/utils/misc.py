@@ -1,9 +1,26 @@
 """Small tensor helpers shared by the heads."""
 
+from functools import partial
+
 import numpy as np
 import torch
 
-from mmdet.utils.arg_errors import InvalidArgumentTypeError
+from mmdet.utils.arg_errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
+
+
+def multi_apply(func, *args, **kwargs):
+    """Call ``func`` on each position of the ``args`` lists (``kwargs``
+    shared) and regroup its tuple results.
+
+    Returns:
+        tuple[list]: one list per element of ``func``'s result, e.g.
+        ``([cls_0, cls_1, ...], [reg_0, reg_1, ...])``.
+    """
+    call = partial(func, **kwargs) if kwargs else func
+    return tuple(map(list, zip(*map(call, *args))))
 
 
 def unmap(data, count, inds, fill=0):
@@ -103,3 +120,40 @@ def mask2ndarray(mask):
         'mask2ndarray takes BitmapMasks, PolygonMasks, a Tensor or an '
         f'ndarray, got {type(mask)}'
     )
+
+
+def flip_tensor(src_tensor, flip_direction):
+    """(N, C, H, W) ``src_tensor`` flipped 'horizontal' (W), 'vertical'
+    (H) or 'diagonal' (both)."""
+    if src_tensor.ndim != 4:
+        raise InvalidArgumentError(
+            f'flip_tensor takes (N, C, H, W), got {tuple(src_tensor.shape)}'
+        )
+    dims = {'horizontal': [3], 'vertical': [2], 'diagonal': [2, 3]}
+    if flip_direction not in dims:
+        raise InvalidArgumentError(
+            f'flip_direction must be one of {list(dims)}, got '
+            f'{flip_direction!r}'
+        )
+    return torch.flip(src_tensor, dims[flip_direction])
+
+
+def center_of_mass(mask, esp=1e-6):
+    """Centre ``(row, column)`` of an (H, W) mask (weights allowed), in
+    pixel indices; (0, 0) for an empty mask."""
+    height, width = mask.shape
+    total = mask.sum().float().clamp(min=esp)
+    rows = torch.arange(height, device=mask.device)[:, None]
+    cols = torch.arange(width, device=mask.device)
+    return (mask * rows).sum() / total, (mask * cols).sum() / total
+
+
+def generate_coordinate(featmap_sizes, device='cuda'):
+    """(N, 2, H, W) coordinates in [-1, 1] for ``featmap_sizes`` (N, C,
+    H, W): channel 0 the x (column), channel 1 the y (row)."""
+    n, height, width = featmap_sizes[0], featmap_sizes[-2], featmap_sizes[-1]
+    xs = torch.linspace(-1, 1, width, device=device)
+    ys = torch.linspace(-1, 1, height, device=device)
+    grid_x = xs.view(1, 1, 1, width).expand(n, 1, height, width)
+    grid_y = ys.view(1, 1, height, 1).expand(n, 1, height, width)
+    return torch.cat([grid_x, grid_y], dim=1)
