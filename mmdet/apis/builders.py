@@ -20,6 +20,7 @@ from mmdet.datasets import (
 )
 from mmdet.models import build_detector
 from mmdet.utils import replace_cfg_vals, update_data_root
+from mmdet.utils.arg_errors import InvalidArgumentError
 
 __all__ = [
     'EVAL_HOOK_KEYS',
@@ -168,12 +169,14 @@ def check_test_outputs(out, eval, format_only, show=False, show_dir=None):
     """Refuse a test run that would throw its results away or contradict
     itself (the checks of tools/test.py and tools/deployment/test.py)."""
     if not (out or eval or format_only or show or show_dir):
-        raise ValueError(
+        raise InvalidArgumentError(
             'Say what to do with the results: --out, --eval, '
             '--format-only, --show or --show-dir'
         )
     if eval and format_only:
-        raise ValueError('--eval and --format-only cannot be both given')
+        raise InvalidArgumentError(
+            '--eval and --format-only cannot be both given'
+        )
 
 
 def handle_test_outputs(

@@ -17,6 +17,10 @@ from terminaltables import AsciiTable
 from mmdet.core.evaluation import average_recall
 from mmdet.core.visualization.palette import COCO_PALETTE
 from mmdet.utils import print_log
+from mmdet.utils.arg_errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
 from .api_wrappers import (
     COCO,
     AnnotationFileError,
@@ -518,9 +522,9 @@ class CocoDataset(CustomDataset):
             directory up when done.
         """
         if not isinstance(results, list):
-            raise TypeError('results must be a list')
+            raise InvalidArgumentTypeError('results must be a list')
         if len(results) != len(self):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(results)} results for a data set of {len(self)} images'
             )
         tmp_dir = None

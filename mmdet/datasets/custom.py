@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from mmdet.core.evaluation import eval_map, eval_recalls
 from mmdet.core.visualization import generated_palette
+from mmdet.utils.arg_errors import InvalidArgumentError
 from mmdet.utils.data_files import load_data_file
 from .pipelines import Compose
 from .registry import DATASETS
@@ -144,7 +145,9 @@ class CustomDataset(Dataset):
             if self.proposals is not None:
                 self.proposals = [self.proposals[i] for i in valid]
             self._check_trainable(read_infos)
-        self._set_group_flag()
+            # aspect-ratio groups of the training samplers (test mode has
+            # none, as in MMDetection)
+            self._set_group_flag()
         self.pipeline = Compose(pipeline)
 
     # -- set-up ---------------------------------------------------------
@@ -401,7 +404,7 @@ class CustomDataset(Dataset):
         if metric not in ('mAP', 'recall'):
             raise KeyError(f'metric {metric} is not supported')
         if len(results) != len(self):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(results)} results for a data set of {len(self)} images'
             )
         annotations = [self.get_ann_info(i) for i in range(len(self))]

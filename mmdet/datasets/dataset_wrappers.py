@@ -8,6 +8,7 @@ import numpy as np
 from mmcv.utils import print_log
 from torch.utils.data.dataset import ConcatDataset as _ConcatDataset
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from .registry import DATASETS
 
 
@@ -53,7 +54,7 @@ class ConcatDataset(_ConcatDataset):
 
     def evaluate(self, results, logger=None, **kwargs):
         if len(results) != self.cumulative_sizes[-1]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{len(results)} results for '
                 f'{self.cumulative_sizes[-1]} images'
             )
@@ -156,8 +157,13 @@ class ClassBalancedDataset:
         self.repeat_indices = [
             i for i, f in enumerate(factors) for _ in range(int(math.ceil(f)))
         ]
-        if hasattr(dataset, 'flag'):
-            self.flag = np.asarray(dataset.flag)[self.repeat_indices]
+        # as MMDetection: the repeated groups of a data set that has them
+        # (training), else an empty flag
+        flag = getattr(dataset, 'flag', None)
+        self.flag = np.asarray(
+            [] if flag is None else np.asarray(flag)[self.repeat_indices],
+            dtype=np.uint8,
+        )
 
     def _get_repeat_factors(self, dataset, repeat_thr):
         cat_sets = [set(dataset.get_cat_ids(i)) for i in range(len(dataset))]

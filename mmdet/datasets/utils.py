@@ -5,6 +5,7 @@ import copy
 import warnings
 
 from mmdet.core.hook.num_class_check import NumClassCheckHook
+from mmdet.utils.arg_errors import InvalidArgumentError
 
 __all__ = [
     'NumClassCheckHook',
@@ -52,7 +53,7 @@ def get_loading_pipeline(pipeline):
         if step['type'] in LOADING_TYPES
     ]
     if len(loading) < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             'the pipeline has no LoadImageFromFile + LoadAnnotations steps'
         )
     return loading

@@ -99,7 +99,18 @@ def test_parse_annotations(hand_made):
     assert ds.get_cat_ids(1) == [20]
     empty = ds.get_ann_info(3)
     assert empty['bboxes'].shape == (0, 4) and empty['labels'].shape == (0,)
-    assert ds.flag.tolist() == [1, 0, 1, 0]  # landscape = 1
+    # aspect-ratio groups are for the training samplers: none in test
+    # mode (as in MMDetection)
+    assert not hasattr(ds, 'flag')
+    train = CocoDataset(
+        ann_file,
+        LOAD,
+        classes=('a', 'b'),
+        img_prefix=img_prefix,
+        filter_empty_gt=False,
+    )
+    landscape = [int(i['width'] > i['height']) for i in train.data_infos]
+    assert train.flag.tolist() == landscape and landscape[:2] == [1, 0]
 
 
 def test_training_filters_small_and_empty_images(hand_made):
@@ -208,7 +219,9 @@ def test_wrappers_and_ann_file_lists(coco_cfg):
     )
     assert isinstance(both, ConcatDataset)
     assert len(both) == len(train) + len(val)
-    assert both.flag.tolist() == train.flag.tolist() + val.flag.tolist()
+    assert not hasattr(both, 'flag')  # the test-mode part has no groups
+    twice = build_dataset([coco_cfg('train', LOAD)] * 2)
+    assert twice.flag.tolist() == train.flag.tolist() * 2
     assert (
         both.get_ann_info(len(train))['bboxes'].tolist()
         == val.get_ann_info(0)['bboxes'].tolist()

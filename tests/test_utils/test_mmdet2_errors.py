@@ -155,3 +155,44 @@ def test_focal_loss_on_probabilities():
     probs = logits.sigmoid().requires_grad_()
     on_probs(probs, labels).backward()
     assert probs.grad.abs().sum() > 0
+
+
+def test_result_count_and_test_tool_checks_are_assertion_errors():
+    from mmdet.apis.builders import check_test_outputs
+    from mmdet.datasets.utils import get_loading_pipeline
+
+    with pytest.raises(AssertionError, match='--out, --eval'):
+        check_test_outputs(None, None, False)
+    with pytest.raises(AssertionError, match='--format-only'):
+        check_test_outputs(None, ['bbox'], True)
+    with pytest.raises(AssertionError):
+        get_loading_pipeline([dict(type='Resize', img_scale=(1, 1))])
+
+
+def test_dataset_result_counts_are_assertion_errors(tmp_path):
+    import mmcv
+
+    from mmdet.datasets import ClassBalancedDataset, CustomDataset
+
+    ann = tmp_path / 'a.pkl'
+    mmcv.dump(
+        [
+            dict(
+                filename='x.jpg',
+                width=64,
+                height=32,
+                ann=dict(
+                    bboxes=np.array([[1.0, 2, 30, 20]], np.float32),
+                    labels=np.array([0]),
+                ),
+            )
+        ],
+        str(ann),
+    )
+    ds = CustomDataset(str(ann), [], classes=('a',), test_mode=True)
+    with pytest.raises(AssertionError, match='2 results'):
+        ds.evaluate([[np.zeros((0, 5))]] * 2)
+    # test mode has no aspect-ratio groups; the wrapper's flag is empty
+    assert not hasattr(ds, 'flag')
+    balanced = ClassBalancedDataset(ds, oversample_thr=0.5)
+    assert balanced.flag.dtype == np.uint8 and len(balanced.flag) == 0
