@@ -3,7 +3,19 @@
 import logging
 import warnings
 
-from .version import __version__, check_mmcv_version, digit_version
+from .version import (
+    MMCV_MAX,
+    MMCV_MIN,
+    __version__,
+    check_mmcv_version,
+    digit_version,
+    short_version,
+    version_info,
+)
+
+# MMDetection 2.x's names of the supported mmcv range (max exclusive)
+mmcv_minimum_version = MMCV_MIN
+mmcv_maximum_version = MMCV_MAX
 
 
 def _installed_mmcv_version():
@@ -29,4 +41,4 @@ def _installed_mmcv_version():
 
 check_mmcv_version(_installed_mmcv_version())
 
-__all__ = ['__version__', 'digit_version']
+__all__ = ['__version__', 'digit_version', 'short_version', 'version_info']

@@ -7,6 +7,7 @@ can check mmcv before anything else touches it.
 import re
 
 __version__ = '2.28.2+odconv.0.1.0'
+short_version = __version__
 
 # mmcv 1.x, pure Python (`mmcv`) or compiled (`mmcv-full`); the upper bound is
 # exclusive: mmcv 2.0 renamed and removed the runner this package is built on.
@@ -65,3 +66,23 @@ def check_mmcv_version(version_str) -> None:
             f'mmcv=={version_str} is installed, which is not '
             'supported. ' + MMCV_INSTALL_HINT
         )
+
+
+def parse_version_info(version_str):
+    """``'2.28.2'`` -> ``(2, 28, 2)``; a pre-release keeps its tag as the
+    last element (``'2.28.2rc1'`` -> ``(2, 28, 2, 'rc1')``) and a local
+    part (``+odconv...``) is dropped."""
+    info = []
+    for part in version_str.split('+')[0].split('.'):
+        if part.isdigit():
+            info.append(int(part))
+        else:
+            match = re.match(r'(\d+)(\D.*)', part)
+            if match is None:
+                info.append(part)
+            else:
+                info += [int(match.group(1)), match.group(2)]
+    return tuple(info)
+
+
+version_info = parse_version_info(__version__)

@@ -1,3 +1,4 @@
+from mmdet.utils import get_root_logger
 from .builders import (
     build_test_dataset,
     build_test_detector,
@@ -22,6 +23,7 @@ __all__ = [
     'build_test_detector',
     'build_test_loader',
     'eval_kwargs',
+    'get_root_logger',
     'inference_detector',
     'init_detector',
     'init_random_seed',

@@ -177,6 +177,11 @@ class CocoDataset(CustomDataset):
 
     PALETTE = COCO_PALETTE
 
+    def xyxy2xywh(self, bbox):
+        """``[x1, y1, x2, y2, ...]`` -> COCO's ``[x, y, w, h]`` (a list of
+        floats), as MMDetection's method."""
+        return xyxy2xywh(bbox)
+
     # -- annotations ----------------------------------------------------
 
     def load_annotations(self, ann_file):

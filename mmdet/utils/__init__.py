@@ -1,8 +1,18 @@
 from . import checkpoint_reader  # noqa: F401 (registers the reader)
 from .collect_env import collect_env
-from .compat_config import compat_cfg
+from .compat_config import (
+    compat_cfg,
+    compat_imgs_per_gpu,
+    compat_loader_args,
+    compat_runner_args,
+)
 from .dist_launch import init_dist
-from .logger import get_root_logger, print_log
+from .logger import (
+    get_caller_name,
+    get_root_logger,
+    log_img_scale,
+    print_log,
+)
 from .misc import (
     find_latest_checkpoint,
     remove_stale_tmp_files,
@@ -20,9 +30,14 @@ __all__ = [
     'build_model_from_cfg',
     'collect_env',
     'compat_cfg',
+    'compat_imgs_per_gpu',
+    'compat_loader_args',
+    'compat_runner_args',
     'find_latest_checkpoint',
     'get_device',
+    'get_caller_name',
     'get_root_logger',
+    'log_img_scale',
     'init_dist',
     'print_log',
     'registered_names',

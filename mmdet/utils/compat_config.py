@@ -27,28 +27,41 @@ def compat_cfg(cfg):
       ``AssertionError``, as MMDetection asserts it).
     """
     cfg = copy.deepcopy(cfg)
-    _compat_runner(cfg)
-    if 'data' not in cfg:
-        return cfg
-    _compat_imgs_per_gpu(cfg.data)
-    _compat_loaders(cfg.data)
+    compat_imgs_per_gpu(cfg)
+    compat_loader_args(cfg)
+    compat_runner_args(cfg)
     return cfg
 
 
-def _compat_runner(cfg):
-    if 'runner' not in cfg and 'total_epochs' in cfg:
-        warnings.warn(
-            'total_epochs is deprecated: use runner = dict('
-            "type='EpochBasedRunner', max_epochs=...)"
+def compat_runner_args(cfg):
+    """``runner`` from a deprecated ``total_epochs`` (in place; returns
+    ``cfg``); with both, they must agree (an ``AssertionError`` subclass
+    otherwise, as MMDetection asserts)."""
+    if 'runner' not in cfg:
+        if 'total_epochs' in cfg:
+            warnings.warn(
+                'total_epochs is deprecated: use runner = dict('
+                "type='EpochBasedRunner', max_epochs=...)"
+            )
+            cfg.runner = ConfigDict(
+                type='EpochBasedRunner', max_epochs=cfg.total_epochs
+            )
+    elif 'total_epochs' in cfg and cfg.total_epochs != cfg.runner.get(
+        'max_epochs'
+    ):
+        raise InvalidArgumentError(
+            f'total_epochs={cfg.total_epochs} and runner.max_epochs='
+            f'{cfg.runner.get("max_epochs")} disagree; remove total_epochs'
         )
-        cfg.runner = ConfigDict(
-            type='EpochBasedRunner', max_epochs=cfg.total_epochs
-        )
+    return cfg
 
 
-def _compat_imgs_per_gpu(data):
-    if 'imgs_per_gpu' not in data:
-        return
+def compat_imgs_per_gpu(cfg):
+    """``data.samples_per_gpu`` from a deprecated ``data.imgs_per_gpu``
+    (in place; returns ``cfg``)."""
+    if 'data' not in cfg or 'imgs_per_gpu' not in cfg.data:
+        return cfg
+    data = cfg.data
     imgs = data.imgs_per_gpu
     if 'samples_per_gpu' in data:
         warnings.warn(
@@ -63,6 +76,15 @@ def _compat_imgs_per_gpu(data):
             f'(set to imgs_per_gpu={imgs} now).'
         )
     data.samples_per_gpu = imgs
+    return cfg
+
+
+def compat_loader_args(cfg):
+    """``data.{train,val,test}_dataloader`` filled from the data-level
+    settings (in place; returns ``cfg``), see ``compat_cfg``."""
+    if 'data' in cfg:
+        _compat_loaders(cfg.data)
+    return cfg
 
 
 def _both_set_error(key, outer, loader):
@@ -94,13 +116,19 @@ def _compat_loaders(data):
             for ds in as_list
             if isinstance(ds, dict) and 'samples_per_gpu' in ds
         ]
-        if not given:
+        # a list of test sets always sets the loader's batch (1 by
+        # default), as MMDetection does
+        if not given and not (split == 'test' and isinstance(datasets, list)):
             continue
         loader = data[f'{split}_dataloader']
         if 'samples_per_gpu' in loader:
-            raise _both_set_error(
-                'samples_per_gpu', f'data.{split}', f'data.{split}_dataloader'
-            )
+            if given:
+                raise _both_set_error(
+                    'samples_per_gpu',
+                    f'data.{split}',
+                    f'data.{split}_dataloader',
+                )
+            continue  # the loader's own setting stays
         loader['samples_per_gpu'] = max(
             ds.pop('samples_per_gpu', 1)
             for ds in as_list

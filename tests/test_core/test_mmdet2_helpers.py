@@ -122,3 +122,47 @@ def test_sync_random_seed_and_all_reduce_dict(tmp_path):
         results = dict(out)
     # rank 0's seed everywhere, sums and means over both processes
     assert results == {0: (100, 3.0, 1.5), 1: (100, 3.0, 1.5)}
+
+
+@pytest.mark.parametrize(
+    'num_gts,num_preds', [(0, 0), (0, 3), (3, 3), (7, 64), (24, 3)]
+)
+def test_random_sampling_result(num_gts, num_preds):
+    from mmdet.core.bbox.samplers.sampling_result import SamplingResult
+
+    result = SamplingResult.random(num_gts=num_gts, num_preds=num_preds, rng=0)
+    assert result.num_gts == num_gts
+    assert len(result.pos_inds) + len(result.neg_inds) <= min(num_preds, 32)
+    assert result.pos_bboxes.shape == (len(result.pos_inds), 4)
+    assert result.pos_gt_bboxes.shape == (len(result.pos_inds), 4)
+
+
+def test_log_img_scale_names_the_caller(caplog):
+    from mmdet.utils import get_root_logger, log_img_scale
+
+    class Resizer:
+        def run(self):
+            return log_img_scale((640, 480), shape_order='wh')
+
+    logger = get_root_logger()
+    logger.propagate, propagate = True, logger.propagate
+    try:
+        with caplog.at_level('INFO', logger='mmdet'):
+            assert Resizer().run() is True
+            assert log_img_scale((32, 32), skip_square=True) is False
+    finally:
+        logger.propagate = propagate
+    assert 'image shape: height=480, width=640 in Resizer.run' in caplog.text
+    with pytest.raises(ValueError):
+        log_img_scale((1, 2), shape_order='xy')
+
+
+def test_version_names_and_coco_xyxy2xywh():
+    import mmdet
+    from mmdet.datasets import CocoDataset
+    from mmdet.version import parse_version_info
+
+    assert mmdet.version_info[:2] == (2, 28)
+    assert mmdet.short_version == mmdet.__version__
+    assert parse_version_info('2.28.2rc1') == (2, 28, 2, 'rc1')
+    assert CocoDataset.xyxy2xywh(None, [1, 2, 4, 8, 0.9]) == [1, 2, 3, 6]

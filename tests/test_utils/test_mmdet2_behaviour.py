@@ -285,3 +285,39 @@ def test_coco_palette():
     assert get_palette('coco', 90)[:80] == palette
     with pytest.raises(AssertionError, match='one colour per class'):
         get_palette([(1, 2, 3)], 2)
+
+
+def test_compat_helpers_are_public_and_match_mmdet():
+    from mmcv import ConfigDict
+
+    from mmdet.utils import (
+        compat_imgs_per_gpu,
+        compat_loader_args,
+        compat_runner_args,
+    )
+
+    with pytest.warns(UserWarning, match='runner'):
+        cfg = compat_runner_args(ConfigDict(total_epochs=12))
+    assert cfg.runner == dict(type='EpochBasedRunner', max_epochs=12)
+    agreeing = ConfigDict(total_epochs=3, runner=dict(max_epochs=3))
+    assert compat_runner_args(agreeing) is agreeing
+    with pytest.raises(AssertionError, match='disagree'):
+        compat_runner_args(
+            ConfigDict(total_epochs=3, runner=dict(max_epochs=4))
+        )
+    with pytest.warns(UserWarning, match='imgs_per_gpu'):
+        cfg = compat_imgs_per_gpu(ConfigDict(data=dict(imgs_per_gpu=2)))
+    assert cfg.data.samples_per_gpu == 2
+    # a list of test sets always gives the test loader a batch size
+    cfg = compat_loader_args(
+        ConfigDict(data=dict(train=dict(), test=[dict(), dict()]))
+    )
+    assert cfg.data.test_dataloader.samples_per_gpu == 1
+    cfg = compat_loader_args(
+        ConfigDict(
+            data=dict(test=[dict(samples_per_gpu=2), dict(samples_per_gpu=3)])
+        )
+    )
+    assert cfg.data.test_dataloader.samples_per_gpu == 3
+    single = compat_loader_args(ConfigDict(data=dict(test=dict())))
+    assert 'samples_per_gpu' not in single.data.test_dataloader

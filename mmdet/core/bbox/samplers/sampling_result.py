@@ -1,5 +1,6 @@
 """The boxes a sampler picked, with their targets."""
 
+import numpy as np
 import torch
 
 
@@ -77,4 +78,30 @@ class SamplingResult:
         return (
             f'<SamplingResult(num_gts={self.num_gts}, '
             f'pos={len(self.pos_inds)}, neg={len(self.neg_inds)})>'
+        )
+
+    @classmethod
+    def random(cls, rng=None, **kwargs):
+        """A random sampling result, for tests: a random assignment
+        (``AssignResult.random(rng=rng, **kwargs)``) of random boxes, of
+        which at most 16 positives and 32 in all are drawn at random (what
+        a ``RandomSampler(32, 0.5)`` keeps)."""
+        from mmdet.core.bbox.demodata import ensure_rng, random_boxes
+        from ..assigners.assign_result import AssignResult
+
+        rng = ensure_rng(rng)
+        assign_result = AssignResult.random(rng=rng, **kwargs)
+        bboxes = random_boxes(assign_result.num_preds, rng=rng)
+        gt_bboxes = random_boxes(assign_result.num_gts, rng=rng)
+        inds = assign_result.gt_inds.numpy()
+        positives = rng.permutation(np.flatnonzero(inds > 0))[:16]
+        negatives = rng.permutation(np.flatnonzero(inds == 0))
+        negatives = negatives[: 32 - len(positives)]
+        return cls(
+            torch.from_numpy(positives).long(),
+            torch.from_numpy(negatives).long(),
+            bboxes,
+            gt_bboxes,
+            assign_result,
+            torch.zeros(len(bboxes), dtype=torch.uint8),
         )
