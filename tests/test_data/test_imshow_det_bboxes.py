@@ -94,3 +94,32 @@ def test_gt_and_detections_and_palettes():
     assert palette_val([(255, 0, 51)]) == [(1.0, 0.0, 0.2)]
     with pytest.raises(ValueError):
         get_palette([(1, 2, 3)], 2)
+
+
+def test_drawing_inputs_as_mmdet_takes_them(tmp_path):
+    import torch
+
+    from mmdet.core import BitmapMasks
+    from mmdet.core.visualization import (
+        color_val_matplotlib,
+        imshow_det_bboxes,
+        imshow_gt_det_bboxes,
+    )
+
+    assert color_val_matplotlib('green') == (0.0, 1.0, 0.0)
+    assert color_val_matplotlib((255, 0, 0)) == (0.0, 0.0, 1.0)  # BGR in
+    img = np.zeros((10, 10, 3), np.uint8)
+    boxes = np.array([[1, 1, 5, 5, 0.9], [2, 2, 8, 8, 0.8]], np.float32)
+    labels = np.array([0, 1])
+    masks = np.zeros((2, 10, 10), bool)
+    with pytest.raises(AttributeError, match='numpy'):
+        imshow_det_bboxes(img, boxes, labels, torch.from_numpy(masks))
+    out = str(tmp_path / 'gt.jpg')
+    ann = dict(gt_bboxes=boxes[:, :4], gt_labels=labels)
+    result = ([boxes[:1], boxes[1:]], [[masks[0]], [masks[1]]])
+    for gt_masks in (BitmapMasks(masks, 10, 10), torch.from_numpy(masks)):
+        imshow_gt_det_bboxes(
+            img, dict(ann, gt_masks=gt_masks), result, out_file=out
+        )
+    with pytest.raises(TypeError):
+        imshow_gt_det_bboxes(img, dict(ann, gt_masks=[]), result)

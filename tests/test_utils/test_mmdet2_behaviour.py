@@ -283,6 +283,12 @@ def test_coco_palette():
     palette = get_palette('coco', 80)
     assert palette == CocoDataset.PALETTE
     assert get_palette('coco', 90)[:80] == palette
+    # beyond 80, COCO-panoptic's colours; VOC's and Cityscapes' by name
+    assert len(get_palette('coco', 133)) == 133
+    assert get_palette('coco', 133)[-1] == (250, 141, 255)
+    assert get_palette('voc', 20)[0] == (106, 0, 228)
+    assert len(set(get_palette('voc', 20))) == 20
+    assert get_palette('citys', 8)[-1] == (119, 11, 32)
     with pytest.raises(AssertionError, match='one colour per class'):
         get_palette([(1, 2, 3)], 2)
 

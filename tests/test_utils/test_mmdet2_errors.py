@@ -196,3 +196,28 @@ def test_dataset_result_counts_are_assertion_errors(tmp_path):
     assert not hasattr(ds, 'flag')
     balanced = ClassBalancedDataset(ds, oversample_thr=0.5)
     assert balanced.flag.dtype == np.uint8 and len(balanced.flag) == 0
+
+
+def test_bbox_overlaps_checks_are_assertion_errors():
+    from mmdet.core import bbox_overlaps
+
+    with pytest.raises(AssertionError):
+        bbox_overlaps(torch.rand(2, 4), torch.rand(3, 4), is_aligned=True)
+    with pytest.raises(AssertionError):
+        bbox_overlaps(torch.rand(2, 4), torch.rand(2, 4), mode='giou2')
+    with pytest.raises(AssertionError):
+        bbox_overlaps(torch.rand(2, 3), torch.rand(2, 4))
+
+
+def test_eval_map_takes_boxes_without_scores():
+    """MMDetection ranks (m, 4) detections by their last column."""
+    from mmdet.core.evaluation import eval_map
+
+    gt = dict(
+        bboxes=np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32),
+        labels=np.array([0, 0]),
+    )
+    dets = [[np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)]]
+    mean_ap, results = eval_map(dets, [gt], logger='silent', nproc=1)
+    assert mean_ap == pytest.approx(1.0)
+    assert results[0]['num_dets'] == 2

@@ -230,7 +230,10 @@ def _count_gts(cls_gts, area_ranges, extra):
 
 def _class_result(cls_dets, tpfp, num_gts, single_scale, mode):
     """``eval_map``'s result dict of one class from its per-image tp/fp."""
-    dets = np.vstack([np.reshape(d, (-1, 5)) for d in cls_dets])
+    # (m, 5) with scores; score-less (m, 4) boxes rank by their last
+    # column, as in MMDetection
+    width = next((np.shape(d)[-1] for d in cls_dets if np.size(d)), 5)
+    dets = np.vstack([np.reshape(d, (-1, width)) for d in cls_dets])
     order = np.argsort(-dets[:, -1])
     tp = np.cumsum(np.hstack([t for t, _ in tpfp])[:, order], axis=1)
     fp = np.cumsum(np.hstack([f for _, f in tpfp])[:, order], axis=1)

@@ -16,16 +16,34 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from ..utils.misc import mask2ndarray
 from .palette import get_palette, palette_val
 
 EPS = 1e-2
 MASK_ALPHA = 0.5
 
 
+class MaskTypeError(TypeError, AttributeError):
+    """Masks of a type the drawing functions do not take (an
+    ``AttributeError`` too: MMDetection fails with one there)."""
+
+
+def color_val_matplotlib(color):
+    """A colour as mmcv takes it (BGR tuple, name, int, ndarray) -> an RGB
+    tuple of floats in [0, 1], as matplotlib takes it."""
+    blue, green, red = mmcv.color_val(color)
+    return (red / 255, green / 255, blue / 255)
+
+
 def _as_mask_array(segms, height, width):
     """(N, H, W) bool from a list/array of binary masks or RLE dicts."""
     if segms is None:
         return None
+    if hasattr(segms, 'detach'):  # a Tensor: refused as MMDetection does
+        raise MaskTypeError(
+            'segms must be numpy masks or RLE dicts, got a Tensor; pass '
+            'segms.cpu().numpy()'
+        )
     masks = []
     for segm in segms:
         if isinstance(segm, dict):
@@ -321,8 +339,9 @@ def imshow_gt_det_bboxes(
     """
     img = mmcv.imread(img).astype(np.uint8)
     gt_masks = annotation.get('gt_masks')
-    if gt_masks is not None and hasattr(gt_masks, 'to_ndarray'):
-        gt_masks = gt_masks.to_ndarray()
+    if gt_masks is not None:
+        # BitmapMasks / PolygonMasks / Tensor / ndarray; else a TypeError
+        gt_masks = mask2ndarray(gt_masks)
     gt_drawn = imshow_det_bboxes(
         img,
         annotation['gt_bboxes'],

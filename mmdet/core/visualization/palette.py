@@ -112,6 +112,107 @@ COCO_PALETTE = [
     (191, 162, 208),
 ]
 
+# MMDetection's COCO-panoptic colours after the 80 COCO ones (its 53
+# stuff classes)
+COCO_PANOPTIC_EXTRA_PALETTE = [
+    (255, 255, 128),
+    (147, 211, 203),
+    (150, 100, 100),
+    (168, 171, 172),
+    (146, 112, 198),
+    (210, 170, 100),
+    (92, 136, 89),
+    (218, 88, 184),
+    (241, 129, 0),
+    (217, 17, 255),
+    (124, 74, 181),
+    (70, 70, 70),
+    (255, 228, 255),
+    (154, 208, 0),
+    (193, 0, 92),
+    (76, 91, 113),
+    (255, 180, 195),
+    (106, 154, 176),
+    (230, 150, 140),
+    (60, 143, 255),
+    (128, 64, 128),
+    (92, 82, 55),
+    (254, 212, 124),
+    (73, 77, 174),
+    (255, 160, 98),
+    (255, 255, 255),
+    (104, 84, 109),
+    (169, 164, 131),
+    (225, 199, 255),
+    (137, 54, 74),
+    (135, 158, 223),
+    (7, 246, 231),
+    (107, 255, 200),
+    (58, 41, 149),
+    (183, 121, 142),
+    (255, 73, 97),
+    (107, 142, 35),
+    (190, 153, 153),
+    (146, 139, 141),
+    (70, 130, 180),
+    (134, 199, 156),
+    (209, 226, 140),
+    (96, 36, 108),
+    (96, 96, 96),
+    (64, 170, 64),
+    (152, 251, 152),
+    (208, 229, 228),
+    (206, 186, 171),
+    (152, 161, 64),
+    (116, 112, 0),
+    (0, 114, 143),
+    (102, 102, 156),
+    (250, 141, 255),
+]
+
+# MMDetection's PASCAL VOC colours (20 classes)
+VOC_PALETTE = [
+    (106, 0, 228),
+    (119, 11, 32),
+    (165, 42, 42),
+    (0, 0, 192),
+    (197, 226, 255),
+    (0, 60, 100),
+    (0, 0, 142),
+    (255, 77, 255),
+    (153, 69, 1),
+    (120, 166, 157),
+    (0, 182, 199),
+    (0, 226, 252),
+    (182, 182, 255),
+    (0, 0, 230),
+    (220, 20, 60),
+    (163, 255, 0),
+    (0, 82, 0),
+    (3, 95, 161),
+    (0, 80, 100),
+    (183, 130, 88),
+]
+
+# MMDetection's Cityscapes colours (8 instance classes)
+CITYSCAPES_PALETTE = [
+    (220, 20, 60),
+    (255, 0, 0),
+    (0, 0, 142),
+    (0, 0, 70),
+    (0, 60, 100),
+    (0, 80, 100),
+    (0, 0, 230),
+    (119, 11, 32),
+]
+
+
+DATASET_PALETTES = {
+    'coco': COCO_PALETTE + COCO_PANOPTIC_EXTRA_PALETTE,
+    'voc': VOC_PALETTE,
+    'citys': CITYSCAPES_PALETTE,
+}
+
 
 def get_palette(palette, num_classes):
     """A list of ``num_classes`` RGB tuples.
@@ -120,9 +221,10 @@ def get_palette(palette, num_classes):
         palette (list[tuple] | tuple | str | None): a list of colours (used
             as is, must cover every class); one RGB tuple or colour name
             (every class that colour); 'random' or None (fixed random
-            colours, seed 42); 'coco' (the COCO data set's palette, as
-            MMDetection's; beyond 80 classes generated colours follow,
-            where MMDetection appends COCO-panoptic's).
+            colours, seed 42); 'coco', 'voc' or 'citys' (the data set's
+            palette, as MMDetection's; 'coco' continues with COCO-panoptic's
+            colours up to 133 classes; beyond a palette, generated colours
+            follow where MMDetection stops with an AssertionError).
         num_classes (int): how many colours are needed.
 
     Raises:
@@ -142,13 +244,15 @@ def get_palette(palette, num_classes):
         rng = np.random.RandomState(42)
         colors = rng.randint(0, 256, size=(num_classes, 3))
         return [tuple(int(v) for v in c) for c in colors]
-    if palette == 'coco':
-        extra = generated_palette(max(num_classes - len(COCO_PALETTE), 0))
-        return get_palette(COCO_PALETTE + extra, num_classes)
+    if palette in DATASET_PALETTES:
+        colours = DATASET_PALETTES[palette]
+        extra = generated_palette(max(num_classes - len(colours), 0))
+        return get_palette(colours + extra, num_classes)
     if isinstance(palette, str):  # a colour name mmcv knows ('green', ...)
         bgr = mmcv.color_val(palette)
         return [tuple(bgr[::-1])] * num_classes
     raise TypeError(
         f'invalid palette {palette!r}: use a list of RGB tuples, '
-        "one RGB tuple, a colour name, 'random', 'coco' or None"
+        "one RGB tuple, a colour name, 'random', 'coco', 'voc', 'citys' "
+        'or None'
     )

@@ -2,6 +2,7 @@
 
 import torch
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from .builder import IOU_CALCULATORS
 
 MODES = ('iou', 'iof', 'giou')
@@ -46,22 +47,24 @@ def bbox_overlaps(bboxes1, bboxes2, mode='iou', is_aligned=False, eps=1e-6):
                 [0.0000]])
     """
     if mode not in MODES:
-        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        raise InvalidArgumentError(
+            f'mode must be one of {MODES}, got {mode!r}'
+        )
     for name, boxes in (('bboxes1', bboxes1), ('bboxes2', bboxes2)):
         if not (boxes.size(-1) == 4 or boxes.numel() == 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'{name} must be (..., 4) boxes, got shape '
                 f'{tuple(boxes.shape)}'
             )
     if bboxes1.shape[:-2] != bboxes2.shape[:-2]:
-        raise ValueError(
+        raise InvalidArgumentError(
             'bboxes1 and bboxes2 need the same batch dims, got '
             f'{tuple(bboxes1.shape)} and {tuple(bboxes2.shape)}'
         )
     batch_shape = bboxes1.shape[:-2]
     rows, cols = bboxes1.size(-2), bboxes2.size(-2)
     if is_aligned and rows != cols:
-        raise ValueError(
+        raise InvalidArgumentError(
             f'aligned overlaps need as many boxes on both '
             f'sides, got {rows} and {cols}'
         )
@@ -110,7 +113,9 @@ class BboxOverlaps2D:
 
     def __init__(self, scale=1.0, dtype=None):
         if dtype not in (None, 'fp16'):
-            raise ValueError(f"dtype must be None or 'fp16', got {dtype!r}")
+            raise InvalidArgumentError(
+                f"dtype must be None or 'fp16', got {dtype!r}"
+            )
         self.scale = scale
         self.dtype = dtype
 
@@ -119,7 +124,7 @@ class BboxOverlaps2D:
         a score, is ignored); see :func:`bbox_overlaps`."""
         for name, boxes in (('bboxes1', bboxes1), ('bboxes2', bboxes2)):
             if boxes.size(-1) not in (0, 4, 5):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f'{name} must have 4 or 5 columns, got '
                     f'shape {tuple(boxes.shape)}'
                 )
