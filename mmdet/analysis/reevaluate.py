@@ -5,6 +5,7 @@ import os.path as osp
 
 from mmdet.apis.builders import build_test_dataset, eval_kwargs, load_config
 from mmdet.utils import compat_cfg
+from mmdet.utils.arg_errors import InvalidArgumentError
 from mmdet.utils.safe_pickle import safe_load
 
 
@@ -46,7 +47,11 @@ def reevaluate(
         dict | None: the metrics (None with ``format_only`` only).
     """
     if not (metrics or format_only):
-        raise ValueError('Say what to do: --eval METRICS or --format-only')
+        raise InvalidArgumentError(
+            'Say what to do: --eval METRICS or --format-only'
+        )
+    if metrics and format_only:  # as MMDetection's eval_metric.py
+        raise ValueError('--eval and --format-only cannot be both given')
     cfg = compat_cfg(load_config(config, cfg_options))
     dataset = build_test_dataset(cfg)
     results = load_results(results_file, dataset)

@@ -19,7 +19,11 @@ from mmdet.datasets import (
     replace_ImageToTensor,
 )
 from mmdet.models import build_detector
-from mmdet.utils import replace_cfg_vals, update_data_root
+from mmdet.utils import (
+    replace_cfg_vals,
+    rfnext_init_model,
+    update_data_root,
+)
 from mmdet.utils.arg_errors import InvalidArgumentError
 
 __all__ = [
@@ -111,6 +115,7 @@ def build_test_detector(cfg, checkpoint=None, fuse_conv_bn=False):
     """
     _strip_training_init(cfg)
     model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
+    rfnext_init_model(model, cfg=cfg)  # with an RFSearchHook in the config
     if cfg.get('fp16', None) is not None:
         wrap_fp16_model(model)
     ckpt = {}

@@ -45,6 +45,7 @@ from mmdet.utils import (
     get_root_logger,
     init_dist,
     remove_stale_tmp_files,
+    rfnext_init_model,
     setup_multi_processes,
 )
 from mmdet.utils.state_dict import checkpoint_state_dict
@@ -194,6 +195,8 @@ def train_from_config(
         cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg')
     )
     model.init_weights()
+    # RF-Next, when the config has an RFSearchHook (as MMDetection's tools)
+    rfnext_init_model(model, cfg=cfg)
     check_attention_batch(
         model, compat_cfg(cfg).data.train_dataloader.get('samples_per_gpu', 2)
     )

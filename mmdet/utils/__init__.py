@@ -20,6 +20,7 @@ from .misc import (
 )
 from .registry import build_from_cfg, build_model_from_cfg, registered_names
 from .replace_cfg_vals import replace_cfg_vals
+from .rfnext import rfnext_init_model
 from .setup_env import setup_multi_processes
 from .util_distribution import build_ddp, build_dp, get_device
 
@@ -43,6 +44,7 @@ __all__ = [
     'registered_names',
     'remove_stale_tmp_files',
     'replace_cfg_vals',
+    'rfnext_init_model',
     'setup_multi_processes',
     'update_data_root',
 ]

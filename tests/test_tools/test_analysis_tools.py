@@ -471,6 +471,29 @@ def test_print_config_applies_options(monkeypatch, capsys):
     assert out.startswith('Config:\n')
     assert 'kernel_num=3' in out and 'lr=0.5' in out
     assert "type='OD_MobileNetV2'" in out  # bases merged
+    # MMDetection's deprecated --options still works, with a warning
+    with pytest.warns(UserWarning, match='--options is deprecated'):
+        old = run_tool(
+            'misc/print_config.py',
+            MICRO,
+            '--options',
+            'model.backbone.kernel_num=3',
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )
+    assert 'kernel_num=3' in old
+
+
+def test_eval_metric_option_checks():
+    """As MMDetection's eval_metric.py: neither --eval nor --format-only is
+    an AssertionError, both a ValueError (checked before any file is
+    read)."""
+    from mmdet.analysis.reevaluate import reevaluate
+
+    with pytest.raises(AssertionError):
+        reevaluate(MICRO, 'missing.pkl')
+    with pytest.raises(ValueError, match='both'):
+        reevaluate(MICRO, 'missing.pkl', ['bbox'], format_only=True)
 
 
 def test_publish_model_tool(micro_run, tmp_path, monkeypatch, capsys):

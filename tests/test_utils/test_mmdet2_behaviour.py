@@ -327,3 +327,40 @@ def test_compat_helpers_are_public_and_match_mmdet():
     assert cfg.data.test_dataloader.samples_per_gpu == 3
     single = compat_loader_args(ConfigDict(data=dict(test=dict())))
     assert 'samples_per_gpu' not in single.data.test_dataloader
+
+
+def test_rfnext_init_model_only_with_an_rfsearch_hook():
+    import copy
+
+    import torch.nn as nn
+
+    from mmdet.utils import rfnext_init_model
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+    rfnext_init_model(model, Config(dict(custom_hooks=[])))
+    assert isinstance(model[0], nn.Conv2d)
+    hook = dict(
+        type='RFSearchHook',
+        mode='search',
+        verbose=False,
+        rfstructure_file=None,
+        config=dict(
+            search=dict(
+                step=0,
+                max_step=12,
+                search_interval=1,
+                exp_rate=0.5,
+                init_alphas=0.01,
+                mmin=1,
+                mmax=24,
+                num_branches=2,
+                skip_layer=[],
+            )
+        ),
+    )
+    cfg = Config(dict(custom_hooks=[copy.deepcopy(hook)]))
+    rfnext_init_model(model, cfg)
+    assert type(model[0]).__name__ == 'Conv2dRFSearchOp'
+    assert model(torch.rand(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+    with pytest.raises(AssertionError):
+        rfnext_init_model(model, Config(dict(custom_hooks=[hook, hook])))

@@ -4,6 +4,7 @@ python tools/misc/print_config.py CONFIG [--cfg-options k=v ...]
 """
 
 import argparse
+import warnings
 
 from mmcv import DictAction
 
@@ -22,7 +23,19 @@ def parse_args(argv=None):
         help='config overrides as key=value pairs, e.g. '
         'model.backbone.kernel_num=1',
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--options',
+        nargs='+',
+        action=DictAction,
+        help='deprecated name of --cfg-options',
+    )
+    args = parser.parse_args(argv)
+    if args.options and args.cfg_options:
+        parser.error('give --cfg-options only (--options is its old name)')
+    if args.options:
+        warnings.warn('--options is deprecated: use --cfg-options')
+        args.cfg_options = args.options
+    return args
 
 
 def main(argv=None):
