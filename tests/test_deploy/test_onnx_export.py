@@ -454,3 +454,26 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[deploy\]"'):
         ORTSession('any.onnx')
+
+
+def test_pytorch2onnx_arguments_as_mmdet():
+    """MMDetection 2.28's flags: ``--shape S`` is a square, the deprecated
+    ``--dataset/--mean/--std`` are accepted with a warning (the config
+    gives the normalisation)."""
+    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
+    try:
+        import pytorch2onnx as tool
+    finally:
+        sys.path.pop(0)
+    assert tool.parse_args(['c.py', 'k.pth', '--shape', '320']).shape == [
+        320,
+        320,
+    ]
+    assert tool.parse_args(['c.py', 'k.pth']).shape is None
+    with pytest.warns(UserWarning, match='deprecated'):
+        args = tool.parse_args(
+            ['c.py', 'k.pth', '--mean', '1', '2', '3', '--dataset', 'coco']
+        )
+    assert args.shape is None
+    with pytest.raises(SystemExit):
+        tool.parse_args(['c.py', 'k.pth', '--shape', '1', '2', '3'])

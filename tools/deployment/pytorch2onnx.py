@@ -10,6 +10,7 @@ by ``mmdet.apis.deployment.pytorch2onnx``.
 """
 
 import argparse
+import warnings
 
 from mmcv import DictAction
 
@@ -38,9 +39,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--shape',
         type=int,
-        nargs=2,
-        metavar=('H', 'W'),
-        help='resize the input to H x W instead of the test pipeline\'s scale',
+        nargs='+',
+        metavar='SIZE',
+        help='resize the input to H W (or S S for one number S) instead of '
+        "the test pipeline's scale",
     )
     parser.add_argument(
         '--opset-version',
@@ -74,7 +76,23 @@ def parse_args(argv=None):
         action=DictAction,
         help='config overrides as key=value pairs',
     )
-    return parser.parse_args(argv)
+    for name, nargs in (('--dataset', None), ('--mean', '+'), ('--std', '+')):
+        parser.add_argument(
+            name,
+            nargs=nargs,
+            help='deprecated and ignored: read from the config',
+        )
+    args = parser.parse_args(argv)
+    if args.shape is not None:
+        if len(args.shape) not in (1, 2):
+            parser.error('--shape takes H W, or one number for a square')
+        args.shape = args.shape * (3 - len(args.shape))
+    if any(v is not None for v in (args.dataset, args.mean, args.std)):
+        warnings.warn(
+            '--dataset, --mean and --std are deprecated and ignored: the '
+            "config's test pipeline gives the normalisation"
+        )
+    return args
 
 
 def main(argv=None):
