@@ -84,22 +84,26 @@ def parse_args(argv=None):
 def print_train_time(path, include_outliers):
     stats = train_time_stats(path, include_outliers)
     means = stats['epoch_means']
-    print(f'----- train time of {path} -----')
+    # MMDetection 2.28's wording
+    print(f'-----Analyze train time of {path}-----')
     print(
-        f'slowest epoch {stats["slowest_epoch"]}, average time '
-        f'{means[stats["slowest_epoch"]]:.4f} s/iter'
+        f'slowest epoch {stats["slowest_epoch"]}, average time is '
+        f'{means[stats["slowest_epoch"]]:.4f}'
     )
     print(
-        f'fastest epoch {stats["fastest_epoch"]}, average time '
-        f'{means[stats["fastest_epoch"]]:.4f} s/iter'
+        f'fastest epoch {stats["fastest_epoch"]}, average time is '
+        f'{means[stats["fastest_epoch"]]:.4f}'
     )
-    print(f'time std over epochs: {stats["std_over_epochs"]:.4f}')
+    print(f'time std over epochs is {stats["std_over_epochs"]:.4f}')
     print(f'average iter time: {stats["mean"]:.4f} s/iter\n')
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.task == 'plot_curve':
+        for path in args.json_logs:
+            for key in args.keys:
+                print(f'plot curve of {path}, metric is {key}')
         plot_curve(
             args.json_logs,
             args.keys,
@@ -111,7 +115,7 @@ def main(argv=None):
             start_epoch=args.start_epoch,
         )
         if args.out:
-            print(f'curve saved to {args.out}')
+            print(f'save curve to: {args.out}')
     else:
         for path in args.json_logs:
             print_train_time(path, args.include_outliers)
