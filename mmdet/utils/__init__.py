@@ -13,6 +13,7 @@ from .logger import (
     log_img_scale,
     print_log,
 )
+from .memory import AvoidCUDAOOM, AvoidOOM
 from .misc import (
     find_latest_checkpoint,
     remove_stale_tmp_files,
@@ -25,6 +26,8 @@ from .setup_env import setup_multi_processes
 from .util_distribution import build_ddp, build_dp, get_device
 
 __all__ = [
+    'AvoidCUDAOOM',
+    'AvoidOOM',
     'build_ddp',
     'build_dp',
     'build_from_cfg',
