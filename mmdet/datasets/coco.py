@@ -276,14 +276,23 @@ class CocoDataset(CustomDataset):
             c['name']: c['id'] for c in self.coco.dataset.get('categories', [])
         }
         missing = [name for name in self.CLASSES if name not in by_name]
+        message = (
+            f'classes {missing} are not categories of {self.ann_file!r} '
+            f'(it has {sorted(by_name)}); set `classes=` in the data set '
+            'config to its class names'
+        )
+        if len(missing) == len(self.CLASSES):
+            raise ValueError(message)
         if missing:
-            raise ValueError(
-                f'classes {missing} are not categories of '
-                f'{self.ann_file!r} (it has {sorted(by_name)}); set '
-                '`classes=` in the data set config to its class names'
+            # MMDetection numbers the categories found and ignores the
+            # rest, so labels no longer match the positions in CLASSES
+            warnings.warn(
+                message + '. As in MMDetection, the labels number the '
+                'classes found, so they shift against CLASSES'
             )
         cat_ids = self.coco.get_cat_ids(cat_names=list(self.CLASSES))
-        if [by_name[n] for n in self.CLASSES] != list(cat_ids):
+        found = [by_name[n] for n in self.CLASSES if n in by_name]
+        if found != list(cat_ids):
             warnings.warn(
                 'CLASSES are not in the annotation file\'s '
                 'category order; labels follow the file order'

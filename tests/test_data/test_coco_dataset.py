@@ -348,3 +348,14 @@ def test_custom_dataset_middle_format(tmp_path):
     assert 'CustomDataset' in DATASETS.module_dict
     with pytest.raises(KeyError, match='CocoDataset'):
         build_dataset(dict(type='CocoDatset', ann_file='x', pipeline=[]))
+
+
+def test_some_classes_missing_warns_and_numbers_those_found(coco_cfg):
+    """As in MMDetection 2.28 (which says nothing), categories missing from
+    the file are skipped and the labels number the ones found; a warning
+    names them. None found at all is an error (previous test)."""
+    cfg = coco_cfg('val', LOAD)
+    with pytest.warns(UserWarning, match=r"\['unicorn'\] are not categories"):
+        ds = build_dataset(dict(cfg, classes=('unicorn', 'circle')))
+    circle = ds.coco.get_cat_ids(cat_names=['circle'])
+    assert ds.cat_ids == circle and ds.cat2label == {circle[0]: 0}
