@@ -8,7 +8,12 @@ from .builders import (
 )
 from .checkpoint import load_detector_checkpoint
 from .entrypoints import test_from_config, train_from_config
-from .inference import inference_detector, init_detector, show_result_pyplot
+from .inference import (
+    async_inference_detector,
+    inference_detector,
+    init_detector,
+    show_result_pyplot,
+)
 from .test import multi_gpu_test, single_gpu_test
 from .train import (
     auto_scale_lr,
@@ -18,6 +23,7 @@ from .train import (
 )
 
 __all__ = [
+    'async_inference_detector',
     'auto_scale_lr',
     'build_test_dataset',
     'build_test_detector',

@@ -143,3 +143,29 @@ def test_image_demo_draws_detections(
     assert drawn.shape == original.shape
     # more than JPEG noise: boxes and masks drawn over the image
     assert np.abs(drawn.astype(int) - original).max() > 60
+
+
+def test_async_inference_detector(model, images):
+    """MMDetection's asyncio entry point gives inference_detector's results
+    while the event loop keeps running other tasks."""
+    import asyncio
+
+    from mmdet.apis import async_inference_detector
+
+    ticks = []
+
+    async def ticker():
+        for _ in range(3):
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    async def main():
+        detect = asyncio.create_task(
+            async_inference_detector(model, images[0])
+        )
+        await ticker()
+        return await detect
+
+    result = asyncio.run(main())
+    assert_same(result, inference_detector(model, images[0]))
+    assert len(ticks) == 3
