@@ -13,8 +13,8 @@ def _as_boxes(boxes, dtype):
     return boxes.reshape(0, 4) if boxes.size == 0 else boxes
 
 
-def _areas(boxes, extra):
-    """Areas (n,) in pixels^2 of (n, 4) [x1, y1, x2, y2] boxes;
+def box_areas(boxes, extra=0):
+    """Areas (n,) in pixels^2 of (n, 4+) [x1, y1, x2, y2, ...] boxes;
     ``extra`` (0 or 1) is added to widths and heights."""
     return (boxes[:, 2] - boxes[:, 0] + extra) * (
         boxes[:, 3] - boxes[:, 1] + extra
@@ -39,8 +39,8 @@ def _pairwise_overlaps(bboxes1, bboxes2, mode, eps, legacy, dtype):
     ious = np.zeros((len(boxes1), len(boxes2)), dtype=dtype)
     if ious.size == 0:
         return ious
-    area1 = _areas(boxes1, extra)
-    area2 = _areas(boxes2, extra)
+    area1 = box_areas(boxes1, extra)
+    area2 = box_areas(boxes2, extra)
     step = max(1, _BLOCK_PAIRS // len(boxes2))
     for start in range(0, len(boxes1), step):
         rows = slice(start, start + step)

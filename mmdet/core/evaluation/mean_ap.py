@@ -16,7 +16,7 @@ import numpy as np
 from mmcv.utils import print_log
 from terminaltables import AsciiTable
 
-from .bbox_overlaps import bbox_overlaps
+from .bbox_overlaps import bbox_overlaps, box_areas
 from .class_names import get_classes
 
 # recall thresholds of the '11points' (VOC2007) average precision
@@ -80,13 +80,6 @@ def average_precision(recalls, precisions, mode='area'):
     return ap[0] if recalls.ndim == 1 else ap
 
 
-def _box_areas(boxes, extra):
-    """Areas (n,) of (n, 4+) boxes; ``extra`` is added to w and h."""
-    return (boxes[:, 2] - boxes[:, 0] + extra) * (
-        boxes[:, 3] - boxes[:, 1] + extra
-    )
-
-
 def _in_range(areas, area_range):
     """Which ``areas`` lie in [min, max) (all of them for (None, None))."""
     low, high = area_range
@@ -138,7 +131,7 @@ def tpfp_default(
     ranges = [(None, None)] if area_ranges is None else area_ranges
     tp = np.zeros((len(ranges), len(det_bboxes)), dtype=np.float32)
     fp = np.zeros_like(tp)
-    det_areas = _box_areas(det_bboxes, extra)
+    det_areas = box_areas(det_bboxes, extra)
     if len(gts) == 0:
         for k, area_range in enumerate(ranges):
             fp[k, _in_range(det_areas, area_range)] = 1
@@ -149,7 +142,7 @@ def tpfp_default(
     best_gt = ious.argmax(axis=1)
     hit = ious.max(axis=1) >= iou_thr
     order = np.argsort(-det_bboxes[:, -1])
-    gt_areas = _box_areas(gts, extra)
+    gt_areas = box_areas(gts, extra)
     for k, area_range in enumerate(ranges):
         counted = ~is_ignored & _in_range(gt_areas, area_range)
         fp[k, ~hit & _in_range(det_areas, area_range)] = 1
@@ -222,7 +215,7 @@ def _count_gts(cls_gts, area_ranges, extra):
     """Number of (non-ignored) gt boxes per scale range, (S,) int."""
     if area_ranges is None:
         return np.array([sum(len(g) for g in cls_gts)])
-    areas = _box_areas(
+    areas = box_areas(
         np.vstack([np.reshape(g, (-1, 4)) for g in cls_gts]), extra
     )
     return np.array([_in_range(areas, rg).sum() for rg in area_ranges])
