@@ -282,8 +282,9 @@ class DeformableDetrTransformer(Transformer):
 
     def init_layers(self):
         c = self.embed_dims
+        # init_weights draws it again; never leave memory uninitialised
         self.level_embeds = nn.Parameter(
-            torch.empty(self.num_feature_levels, c)
+            torch.randn(self.num_feature_levels, c)
         )
         if self.as_two_stage:
             self.enc_output = nn.Linear(c, c)
