@@ -3,13 +3,16 @@ its shift mask against the definition of shifted windows, output shapes and
 strides, the Swin/PVT checkpoint key conversions against the authors'
 layouts written out here, freezing and initialisation."""
 
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv import Config
 from mmcv.cnn.bricks.transformer import PatchMerging
 
-from mmdet.models import build_backbone
+from mmdet.models import build_backbone, build_detector
 from mmdet.models.backbones.pvt import AbsolutePositionEmbedding
 from mmdet.models.backbones.swin import (
     ShiftWindowMSA,
@@ -18,6 +21,7 @@ from mmdet.models.backbones.swin import (
 )
 from mmdet.models.utils import pvt_convert, swin_converter
 
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
 TINY_SWIN = dict(
     type='SwinTransformer',
     embed_dims=16,
@@ -319,7 +323,7 @@ def test_absolute_position_embedding_adds_the_grid_resized():
     assert torch.allclose(embed(x, (4, 8)), expected)
 
 
-def test_pvt_convert_loads_authors_layout():
+def test_pvt_convert_loads_authors_layout(tmp_path):
     """A v1 PVT with 2-stage, 1-block layout named as the PVT authors do
     (q and kv separate, linear FFN, per-stage pos_embed, class token)."""
     torch.manual_seed(0)
@@ -370,3 +374,35 @@ def test_pvt_convert_loads_authors_layout():
     assert torch.equal(
         converted['layers.0.1.0.pos_embed'], authors['pos_embed1']
     )
+    # PVT's configs name the checkpoint without type='Pretrained'
+    path = str(tmp_path / 'pvt_authors.pth')
+    torch.save(authors, path)
+    model.init_cfg = dict(checkpoint=path)
+    model.init_weights()
+    loaded = model.state_dict()
+    for k, v in converted.items():
+        assert torch.equal(loaded[k], v), k
+
+
+def test_stock_transformer_configs_initialise_and_run():
+    """The stock configs with their ImageNet checkpoints switched off
+    initialise through mmcv's init path and detect."""
+    for rel in (
+        'pvt/retinanet_pvtv2-b0_fpn_1x_coco.py',
+        'swin/mask_rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+    ):
+        cfg = Config.fromfile(osp.join(CONFIGS, rel))
+        cfg.model.backbone.init_cfg = None
+        model = build_detector(cfg.model)
+        model.init_weights()
+        model.eval()
+        meta = dict(
+            img_shape=(64, 80, 3),
+            ori_shape=(64, 80, 3),
+            pad_shape=(64, 80, 3),
+            scale_factor=1.0,
+            flip=False,
+        )
+        with torch.no_grad():
+            results = model.simple_test(torch.randn(1, 3, 64, 80), [meta])
+        assert len(results) == 1

@@ -67,6 +67,21 @@ def load_pretrained(module, path, prefix=None):
     )
 
 
+def image_size_pair(value, owner):
+    """``(h, w)`` of an int, a 1-tuple or a 2-tuple size argument."""
+    if isinstance(value, int):
+        return (value, value)
+    size = tuple(value)
+    if len(size) == 1:
+        size = size * 2
+    check_arg(
+        len(size) == 2,
+        owner,
+        f'a size must be an int or 1 or 2 ints, got {value!r}',
+    )
+    return size
+
+
 def has_checkpoint(init_cfg):
     """Whether ``init_cfg`` names a checkpoint (MMDetection's transformer
     backbones accept ``dict(checkpoint=...)`` without ``type``)."""

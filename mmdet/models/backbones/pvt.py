@@ -31,8 +31,11 @@ from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
 from ..utils.ckpt_convert import pvt_convert
 from ..utils.transformer import nchw_to_nlc, nlc_to_nchw
-from .base_backbone import has_checkpoint, load_init_cfg_checkpoint
-from .swin import _pair_size
+from .base_backbone import (
+    has_checkpoint,
+    image_size_pair,
+    load_init_cfg_checkpoint,
+)
 
 
 class MixFFN(BaseModule):
@@ -174,7 +177,7 @@ class AbsolutePositionEmbedding(BaseModule):
 
     def __init__(self, pos_shape, pos_dim, drop_rate=0.0, init_cfg=None):
         super().__init__(init_cfg)
-        self.pos_shape = _pair_size(pos_shape, type(self).__name__)
+        self.pos_shape = image_size_pair(pos_shape, type(self).__name__)
         self.pos_dim = pos_dim
         h, w = self.pos_shape
         self.pos_embed = nn.Parameter(torch.zeros(1, h * w, pos_dim))
@@ -275,7 +278,7 @@ class PyramidVisionTransformer(BaseModule):
         self.strides = strides
         self.sr_ratios = sr_ratios
         self.out_indices = out_indices
-        img_size = _pair_size(pretrain_img_size, name)
+        img_size = image_size_pair(pretrain_img_size, name)
         rates = torch.linspace(0, drop_path_rate, sum(num_layers)).tolist()
         self.layers = ModuleList()
         for i, depth in enumerate(num_layers):

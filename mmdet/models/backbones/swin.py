@@ -25,7 +25,11 @@ from mmdet.utils.arg_errors import check_arg
 from mmdet.utils.logger import get_root_logger
 from ..builder import BACKBONES
 from ..utils.ckpt_convert import swin_converter
-from .base_backbone import has_checkpoint, load_init_cfg_checkpoint
+from .base_backbone import (
+    has_checkpoint,
+    image_size_pair,
+    load_init_cfg_checkpoint,
+)
 
 # added to the logits of token pairs from different regions of a shifted
 # window: MMDetection's (and the Swin authors') value, so results match
@@ -323,20 +327,6 @@ class SwinBlockSequence(BaseModule):
         return x_down, down_hw_shape, x, hw_shape
 
 
-def _pair_size(value, owner):
-    if isinstance(value, int):
-        return (value, value)
-    size = tuple(value)
-    if len(size) == 1:
-        size = size * 2
-    check_arg(
-        len(size) == 2,
-        owner,
-        f'pretrain_img_size must be an int or 1 or 2 ints, got {value!r}',
-    )
-    return size
-
-
 @BACKBONES.register_module()
 class SwinTransformer(BaseModule):
     """Swin Transformer; returns the ``(B, embed_dims * 2**i, H_i, W_i)``
@@ -412,7 +402,7 @@ class SwinTransformer(BaseModule):
             norm_cfg=norm_cfg if patch_norm else None,
         )
         if use_abs_pos_embed:
-            rows, cols = _pair_size(pretrain_img_size, name)
+            rows, cols = image_size_pair(pretrain_img_size, name)
             self.absolute_pos_embed = nn.Parameter(
                 torch.zeros(
                     1, embed_dims, rows // patch_size, cols // patch_size
