@@ -44,8 +44,8 @@ def multi_scale_deformable_attn_pytorch(
     sizes = [int(h) * int(w) for h, w in value_spatial_shapes]
     grids = 2 * sampling_locations - 1  # grid_sample's [-1, 1]
     samples = []
-    for level, (h, w) in enumerate(value_spatial_shapes):
-        level_value = value.split(sizes, dim=1)[level]
+    levels = zip(value.split(sizes, dim=1), value_spatial_shapes)
+    for level, (level_value, (h, w)) in enumerate(levels):
         # (bs*heads, head_dims, h, w)
         level_value = level_value.permute(0, 2, 3, 1).reshape(
             bs * num_heads, head_dims, int(h), int(w)
