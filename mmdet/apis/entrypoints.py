@@ -84,7 +84,10 @@ def check_train_inputs(cfg, config_path):
         ('model.backbone.pretrained', backbone.get('pretrained'))
     )
     init_cfg = backbone.get('init_cfg') or {}
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+    # PVT's configs name the checkpoint without type='Pretrained'
+    if isinstance(init_cfg, dict) and init_cfg.get('type', 'Pretrained') == (
+        'Pretrained'
+    ):
         candidates.append(
             ('model.backbone.init_cfg.checkpoint', init_cfg.get('checkpoint'))
         )

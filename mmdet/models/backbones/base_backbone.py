@@ -67,6 +67,47 @@ def load_pretrained(module, path, prefix=None):
     )
 
 
+def image_size_pair(value, owner):
+    """``(h, w)`` of an int, a 1-tuple or a 2-tuple size argument."""
+    if isinstance(value, int):
+        return (value, value)
+    size = tuple(value)
+    if len(size) == 1:
+        size = size * 2
+    check_arg(
+        len(size) == 2,
+        owner,
+        f'a size must be an int or 1 or 2 ints, got {value!r}',
+    )
+    return size
+
+
+def has_checkpoint(init_cfg):
+    """Whether ``init_cfg`` names a checkpoint (MMDetection's transformer
+    backbones accept ``dict(checkpoint=...)`` without ``type``)."""
+    return isinstance(init_cfg, dict) and 'checkpoint' in init_cfg
+
+
+def load_init_cfg_checkpoint(module, convert):
+    """Load the checkpoint of ``module.init_cfg`` (``checkpoint=``, with or
+    without ``type='Pretrained'``) into ``module`` non-strictly, as
+    MMDetection's transformer backbones do: ``convert`` maps the file's
+    state dict to the module's keys; mismatches are logged."""
+    cfg = module.init_cfg
+    name = type(module).__name__
+    check_arg(
+        isinstance(cfg, dict) and 'checkpoint' in cfg,
+        name,
+        f'init_cfg must name a checkpoint (got {cfg!r}); only '
+        "dict(type='Pretrained', checkpoint=...) is supported",
+    )
+    path = checkpoint_file(cfg['checkpoint'])
+    state_dict = checkpoint_state_dict(read_checkpoint(path))
+    load_state_dict_checked(
+        module, convert(dict(state_dict)), repr(cfg['checkpoint']), False
+    )
+
+
 class ClassificationBackbone(BaseModule):
     """Base of ResNet / MobileNetV2 and their ODConv versions.
 

@@ -1,6 +1,57 @@
 """Building blocks shared by models, where MMDetection 2.x code imports
 them from (``mmdet.models.utils``)."""
 
-from ..backbones.resnet import ResLayer
+from mmcv.cnn.bricks.transformer import (
+    AdaptivePadding,
+    PatchEmbed,
+    PatchMerging,
+)
 
-__all__ = ['ResLayer']
+from ..backbones.resnet import ResLayer
+from .builder import TRANSFORMER, build_transformer
+from .ckpt_convert import pvt_convert, swin_converter
+from .ms_deform_attn import (
+    MultiScaleDeformableAttention,
+    multi_scale_deformable_attn_pytorch,
+)
+from .positional_encoding import (
+    LearnedPositionalEncoding,
+    SinePositionalEncoding,
+)
+from .transformer import (
+    DeformableDetrTransformer,
+    DeformableDetrTransformerDecoder,
+    DetrTransformerDecoder,
+    DetrTransformerDecoderLayer,
+    DetrTransformerEncoder,
+    DynamicConv,
+    Transformer,
+    inverse_sigmoid,
+    nchw_to_nlc,
+    nlc_to_nchw,
+)
+
+__all__ = [
+    'ResLayer',
+    'TRANSFORMER',
+    'build_transformer',
+    'pvt_convert',
+    'swin_converter',
+    'MultiScaleDeformableAttention',
+    'multi_scale_deformable_attn_pytorch',
+    'SinePositionalEncoding',
+    'LearnedPositionalEncoding',
+    'DetrTransformerDecoderLayer',
+    'DetrTransformerEncoder',
+    'DetrTransformerDecoder',
+    'Transformer',
+    'DeformableDetrTransformerDecoder',
+    'DeformableDetrTransformer',
+    'DynamicConv',
+    'PatchEmbed',
+    'PatchMerging',
+    'AdaptivePadding',
+    'inverse_sigmoid',
+    'nchw_to_nlc',
+    'nlc_to_nchw',
+]
