@@ -1,5 +1,23 @@
+from .csp_darknet import CSPDarknet
+from .darknet import Darknet
+from .detectors_resnet import DetectoRS_ResNet
+from .hourglass import HourglassNet
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
 from .resnet import OD_ResNet, ResNet
+from .ssd_vgg import SSDVGG
+from .trident_resnet import TridentResNet
 
-__all__ = ['ResNet', 'OD_ResNet', 'MobileNetV2', 'OD_MobileNetV2', 'ODConv2d']
+__all__ = [
+    'ResNet',
+    'OD_ResNet',
+    'MobileNetV2',
+    'OD_MobileNetV2',
+    'ODConv2d',
+    'SSDVGG',
+    'Darknet',
+    'CSPDarknet',
+    'HourglassNet',
+    'DetectoRS_ResNet',
+    'TridentResNet',
+]

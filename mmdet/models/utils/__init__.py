@@ -2,5 +2,7 @@
 them from (``mmdet.models.utils``)."""
 
 from ..backbones.resnet import ResLayer
+from .csp_layer import CSPLayer, DarknetBottleneck
+from .saconv import SAConv2d
 
-__all__ = ['ResLayer']
+__all__ = ['ResLayer', 'CSPLayer', 'DarknetBottleneck', 'SAConv2d']
