@@ -87,6 +87,12 @@ class SSDVGG(VGG, BaseModule):
         mmcv VGG's own)."""
         BaseModule.init_weights(self)
 
+    def train(self, mode=True):
+        """mmcv VGG's ``train`` (``bn_eval``), returning ``self`` as
+        ``nn.Module.train`` does."""
+        super().train(mode)
+        return self
+
     def forward(self, x):
         """(B, 3, H, W) -> the ``out_feature_indices`` outputs."""
         outs = []
