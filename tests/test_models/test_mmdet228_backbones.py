@@ -13,6 +13,7 @@ from mmdet.models.backbones.csp_darknet import Focus
 from mmdet.models.backbones.trident_resnet import TridentConv
 from mmdet.models.utils import CSPLayer, DarknetBottleneck, SAConv2d
 from mmdet.utils.arg_errors import InvalidArgumentError
+from mmdet.utils.state_dict import CheckpointMismatchError
 
 
 def shapes(outs):
@@ -366,3 +367,28 @@ def test_trident_resnet_layout_is_resnets_and_branches_stack():
     torch.testing.assert_close(one, all_branches[2:4])
     with pytest.raises(InvalidArgumentError):
         build_backbone(dict(TINY_TRIDENT, num_branch=2))
+
+
+def test_detectors_resnet_loads_an_imagenet_resnet(tmp_path):
+    """ImageNet weights (no SAC, RFP or ConvAWS statistics in the file)
+    load, and with SAC, weight standardisation and RFP still at their
+    initial state the backbone computes what the plain ResNet does."""
+    resnet = build_backbone(
+        dict(type='ResNet', depth=50, base_channels=4, num_classes=10)
+    )
+    randomise(resnet)
+    path = str(tmp_path / 'resnet.pth')
+    torch.save({'state_dict': resnet.state_dict()}, path)
+    model = build_backbone(
+        dict(TINY_DETECTORS, rfp_inplanes=8, pretrained=path)
+    )
+    model.init_weights()
+    x = torch.rand(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = resnet.eval()(x)
+        outs = model.eval()(x)
+    for out, ref in zip(outs, expected):
+        torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-3)
+    torch.save({'state_dict': {'conv1.weight': resnet.conv1.weight}}, path)
+    with pytest.raises(CheckpointMismatchError, match="missing"):
+        build_backbone(dict(TINY_DETECTORS, pretrained=path)).init_weights()

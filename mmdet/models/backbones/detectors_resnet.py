@@ -10,6 +10,7 @@ output before its ReLU (``rfp_forward``). ``output_img`` puts the input
 image first in the outputs, as the ``RFP`` neck needs it.
 """
 
+import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer
@@ -20,6 +21,26 @@ from ..utils.saconv import SAConv2d
 from .resnet import Bottleneck as _Bottleneck
 from .resnet import ResLayer as _ResLayer
 from .resnet import ResNet, _resnet_defaults
+
+# Parameters DetectoRS adds to a ResNet (absent from ImageNet checkpoints).
+_DETECTORS_ONLY = (
+    '.weight_diff',
+    '.switch.',
+    '.pre_context.',
+    '.post_context.',
+    '.offset_s.',
+    '.offset_l.',
+    '.rfp_conv.',
+)
+
+
+def _aws_stats(weight):
+    """Per-output-channel (mean, std) of a conv weight (std with 1e-5 added
+    to the variance), shaped (C, 1, 1, 1) as ConvAWS2d's buffers."""
+    flat = weight.flatten(1)
+    shape = (-1, 1, 1, 1)
+    std = torch.sqrt(flat.var(dim=1) + 1e-5)
+    return flat.mean(dim=1).view(shape), std.view(shape)
 
 
 class Bottleneck(_Bottleneck):
@@ -117,7 +138,9 @@ class DetectoRS_ResNet(ResNet):
         rfp_inplanes (int, optional): channels of the RFP feedback; adds
             ``rfp_conv`` to the first block of stages 2..4.
         output_img (bool): return the input image before the stage outputs.
-        pretrained (str, optional): as ``ResNet``'s.
+        pretrained (str, optional): as ``ResNet``'s; an ImageNet ResNet
+            checkpoint loads (see ``_complete_pretrained``), every other
+            mismatch is an error.
 
     Output: tuple of ``out_indices`` stage outputs (strides 4..32), with
     the (B, 3, H, W) input first when ``output_img``.
@@ -191,6 +214,25 @@ class DetectoRS_ResNet(ResNet):
                 m.init_weights()
             elif isinstance(m, Bottleneck) and m.rfp_inplanes:
                 m.init_rfp_conv()
+
+    def _complete_pretrained(self, state_dict):
+        """Load an ImageNet ResNet into this layout: the SAC and RFP
+        parameters keep their initialisation, and the ConvAWS
+        ``weight_gamma`` / ``weight_beta`` are the std / mean of the loaded
+        weight (what mmcv's ConvAWS2d derives), so every conv starts equal
+        to the pretrained one."""
+        out = dict(state_dict)
+        for key, value in self.state_dict().items():
+            if key in out:
+                continue
+            weight = out.get(key.rsplit('.', 1)[0] + '.weight')
+            if key.endswith('.weight_gamma') and weight is not None:
+                out[key] = _aws_stats(weight)[1]
+            elif key.endswith('.weight_beta') and weight is not None:
+                out[key] = _aws_stats(weight)[0]
+            elif any(tag in '.' + key for tag in _DETECTORS_ONLY):
+                out[key] = value
+        return out
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of outputs (the image first with
