@@ -392,3 +392,36 @@ def test_detectors_resnet_loads_an_imagenet_resnet(tmp_path):
     torch.save({'state_dict': {'conv1.weight': resnet.conv1.weight}}, path)
     with pytest.raises(CheckpointMismatchError, match="missing"):
         build_backbone(dict(TINY_DETECTORS, pretrained=path)).init_weights()
+
+
+def test_detectors_resnext_has_torchvision_resnext_layout():
+    from torchvision.models import resnext50_32x4d
+
+    model = build_backbone(
+        dict(type='DetectoRS_ResNeXt', depth=50, groups=32, base_width=4)
+    )
+    expected = {
+        k: v.shape
+        for k, v in resnext50_32x4d().state_dict().items()
+        if not k.startswith('fc.')
+    }
+    assert {k: v.shape for k, v in model.state_dict().items()} == expected
+
+
+def test_detectors_resnext_sac_is_grouped():
+    model = build_backbone(
+        dict(
+            TINY_DETECTORS,
+            type='DetectoRS_ResNeXt',
+            groups=4,
+            base_width=4,
+            output_img=False,
+        )
+    )
+    conv2 = model.layer2[0].conv2
+    # width = floor(8 * 4 / 4) * 4 = 32 channels in 4 groups
+    assert isinstance(conv2, SAConv2d) and conv2.groups == 4
+    assert conv2.weight.shape == (32, 8, 3, 3)
+    with torch.no_grad():
+        outs = model.eval()(torch.rand(1, 3, 96, 96))
+    assert shapes(outs)[-1] == (1, 128, 3, 3)

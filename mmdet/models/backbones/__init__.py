@@ -1,6 +1,7 @@
 from .csp_darknet import CSPDarknet
 from .darknet import Darknet
 from .detectors_resnet import DetectoRS_ResNet
+from .detectors_resnext import DetectoRS_ResNeXt
 from .hourglass import HourglassNet
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
@@ -19,5 +20,6 @@ __all__ = [
     'CSPDarknet',
     'HourglassNet',
     'DetectoRS_ResNet',
+    'DetectoRS_ResNeXt',
     'TridentResNet',
 ]

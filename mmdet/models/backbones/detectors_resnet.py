@@ -177,12 +177,17 @@ class DetectoRS_ResNet(ResNet):
             self._rebuild_stage(i, args)
         self._post_init()
 
+    def _block_kwargs(self):
+        """Extra block arguments of every stage (none for ResNet)."""
+        return {}
+
     def _rebuild_stage(self, i, args):
         """Replace ``layer{i+1}`` (built plain by ResNet) by its DetectoRS
-        version when it has SAC or RFP inputs."""
+        version when it has SAC or RFP inputs or extra block arguments."""
         sac = self.sac if self.stage_with_sac[i] else None
         rfp_inplanes = self.rfp_inplanes if i > 0 else None
-        if sac is None and not rfp_inplanes:
+        extra = self._block_kwargs()
+        if sac is None and not rfp_inplanes and not extra:
             return
         planes = self.base_channels * 2**i
         inplanes = (
@@ -204,6 +209,7 @@ class DetectoRS_ResNet(ResNet):
             norm_cfg=self.norm_cfg,
             sac=sac,
             rfp_inplanes=rfp_inplanes,
+            **extra,
         )
         setattr(self, f'layer{i + 1}', layer)
 
