@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmcv.cnn import VGG
 from mmcv.runner import BaseModule
 
-from mmdet.utils.arg_errors import check_arg
+from mmdet.utils.arg_errors import InvalidArgumentTypeError, check_arg
 from ..builder import BACKBONES
 
 
@@ -117,11 +117,10 @@ def _ssd_vgg_init_cfg(pretrained, init_cfg):
             'instead'
         )
         return dict(type='Pretrained', checkpoint=pretrained)
-    check_arg(
-        pretrained is None,
-        'SSDVGG',
-        f'pretrained must be a str or None, got {pretrained!r}',
-    )
+    if pretrained is not None:
+        raise InvalidArgumentTypeError(
+            f'SSDVGG: pretrained must be a str or None, got {pretrained!r}'
+        )
     return [
         dict(type='Kaiming', layer='Conv2d'),
         dict(type='Constant', val=1, layer='BatchNorm2d'),
