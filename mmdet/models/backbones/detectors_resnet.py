@@ -13,11 +13,11 @@ image first in the outputs, as the ``RFP`` neck needs it.
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_conv_layer
+from mmcv.cnn import CONV_LAYERS, build_conv_layer
 
 from mmdet.utils.arg_errors import InvalidArgumentTypeError, check_arg
 from ..builder import BACKBONES
-from ..utils.saconv import SAConv2d
+from ..utils import saconv  # noqa: F401 (registers 'SAC')
 from .resnet import Bottleneck as _Bottleneck
 from .resnet import ResLayer as _ResLayer
 from .resnet import ResNet, _resnet_defaults
@@ -216,7 +216,8 @@ class DetectoRS_ResNet(ResNet):
     def _random_init(self):
         super()._random_init()
         for m in self.modules():
-            if isinstance(m, SAConv2d):
+            # mmcv-full's SAC, when installed, is the registered one
+            if isinstance(m, CONV_LAYERS.get('SAC')):
                 m.init_weights()
             elif isinstance(m, Bottleneck) and m.rfp_inplanes:
                 m.init_rfp_conv()
