@@ -1,8 +1,15 @@
+from .csp_darknet import CSPDarknet
+from .darknet import Darknet
+from .detectors_resnet import DetectoRS_ResNet
+from .detectors_resnext import DetectoRS_ResNeXt
+from .hourglass import HourglassNet
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
 from .pvt import PyramidVisionTransformer, PyramidVisionTransformerV2
 from .resnet import OD_ResNet, ResNet
+from .ssd_vgg import SSDVGG
 from .swin import SwinTransformer
+from .trident_resnet import TridentResNet
 
 __all__ = [
     'ResNet',
@@ -13,4 +20,11 @@ __all__ = [
     'SwinTransformer',
     'PyramidVisionTransformer',
     'PyramidVisionTransformerV2',
+    'SSDVGG',
+    'Darknet',
+    'CSPDarknet',
+    'HourglassNet',
+    'DetectoRS_ResNet',
+    'DetectoRS_ResNeXt',
+    'TridentResNet',
 ]

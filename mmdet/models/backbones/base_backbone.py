@@ -24,7 +24,7 @@ PRETRAINED_HINT = (
 )
 
 
-def load_pretrained(module, path, prefix=None):
+def load_pretrained(module, path, prefix=None, complete=None):
     """Load the ImageNet checkpoint ``path`` into ``module`` strictly.
 
     ``path`` is a local file or a name ``mmdet.utils.model_zoo`` resolves
@@ -36,7 +36,9 @@ def load_pretrained(module, path, prefix=None):
     (e.g. ``'backbone.'`` of a detector checkpoint), stripped. A classifier
     (``fc.*``) in the file is dropped when ``module`` has none (MMDetection's
     ResNet); any other mismatch raises ``CheckpointMismatchError`` listing
-    missing, unexpected and misshaped keys.
+    missing, unexpected and misshaped keys. ``complete(state_dict)``, when
+    given, returns the weights with the keys a variant adds to the file's
+    architecture filled in (e.g. DetectoRS's SAC layers).
     """
     name = path
     path = checkpoint_file(path)
@@ -61,6 +63,8 @@ def load_pretrained(module, path, prefix=None):
         state_dict = {
             k: v for k, v in state_dict.items() if not k.startswith('fc.')
         }
+    if complete is not None:
+        state_dict = complete(state_dict)
     source = repr(name) if name == path else f'{name!r} ({path})'
     load_state_dict_checked(
         module, state_dict, source, strict=True, hint=PRETRAINED_HINT
@@ -193,6 +197,10 @@ class ClassificationBackbone(BaseModule):
             return cfg['checkpoint'], cfg.get('prefix')
         return None
 
+    def _complete_pretrained(self, state_dict):
+        """The pretrained weights as read (subclasses may add keys)."""
+        return state_dict
+
     def init_weights(self):
         """Random initialisation, then the ``pretrained`` checkpoint or the
         ``init_cfg`` (``type='Pretrained'``: its ``checkpoint`` and
@@ -200,7 +208,7 @@ class ClassificationBackbone(BaseModule):
         self._random_init()
         source = self._pretrained_source()
         if source is not None:
-            load_pretrained(self, *source)
+            load_pretrained(self, *source, complete=self._complete_pretrained)
         elif self.init_cfg is not None:
             initialize(self, self.init_cfg)
         self._is_init = True

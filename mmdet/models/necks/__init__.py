@@ -1,3 +1,4 @@
 from .fpn import FPN
+from .rfp import RFP
 
-__all__ = ['FPN']
+__all__ = ['FPN', 'RFP']

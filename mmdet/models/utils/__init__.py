@@ -10,6 +10,7 @@ from mmcv.cnn.bricks.transformer import (
 from ..backbones.resnet import ResLayer
 from .builder import TRANSFORMER, build_transformer
 from .ckpt_convert import pvt_convert, swin_converter
+from .csp_layer import CSPLayer, DarknetBottleneck
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
@@ -18,6 +19,7 @@ from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
 )
+from .saconv import SAConv2d
 from .transformer import (
     DeformableDetrTransformer,
     DeformableDetrTransformerDecoder,
@@ -33,6 +35,9 @@ from .transformer import (
 
 __all__ = [
     'ResLayer',
+    'CSPLayer',
+    'DarknetBottleneck',
+    'SAConv2d',
     'TRANSFORMER',
     'build_transformer',
     'pvt_convert',
