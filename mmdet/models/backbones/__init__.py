@@ -1,3 +1,4 @@
+from .efficientnet import EfficientNet
 from .hrnet import HRNet
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
@@ -16,4 +17,5 @@ __all__ = [
     'HRNet',
     'Res2Net',
     'ResNeSt',
+    'EfficientNet',
 ]
