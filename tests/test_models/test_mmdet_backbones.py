@@ -462,3 +462,45 @@ def test_se_layer_matches_formula():
         F.conv2d(hidden, se.conv2.conv.weight, se.conv2.conv.bias)
     )
     assert torch.allclose(se(x), x * gate, atol=1e-6)
+
+
+# -- pretrained checkpoints ------------------------------------------------
+
+
+def test_hrnet_loads_imagenet_checkpoint_with_head(tmp_path):
+    torch.manual_seed(0)
+    source = build_backbone(dict(type='HRNet', extra=HRNET_TINY))
+    sd = dict(source.state_dict())
+    # the classification head of the released ImageNet checkpoints
+    sd['incre_modules.0.0.conv1.weight'] = torch.zeros(1)
+    sd['classifier.weight'] = torch.zeros(1000, 2048)
+    path = str(tmp_path / 'hrnet.pth')
+    torch.save({'state_dict': sd}, path)
+    model = build_backbone(
+        dict(type='HRNet', extra=HRNET_TINY, pretrained=path)
+    )
+    model.init_weights()
+    assert torch.equal(model.conv1.weight, source.conv1.weight)
+    sd['stage5.weight'] = torch.zeros(1)  # anything else is still refused
+    torch.save({'state_dict': sd}, path)
+    with pytest.raises(Exception, match='stage5'):
+        model.init_weights()
+
+
+def test_efficientnet_loads_backbone_prefix_and_skips_unbuilt(tmp_path):
+    torch.manual_seed(0)
+    full = build_backbone(dict(type='EfficientNet', out_indices=(6,)))
+    sd = {'backbone.' + k: v for k, v in full.state_dict().items()}
+    sd['head.fc.weight'] = torch.zeros(1000, 1280)
+    path = str(tmp_path / 'effnet.pth')
+    torch.save({'state_dict': sd}, path)
+    init = dict(type='Pretrained', prefix='backbone', checkpoint=path)
+    model = build_backbone(
+        dict(type='EfficientNet', out_indices=(3, 4), init_cfg=init)
+    )
+    assert len(model.layers) == 5
+    model.init_weights()
+    assert torch.equal(
+        model.layers[4][0].linear_conv.conv.weight,
+        full.layers[4][0].linear_conv.conv.weight,
+    )

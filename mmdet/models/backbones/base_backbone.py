@@ -33,10 +33,12 @@ def load_pretrained(module, path, prefix=None):
     reads (a bare state dict, ``{'state_dict': ...}`` as mmcv and the ODConv
     ImageNet releases save, DataParallel's ``module.`` prefixes), without
     running code from the file. ``prefix`` keeps only the keys under it
-    (e.g. ``'backbone.'`` of a detector checkpoint), stripped. A classifier
-    (``fc.*``) in the file is dropped when ``module`` has none (MMDetection's
-    ResNet); any other mismatch raises ``CheckpointMismatchError`` listing
-    missing, unexpected and misshaped keys.
+    (e.g. ``'backbone.'`` of a detector checkpoint; the dot is added when
+    missing, as mmcv does), stripped. Keys ``module.unused_checkpoint_key``
+    names (a classifier the backbone lacks, e.g. ``fc.*`` for MMDetection's
+    ResNet) are dropped; any other mismatch raises
+    ``CheckpointMismatchError`` listing missing, unexpected and misshaped
+    keys.
     """
     name = path
     path = checkpoint_file(path)
@@ -48,6 +50,7 @@ def load_pretrained(module, path, prefix=None):
         )
     state_dict = checkpoint_state_dict(read_checkpoint(path))
     if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
         state_dict = {
             k[len(prefix) :]: v
             for k, v in state_dict.items()
@@ -57,10 +60,11 @@ def load_pretrained(module, path, prefix=None):
             raise KeyError(
                 f'{name!r} holds no key starting with the prefix {prefix!r}'
             )
-    if not hasattr(module, 'fc'):
-        state_dict = {
-            k: v for k, v in state_dict.items() if not k.startswith('fc.')
-        }
+    state_dict = {
+        k: v
+        for k, v in state_dict.items()
+        if not module.unused_checkpoint_key(k)
+    }
     source = repr(name) if name == path else f'{name!r} ({path})'
     load_state_dict_checked(
         module, state_dict, source, strict=True, hint=PRETRAINED_HINT
@@ -99,6 +103,12 @@ class ClassificationBackbone(BaseModule):
 
     def _frozen_modules(self):
         raise NotImplementedError
+
+    def unused_checkpoint_key(self, key):
+        """True for a key of an ImageNet checkpoint that this backbone
+        does not build (here: a classifier ``fc.*`` when there is no
+        ``fc``); such keys are dropped when loading it."""
+        return key.startswith('fc.') and not hasattr(self, 'fc')
 
     def _freeze_stages(self):
         for module in self._frozen_modules():

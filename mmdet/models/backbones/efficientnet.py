@@ -207,6 +207,13 @@ class EfficientNet(ClassificationBackbone):
     def _frozen_modules(self):
         return list(self.layers[: self.frozen_stages])
 
+    def unused_checkpoint_key(self, key):
+        """The layers after the last one ``out_indices`` needs (not
+        built), and a classifier."""
+        parts = key.split('.')
+        unbuilt = parts[0] == 'layers' and int(parts[1]) >= len(self.layers)
+        return unbuilt or super().unused_checkpoint_key(key)
+
     def forward(self, x):
         """(B, 3, H, W) -> tuple of the selected layer outputs."""
         outs = []

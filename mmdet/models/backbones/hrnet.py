@@ -293,6 +293,17 @@ class HRNet(ClassificationBackbone):
     def _frozen_modules(self):
         return []
 
+    # the classification head of the ImageNet HRNet checkpoints
+    IMAGENET_HEAD = (
+        'incre_modules.',
+        'downsamp_modules.',
+        'final_layer.',
+        'classifier.',
+    )
+
+    def unused_checkpoint_key(self, key):
+        return key.startswith(self.IMAGENET_HEAD)
+
     def _random_init(self):
         super()._random_init()
         if self.zero_init_residual:
