@@ -1,7 +1,7 @@
 # Faster R-CNN, ResNeSt-50 + FPN, SyncBN in the backbone and the 4conv1fc
 # box head, multi-scale (range) training, COCO 1x (MMDetection 2.28's
-# settings). SyncBN needs distributed training on GPUs; on one device
-# torch's SyncBatchNorm raises, so set norm_cfg to BN there.
+# settings). Without a distributed process group torch's SyncBatchNorm
+# normalises each device's batch alone, as BN.
 _base_ = '../faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

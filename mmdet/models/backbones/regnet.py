@@ -124,6 +124,7 @@ class RegNet(ResNet):
         pretrained=None,
         init_cfg=None,
     ):
+        # ResNet.__init__ would build ResNet's stages; RegNet builds its own
         ClassificationBackbone.__init__(
             self, frozen_stages, norm_eval, pretrained, init_cfg
         )

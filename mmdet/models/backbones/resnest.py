@@ -141,7 +141,7 @@ class Bottleneck(GroupedBottleneck):
     ):
         # read by _make_conv2, which the base constructor calls
         self.radix, self.reduction_factor = radix, reduction_factor
-        self._avg_down_stride_arg = avg_down_stride
+        self.avg_down_stride = avg_down_stride
         super().__init__(
             inplanes,
             planes,
@@ -152,9 +152,7 @@ class Bottleneck(GroupedBottleneck):
         )
 
     def _make_conv2(self, conv_cfg, norm_cfg):
-        self.avg_down_stride = (
-            self._avg_down_stride_arg and self.conv2_stride > 1
-        )
+        self.avg_down_stride = self.avg_down_stride and self.conv2_stride > 1
         self.conv2 = SplitAttentionConv2d(
             self.width,
             self.width,
