@@ -504,3 +504,15 @@ def test_efficientnet_loads_backbone_prefix_and_skips_unbuilt(tmp_path):
         model.layers[4][0].linear_conv.conv.weight,
         full.layers[4][0].linear_conv.conv.weight,
     )
+
+
+@pytest.mark.parametrize('cfg', BN_CONFIGS, ids=lambda c: c['type'])
+def test_with_cp_gives_the_same_gradients(cfg):
+    results = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        model = build_backbone(dict(cfg, with_cp=with_cp)).train()
+        x = torch.rand(1, 3, 64, 64, requires_grad=True)
+        sum(o.square().mean() for o in model(x)).backward()
+        results.append(x.grad)
+    assert torch.allclose(results[0], results[1], rtol=1e-4, atol=1e-6)
