@@ -38,9 +38,13 @@ def test_unknown_backbone_type_lists_registered():
 def test_unknown_argument_is_an_error():
     with pytest.raises(TypeError, match='unexpected keyword'):
         build_backbone(dict(type='MobileNetV2', widht_mult=1.0))
-    # MMDetection 2.28's MobileNetV2 is another class of the same name
+    # MMDetection 2.28's arguments build its own layout (see
+    # test_mmdet_backbones.py); mixing them with the ODConv release's is
+    # refused
     with pytest.raises(TypeError, match="ODConv release's.*width_mult"):
-        build_backbone(dict(type='MobileNetV2', widen_factor=1.0))
+        build_backbone(
+            dict(type='MobileNetV2', width_mult=1.0, widen_factor=1.0)
+        )
 
 
 SMALL = [

@@ -33,12 +33,14 @@ def load_pretrained(module, path, prefix=None, complete=None):
     reads (a bare state dict, ``{'state_dict': ...}`` as mmcv and the ODConv
     ImageNet releases save, DataParallel's ``module.`` prefixes), without
     running code from the file. ``prefix`` keeps only the keys under it
-    (e.g. ``'backbone.'`` of a detector checkpoint), stripped. A classifier
-    (``fc.*``) in the file is dropped when ``module`` has none (MMDetection's
-    ResNet); any other mismatch raises ``CheckpointMismatchError`` listing
-    missing, unexpected and misshaped keys. ``complete(state_dict)``, when
-    given, returns the weights with the keys a variant adds to the file's
-    architecture filled in (e.g. DetectoRS's SAC layers).
+    (e.g. ``'backbone.'`` of a detector checkpoint; the dot is added when
+    missing, as mmcv does), stripped. Keys ``module.unused_checkpoint_key``
+    names (a classifier the backbone lacks, e.g. ``fc.*`` for MMDetection's
+    ResNet) are dropped; any other mismatch raises
+    ``CheckpointMismatchError`` listing missing, unexpected and misshaped
+    keys. ``complete(state_dict)``, when given, returns the weights with the
+    keys a variant adds to the file's architecture filled in (e.g.
+    DetectoRS's SAC layers).
     """
     name = path
     path = checkpoint_file(path)
@@ -50,6 +52,7 @@ def load_pretrained(module, path, prefix=None, complete=None):
         )
     state_dict = checkpoint_state_dict(read_checkpoint(path))
     if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
         state_dict = {
             k[len(prefix) :]: v
             for k, v in state_dict.items()
@@ -59,10 +62,9 @@ def load_pretrained(module, path, prefix=None, complete=None):
             raise KeyError(
                 f'{name!r} holds no key starting with the prefix {prefix!r}'
             )
-    if not hasattr(module, 'fc'):
-        state_dict = {
-            k: v for k, v in state_dict.items() if not k.startswith('fc.')
-        }
+    unused = getattr(module, 'unused_checkpoint_key', None)
+    if unused is not None:
+        state_dict = {k: v for k, v in state_dict.items() if not unused(k)}
     if complete is not None:
         state_dict = complete(state_dict)
     source = repr(name) if name == path else f'{name!r} ({path})'
@@ -144,6 +146,12 @@ class ClassificationBackbone(BaseModule):
 
     def _frozen_modules(self):
         raise NotImplementedError
+
+    def unused_checkpoint_key(self, key):
+        """True for a key of an ImageNet checkpoint that this backbone
+        does not build (here: a classifier ``fc.*`` when there is no
+        ``fc``); such keys are dropped when loading it."""
+        return key.startswith('fc.') and not hasattr(self, 'fc')
 
     def _freeze_stages(self):
         for module in self._frozen_modules():

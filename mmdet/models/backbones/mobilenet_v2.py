@@ -8,12 +8,18 @@ stem (point-wise, depth-wise and the last 1x1) is an ``ODConv2d``.
 Detectors take the outputs after feature indices 1, 3, 6, 13, 18 for
 ``out_indices`` 0..4 (strides 2, 4, 8, 16, 32; channels 16, 24, 32, 96, 1280
 at width 1.0); the released configs use (1, 2, 3, 4).
+
+Given MMDetection 2.28's arguments (``widen_factor``, ``act_cfg``...),
+``MobileNetV2`` builds MMDetection's own layout instead
+(``mobilenet_v2_mmdet.MMDetMobileNetV2``).
 """
 
 import torch.nn as nn
 
 from ..builder import BACKBONES
+from ..utils.make_divisible import make_divisible
 from .base_backbone import ClassificationBackbone
+from .mobilenet_v2_mmdet import MMDetMobileNetV2
 from .odconv import ODConv2d
 
 # (expand ratio t, output channels c, repeats n, first stride s)
@@ -28,15 +34,6 @@ INVERTED_RESIDUAL_SETTING = (
 )
 # last feature index of each stage (out_indices / frozen_stages refer to it)
 STAGE_ENDS = (1, 3, 6, 13, 18)
-
-
-def make_divisible(value, divisor=8, min_value=None):
-    """Round ``value`` to a multiple of ``divisor`` without losing > 10%."""
-    min_value = min_value or divisor
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
 
 
 def plain_conv(in_planes, out_planes, kernel_size, stride=1, groups=1):
@@ -103,34 +100,58 @@ class InvertedResidual(nn.Module):
         return x + out if self.use_res_connect else out
 
 
-# arguments of MMDetection 2.28's MobileNetV2, a different class
-MMDET_MOBILENET_ARGS = ('widen_factor', 'conv_cfg', 'norm_cfg', 'act_cfg')
+# arguments only MMDetection 2.28's MobileNetV2 has / only the ODConv one has
+MMDET_ONLY_ARGS = (
+    'widen_factor',
+    'conv_cfg',
+    'norm_cfg',
+    'act_cfg',
+    'with_cp',
+)
+ODCONV_ONLY_ARGS = ('width_mult', 'num_classes')
+
+
+def wants_mmdet_layout(kwargs):
+    """True when the keyword arguments are MMDetection 2.28's (one of
+    ``MMDET_ONLY_ARGS``); a TypeError when they mix both sets."""
+    mmdet = sorted(k for k in kwargs if k in MMDET_ONLY_ARGS)
+    if not mmdet:
+        return False
+    odconv = sorted(k for k in kwargs if k in ODCONV_ONLY_ARGS)
+    if odconv:
+        raise TypeError(
+            f'MobileNetV2 got {odconv} of the ODConv release\'s layout '
+            f'(torchvision\'s: width_mult, features.*, out_indices 0..4) '
+            f'together with {mmdet} of MMDetection 2.28\'s layout '
+            '(widen_factor, conv1/layer1..7/conv2, out_indices 0..7); '
+            'use one set'
+        )
+    return True
 
 
 def _refuse_unexpected(owner, unexpected):
-    """The TypeError of unknown keyword arguments, explaining which
-    MobileNetV2 this is when they are MMDetection 2.28's."""
-    if not unexpected:
-        return
-    message = f'{owner}.__init__() got unexpected keyword arguments ' + str(
-        sorted(unexpected)
-    )
-    if any(k in MMDET_MOBILENET_ARGS for k in unexpected):
-        message += (
-            ". This toolbox's MobileNetV2 is the ODConv release's "
-            "(torchvision's layout: width_mult, out_indices 0..4), which "
-            "its checkpoints need, not MMDetection 2.28's (widen_factor, "
-            'conv1/layer1..7, out_indices 0..7); write width_mult for '
-            'widen_factor and drop the cfg keys'
+    """The TypeError of unknown keyword arguments."""
+    if unexpected:
+        raise TypeError(
+            f'{owner}.__init__() got unexpected keyword arguments '
+            f'{sorted(unexpected)}'
         )
-    raise TypeError(message)
 
 
 @BACKBONES.register_module()
 class MobileNetV2(ClassificationBackbone):
-    """MobileNetV2 backbone.
+    """MobileNetV2 backbone, in one of two layouts chosen by the arguments:
 
-    Args:
+    - the ODConv release's (torchvision's layout, this class), with the
+      arguments below; also when only shared ones (``out_indices``,
+      ``frozen_stages``, ``norm_eval``, ``pretrained``, ``init_cfg``) are
+      given;
+    - MMDetection 2.28's (``MMDetMobileNetV2``: ``conv1``, ``layer1..7``,
+      ``conv2``; out_indices 0..7) as soon as one of ``widen_factor``,
+      ``conv_cfg``, ``norm_cfg``, ``act_cfg``, ``with_cp`` is given.
+      Mixing them with ``width_mult`` / ``num_classes`` is a TypeError.
+
+    Args (ODConv layout):
         width_mult (float): channel multiplier (channels rounded to multiples
             of 8; the last conv keeps 1280 below 1.0).
         num_classes (int): size of the classifier (kept for strict ImageNet
@@ -153,13 +174,23 @@ class MobileNetV2(ClassificationBackbone):
         **unexpected,
     ):
         _refuse_unexpected(type(self).__name__, unexpected)
+        # (arguments of MMDetection's layout were routed by __new__)
         super().__init__(frozen_stages, norm_eval, pretrained, init_cfg)
         self._build(width_mult, num_classes, out_indices, plain_conv)
+
+    def __new__(cls, *args, **kwargs):
+        if cls is MobileNetV2 and wants_mmdet_layout(kwargs):
+            # not a MobileNetV2, so Python does not run __init__ again
+            return MMDetMobileNetV2(*args, **kwargs)
+        return super().__new__(cls)
 
     def _build(self, width_mult, num_classes, out_indices, conv):
         if not set(out_indices) <= set(range(len(STAGE_ENDS))):
             raise ValueError(
-                f'out_indices must be within 0..4, got {out_indices}'
+                f'out_indices must be within 0..4, got {out_indices} (the '
+                "ODConv release's layout; MMDetection 2.28's, with "
+                'out_indices 0..7, is built when widen_factor, conv_cfg, '
+                'norm_cfg, act_cfg or with_cp is given)'
             )
         if not -1 <= self.frozen_stages < len(STAGE_ENDS):
             raise ValueError(
@@ -167,13 +198,13 @@ class MobileNetV2(ClassificationBackbone):
             )
         self.width_mult = width_mult
         self.out_indices = tuple(out_indices)
-        input_channel = make_divisible(32 * width_mult)
-        last_channel = make_divisible(1280 * max(1.0, width_mult))
+        input_channel = make_divisible(32 * width_mult, 8)
+        last_channel = make_divisible(1280 * max(1.0, width_mult), 8)
         # the stem stays a plain conv in both versions
         features = [conv_bn_relu(plain_conv, 3, input_channel, stride=2)]
         channels = [input_channel]
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
-            out_channel = make_divisible(c * width_mult)
+            out_channel = make_divisible(c * width_mult, 8)
             for i in range(n):
                 features.append(
                     InvertedResidual(

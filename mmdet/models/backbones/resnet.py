@@ -218,7 +218,9 @@ class Bottleneck(_ResBlock):
 class ResLayer(nn.Sequential):
     """One stage: ``num_blocks`` blocks, the first strided and with a
     projection shortcut when the shape changes (``avg_down``: average-pool
-    then a stride-1 1x1 conv, else a strided 1x1 conv). The shortcut conv is
+    then a stride-1 1x1 conv, else a strided 1x1 conv; the pool is there at
+    stride 1 too, as in MMDetection, so the conv is always
+    ``downsample.1``). The shortcut conv is
     always built from ``conv_cfg``, never by ``conv``. With
     ``downsample_first=False`` (MMDetection's HourglassNet order) the first
     ``num_blocks - 1`` blocks are ``block(inplanes, inplanes)`` at stride 1
@@ -244,7 +246,7 @@ class ResLayer(nn.Sequential):
         if stride != 1 or inplanes != out_planes:
             layers = []
             conv_stride = stride
-            if avg_down and stride != 1:
+            if avg_down:
                 conv_stride = 1
                 layers.append(
                     nn.AvgPool2d(
@@ -465,11 +467,11 @@ class ResNet(ClassificationBackbone):
         inplanes = stem_channels
         for i, num_blocks in enumerate(self.stage_blocks):
             planes = base * 2**i
-            layer = ResLayer(
-                block,
-                inplanes,
-                planes,
-                num_blocks,
+            layer = self.make_res_layer(
+                block=block,
+                inplanes=inplanes,
+                planes=planes,
+                num_blocks=num_blocks,
                 stride=args['strides'][i],
                 dilation=args['dilations'][i],
                 style=self.style,
@@ -491,6 +493,11 @@ class ResNet(ClassificationBackbone):
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.fc = nn.Linear(self.feat_dim, num_classes)
         self._post_init()
+
+    def make_res_layer(self, **kwargs):
+        """One stage (MMDetection's hook: subclasses change the layer
+        type or add block arguments)."""
+        return ResLayer(**kwargs)
 
     def _make_stem(self, in_channels, stem_channels):
         conv = conv_builder(self.conv_cfg)

@@ -1,4 +1,5 @@
 from .fpn import FPN
+from .hrfpn import HRFPN
 from .rfp import RFP
 
-__all__ = ['FPN', 'RFP']
+__all__ = ['FPN', 'HRFPN', 'RFP']

@@ -11,6 +11,8 @@ from ..backbones.resnet import ResLayer
 from .builder import TRANSFORMER, build_transformer
 from .ckpt_convert import pvt_convert, swin_converter
 from .csp_layer import CSPLayer, DarknetBottleneck
+from .inverted_residual import InvertedResidual
+from .make_divisible import make_divisible
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
@@ -20,6 +22,7 @@ from .positional_encoding import (
     SinePositionalEncoding,
 )
 from .saconv import SAConv2d
+from .se_layer import SELayer
 from .transformer import (
     DeformableDetrTransformer,
     DeformableDetrTransformerDecoder,
@@ -38,6 +41,9 @@ __all__ = [
     'CSPLayer',
     'DarknetBottleneck',
     'SAConv2d',
+    'InvertedResidual',
+    'SELayer',
+    'make_divisible',
     'TRANSFORMER',
     'build_transformer',
     'pvt_convert',
