@@ -2,5 +2,15 @@
 them from (``mmdet.models.utils``)."""
 
 from ..backbones.resnet import ResLayer
+from .carafe import CARAFEPack
+from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
+from .se_layer import DyReLU
 
-__all__ = ['ResLayer']
+__all__ = [
+    'ResLayer',
+    'CARAFEPack',
+    'ConcatCell',
+    'GlobalPoolingCell',
+    'SumCell',
+    'DyReLU',
+]
