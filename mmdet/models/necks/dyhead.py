@@ -54,15 +54,33 @@ class ModulatedDeformConv2d(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, x, offset, mask):
+        k = self.weight.shape[-1]
+        h, w = (
+            (size + 2 * self.padding - k) // self.stride + 1
+            for size in x.shape[-2:]
+        )
         return deform_conv2d(
             x,
-            offset,
+            _as_output_grid(offset, h, w),
             self.weight,
             self.bias,
             stride=self.stride,
             padding=self.padding,
-            mask=mask,
+            mask=_as_output_grid(mask, h, w),
         )
+
+
+def _as_output_grid(t, h, w):
+    """(B, C, H', W') -> (B, C, h, w) read from the same memory.
+
+    DyHead's coarser level gets offsets computed at the finer size; mmcv's
+    kernel reads each sample's offset buffer as if it had the output size,
+    and pretrained DyHead weights were trained with that reading.
+    """
+    if t.shape[-2:] == (h, w):
+        return t
+    b, c = t.shape[:2]
+    return t.contiguous().flatten(1)[:, : c * h * w].view(b, c, h, w)
 
 
 class DyDCNv2(nn.Module):
