@@ -167,6 +167,19 @@ NECKS = {
         ),
         dict(type='DyHead', in_channels=256, out_channels=256, num_blocks=6),
     ],
+    'yolox/yolox_s_8x8_300e_coco.py': dict(
+        type='YOLOXPAFPN',
+        in_channels=[128, 256, 512],
+        out_channels=128,
+        num_csp_blocks=1,
+    ),
+    'yolox/yolox_nano_8x8_300e_coco.py': dict(
+        type='YOLOXPAFPN',
+        in_channels=[64, 128, 256],
+        out_channels=64,
+        num_csp_blocks=1,
+        use_depthwise=True,
+    ),
     'deformable_detr/deformable_detr_r50_16x2_50e_coco.py': dict(
         type='ChannelMapper',
         in_channels=[512, 1024, 2048],
@@ -503,3 +516,22 @@ def test_dcn_reads_a_larger_offset_buffer_as_mmcv_does():
         'ock,ckp->op', dcn.weight.view(3, 2, 9), columns * used_mask
     ).view(1, 3, 2, 2)
     torch.testing.assert_close(dcn(x, offset, mask), expected)
+
+
+@pytest.mark.parametrize('use_depthwise', [False, True])
+def test_yolox_pafpn_shapes_and_both_directions(use_depthwise):
+    torch.manual_seed(0)
+    neck = build_neck(
+        dict(
+            type='YOLOXPAFPN',
+            in_channels=[8, 16, 32],
+            out_channels=8,
+            num_csp_blocks=1,
+            use_depthwise=use_depthwise,
+        )
+    ).eval()
+    ins = _pyramid([8, 16, 32], 16)
+    outs = neck(ins)
+    assert [tuple(o.shape) for o in outs] == [(1, 8, s, s) for s in (16, 8, 4)]
+    assert not torch.allclose(neck([ins[0] * 2] + ins[1:])[2], outs[2])
+    assert not torch.allclose(neck(ins[:2] + [ins[2] * 2])[0], outs[0])

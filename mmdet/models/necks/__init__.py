@@ -11,6 +11,7 @@ from .nasfcos_fpn import NASFCOS_FPN
 from .pafpn import PAFPN
 from .ssd_neck import SSDNeck
 from .yolo_neck import YOLOV3Neck
+from .yolox_pafpn import YOLOXPAFPN
 
 __all__ = [
     'FPN',
@@ -26,4 +27,5 @@ __all__ = [
     'PAFPN',
     'SSDNeck',
     'YOLOV3Neck',
+    'YOLOXPAFPN',
 ]
