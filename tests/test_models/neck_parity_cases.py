@@ -117,6 +117,24 @@ CASES = {
         16,
         1,
     ),
+    'HRFPN': (
+        dict(type='HRFPN', in_channels=R4, out_channels=8),
+        R4,
+        32,
+        2,
+    ),
+    'HRFPN_max': (
+        dict(
+            type='HRFPN',
+            in_channels=R4,
+            out_channels=8,
+            num_outs=3,
+            pooling_type='MAX',
+        ),
+        R4,
+        32,
+        1,
+    ),
     'ChannelMapper': (
         dict(
             type='ChannelMapper',
@@ -230,6 +248,8 @@ EVEN = {
     'PAFPN',
     'PAFPN_extra',
     'FPG',
+    'HRFPN',
+    'HRFPN_max',
 }
 
 

@@ -93,6 +93,9 @@ NECKS = {
         ),
     ],
     'fpg/retinanet_r50_fpg-chn128_crop640_50e_coco.py': FPG_NECK,
+    'hrnet/mask_rcnn_hrnetv2p_w18_1x_coco.py': dict(
+        type='HRFPN', in_channels=[18, 36, 72, 144], out_channels=256
+    ),
     'yolof/yolof_r50_c5_8x8_1x_coco.py': dict(
         type='DilatedEncoder',
         in_channels=2048,

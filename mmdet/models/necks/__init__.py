@@ -6,6 +6,7 @@ from .dyhead import DyHead
 from .fpg import FPG
 from .fpn import FPN
 from .fpn_carafe import FPN_CARAFE
+from .hrfpn import HRFPN
 from .nas_fpn import NASFPN
 from .nasfcos_fpn import NASFCOS_FPN
 from .pafpn import PAFPN
@@ -22,6 +23,7 @@ __all__ = [
     'DyHead',
     'FPG',
     'FPN_CARAFE',
+    'HRFPN',
     'NASFPN',
     'NASFCOS_FPN',
     'PAFPN',
