@@ -3,6 +3,8 @@ computed (tests/data/reference/necks_mmdet228.json); no mmdet import, so
 the same cases can be run against either implementation."""
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 BN = dict(type='BN', requires_grad=True)
 _T = dict(norm_cfg=BN, inplace=False, order=('act', 'conv', 'norm'))
@@ -239,6 +241,46 @@ CASES = {
         2,
     ),
 }
+
+
+class RFPStubBackbone(nn.Module):
+    """Stands in for DetectoRS_ResNet in RFP's feedback: level i =
+    1x1 conv of the image pooled by 4 * 2**i + 1x1 conv of rfp_feats[i]."""
+
+    def __init__(self, channels=(4, 8, 16, 32), rfp_channels=(8, 16, 16, 16)):
+        super().__init__()
+        self.stems = nn.ModuleList(nn.Conv2d(3, c, 1) for c in channels)
+        self.rfp_convs = nn.ModuleList(
+            nn.Conv2d(r, c, 1) for r, c in zip(rfp_channels, channels)
+        )
+
+    def init_weights(self):
+        pass
+
+    def rfp_forward(self, img, rfp_feats):
+        return tuple(
+            stem(F.avg_pool2d(img, 4 * 2**i)) + conv(feat)
+            for i, (stem, conv, feat) in enumerate(
+                zip(self.stems, self.rfp_convs, rfp_feats)
+            )
+        )
+
+
+CASES['RFP'] = (
+    dict(
+        type='RFP',
+        rfp_steps=3,
+        rfp_backbone=dict(type='RFPStubBackbone'),
+        aspp_out_channels=4,
+        in_channels=R4,
+        out_channels=8,
+        num_outs=4,
+    ),
+    R4,
+    16,
+    2,
+)
+
 # inputs with widths equal to heights, halving exactly (the necks that
 # need it: fixed 2x upsampling, or PAFPN's stride-2 sums)
 EVEN = {
@@ -250,6 +292,7 @@ EVEN = {
     'FPG',
     'HRFPN',
     'HRFPN_max',
+    'RFP',
 }
 
 
@@ -262,6 +305,9 @@ def make_inputs(name):
     for c in channels:
         levels.append(torch.randn(batch, c, h, h + extra, generator=gen))
         h = -(-h // 2)
+    if CASES[name][0]['type'] == 'RFP':  # the image comes first
+        img = torch.randn(batch, 3, 4 * height, 4 * height, generator=gen)
+        levels.insert(0, img)
     return levels
 
 

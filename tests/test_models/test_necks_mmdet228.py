@@ -4,6 +4,7 @@ tests/data/reference/mmdet228_configs.json.gz), and maps tiny multi-level
 inputs to the documented output shapes."""
 
 import gzip
+import importlib.util
 import json
 import os.path as osp
 
@@ -538,3 +539,47 @@ def test_yolox_pafpn_shapes_and_both_directions(use_depthwise):
     assert [tuple(o.shape) for o in outs] == [(1, 8, s, s) for s in (16, 8, 4)]
     assert not torch.allclose(neck([ins[0] * 2] + ins[1:])[2], outs[2])
     assert not torch.allclose(neck(ins[:2] + [ins[2] * 2])[0], outs[0])
+
+
+def test_rfp_own_layers_match_mmdetection_state_dict(reference):
+    """RFP's layers outside its feedback backbones (DetectoRS_ResNet,
+    checked with the backbones) have the reference keys and shapes."""
+    from mmdet.models import BACKBONES
+
+    spec = importlib.util.spec_from_file_location(
+        'neck_parity_cases',
+        osp.join(osp.dirname(__file__), 'neck_parity_cases.py'),
+    )
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    if 'RFPStubBackbone' not in BACKBONES.module_dict:
+        BACKBONES.register_module(module=cases.RFPStubBackbone)
+    neck = build_neck(
+        dict(
+            type='RFP',
+            rfp_steps=2,
+            aspp_out_channels=64,
+            aspp_dilations=(1, 3, 6, 1),
+            rfp_backbone=dict(type='RFPStubBackbone'),
+            in_channels=R50,
+            out_channels=256,
+            num_outs=5,
+        )
+    )
+    rel = 'detectors/detectors_cascade_rcnn_r50_1x_coco.py'
+
+    def own(shapes):
+        return {
+            k: list(v) for k, v in shapes.items() if 'rfp_modules.' not in k
+        }
+
+    got = own({k: v.shape for k, v in neck.state_dict().items()})
+    expected = own(
+        {
+            k[len('neck.') :]: v
+            for k, v in reference[rel]['state_dict'].items()
+            if k.startswith('neck.')
+        }
+    )
+    assert got == expected
+    assert 'rfp_aspp.aspp.3.weight' in got

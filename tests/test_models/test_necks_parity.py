@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmdet.models import build_neck
+from mmdet.models import BACKBONES, build_neck
 
 HERE = osp.dirname(__file__)
 spec = importlib.util.spec_from_file_location(
@@ -17,6 +17,8 @@ spec = importlib.util.spec_from_file_location(
 )
 cases = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cases)
+if 'RFPStubBackbone' not in BACKBONES.module_dict:
+    BACKBONES.register_module(module=cases.RFPStubBackbone)
 with open(
     osp.join(HERE, '..', 'data', 'reference', 'necks_mmdet228.json')
 ) as f:

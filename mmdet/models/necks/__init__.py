@@ -10,6 +10,7 @@ from .hrfpn import HRFPN
 from .nas_fpn import NASFPN
 from .nasfcos_fpn import NASFCOS_FPN
 from .pafpn import PAFPN
+from .rfp import RFP
 from .ssd_neck import SSDNeck
 from .yolo_neck import YOLOV3Neck
 from .yolox_pafpn import YOLOXPAFPN
@@ -27,6 +28,7 @@ __all__ = [
     'NASFPN',
     'NASFCOS_FPN',
     'PAFPN',
+    'RFP',
     'SSDNeck',
     'YOLOV3Neck',
     'YOLOXPAFPN',
