@@ -583,3 +583,69 @@ def test_rfp_own_layers_match_mmdetection_state_dict(reference):
     )
     assert got == expected
     assert 'rfp_aspp.aspp.3.weight' in got
+
+
+@pytest.mark.parametrize(
+    'upsample_cfg',
+    [
+        dict(type='nearest'),
+        dict(type='bilinear'),
+        dict(type='deconv', upsample_kernel=4),
+        dict(type='pixel_shuffle', upsample_kernel=3),
+    ],
+)
+def test_fpn_carafe_other_upsamplers(upsample_cfg):
+    neck = build_neck(
+        dict(
+            type='FPN_CARAFE',
+            in_channels=[4, 8],
+            out_channels=8,
+            num_outs=3,
+            upsample_cfg=upsample_cfg,
+        )
+    )
+    outs = neck([torch.rand(1, 4, 9, 9), torch.rand(1, 8, 5, 5)])
+    assert [tuple(o.shape[2:]) for o in outs] == [(9, 9), (5, 5), (3, 3)]
+
+
+@pytest.mark.parametrize(
+    'cfg',
+    [
+        dict(type='BFP', in_channels=4, num_levels=3, refine_type='gc'),
+        dict(type='BFP', in_channels=4, num_levels=3, refine_level=3),
+        dict(
+            type='FPN_CARAFE',
+            in_channels=[4, 8],
+            out_channels=8,
+            num_outs=2,
+            upsample_cfg=dict(type='deconv'),
+        ),
+        dict(
+            type='NASFPN',
+            in_channels=[4, 8],
+            out_channels=8,
+            num_outs=4,
+            stack_times=1,
+        ),
+        dict(
+            type='FPG',
+            in_channels=[4, 8],
+            out_channels=8,
+            num_outs=2,
+            stack_times=1,
+            paths=['up'],
+        ),
+        dict(
+            type='YOLOV3Neck',
+            num_scales=2,
+            in_channels=[8],
+            out_channels=[4, 4],
+        ),
+        dict(type='DyHead', in_channels=4, out_channels=4, init_cfg=dict()),
+    ],
+)
+def test_invalid_arguments_are_refused(cfg):
+    from mmdet.utils.arg_errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        build_neck(cfg)
