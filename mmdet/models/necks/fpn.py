@@ -183,23 +183,28 @@ class FPN(BaseModule):
         ]
         for i in range(len(laterals) - 1, 0, -1):
             laterals[i - 1] = self._upsample_add(laterals[i], laterals[i - 1])
-        used = len(laterals)
-        outs = [self.fpn_convs[i](laterals[i]) for i in range(used)]
+        outs = [conv(lat) for conv, lat in zip(self.fpn_convs, laterals)]
+        return tuple(self._extra_levels(inputs, laterals, outs))
 
-        if self.num_outs > used:
-            if not self.add_extra_convs:
-                for _ in range(self.num_outs - used):
-                    outs.append(F.max_pool2d(outs[-1], 1, stride=2))
-            else:
-                source = {
-                    'on_input': inputs[self.backbone_end_level - 1],
-                    'on_lateral': laterals[-1],
-                    'on_output': outs[-1],
-                }[self.add_extra_convs]
-                outs.append(self.fpn_convs[used](source))
-                for i in range(used + 1, self.num_outs):
-                    x = outs[-1]
-                    if self.relu_before_extra_convs:
-                        x = F.relu(x)
-                    outs.append(self.fpn_convs[i](x))
-        return tuple(outs)
+    def _extra_levels(self, inputs, laterals, outs):
+        """Append the levels above the backbone's to ``outs`` (one per
+        used input so far) until there are ``num_outs``."""
+        used = len(outs)
+        if self.num_outs <= used:
+            return outs
+        if not self.add_extra_convs:
+            for _ in range(self.num_outs - used):
+                outs.append(F.max_pool2d(outs[-1], 1, stride=2))
+            return outs
+        source = {
+            'on_input': inputs[self.backbone_end_level - 1],
+            'on_lateral': laterals[-1],
+            'on_output': outs[-1],
+        }[self.add_extra_convs]
+        outs.append(self.fpn_convs[used](source))
+        for i in range(used + 1, self.num_outs):
+            x = outs[-1]
+            if self.relu_before_extra_convs:
+                x = F.relu(x)
+            outs.append(self.fpn_convs[i](x))
+        return outs

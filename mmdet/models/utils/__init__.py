@@ -9,10 +9,12 @@ from mmcv.cnn.bricks.transformer import (
 
 from ..backbones.resnet import ResLayer
 from .builder import TRANSFORMER, build_transformer
+from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
 from .csp_layer import CSPLayer, DarknetBottleneck
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
+from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
@@ -22,7 +24,7 @@ from .positional_encoding import (
     SinePositionalEncoding,
 )
 from .saconv import SAConv2d
-from .se_layer import SELayer
+from .se_layer import DyReLU, SELayer
 from .transformer import (
     DeformableDetrTransformer,
     DeformableDetrTransformerDecoder,
@@ -43,6 +45,11 @@ __all__ = [
     'SAConv2d',
     'InvertedResidual',
     'SELayer',
+    'DyReLU',
+    'CARAFEPack',
+    'ConcatCell',
+    'GlobalPoolingCell',
+    'SumCell',
     'make_divisible',
     'TRANSFORMER',
     'build_transformer',

@@ -11,12 +11,13 @@ from torch.nn.modules.utils import _pair
 
 from mmdet.core import mask_target
 from mmdet.models.builder import HEADS, build_loss
+from mmdet.models.utils.carafe import CARAFEPack
 
 BYTES_PER_FLOAT = 4
 # pasting on a GPU works on as many masks at once as fit in this budget
 GPU_MEM_LIMIT = 1024**3
 
-UPSAMPLE_METHODS = (None, 'deconv', 'nearest', 'bilinear')
+UPSAMPLE_METHODS = (None, 'deconv', 'nearest', 'bilinear', 'carafe')
 
 
 def _do_paste_mask(masks, boxes, img_h, img_w, skip_empty=True):
@@ -99,7 +100,8 @@ class FCNMaskHead(BaseModule):
         num_classes (int): object classes.
         class_agnostic (bool): one mask per RoI instead of per class.
         upsample_cfg (dict): ``type`` in (None, 'deconv', 'nearest',
-            'bilinear') and ``scale_factor``.
+            'bilinear', 'carafe') and ``scale_factor`` (plus CARAFEPack's
+            arguments for 'carafe').
         conv_cfg, norm_cfg (dict, optional): conv and norm configs.
         predictor_cfg (dict): the ``conv_logits`` layer config.
         loss_mask (dict): loss config (``CrossEntropyLoss(use_mask=
@@ -188,6 +190,8 @@ class FCNMaskHead(BaseModule):
                 kernel_size=scale,
                 stride=scale,
             )
+        elif self.upsample_method == 'carafe':
+            cfg.update(channels=in_channels)
         else:
             cfg.update(
                 mode=self.upsample_method,
@@ -202,7 +206,9 @@ class FCNMaskHead(BaseModule):
         the 3x3 convs keep ConvModule's own initialization."""
         super().init_weights()
         for m in (self.upsample, self.conv_logits):
-            if m is not None and hasattr(m, 'weight') and hasattr(m, 'bias'):
+            if isinstance(m, CARAFEPack):
+                m.init_weights()
+            elif m is not None and hasattr(m, 'weight') and hasattr(m, 'bias'):
                 nn.init.kaiming_normal_(
                     m.weight, mode='fan_out', nonlinearity='relu'
                 )
