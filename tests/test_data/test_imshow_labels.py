@@ -2,6 +2,7 @@
 pixels: sized to the object as MMDetection 2.28 sizes them, and kept
 whole inside the image."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,7 +25,7 @@ def draw(height, width, box, label=0):
     img = np.full((height, width, 3), 255, np.uint8)
     return imshow_det_bboxes(
         img,
-        np.array([box], dtype=np.float32),
+        np.array([box], dtype=np.float32).reshape(1, -1),
         np.array([label]),
         class_names=NAMES,
         bbox_color=(72, 101, 241),
@@ -51,9 +52,7 @@ def test_label_height_against_box_height():
     # inside the box's top-left corner
     assert 30 <= top <= 34 and 20 <= left <= 24
     # a large object in an 800 x 1333 image: full size, twice the font
-    top, bottom, _, _ = label_rect(
-        draw(800, 1333, [100, 100, 600, 500, 0.9])
-    )
+    top, bottom, _, _ = label_rect(draw(800, 1333, [100, 100, 600, 500, 0.9]))
     big = bottom - top + 1
     assert 1.6 <= big / small <= 2.4
     assert big <= 0.1 * 400
@@ -77,3 +76,33 @@ def test_labels_stay_whole_inside_the_image(box):
     # not cut: the same size as the label drawn in the open
     assert abs((bottom - top) - height) <= 1
     assert abs((right - left) - width) <= 1
+
+
+def test_labels_of_nearby_boxes_do_not_overlap():
+    img = np.full((128, 128, 3), 255, np.uint8)
+    boxes = np.array(
+        [[30, 40, 90, 100, 0.9], [34, 42, 80, 110, 0.8]], np.float32
+    )
+    drawn = imshow_det_bboxes(
+        img,
+        boxes,
+        np.array([0, 2]),
+        class_names=NAMES,
+        bbox_color=(72, 101, 241),
+        text_color=(200, 200, 200),
+        show=False,
+    )
+    dark = (drawn.max(axis=2) < 110).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(dark)
+    # two separate label backgrounds, both whole (as tall as a free one)
+    labels = stats[1:][stats[1:, cv2.CC_STAT_AREA] > 30]  # not edge specks
+    heights = sorted(labels[:, cv2.CC_STAT_HEIGHT])
+    assert len(labels) == 2, stats
+    alone = sorted(
+        rect[1] - rect[0] + 1
+        for rect in (
+            label_rect(draw(128, 128, list(box), label))
+            for box, label in zip(boxes, [0, 2])
+        )
+    )
+    assert all(abs(h - a) <= 1 for h, a in zip(heights, alone))

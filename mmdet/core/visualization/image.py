@@ -117,18 +117,41 @@ def _shift_into(low, high, size):
     return max(0.0, -low)
 
 
-def _keep_inside(artist, renderer, width, height):
-    """Move a text (with its background box) into the image where it would
-    stick out; a label larger than the image keeps its top-left corner."""
+def _label_rect(artist, renderer, height):
+    """(left, top, right, bottom) in image pixels of a text with its
+    background box."""
     artist.draw(renderer)  # lays out the background box
     box = artist.get_bbox_patch().get_window_extent(renderer)
-    # display coordinates: pixels from the bottom-left corner
-    left, right = box.x0, box.x1
-    top, bottom = height - box.y1, height - box.y0
-    dx, dy = _shift_into(left, right, width), _shift_into(top, bottom, height)
+    # display coordinates count from the bottom-left corner
+    return box.x0, height - box.y1, box.x1, height - box.y0
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place_label(artist, renderer, width, height, placed):
+    """Move a label off the labels in ``placed`` (below the one it covers,
+    above it where below leaves the image), then into the image; adds its
+    rectangle to ``placed``."""
+    left, top, right, bottom = _label_rect(artist, renderer, height)
+    dy = 0.0
+    for _ in placed:
+        rect = (left, top + dy, right, bottom + dy)
+        other = next((r for r in placed if _overlap(rect, r)), None)
+        if other is None:
+            break
+        step = other[3] - rect[1] + 1  # 1 px apart
+        if rect[3] + step > height:
+            step = other[1] - rect[3] - 1
+        dy += step
+    top, bottom = top + dy, bottom + dy
+    dx = _shift_into(left, right, width)
+    dy += _shift_into(top, bottom, height)
     if dx or dy:
         x, y = artist.get_position()
         artist.set_position((x + dx, y + dy))
+    placed.append(_label_rect(artist, renderer, height))
 
 
 def _render(
@@ -192,6 +215,7 @@ def _render(
     else:
         anchors, areas, align = [], [], 'left'
     renderer = canvas.get_renderer()
+    placed = []
     for (x, y), text, label, scale in zip(
         anchors, texts, labels, label_scales(areas)
     ):
@@ -206,7 +230,7 @@ def _render(
             horizontalalignment=align,
             bbox=dict(facecolor='black', alpha=0.8, pad=0.7, edgecolor='none'),
         )
-        _keep_inside(artist, renderer, width, height)
+        _place_label(artist, renderer, width, height, placed)
 
     canvas.draw()
     overlay = np.asarray(canvas.buffer_rgba(), dtype=np.float32)
@@ -260,7 +284,7 @@ def imshow_det_bboxes(
         thickness (float): box line width. font_size (float): label size
             in points for objects of 30000 px or more; smaller objects get
             down to half of it (``label_scales``). Labels stay inside the
-            image.
+            image and move off the labels drawn before them.
         win_name (str), show (bool), wait_time (float, seconds): OpenCV
             window, used only where a display exists.
         out_file (str | None): where to write the drawing.
