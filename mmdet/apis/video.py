@@ -22,6 +22,7 @@ from mmdet.apis.inference import inference_detector
 FOURCC = {'.avi': 'MJPG', '.mp4': 'mp4v', '.mov': 'mp4v', '.mkv': 'mp4v'}
 DEFAULT_FPS = 25.0
 QUIT_KEYS = (27, ord('q'), ord('Q'))  # Esc, q
+LABEL_COLOR = (200, 200, 200)  # as show_result_pyplot draws labels
 
 
 def video_source(source):
@@ -93,6 +94,7 @@ def detect_video(
     wait_time=1,
     win_name='video',
     max_frames=None,
+    palette='coco',
 ):
     """Detect and draw every frame of ``source``.
 
@@ -105,6 +107,8 @@ def detect_video(
             Esc or q stops).
         wait_time (float): seconds each shown frame waits for a key.
         max_frames (int, optional): stop after this many frames.
+        palette (str | tuple | list): box and mask colours, as
+            ``show_result_pyplot`` takes them; labels are light grey.
 
     Returns:
         int: the number of frames processed.
@@ -121,7 +125,14 @@ def detect_video(
             if not ok:
                 break
             result = inference_detector(model, frame)
-            drawn = model.show_result(frame, result, score_thr=score_thr)
+            drawn = model.show_result(
+                frame,
+                result,
+                score_thr=score_thr,
+                bbox_color=palette,
+                text_color=LABEL_COLOR,
+                mask_color=palette,
+            )
             if out_file is not None:
                 if writer is None:
                     fps = capture.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
