@@ -10,7 +10,7 @@
 # stage loss weights 1 / 0.5 / 0.25) with narrow heads: 64-channel RoI
 # features, 256-unit fc, 128 sampled RoIs per image
 # and stage. Four epochs (lr step after the third) are enough for the
-# quick-start goal; README.md, "Detector families", has the measured mAP.
+# quick-start goal; docs/changelog.md has the measured mAP.
 _base_ = [
     '../_base_/models/cascade_rcnn_r50_fpn.py',
     '../_base_/datasets/tiny_coco_detection.py',

@@ -4,8 +4,8 @@
 #
 #   python tools/train.py configs/quickstart/mask_rcnn_odconv_mobilenetv2_tiny_coco.py
 #
-# Every choice below was measured on a 2-core CPU (README.md, "Quick start",
-# has the curves):
+# Every choice below was measured on a 2-core CPU (docs/odconv.md has the
+# curves, docs/changelog.md the figures):
 # - Normalisation: BatchNorm trains (norm_eval=False, nothing frozen). With no
 #   ImageNet weights the BN statistics are random; frozen, they keep the
 #   features meaningless and the heads stop learning.
@@ -15,7 +15,7 @@
 #   per iteration (ODConvTemperatureHook); here it ends at 10, where the
 #   gradient norm stays at 2-5 and every loss falls, and the backbone is built
 #   with temperature=10 so the trained model is also tested at 10. Annealing
-#   on to 1 within this short schedule brings the explosion back (README).
+#   on to 1 within this short schedule brings the explosion back (docs/odconv.md).
 # - Gradient clipping at 10 guards the first iterations (norm ~200 at T=30).
 # - lr 0.02 for 4 images per step (SGD, momentum 0.9) with a 100-iteration
 #   linear warm-up: 0.02 learns fastest of what was tried; the warm-up covers

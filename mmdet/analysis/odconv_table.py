@@ -33,6 +33,7 @@ NOT_RUN = 'not run'
 NOT_PUBLISHED = 'not published'
 FLAG = '†'
 SEGM_TASK = 'Instance Segmentation'
+COLLECTION = 'ODConv'
 
 
 def _metric(model, task, key):
@@ -62,6 +63,8 @@ def load_published(metafile):
         models = yaml.safe_load(f).get('Models', [])
     published = OrderedDict()
     for model in models:
+        if model.get('In Collection', COLLECTION) != COLLECTION:
+            continue  # MMDetection's stock configs: not in this table
         meta = model['Metadata']
         published[model['Name']] = dict(
             backbone=meta['Backbone'],

@@ -21,6 +21,7 @@ from .train import (
     set_random_seed,
     train_detector,
 )
+from .video import detect_video
 
 __all__ = [
     'async_inference_detector',
@@ -28,6 +29,7 @@ __all__ = [
     'build_test_dataset',
     'build_test_detector',
     'build_test_loader',
+    'detect_video',
     'eval_kwargs',
     'get_root_logger',
     'inference_detector',

@@ -319,6 +319,5 @@ def check_finite_weights(state_dict, source):
             f'checkpoint {source} holds NaN or Inf weights in {len(bad)} of '
             f'{len(state_dict)} tensors ({listed}): it was saved by a '
             'training run that diverged. Use an earlier checkpoint of that '
-            'run, or retrain (see README.md, "What happens when things go '
-            'wrong").'
+            'run, or retrain (see docs/faq.md).'
         )

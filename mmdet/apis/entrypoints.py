@@ -53,8 +53,8 @@ from mmdet.utils.state_dict import checkpoint_state_dict
 PRETRAINED_HELP = """\
 The ImageNet weights for the backbone are not at {path!r}
 (`{key}` in {config}).
-  * Put the ImageNet-trained backbone there (README.md, "Pretrained
-    backbones", lists the files and where to get them), or
+  * Put the ImageNet-trained backbone there (docs/get_started.md,
+    "Pretrained backbones", lists the files and where to get them), or
   * point the config at your copy:
         --cfg-options {key}=/path/to/weights.pth
   * or train from scratch instead (needs a much longer schedule):

@@ -439,7 +439,7 @@ data = dict(
         dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels',
                                    'gt_masks']),
     ]))
-# temperature 1 from scratch overflows the gradient at this size (README)
+# temperature 1 from scratch overflows the gradient here (docs/odconv.md)
 model = dict(backbone=dict(temperature=10.0))
 runner = dict(max_epochs=1000)
 '''

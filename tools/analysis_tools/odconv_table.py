@@ -1,6 +1,6 @@
 """Write the results table of the ODConv configs in configs/odconv/
-metafile.yml (the 8 released ones, then the other families'; README,
-docs/model_zoo.md):
+metafile.yml (the 8 released ones, then the other families' ODConv
+versions; docs/model_zoo.md):
 
     python tools/analysis_tools/odconv_table.py --work-dirs work_dirs \
         [--results NAME=work_dirs/NAME/eval_<time>.json ...] \

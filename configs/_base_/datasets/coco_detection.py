@@ -1,4 +1,4 @@
-# COCO 2017 detection; put COCO under data/coco (see README).
+# COCO 2017 detection; put COCO under data/coco (see docs/get_started.md).
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 img_norm_cfg = dict(

@@ -1,7 +1,7 @@
 # Mask R-CNN with a ResNet-50 + FPN: MMDetection 2.x's stock model
 # settings, key for key. The backbone starts from torchvision's ImageNet
-# ResNet-50 (downloaded once into torch's hub cache, see README,
-# "Compatibility with MMDetection 2.x"). The ODConv configs replace the
+# ResNet-50 (downloaded once into torch's hub cache, see
+# docs/compatibility.md). The ODConv configs replace the
 # backbone (configs/odconv/).
 model = dict(
     type='MaskRCNN',

@@ -25,8 +25,7 @@ CAUSES = {
     'clip': 'no gradient clipping (optimizer_config = dict(grad_clip=dict('
     'max_norm=10, norm_type=2)))',
     'odconv': 'for ODConv trained from scratch, too low an attention '
-    'temperature (README.md, "ODConv: the module, temperature and training '
-    'from scratch")',
+    'temperature (docs/odconv.md, "Training from scratch")',
 }
 SKIP_HELP = (
     'To skip up to N such steps instead of stopping, set '

@@ -21,6 +21,9 @@ from .palette import get_palette, palette_val
 
 EPS = 1e-2
 MASK_ALPHA = 0.5
+# object areas (pixels) between which labels grow from half to full size
+LABEL_MIN_AREA = 800
+LABEL_MAX_AREA = 30000
 
 
 class MaskTypeError(TypeError, AttributeError):
@@ -74,14 +77,22 @@ def _blend_masks(img, masks, labels, colors):
 
 def _mask_anchor(mask):
     """Where a label goes for a mask without a box: the centroid of its
-    largest connected part, as (x, y)."""
+    largest connected part, as (x, y), and that part's area in pixels."""
     count, _, stats, centroids = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
     if count < 2:
-        return 0.0, 0.0
+        return (0.0, 0.0), 0.0
     largest = 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
-    return tuple(centroids[largest])
+    return tuple(centroids[largest]), float(stats[largest, cv2.CC_STAT_AREA])
+
+
+def label_scales(areas, min_area=LABEL_MIN_AREA, max_area=LABEL_MAX_AREA):
+    """Font scale per object from its area in pixels, as MMDetection 2.28
+    sizes labels: 0.5 up to ``min_area``, 1.0 from ``max_area``, linear
+    in between. (N,) -> (N,) floats."""
+    areas = np.asarray(areas, dtype=np.float64)
+    return np.clip(0.5 + (areas - min_area) / (max_area - min_area), 0.5, 1)
 
 
 def _label_texts(labels, scores, class_names):
@@ -96,6 +107,51 @@ def _label_texts(labels, scores, class_names):
             name += f'|{scores[i]:.02f}'
         texts.append(name)
     return texts
+
+
+def _shift_into(low, high, size):
+    """How far to move the span [low, high] to lie within [0, size]; a span
+    longer than ``size`` is aligned at 0."""
+    if high > size:
+        return max(size - high, -low)
+    return max(0.0, -low)
+
+
+def _label_rect(artist, renderer, height):
+    """(left, top, right, bottom) in image pixels of a text with its
+    background box."""
+    artist.draw(renderer)  # lays out the background box
+    box = artist.get_bbox_patch().get_window_extent(renderer)
+    # display coordinates count from the bottom-left corner
+    return box.x0, height - box.y1, box.x1, height - box.y0
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place_label(artist, renderer, width, height, placed):
+    """Move a label off the labels in ``placed`` (below the one it covers,
+    above it where below leaves the image), then into the image; adds its
+    rectangle to ``placed``."""
+    left, top, right, bottom = _label_rect(artist, renderer, height)
+    dy = 0.0
+    for _ in placed:
+        rect = (left, top + dy, right, bottom + dy)
+        other = next((r for r in placed if _overlap(rect, r)), None)
+        if other is None:
+            break
+        step = other[3] - rect[1] + 1  # 1 px apart
+        if rect[3] + step > height:
+            step = other[1] - rect[3] - 1
+        dy += step
+    top, bottom = top + dy, bottom + dy
+    dx = _shift_into(left, right, width)
+    dy += _shift_into(top, bottom, height)
+    if dx or dy:
+        x, y = artist.get_position()
+        artist.set_position((x + dx, y + dy))
+    placed.append(_label_rect(artist, renderer, height))
 
 
 def _render(
@@ -147,22 +203,34 @@ def _render(
                 edgecolors=[bbox_colors[label] for label in labels],
             )
         )
-        anchors = list(zip(x1, y1))
+        # inside the box's top-left corner, as MMDetection 2.28 puts it
+        anchors = list(zip(x1 + thickness, y1 + thickness))
+        areas = (x2 - x1) * (y2 - y1)
+        align = 'left'
     elif masks is not None:
-        anchors = [_mask_anchor(mask) for mask in masks]
+        placed = [_mask_anchor(mask) for mask in masks]
+        anchors = [anchor for anchor, _ in placed]
+        areas = [area for _, area in placed]
+        align = 'center'
     else:
-        anchors = []
-    for (x, y), text, label in zip(anchors, texts, labels):
-        ax.text(
+        anchors, areas, align = [], [], 'left'
+    renderer = canvas.get_renderer()
+    placed = []
+    for (x, y), text, label, scale in zip(
+        anchors, texts, labels, label_scales(areas)
+    ):
+        artist = ax.text(
             x,
             y,
             text,
             color=text_colors[label],
-            fontsize=font_size,
+            fontsize=font_size * scale,
             family='sans-serif',
-            verticalalignment='bottom',
+            verticalalignment='top',
+            horizontalalignment=align,
             bbox=dict(facecolor='black', alpha=0.8, pad=0.7, edgecolor='none'),
         )
+        _place_label(artist, renderer, width, height, placed)
 
     canvas.draw()
     overlay = np.asarray(canvas.buffer_rgba(), dtype=np.float32)
@@ -194,7 +262,7 @@ def imshow_det_bboxes(
     text_color='green',
     mask_color=None,
     thickness=2,
-    font_size=8,
+    font_size=13,
     win_name='',
     show=True,
     wait_time=0,
@@ -213,7 +281,10 @@ def imshow_det_bboxes(
         bbox_color, text_color, mask_color: a palette (list of RGB tuples),
             one RGB tuple, a colour name, or None/'random' (random colours
             per class; for masks the default).
-        thickness (float): box line width. font_size (int): label size.
+        thickness (float): box line width. font_size (float): label size
+            in points for objects of 30000 px or more; smaller objects get
+            down to half of it (``label_scales``). Labels stay inside the
+            image and move off the labels drawn before them.
         win_name (str), show (bool), wait_time (float, seconds): OpenCV
             window, used only where a display exists.
         out_file (str | None): where to write the drawing.

@@ -20,7 +20,7 @@ from .odconv import ODConv2d
 
 PRETRAINED_HINT = (
     'Check that the file holds the ImageNet weights of this '
-    'backbone (README.md, "Pretrained backbones").'
+    'backbone (docs/get_started.md, "Pretrained backbones").'
 )
 
 
@@ -47,7 +47,8 @@ def load_pretrained(module, path, prefix=None, complete=None):
     if not osp.exists(path):
         raise FileNotFoundError(
             f'pretrained backbone checkpoint {path!r} does not exist. Put the '
-            'ImageNet weights there (README.md, "Pretrained backbones"), '
+            'ImageNet weights there (docs/get_started.md, "Pretrained '
+            'backbones"), '
             'or train from scratch with --cfg-options model.pretrained=None'
         )
     state_dict = checkpoint_state_dict(read_checkpoint(path))
