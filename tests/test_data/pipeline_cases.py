@@ -336,6 +336,35 @@ CASES = {
         {},
         0,
     ),
+    'Albu': (
+        dict(
+            type='Albu',
+            transforms=[
+                dict(
+                    type='ShiftScaleRotate',
+                    shift_limit=0.1,
+                    scale_limit=0.2,
+                    rotate_limit=20,
+                    border_mode=0,
+                    p=1.0,
+                ),
+                dict(type='RandomBrightnessContrast', p=0.8),
+                dict(type='HorizontalFlip', p=0.5),
+            ],
+            bbox_params=dict(
+                type='BboxParams',
+                format='pascal_voc',
+                label_fields=['gt_labels'],
+                min_visibility=0.3,
+                filter_lost_elements=True,
+            ),
+            keymap=dict(img='image', gt_masks='masks', gt_bboxes='bboxes'),
+            update_pad_shape=True,
+            skip_img_without_anno=True,
+        ),
+        {'seg': False, 'optional': 'albumentations'},
+        0,
+    ),
     'FilterAnnotations': (
         dict(
             type='FilterAnnotations',

@@ -36,7 +36,7 @@ from .loading import (
     LoadProposals,
 )
 from .mix import CopyPaste, MixUp, Mosaic, RandomAffine
-from .optional_augs import Albu, InstaBoost
+from .optional_augs import Albu, Corrupt, InstaBoost
 from .photometric import PhotoMetricDistortion, YOLOXHSVRandomAug
 from .test_time_aug import MultiScaleFlipAug
 from .transforms import Normalize, Pad, RandomFlip, Resize
@@ -48,6 +48,7 @@ __all__ = [
     'ColorTransform',
     'ContrastTransform',
     'CopyPaste',
+    'Corrupt',
     'CutOut',
     'EqualizeTransform',
     'Expand',

@@ -230,3 +230,30 @@ class InstaBoost:
             f'{self.__class__.__name__}(cfg={self.cfg}, '
             f'aug_ratio={self.aug_ratio})'
         )
+
+
+@PIPELINES.register_module()
+class Corrupt:
+    """Apply one of the ``imagecorruptions`` benchmark corruptions (Michaelis
+    et al. 2019) by name at ``severity`` 1..5 to the uint8 image."""
+
+    def __init__(self, corruption, severity=1):
+        self.corruption = corruption
+        self.severity = severity
+
+    def __call__(self, results):
+        package = _require('imagecorruptions', 'Corrupt')
+        if results.get('img_fields', ['img']) != ['img']:
+            raise InvalidArgumentTypeError('only one image field is supported')
+        results['img'] = package.corrupt(
+            results['img'].astype(np.uint8),
+            corruption_name=self.corruption,
+            severity=self.severity,
+        )
+        return results
+
+    def __repr__(self):
+        return (
+            f'{self.__class__.__name__}(corruption={self.corruption}, '
+            f'severity={self.severity})'
+        )
