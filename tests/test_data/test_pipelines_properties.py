@@ -221,3 +221,22 @@ CONFIG_PIPELINE_TYPES = (
 def test_config_pipeline_types_are_registered():
     missing = [t for t in CONFIG_PIPELINE_TYPES if t not in PIPELINES]
     assert missing == []
+
+
+def test_load_multi_channel_image_stacks_files(tmp_path):
+    import mmcv
+
+    rng = np.random.default_rng(0)
+    planes = [rng.integers(0, 256, (5, 7), dtype=np.uint8) for _ in range(3)]
+    names = []
+    for i, plane in enumerate(planes):
+        names.append(f'band{i}.png')
+        mmcv.imwrite(plane, str(tmp_path / names[-1]))
+    load = PIPELINES.build(
+        dict(type='LoadMultiChannelImageFromFiles', to_float32=True)
+    )
+    out = load(dict(img_prefix=str(tmp_path), img_info=dict(filename=names)))
+    assert out['img'].dtype == np.float32 and out['img'].shape == (5, 7, 3)
+    np.testing.assert_array_equal(out['img'], np.stack(planes, -1))
+    assert out['scale_factor'] == 1.0
+    np.testing.assert_array_equal(out['img_norm_cfg']['std'], np.ones(3))

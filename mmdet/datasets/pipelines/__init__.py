@@ -33,6 +33,7 @@ from .loading import (
     LoadAnnotations,
     LoadImageFromFile,
     LoadImageFromWebcam,
+    LoadMultiChannelImageFromFiles,
     LoadProposals,
 )
 from .mix import CopyPaste, MixUp, Mosaic, RandomAffine
@@ -74,6 +75,7 @@ __all__ = [
     'LoadAnnotations',
     'LoadImageFromFile',
     'LoadImageFromWebcam',
+    'LoadMultiChannelImageFromFiles',
     'LoadProposals',
     'MultiScaleFlipAug',
     'Normalize',

@@ -151,6 +151,70 @@ class LoadImageFromWebcam(LoadImageFromFile):
         return results
 
 
+@PIPELINES.register_module()
+class LoadMultiChannelImageFromFiles:
+    """Read one single-channel file per channel (``img_info['filename']``
+    is a list) and stack them to (H, W, C).
+
+    Also sets ``pad_shape``, ``scale_factor = 1.0`` and an identity
+    ``img_norm_cfg`` (zeros mean, ones std), as MMDetection 2.x does.
+    """
+
+    def __init__(
+        self,
+        to_float32=False,
+        color_type='unchanged',
+        file_client_args=dict(backend='disk'),
+    ):
+        self.to_float32 = to_float32
+        self.color_type = color_type
+        self.file_client_args = file_client_args.copy()
+        self.file_client = None
+
+    def __call__(self, results):
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        names = results['img_info']['filename']
+        prefix = results.get('img_prefix')
+        files = [
+            osp.join(prefix, n) if prefix is not None else n for n in names
+        ]
+        img = np.stack(
+            [
+                _decode(
+                    _read_bytes(self.file_client, f), f, flag=self.color_type
+                )
+                for f in files
+            ],
+            axis=-1,
+        )
+        if self.to_float32:
+            img = img.astype(np.float32)
+        channels = 1 if img.ndim < 3 else img.shape[2]
+        results.update(
+            filename=files,
+            ori_filename=names,
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            pad_shape=img.shape,
+            scale_factor=1.0,
+            img_norm_cfg=dict(
+                mean=np.zeros(channels, dtype=np.float32),
+                std=np.ones(channels, dtype=np.float32),
+                to_rgb=False,
+            ),
+        )
+        return results
+
+    def __repr__(self):
+        return (
+            f'{self.__class__.__name__}(to_float32={self.to_float32}, '
+            f"color_type='{self.color_type}', "
+            f'file_client_args={self.file_client_args})'
+        )
+
+
 def poly2mask(mask_ann, img_h, img_w):
     """One instance's COCO segmentation (polygons, uncompressed RLE or RLE)
     -> (H, W) uint8 binary mask."""
