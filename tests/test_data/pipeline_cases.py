@@ -58,6 +58,14 @@ def make_results(
     return results
 
 
+def case_inputs_polygons(boxes):
+    """COCO-style polygon lists, one rectangle inside each box."""
+    return [
+        [[a + 1, b + 1, c - 1, b + 1, c - 1, d - 1, a + 1, d - 1]]
+        for a, b, c, d in boxes.astype(float).tolist()
+    ]
+
+
 def image_digest(img):
     """Sum and an index-weighted sum (float64): equal only when the pixels
     are equal up to rounding."""
@@ -89,6 +97,11 @@ def summarize(results):
     if 'gt_semantic_seg' in results:
         seg = results['gt_semantic_seg']
         out['seg'] = {'shape': list(seg.shape), 'digest': image_digest(seg)}
+    if 'ann_info' in results:
+        info = results['ann_info']
+        out['ann_bboxes'] = np.asarray(info['bboxes'], np.float64).tolist()
+        out['ann_labels'] = np.asarray(info['labels']).tolist()
+        out['ann_masks'] = len(info['masks'])
     for key in ('img_shape', 'pad_shape', 'border'):
         if key in results:
             out['key_' + key] = np.asarray(results[key], np.float64).tolist()
@@ -365,6 +378,11 @@ CASES = {
         {'seg': False, 'optional': 'albumentations'},
         0,
     ),
+    'InstaBoost': (
+        dict(type='InstaBoost', aug_ratio=0.7, color_prob=0.5),
+        {'ann_info': True, 'optional': 'instaboostfast'},
+        0,
+    ),
     'FilterAnnotations': (
         dict(
             type='FilterAnnotations',
@@ -389,6 +407,16 @@ def case_inputs(name, seed, bitmap_cls, polygon_cls):
     poly = polygon_cls if opts.get('polygon') else None
     base = 1000 * (seed + 1)
     results = make_results(base, bitmap_cls if masks else None, poly, **kw)
+    if opts.get('ann_info'):
+        polys = case_inputs_polygons(results['gt_bboxes'])
+        results = dict(
+            img=results['img'],
+            ann_info=dict(
+                bboxes=results['gt_bboxes'],
+                labels=results['gt_labels'],
+                masks=polys,
+            ),
+        )
     if mixes:
         results['mix_results'] = [
             make_results(
