@@ -240,3 +240,34 @@ def test_load_multi_channel_image_stacks_files(tmp_path):
     np.testing.assert_array_equal(out['img'], np.stack(planes, -1))
     assert out['scale_factor'] == 1.0
     np.testing.assert_array_equal(out['img_norm_cfg']['std'], np.ones(3))
+
+
+def _overlaps_image(boxes, h, w):
+    return (
+        (boxes[:, 0] < w) & (boxes[:, 2] > 0) & (boxes[:, 1] < h)
+        & (boxes[:, 3] > 0)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    'cfg, mixes',
+    [
+        (dict(type='Mosaic', img_scale=(24, 32)), 3),
+        (dict(type='MixUp', img_scale=(48, 64), ratio_range=(1.5, 2.0)), 1),
+        (dict(type='RandomAffine', max_translate_ratio=0.4), 0),
+    ],
+    ids=['Mosaic', 'MixUp', 'RandomAffine'],
+)
+def test_unclipped_boxes_still_touch_the_image(cfg, mixes):
+    cfg = dict(cfg, bbox_clip_border=False)
+    outside = 0
+    for seed in SEEDS:
+        out = _run(cfg, _with_mix(seed, mixes, None), seed)
+        _check_aligned(out, clipped=False)
+        h, w = out['img'].shape[:2]
+        boxes = out['gt_bboxes']
+        assert _overlaps_image(boxes, h, w).all()
+        outside += int(
+            ((boxes[:, :2] < 0) | (boxes[:, 2:] > [w, h])).any(1).sum()
+        )
+    assert outside > 0  # the case without clipping was exercised
