@@ -328,6 +328,22 @@ class MinIoURandomCrop:
         )
 
 
+def _shift_slices(delta, size):
+    """Destination and source slices moving ``size`` pixels by delta."""
+    dst = slice(max(delta, 0), size + min(delta, 0))
+    src = slice(max(-delta, 0), size - max(delta, 0))
+    return dst, src
+
+
+def shift_image(img, dx, dy):
+    """``img`` moved by ``(dx, dy)`` pixels; uncovered pixels are 0."""
+    h, w = img.shape[:2]
+    (dst_y, src_y), (dst_x, src_x) = _shift_slices(dy, h), _shift_slices(dx, w)
+    out = np.zeros_like(img)
+    out[dst_y, dst_x] = img[src_y, src_x]
+    return out
+
+
 @PIPELINES.register_module()
 class RandomShift:
     """With probability ``shift_ratio`` shift the image by up to
@@ -373,17 +389,7 @@ class RandomShift:
             results[key] = bboxes
             keep_partners(results, key, valid)
         for key in results.get('img_fields', ['img']):
-            img = results[key]
-            out = np.zeros_like(img)
-            h, w = img.shape[:2]
-            nh, nw = h - abs(dy), w - abs(dx)
-            out[max(dy, 0) : max(dy, 0) + nh, max(dx, 0) : max(dx, 0) + nw] = (
-                img[
-                    max(-dy, 0) : max(-dy, 0) + nh,
-                    max(-dx, 0) : max(-dx, 0) + nw,
-                ]
-            )
-            results[key] = out
+            results[key] = shift_image(results[key], dx, dy)
         return results
 
     def __repr__(self):
