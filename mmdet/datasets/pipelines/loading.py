@@ -12,6 +12,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from mmdet.core.mask import BitmapMasks, PolygonMasks
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..registry import PIPELINES
 
 
@@ -150,6 +151,70 @@ class LoadImageFromWebcam(LoadImageFromFile):
         return results
 
 
+@PIPELINES.register_module()
+class LoadMultiChannelImageFromFiles:
+    """Read one single-channel file per channel (``img_info['filename']``
+    is a list) and stack them to (H, W, C).
+
+    Also sets ``pad_shape``, ``scale_factor = 1.0`` and an identity
+    ``img_norm_cfg`` (zeros mean, ones std), as MMDetection 2.x does.
+    """
+
+    def __init__(
+        self,
+        to_float32=False,
+        color_type='unchanged',
+        file_client_args=dict(backend='disk'),
+    ):
+        self.to_float32 = to_float32
+        self.color_type = color_type
+        self.file_client_args = file_client_args.copy()
+        self.file_client = None
+
+    def __call__(self, results):
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        names = results['img_info']['filename']
+        prefix = results.get('img_prefix')
+        files = [
+            osp.join(prefix, n) if prefix is not None else n for n in names
+        ]
+        img = np.stack(
+            [
+                _decode(
+                    _read_bytes(self.file_client, f), f, flag=self.color_type
+                )
+                for f in files
+            ],
+            axis=-1,
+        )
+        if self.to_float32:
+            img = img.astype(np.float32)
+        channels = 1 if img.ndim < 3 else img.shape[2]
+        results.update(
+            filename=files,
+            ori_filename=names,
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            pad_shape=img.shape,
+            scale_factor=1.0,
+            img_norm_cfg=dict(
+                mean=np.zeros(channels, dtype=np.float32),
+                std=np.ones(channels, dtype=np.float32),
+                to_rgb=False,
+            ),
+        )
+        return results
+
+    def __repr__(self):
+        return (
+            f'{self.__class__.__name__}(to_float32={self.to_float32}, '
+            f"color_type='{self.color_type}', "
+            f'file_client_args={self.file_client_args})'
+        )
+
+
 def poly2mask(mask_ann, img_h, img_w):
     """One instance's COCO segmentation (polygons, uncompressed RLE or RLE)
     -> (H, W) uint8 binary mask."""
@@ -216,6 +281,8 @@ class LoadAnnotations:
                 np.asarray(ignore, dtype=np.float32).reshape(-1, 4).copy()
             )
             results['bbox_fields'].append('gt_bboxes_ignore')
+        if ann_info.get('gt_is_group_ofs') is not None:  # OpenImages
+            results['gt_is_group_ofs'] = ann_info['gt_is_group_ofs'].copy()
         return results
 
     def _load_labels(self, results):
@@ -315,7 +382,7 @@ class FilterAnnotations:
     As in MMDetection 2.x, ``keep_empty`` (True by default) decides what
     happens to a sample left without any object: True returns None (the
     data set then draws another sample), False returns it with its objects
-    emptied.
+    emptied. A sample without objects to begin with passes unchanged.
     """
 
     def __init__(
@@ -327,26 +394,35 @@ class FilterAnnotations:
         keep_empty=True,
     ):
         if not (by_box or by_mask):
-            raise ValueError('FilterAnnotations needs by_box or by_mask')
+            raise InvalidArgumentError(
+                'FilterAnnotations needs by_box or by_mask'
+            )
         self.min_gt_bbox_wh = min_gt_bbox_wh
         self.min_gt_mask_area = min_gt_mask_area
         self.by_box = by_box
         self.by_mask = by_mask
         self.keep_empty = keep_empty
 
-    def __call__(self, results):
-        boxes = results['gt_bboxes']
-        keep = np.ones(len(boxes), dtype=bool)
+    def _keep(self, results):
+        """(n,) bool of the objects passing every enabled test."""
+        tests = []
         if self.by_box:
-            wh = boxes[:, 2:4] - boxes[:, 0:2]
-            keep &= (wh[:, 0] > self.min_gt_bbox_wh[0]) & (
-                wh[:, 1] > self.min_gt_bbox_wh[1]
-            )
+            boxes = results['gt_bboxes']
+            w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+            min_w, min_h = self.min_gt_bbox_wh
+            tests.append((w > min_w) & (h > min_h))
         if self.by_mask:
-            keep &= results['gt_masks'].areas >= self.min_gt_mask_area
-        if not keep.any() and self.keep_empty:
-            return None
+            tests.append(results['gt_masks'].areas >= self.min_gt_mask_area)
+        return np.logical_and.reduce(tests)
+
+    def __call__(self, results):
+        key = 'gt_masks' if self.by_mask else 'gt_bboxes'
+        if len(results[key]) == 0:
+            return results
+        keep = self._keep(results).nonzero()[0]
         for key in ('gt_bboxes', 'gt_labels', 'gt_masks'):
             if key in results:
                 results[key] = results[key][keep]
+        if keep.size == 0 and self.keep_empty:
+            return None
         return results
