@@ -24,6 +24,8 @@ from .utils import (
     get_loading_pipeline,
     replace_ImageToTensor,
 )
+from .voc import VOCDataset
+from .xml_style import XMLDataset
 
 __all__ = [
     'CustomDataset',
@@ -44,4 +46,6 @@ __all__ = [
     'replace_ImageToTensor',
     'get_loading_pipeline',
     'NumClassCheckHook',
+    'XMLDataset',
+    'VOCDataset',
 ]
