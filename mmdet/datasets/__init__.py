@@ -10,6 +10,7 @@ from .custom import CustomDataset
 from .dataset_wrappers import (
     ClassBalancedDataset,
     ConcatDataset,
+    MultiImageMixDataset,
     RepeatDataset,
 )
 from .samplers import (
@@ -47,5 +48,6 @@ __all__ = [
     'get_loading_pipeline',
     'NumClassCheckHook',
     'XMLDataset',
+    'MultiImageMixDataset',
     'VOCDataset',
 ]
