@@ -5,6 +5,7 @@ from .builder import (
     build_dataset,
     worker_init_fn,
 )
+from .cityscapes import CityscapesDataset
 from .coco import CocoDataset
 from .custom import CustomDataset
 from .dataset_wrappers import (
@@ -13,6 +14,9 @@ from .dataset_wrappers import (
     MultiImageMixDataset,
     RepeatDataset,
 )
+from .deepfashion import DeepFashionDataset
+from .lvis import LVISDataset, LVISV05Dataset, LVISV1Dataset
+from .objects365 import Objects365V1Dataset, Objects365V2Dataset
 from .samplers import (
     DistributedGroupSampler,
     DistributedSampler,
@@ -26,6 +30,7 @@ from .utils import (
     replace_ImageToTensor,
 )
 from .voc import VOCDataset
+from .wider_face import WIDERFaceDataset
 from .xml_style import XMLDataset
 
 __all__ = [
@@ -49,5 +54,13 @@ __all__ = [
     'NumClassCheckHook',
     'XMLDataset',
     'MultiImageMixDataset',
+    'CityscapesDataset',
+    'DeepFashionDataset',
+    'LVISDataset',
+    'LVISV05Dataset',
+    'LVISV1Dataset',
+    'Objects365V1Dataset',
+    'Objects365V2Dataset',
+    'WIDERFaceDataset',
     'VOCDataset',
 ]

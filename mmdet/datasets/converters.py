@@ -1,14 +1,17 @@
 """Annotation converters behind ``tools/dataset_converters`` (MMDetection
-2.x's ``pascal_voc.py`` and ``images2coco.py``): PASCAL VOC XML to the
-middle format or COCO json, and a folder of images to an annotation-less
-COCO json for inference."""
+2.x's ``pascal_voc.py``, ``cityscapes.py`` and ``images2coco.py``): PASCAL
+VOC XML to the middle format or COCO json, Cityscapes instance pngs to
+COCO json (needs cityscapesscripts), and a folder of images to an
+annotation-less COCO json for inference."""
 
+import glob
 import os
 import os.path as osp
 import xml.etree.ElementTree as ET
 
 import mmcv
 import numpy as np
+import pycocotools.mask as mask_utils
 from PIL import Image
 
 from mmdet.core.evaluation import voc_classes
@@ -209,3 +212,143 @@ def images_to_coco(img_infos, class_names):
         categories=[dict(id=i, name=n) for i, n in enumerate(class_names)],
         annotations=[],
     )
+
+
+# -- Cityscapes -------------------------------------------------------------
+
+CITYSCAPES_SPLITS = dict(
+    train='instancesonly_filtered_gtFine_train.json',
+    val='instancesonly_filtered_gtFine_val.json',
+    test='instancesonly_filtered_gtFine_test.json',
+)
+_IMG_SUFFIX = 'leftImg8bit.png'
+
+
+def cityscapes_labels():
+    """cityscapesscripts' label table, with the install command when the
+    package is missing."""
+    try:
+        import cityscapesscripts.helpers.labels as cs_labels
+    except ImportError as err:
+        raise ImportError(
+            'Converting Cityscapes needs cityscapesscripts: '
+            'pip install cityscapesscripts'
+        ) from err
+    return cs_labels
+
+
+def _instance_annotation(inst_img, inst_id, label):
+    """COCO annotation (RLE mask, its box and area) of one instance id."""
+    mask = np.asarray(inst_img == inst_id, dtype=np.uint8, order='F')
+    rle = mask_utils.encode(mask[:, :, None])[0]
+    area = mask_utils.area(rle)
+    bbox = mask_utils.toBbox(rle)
+    rle['counts'] = rle['counts'].decode()
+    return dict(
+        iscrowd=int(inst_id < 1000),
+        category_id=label.id,
+        bbox=bbox.tolist(),
+        area=area.tolist(),
+        segmentation=rle,
+    )
+
+
+def cityscapes_image_info(img_file, inst_file, segm_file):
+    """COCO image dict of one Cityscapes image with its instances under
+    'anno_info' (ids >= 1000 are objects ``label * 1000 + k``; ids below
+    are crowd regions of that label; classes without instances or ignored
+    in evaluation are skipped)."""
+    labels = cityscapes_labels()
+    inst_img = mmcv.imread(inst_file, 'unchanged')
+    anno_info = []
+    for inst_id in np.unique(inst_img[inst_img >= 24]):
+        label = labels.id2label[
+            inst_id // 1000 if inst_id >= 1000 else inst_id
+        ]
+        if label.hasInstances and not label.ignoreInEval:
+            anno_info.append(_instance_annotation(inst_img, inst_id, label))
+    city = osp.basename(osp.dirname(img_file))
+    return dict(
+        file_name=osp.join(city, osp.basename(img_file)),
+        height=inst_img.shape[0],
+        width=inst_img.shape[1],
+        anno_info=anno_info,
+        segm_file=osp.join(city, osp.basename(segm_file)),
+    )
+
+
+def cityscapes_files(img_dir, gt_dir):
+    """(image, instanceIds png, labelIds png) of every image under
+    ``img_dir/<city>/``."""
+    files = []
+    for img_file in sorted(
+        glob.glob(osp.join(img_dir, '**', f'*{_IMG_SUFFIX}'), recursive=True)
+    ):
+        stem = osp.join(gt_dir, osp.relpath(img_file, img_dir))[
+            : -len(_IMG_SUFFIX)
+        ]
+        files.append(
+            (
+                img_file,
+                stem + 'gtFine_instanceIds.png',
+                stem + 'gtFine_labelIds.png',
+            )
+        )
+    return files
+
+
+def cityscapes_to_coco(image_infos):
+    """COCO dict of the image dicts of ``cityscapes_image_info`` (ids in
+    order; the categories are Cityscapes' instance classes with their label
+    ids)."""
+    labels = cityscapes_labels()
+    out = dict(images=[], categories=[], annotations=[])
+    for img_id, info in enumerate(image_infos):
+        info = dict(info, id=img_id)
+        for ann in info.pop('anno_info'):
+            out['annotations'].append(
+                dict(ann, image_id=img_id, id=len(out['annotations']))
+            )
+        out['images'].append(info)
+    out['categories'] = [
+        dict(id=label.id, name=label.name)
+        for label in labels.labels
+        if label.hasInstances and not label.ignoreInEval
+    ]
+    if not out['annotations']:
+        out.pop('annotations')  # the test split has no ground truth
+    return out
+
+
+def convert_cityscapes(
+    cityscapes_path,
+    img_dir='leftImg8bit',
+    gt_dir='gtFine',
+    out_dir=None,
+    nproc=1,
+):
+    """Write ``instancesonly_filtered_gtFine_{train,val,test}.json`` for
+    the splits found; returns their paths."""
+    cityscapes_labels()
+    out_dir = out_dir or cityscapes_path
+    mmcv.mkdir_or_exist(out_dir)
+    written = []
+    for split, name in CITYSCAPES_SPLITS.items():
+        split_img = osp.join(cityscapes_path, img_dir, split)
+        if not osp.isdir(split_img):
+            continue
+        files = cityscapes_files(
+            split_img, osp.join(cityscapes_path, gt_dir, split)
+        )
+        if nproc > 1:
+            infos = mmcv.track_parallel_progress(_info_of, files, nproc)
+        else:
+            infos = [_info_of(f) for f in files]
+        path = osp.join(out_dir, name)
+        mmcv.dump(cityscapes_to_coco(infos), path)
+        written.append(path)
+    return written
+
+
+def _info_of(files):
+    return cityscapes_image_info(*files)
