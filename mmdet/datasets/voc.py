@@ -69,7 +69,13 @@ class VOCDataset(XMLDataset):
         )
 
     def _voc_map(self, results, annotations, iou_thrs, logger):
-        ds_name = 'voc07' if self.year == 2007 else self.CLASSES
+        # VOC2007 is scored with 11-point AP; 'voc07' also names the 20
+        # VOC classes in the table, so other class lists are passed as
+        # names with the 11-point mode (the same numbers)
+        ds_name = self.CLASSES
+        mode = '11points' if self.year == 2007 else 'area'
+        if self.year == 2007 and tuple(self.CLASSES) == tuple(voc_classes()):
+            ds_name = 'voc07'
         eval_results = OrderedDict()
         mean_aps = []
         for thr in iou_thrs:
@@ -82,6 +88,7 @@ class VOCDataset(XMLDataset):
                 dataset=ds_name,
                 logger=logger,
                 use_legacy_coordinate=True,
+                eval_mode=mode,
             )
             mean_aps.append(mean_ap)
             eval_results[f'AP{int(thr * 100):02d}'] = round(mean_ap, 3)

@@ -187,6 +187,16 @@ def test_map_table_names_voc_classes(tmp_path, capsys):
     ds.evaluate(detections())
     out = capsys.readouterr().out
     assert '| cat ' in out and '| mAP ' in out and '0.773' in out
+    # other class lists keep their names and VOC2007's 11-point AP
+    mine = build_dataset(
+        voc_cfg(base, test_mode=True, classes=('dog', 'cat', 'person'))
+    )
+    dets = detections()
+    dets = [[d[label(n)] for n in ('dog', 'cat', 'person')] for d in dets]
+    result = mine.evaluate(dets)
+    out = capsys.readouterr().out
+    assert '| cat ' in out and '| aeroplane' not in out
+    assert result['mAP'] == pytest.approx((6 / 11 + 1) / 2, abs=1e-6)
 
 
 def test_recall_by_hand(tmp_path):
