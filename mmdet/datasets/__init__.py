@@ -17,6 +17,7 @@ from .dataset_wrappers import (
 from .deepfashion import DeepFashionDataset
 from .lvis import LVISDataset, LVISV05Dataset, LVISV1Dataset
 from .objects365 import Objects365V1Dataset, Objects365V2Dataset
+from .openimages import OpenImagesChallengeDataset, OpenImagesDataset
 from .samplers import (
     DistributedGroupSampler,
     DistributedSampler,
@@ -62,5 +63,7 @@ __all__ = [
     'Objects365V1Dataset',
     'Objects365V2Dataset',
     'WIDERFaceDataset',
+    'OpenImagesDataset',
+    'OpenImagesChallengeDataset',
     'VOCDataset',
 ]

@@ -468,12 +468,10 @@ def eval_map(
                 (*t, iou_thr, area_ranges, use_legacy_coordinate)
                 for t in zip(dets, gts, ignored)
             ]
-            if tpfp_fn is tpfp_openimages:
+            if tpfp_fn is tpfp_openimages and use_group_of:
                 group_ofs = get_cls_group_ofs(annotations, class_id)
-                args = [
-                    (*a, g, use_group_of, 0.5 if ioa_thr is None else ioa_thr)
-                    for a, g in zip(args, group_ofs)
-                ]
+                ioa = 0.5 if ioa_thr is None else ioa_thr
+                args = [(*a, g, True, ioa) for a, g in zip(args, group_ofs)]
             tpfp = starmap(tpfp_fn, args)
             if tpfp and len(tpfp[0]) == 3:  # Open Images merges detections
                 dets = [t[2] for t in tpfp]
