@@ -7,6 +7,7 @@ from .builder import (
 )
 from .cityscapes import CityscapesDataset
 from .coco import CocoDataset
+from .coco_panoptic import CocoPanopticDataset
 from .custom import CustomDataset
 from .dataset_wrappers import (
     ClassBalancedDataset,
@@ -65,5 +66,6 @@ __all__ = [
     'WIDERFaceDataset',
     'OpenImagesDataset',
     'OpenImagesChallengeDataset',
+    'CocoPanopticDataset',
     'VOCDataset',
 ]

@@ -14,6 +14,7 @@ from .loading import (
     LoadAnnotations,
     LoadImageFromFile,
     LoadImageFromWebcam,
+    LoadPanopticAnnotations,
     LoadProposals,
 )
 from .test_time_aug import MultiScaleFlipAug
@@ -26,6 +27,7 @@ __all__ = [
     'FilterAnnotations',
     'ImageToTensor',
     'LoadAnnotations',
+    'LoadPanopticAnnotations',
     'LoadImageFromFile',
     'LoadImageFromWebcam',
     'LoadProposals',
