@@ -250,11 +250,21 @@ class OpenImagesDataset(CustomDataset):
                 )
             self.test_img_shapes.append(tuple(meta['ori_shape'][:2]))
 
-    def _shapes_from_images(self):
+    def image_metas(self):
+        """[dict(filename, ori_shape=(h, w, 3))] of every image, read from
+        the image headers: the content of ``meta_file``."""
+        metas = []
         for idx in range(len(self)):
             path = osp.join(self.img_prefix or '', self._image_file(idx))
             with Image.open(path) as img:
-                self.test_img_shapes.append((img.height, img.width))
+                shape = (img.height, img.width, 3)
+            metas.append(dict(filename=self._image_file(idx), ori_shape=shape))
+        return metas
+
+    def _shapes_from_images(self):
+        self.test_img_shapes.extend(
+            m['ori_shape'][:2] for m in self.image_metas()
+        )
 
     def denormalize_gt_bboxes(self, annotations):
         """Scale the normalised gt boxes by each image's (w, h), in place."""

@@ -175,3 +175,8 @@ def test_challenge(tmp_path):
                  ann_file=str(tmp_path / 'boxes.csv'),
                  label_file=str(tmp_path / 'labels.csv'), pipeline=[])
         )  # fmt: skip
+
+
+def test_image_metas_match_the_meta_file(tmp_path):
+    ds = build_dataset(write_v6(tmp_path))
+    assert ds.image_metas() == mmcv.load(str(tmp_path / 'metas.pkl'))
