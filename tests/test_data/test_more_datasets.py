@@ -5,6 +5,7 @@ the evaluation is the data set's own, numbers derived by hand (LVIS and
 the Cityscapes metric run when the optional package is installed)."""
 
 import json
+import runpy
 import sys
 
 import cv2
@@ -13,6 +14,12 @@ import numpy as np
 import pytest
 
 from mmdet.datasets import build_dataset
+
+
+def run_tool(path, argv, monkeypatch):
+    """Run a tools/ script in this process (as ``python path argv``)."""
+    monkeypatch.setattr(sys, 'argv', [path, *argv])
+    runpy.run_path(path, run_name='__main__')
 
 
 def write_json(path, images, annotations, categories, extra_images=None):
@@ -392,20 +399,18 @@ def test_cityscapes_converter_missing_package(tmp_path, monkeypatch):
         convert_cityscapes(str(tmp_path))
 
 
-def test_images2coco_cli(tmp_path):
-    import subprocess
-
+def test_images2coco_cli(tmp_path, monkeypatch):
     imgs = tmp_path / 'imgs'
     (imgs / 'sub').mkdir(parents=True)
     mmcv.imwrite(np.zeros((20, 30, 3), np.uint8), str(imgs / 'a.jpg'))
     mmcv.imwrite(np.zeros((40, 10, 3), np.uint8), str(imgs / 'sub' / 'b.png'))
     (imgs / 'notes.txt').write_text('not an image')
     (tmp_path / 'classes.txt').write_text('cat\ndog\n')
-    subprocess.run(
-        [sys.executable, 'tools/dataset_converters/images2coco.py',
-         str(imgs), str(tmp_path / 'classes.txt'), 'test.json'],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    run_tool(
+        'tools/dataset_converters/images2coco.py',
+        [str(imgs), str(tmp_path / 'classes.txt'), 'test.json'],
+        monkeypatch,
+    )
     coco = mmcv.load(str(tmp_path / 'annotations' / 'test.json'))
     assert [
         (i['file_name'], i['width'], i['height']) for i in coco['images']

@@ -3,7 +3,7 @@
 skipped, sizes without <size>), training filters, and 'mAP' / 'recall'
 against values derived by hand; the pascal_voc converter."""
 
-import subprocess
+import runpy
 import sys
 
 import mmcv
@@ -245,15 +245,19 @@ def test_pascal_voc_converter(tmp_path):
     assert infos[0]['ann']['labels_ignore'].tolist() == [label('person')]
 
 
-def test_pascal_voc_converter_coco_cli(tmp_path):
+def test_pascal_voc_converter_coco_cli(tmp_path, monkeypatch):
     devkit = tmp_path / 'VOCdevkit'
     write_voc(devkit, images=VOC_ONLY)
     write_voc(devkit, year='2012', images=VOC_ONLY)
-    subprocess.run(
-        [sys.executable, 'tools/dataset_converters/pascal_voc.py',
-         str(devkit), '-o', str(tmp_path / 'out'), '--out-format', 'coco'],
-        check=True, capture_output=True,
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        ['pascal_voc.py', str(devkit), '-o', str(tmp_path / 'out'),
+         '--out-format', 'coco'],
     )  # fmt: skip
+    runpy.run_path(
+        'tools/dataset_converters/pascal_voc.py', run_name='__main__'
+    )
     coco = mmcv.load(str(tmp_path / 'out' / 'voc07_test.json'))
     assert [c['name'] for c in coco['categories']][:2] == [
         'aeroplane',
