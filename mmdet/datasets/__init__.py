@@ -5,13 +5,20 @@ from .builder import (
     build_dataset,
     worker_init_fn,
 )
+from .cityscapes import CityscapesDataset
 from .coco import CocoDataset
+from .coco_panoptic import CocoPanopticDataset
 from .custom import CustomDataset
 from .dataset_wrappers import (
     ClassBalancedDataset,
     ConcatDataset,
+    MultiImageMixDataset,
     RepeatDataset,
 )
+from .deepfashion import DeepFashionDataset
+from .lvis import LVISDataset, LVISV05Dataset, LVISV1Dataset
+from .objects365 import Objects365V1Dataset, Objects365V2Dataset
+from .openimages import OpenImagesChallengeDataset, OpenImagesDataset
 from .samplers import (
     DistributedGroupSampler,
     DistributedSampler,
@@ -24,6 +31,9 @@ from .utils import (
     get_loading_pipeline,
     replace_ImageToTensor,
 )
+from .voc import VOCDataset
+from .wider_face import WIDERFaceDataset
+from .xml_style import XMLDataset
 
 __all__ = [
     'CustomDataset',
@@ -44,4 +54,18 @@ __all__ = [
     'replace_ImageToTensor',
     'get_loading_pipeline',
     'NumClassCheckHook',
+    'XMLDataset',
+    'MultiImageMixDataset',
+    'CityscapesDataset',
+    'DeepFashionDataset',
+    'LVISDataset',
+    'LVISV05Dataset',
+    'LVISV1Dataset',
+    'Objects365V1Dataset',
+    'Objects365V2Dataset',
+    'WIDERFaceDataset',
+    'OpenImagesDataset',
+    'OpenImagesChallengeDataset',
+    'CocoPanopticDataset',
+    'VOCDataset',
 ]

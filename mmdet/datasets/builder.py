@@ -2,7 +2,8 @@
 
 ``build_dataset`` understands what MMDetection 2.x configs write: one data
 set dict, a list of them (concatenated), ``type='ConcatDataset'`` /
-``'RepeatDataset'`` / ``'ClassBalancedDataset'`` wrappers, and an
+``'RepeatDataset'`` / ``'ClassBalancedDataset'`` /
+``'MultiImageMixDataset'`` wrappers, and an
 ``ann_file`` list (one data set per file, concatenated).
 """
 
@@ -24,6 +25,7 @@ from mmdet.utils import build_from_cfg
 from .dataset_wrappers import (
     ClassBalancedDataset,
     ConcatDataset,
+    MultiImageMixDataset,
     RepeatDataset,
 )
 from .registry import DATASETS, PIPELINES
@@ -94,6 +96,11 @@ def build_dataset(cfg, default_args=None):
             build_dataset(cfg['dataset'], default_args),
             cfg['oversample_thr'],
             filter_empty_gt=cfg.get('filter_empty_gt', True),
+        )
+    if kind == 'MultiImageMixDataset':
+        args = {k: v for k, v in cfg.items() if k not in ('type', 'dataset')}
+        return MultiImageMixDataset(
+            build_dataset(cfg['dataset'], default_args), **args
         )
     if isinstance(cfg.get('ann_file'), (list, tuple)):
         return _concat_dataset(cfg, default_args)

@@ -15,6 +15,7 @@ import pycocotools.mask as mask_utils
 from terminaltables import AsciiTable
 
 from mmdet.core.evaluation import average_recall
+from mmdet.core.visualization import generated_palette
 from mmdet.core.visualization.palette import COCO_PALETTE
 from mmdet.utils import print_log
 from mmdet.utils.arg_errors import (
@@ -187,7 +188,7 @@ class CocoDataset(CustomDataset):
     def load_annotations(self, ann_file):
         """Read the COCO JSON; returns the image infos (``filename`` added)."""
         with contextlib.redirect_stdout(io.StringIO()):
-            self.coco = COCO(ann_file)
+            self.coco = COCO(ann_file, prepare=self._prepare_coco_dict)
         self.cat_ids = self._category_ids()
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
         self.img_ids = self.coco.get_img_ids()
@@ -198,6 +199,10 @@ class CocoDataset(CustomDataset):
             data_infos.append(info)
         self._check_segmentations(ann_file)
         return data_infos
+
+    def _prepare_coco_dict(self, dataset):
+        """Hook for subclasses to adapt the parsed JSON (in place) before
+        it is checked and indexed."""
 
     def _used_without_mask(self):
         """Ids of the annotations training takes masks of (known category,
@@ -271,7 +276,14 @@ class CocoDataset(CustomDataset):
             )
 
     def _category_ids(self):
-        """Ids of the categories named in CLASSES, in the file's order."""
+        """Ids of the categories named in CLASSES, in the file's order;
+        without CLASSES (the large vocabularies: LVIS, Objects365) all the
+        file's categories, whose names become CLASSES."""
+        if self.CLASSES is None:
+            cats = self.coco.dataset.get('categories', [])
+            self.CLASSES = tuple(c['name'] for c in cats)
+            self.PALETTE = generated_palette(len(self.CLASSES))
+            return [c['id'] for c in cats]
         by_name = {
             c['name']: c['id'] for c in self.coco.dataset.get('categories', [])
         }

@@ -1,6 +1,9 @@
-"""Data set wrappers: concatenation, repetition, class-balanced repeats."""
+"""Data set wrappers: concatenation, repetition, class-balanced repeats,
+multi-image mixing (Mosaic / MixUp)."""
 
 import bisect
+import collections.abc
+import copy
 import math
 from collections import defaultdict
 
@@ -8,8 +11,9 @@ import numpy as np
 from mmcv.utils import print_log
 from torch.utils.data.dataset import ConcatDataset as _ConcatDataset
 
+from mmdet.utils import build_from_cfg
 from mmdet.utils.arg_errors import InvalidArgumentError
-from .registry import DATASETS
+from .registry import DATASETS, PIPELINES
 
 
 @DATASETS.register_module()
@@ -193,3 +197,111 @@ class ClassBalancedDataset:
 
     def __len__(self):
         return len(self.repeat_indices)
+
+
+def _check_type_keys(skip_type_keys):
+    if skip_type_keys is not None and not all(
+        isinstance(k, str) for k in skip_type_keys
+    ):
+        raise InvalidArgumentError(
+            f'skip_type_keys must be transform type names, got '
+            f'{skip_type_keys}'
+        )
+
+
+@DATASETS.register_module()
+class MultiImageMixDataset:
+    """Runs a second pipeline over ``dataset``'s samples in which mixing
+    transforms (those with ``get_indexes``, e.g. Mosaic, MixUp) receive
+    extra samples of the data set as ``results['mix_results']``.
+
+    Args:
+        dataset: the wrapped data set (its own pipeline loads the images).
+        pipeline (Sequence[dict]): transform configs.
+        dynamic_scale: removed in MMDetection 2.x; anything but None is an
+            error (use a Resize transform).
+        skip_type_keys (Sequence[str] | None): transform types to skip
+            (changed in training by ``update_skip_type_keys``, e.g. by
+            YOLOX's mode-switch hook).
+        max_refetch (int): tries to draw mix samples / to get a non-None
+            transform output before giving up.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        pipeline,
+        dynamic_scale=None,
+        skip_type_keys=None,
+        max_refetch=15,
+    ):
+        if dynamic_scale is not None:
+            raise RuntimeError(
+                'dynamic_scale is deprecated. Please use Resize pipeline to '
+                'achieve similar functions'
+            )
+        if not isinstance(pipeline, collections.abc.Sequence):
+            raise InvalidArgumentError('pipeline must be a list of dicts')
+        _check_type_keys(skip_type_keys)
+        self._skip_type_keys = skip_type_keys
+        self.pipeline, self.pipeline_types = [], []
+        for transform in pipeline:
+            if not isinstance(transform, dict):
+                raise TypeError('pipeline must be a dict')
+            self.pipeline_types.append(transform['type'])
+            self.pipeline.append(build_from_cfg(transform, PIPELINES))
+        self.dataset = dataset
+        self.CLASSES = dataset.CLASSES
+        self.PALETTE = getattr(dataset, 'PALETTE', None)
+        if hasattr(dataset, 'flag'):
+            self.flag = dataset.flag
+        self.num_samples = len(dataset)
+        self.max_refetch = max_refetch
+
+    def __len__(self):
+        return self.num_samples
+
+    def _mix_results(self, transform):
+        """Copies of the samples ``transform.get_indexes`` picks, drawn
+        again while any of them is None."""
+        for _ in range(self.max_refetch):
+            indexes = transform.get_indexes(self.dataset)
+            if not isinstance(indexes, collections.abc.Sequence):
+                indexes = [indexes]
+            samples = [copy.deepcopy(self.dataset[i]) for i in indexes]
+            if None not in samples:
+                return samples
+        raise RuntimeError(
+            'The loading pipeline of the original dataset always return '
+            'None. Please check the correctness of the dataset and its '
+            'pipeline.'
+        )
+
+    def _apply(self, transform, results):
+        for _ in range(self.max_refetch):
+            updated = transform(copy.deepcopy(results))
+            if updated is not None:
+                return updated
+        raise RuntimeError(
+            'The training pipeline of the dataset wrapper always return '
+            'None. Please check the correctness of the dataset and its '
+            'pipeline.'
+        )
+
+    def __getitem__(self, idx):
+        results = copy.deepcopy(self.dataset[idx])
+        for transform, kind in zip(self.pipeline, self.pipeline_types):
+            if self._skip_type_keys is not None and (
+                kind in self._skip_type_keys
+            ):
+                continue
+            if hasattr(transform, 'get_indexes'):
+                results['mix_results'] = self._mix_results(transform)
+            results = self._apply(transform, results)
+            results.pop('mix_results', None)
+        return results
+
+    def update_skip_type_keys(self, skip_type_keys):
+        """Skip the transforms of these types from now on."""
+        _check_type_keys(skip_type_keys)
+        self._skip_type_keys = skip_type_keys

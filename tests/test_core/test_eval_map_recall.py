@@ -213,13 +213,6 @@ def test_eval_map_empty_cases(capsys):
 
 def test_eval_map_unsupported_options():
     dets, anns = two_image_case(0.7)
-    for kwargs in (
-        dict(use_group_of=True),
-        dict(ioa_thr=0.5),
-        dict(dataset='oid_v6'),
-    ):
-        with pytest.raises(NotImplementedError, match='tpfp_openimages'):
-            eval_map(dets, anns, nproc=1, **kwargs)
     with pytest.raises(NotImplementedError, match='tpfp_imagenet'):
         eval_map(dets, anns, nproc=1, dataset='det')
     with pytest.raises(ValueError, match='tpfp_fn'):

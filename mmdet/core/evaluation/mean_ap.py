@@ -5,7 +5,9 @@ Each detection, in descending score order, is a true positive when its
 best-overlapping gt box of its class has IoU >= ``iou_thr`` and was not
 matched yet, a false positive otherwise; detections matched to ignored gt
 boxes (``bboxes_ignore`` or outside the scale range) count as neither.
-Open Images' group-of boxes and IoA matching (``tpfp_openimages``) and
+Open Images (``tpfp_openimages``) adds group-of boxes: detections left
+unmatched are matched to them by intersection over the detection's area
+(IoA), and each group-of box counts once, with its best detection's score.
 ImageNet's size-dependent thresholds (``tpfp_imagenet``) are not included.
 """
 
@@ -156,6 +158,140 @@ def tpfp_default(
     return tp, fp
 
 
+def _score_order(det_bboxes):
+    return np.argsort(-det_bboxes[:, -1])
+
+
+def _match_plain(tp, fp, ious, counted, det_in_range, iou_thr, order):
+    """Stage 1 of ``tpfp_openimages`` for one scale range (in place): IoU
+    matching against the non-group-of boxes, as in ``tpfp_default``."""
+    if ious.shape[1] == 0:
+        fp[det_in_range] = 1
+        return
+    best, best_iou = ious.argmax(axis=1), ious.max(axis=1)
+    covered = np.zeros(ious.shape[1], dtype=bool)
+    for i in order:
+        if best_iou[i] < iou_thr:
+            fp[i] = float(det_in_range[i])
+        elif counted[best[i]]:
+            tp[i], fp[i] = float(not covered[best[i]]), float(covered[best[i]])
+            covered[best[i]] = True
+
+
+def _match_group_of(tp, ioas, counted, det_bboxes, ioa_thr, order):
+    """Stage 2 for one scale range: detections that are no true positive
+    and cover a counted group-of box by IoA >= ``ioa_thr`` are merged
+    into it. Returns (matched (m,) bool, tp of each group-of box (g,),
+    the best detection of each (g, 5), zeros where none)."""
+    matched = np.zeros(len(det_bboxes), dtype=bool)
+    group_tp = np.zeros(ioas.shape[1], dtype=np.float32)
+    group_dets = np.zeros((ioas.shape[1], det_bboxes.shape[1]))
+    best, best_ioa = ioas.argmax(axis=1), ioas.max(axis=1)
+    for i in order:
+        g = best[i]
+        if tp[i] or best_ioa[i] < ioa_thr or not counted[g]:
+            continue
+        matched[i] = True
+        group_tp[g] = 1
+        if group_dets[g, -1] < det_bboxes[i, -1]:
+            group_dets[g] = det_bboxes[i]
+    return matched, group_tp, group_dets
+
+
+def tpfp_openimages(
+    det_bboxes,
+    gt_bboxes,
+    gt_bboxes_ignore=None,
+    iou_thr=0.5,
+    area_ranges=None,
+    use_legacy_coordinate=False,
+    gt_bboxes_group_of=None,
+    use_group_of=True,
+    ioa_thr=0.5,
+    **kwargs,
+):
+    """True and false positives with Open Images' group-of boxes.
+
+    Stage 1 matches detections to the non-group-of gt boxes as
+    ``tpfp_default`` does; stage 2 merges every detection that is no true
+    positive into the group-of box it covers most, if that IoA >=
+    ``ioa_thr``. Each group-of box then stands for one detection (its best
+    score; tp = 1) or, never matched, one false positive of score 0.
+
+    Args:
+        det_bboxes (ndarray): (m, 5) detections of one class in one image.
+        gt_bboxes (ndarray): (n, 4) gt boxes.
+        gt_bboxes_ignore (ndarray | None): (k, 4) ignored gt boxes.
+        iou_thr (float), area_ranges (list | None),
+        use_legacy_coordinate (bool): as ``tpfp_default``.
+        gt_bboxes_group_of (ndarray | None): (n,) bool, which gt boxes are
+            group-of boxes.
+        use_group_of (bool): use them (else every box is a plain one).
+        ioa_thr (float): IoA threshold of a group-of match.
+
+    Returns:
+        tuple: tp and fp ((S, m') float32) and the (m', 5) detections they
+        refer to (the unmerged ones, then one row per group-of box).
+    """
+    extra = 1.0 if use_legacy_coordinate else 0.0
+    det_bboxes = np.asarray(det_bboxes)
+    if det_bboxes.size == 0:
+        det_bboxes = np.zeros((0, 5), dtype=np.float32)
+    if gt_bboxes_ignore is None:
+        gt_bboxes_ignore = np.zeros((0, 4), dtype=np.float32)
+    gt_bboxes = np.reshape(gt_bboxes, (-1, 4))
+    gts = np.vstack([gt_bboxes, gt_bboxes_ignore])
+    is_ignored = np.arange(len(gts)) >= len(gt_bboxes)
+    is_group = np.zeros(len(gts), dtype=bool)
+    if gt_bboxes_group_of is not None and use_group_of:
+        is_group[: len(gt_bboxes_group_of)] = gt_bboxes_group_of
+    ranges = [(None, None)] if area_ranges is None else area_ranges
+    tp = np.zeros((len(ranges), len(det_bboxes)), dtype=np.float32)
+    fp = np.zeros_like(tp)
+    det_areas = box_areas(det_bboxes, extra)
+    if len(gts) == 0:
+        for k, area_range in enumerate(ranges):
+            fp[k, _in_range(det_areas, area_range)] = 1
+        return tp, fp, det_bboxes
+    kw = dict(use_legacy_coordinate=use_legacy_coordinate)
+    ious = bbox_overlaps(det_bboxes, gts[~is_group], **kw)
+    gt_areas = box_areas(gts, extra)
+    order = _score_order(det_bboxes)
+    counted = [
+        ~is_ignored & _in_range(gt_areas, area_range) for area_range in ranges
+    ]
+    for k, area_range in enumerate(ranges):
+        in_range = _in_range(det_areas, area_range)
+        _match_plain(
+            tp[k], fp[k], ious, counted[k][~is_group], in_range, iou_thr, order
+        )
+    if not is_group.any():
+        return tp, fp, det_bboxes
+    ioas = bbox_overlaps(det_bboxes, gts[is_group], mode='iof', **kw)
+    tps, fps = [], []
+    for k in range(len(ranges)):
+        matched, group_tp, group_dets = _match_group_of(
+            tp[k], ioas, counted[k][is_group], det_bboxes, ioa_thr, order
+        )
+        tps.append(np.concatenate([tp[k][~matched], group_tp]))
+        fps.append(np.concatenate([fp[k][~matched], group_tp <= 0]))
+        dets = np.vstack([det_bboxes[~matched], group_dets])
+    return np.vstack(tps), np.vstack(fps).astype(np.float32), dets
+
+
+def get_cls_group_ofs(annotations, class_id):
+    """Per image, the (n,) bool group-of flags of the class's gt boxes
+    (all False where an annotation has no ``gt_is_group_ofs``)."""
+    flags = []
+    for ann in annotations:
+        keep = ann['labels'] == class_id
+        if ann.get('gt_is_group_ofs', None) is not None:
+            flags.append(np.asarray(ann['gt_is_group_ofs'], bool)[keep])
+        else:
+            flags.append(np.zeros(int(keep.sum()), dtype=bool))
+    return flags
+
+
 def get_cls_results(det_results, annotations, class_id):
     """One class's detections and gt boxes of every image.
 
@@ -180,22 +316,10 @@ def get_cls_results(det_results, annotations, class_id):
     return dets, gts, ignored
 
 
-def _choose_tpfp_fn(tpfp_fn, dataset, ioa_thr, use_group_of):
-    """``tpfp_fn``, or ``tpfp_default`` when None; the Open Images and
-    ImageNet matchings raise NotImplementedError."""
-    if (
-        use_group_of
-        or ioa_thr is not None
-        or dataset
-        in (
-            'oid_challenge',
-            'oid_v6',
-        )
-    ):
-        raise NotImplementedError(
-            'Open Images evaluation (tpfp_openimages: use_group_of, ioa_thr, '
-            "dataset 'oid_challenge' / 'oid_v6') is not implemented"
-        )
+def _choose_tpfp_fn(tpfp_fn, dataset, use_group_of):
+    """``tpfp_fn``; when None, ``tpfp_openimages`` for Open Images
+    ('oid_challenge', 'oid_v6' or ``use_group_of``), else
+    ``tpfp_default``; ImageNet's matching raises NotImplementedError."""
     if tpfp_fn is None:
         if dataset in ('det', 'vid'):
             raise NotImplementedError(
@@ -203,6 +327,8 @@ def _choose_tpfp_fn(tpfp_fn, dataset, ioa_thr, use_group_of):
                 'is not implemented; pass tpfp_fn=tpfp_default to use the '
                 'plain IoU matching'
             )
+        if dataset in ('oid_challenge', 'oid_v6') or use_group_of:
+            return tpfp_openimages
         return tpfp_default
     if not callable(tpfp_fn):
         raise ValueError(
@@ -284,11 +410,13 @@ def eval_map(
         det_results (list[list[ndarray]]): per image, per class (m, 5)
             [x1, y1, x2, y2, score] detections.
         annotations (list[dict]): per image: 'bboxes' (n, 4), 'labels'
-            (n,), optionally 'bboxes_ignore' (k, 4), 'labels_ignore' (k,).
+            (n,), optionally 'bboxes_ignore' (k, 4), 'labels_ignore' (k,),
+            'gt_is_group_ofs' (n,).
         scale_ranges (list[tuple] | None): [(min, max), ...] box sizes in
             pixels; (32, 64) keeps areas in [32**2, 64**2).
         iou_thr (float): IoU threshold of a match.
-        ioa_thr (float | None): Open Images only (not implemented).
+        ioa_thr (float | None): IoA threshold of a group-of match (Open
+            Images; None: 0.5).
         dataset (str | list[str] | None): a data set name (get_classes) or
             the class names, for the table; 'voc07' selects '11points'.
         logger (logging.Logger | str | None): where the table goes
@@ -298,7 +426,10 @@ def eval_map(
         nproc (int): worker processes for the tp/fp (a pool only when > 1
             and there is more than one image).
         use_legacy_coordinate (bool): w = x2 - x1 + 1 (MMDetection 1.x).
-        use_group_of (bool): Open Images only (not implemented).
+        use_group_of (bool): Open Images' group-of boxes
+            (``annotations[i]['gt_is_group_ofs']``, (n,) bool); selects
+            ``tpfp_openimages`` when ``tpfp_fn`` is None, as 'oid_v6' and
+            'oid_challenge' do.
         eval_mode (str): 'area' or '11points' AP.
 
     Returns:
@@ -315,7 +446,7 @@ def eval_map(
         )
     if nproc < 1:
         raise AssertionError('nproc must be at least one.')
-    tpfp_fn = _choose_tpfp_fn(tpfp_fn, dataset, ioa_thr, use_group_of)
+    tpfp_fn = _choose_tpfp_fn(tpfp_fn, dataset, use_group_of)
     extra = 1.0 if use_legacy_coordinate else 0.0
     area_ranges = (
         None
@@ -337,7 +468,14 @@ def eval_map(
                 (*t, iou_thr, area_ranges, use_legacy_coordinate)
                 for t in zip(dets, gts, ignored)
             ]
+            if tpfp_fn is tpfp_openimages and use_group_of:
+                group_ofs = get_cls_group_ofs(annotations, class_id)
+                ioa = 0.5 if ioa_thr is None else ioa_thr
+                args = [(*a, g, True, ioa) for a, g in zip(args, group_ofs)]
             tpfp = starmap(tpfp_fn, args)
+            if tpfp and len(tpfp[0]) == 3:  # Open Images merges detections
+                dets = [t[2] for t in tpfp]
+                tpfp = [t[:2] for t in tpfp]
             num_gts = _count_gts(gts, area_ranges, extra)
             eval_results.append(
                 _class_result(dets, tpfp, num_gts, scale_ranges is None, mode)

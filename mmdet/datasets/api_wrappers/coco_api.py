@@ -135,12 +135,16 @@ class COCO(_COCO):
 
     Args:
         annotation_file (str | None): a COCO-format JSON file.
+        prepare (callable | None): applied to the parsed dict before the
+            check, e.g. to derive LVIS v1's missing ``file_name``.
     """
 
-    def __init__(self, annotation_file=None):
+    def __init__(self, annotation_file=None, prepare=None):
         super().__init__()
         if annotation_file is not None:
             dataset = load_json(annotation_file)
+            if prepare is not None:
+                prepare(dataset)
             check_coco_dict(dataset, annotation_file)
             self.dataset = dataset
             self.createIndex()

@@ -34,6 +34,7 @@ from .loading import (
     LoadImageFromFile,
     LoadImageFromWebcam,
     LoadMultiChannelImageFromFiles,
+    LoadPanopticAnnotations,
     LoadProposals,
 )
 from .mix import CopyPaste, MixUp, Mosaic, RandomAffine
@@ -73,6 +74,7 @@ __all__ = [
     'FilterAnnotations',
     'ImageToTensor',
     'LoadAnnotations',
+    'LoadPanopticAnnotations',
     'LoadImageFromFile',
     'LoadImageFromWebcam',
     'LoadMultiChannelImageFromFiles',

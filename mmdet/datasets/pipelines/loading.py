@@ -11,6 +11,7 @@ import mmcv
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from mmdet.core.evaluation.panoptic import rgb2id
 from mmdet.core.mask import BitmapMasks, PolygonMasks
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..registry import PIPELINES
@@ -425,4 +426,67 @@ class FilterAnnotations:
                 results[key] = results[key][keep]
         if keep.size == 0 and self.keep_empty:
             return None
+        return results
+
+
+@PIPELINES.register_module()
+class LoadPanopticAnnotations(LoadAnnotations):
+    """COCO panoptic ground truth: boxes and labels as ``LoadAnnotations``,
+    then from the panoptic png (``seg_prefix``/``seg_map``) the thing
+    masks (BitmapMasks) and the semantic map (every segment's label,
+    255 elsewhere)."""
+
+    def __init__(
+        self,
+        with_bbox=True,
+        with_label=True,
+        with_mask=True,
+        with_seg=True,
+        file_client_args=dict(backend='disk'),
+    ):
+        super().__init__(
+            with_bbox=with_bbox,
+            with_label=with_label,
+            with_mask=with_mask,
+            with_seg=with_seg,
+            poly2mask=True,
+            denorm_bbox=False,
+            file_client_args=file_client_args,
+        )
+
+    def _load_masks_and_semantic_segs(self, results):
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        filename = osp.join(
+            results['seg_prefix'], results['ann_info']['seg_map']
+        )
+        png = mmcv.imfrombytes(
+            _read_bytes(self.file_client, filename),
+            flag='color',
+            channel_order='rgb',
+        )
+        pan = rgb2id(png)
+        seg = np.full(pan.shape, 255, dtype=np.int64)
+        masks = []
+        for info in results['ann_info']['masks']:
+            inside = pan == info['id']
+            seg[inside] = info['category']
+            if info.get('is_thing'):
+                masks.append(inside.astype(np.uint8))
+        if self.with_mask:
+            h, w = results['img_info']['height'], results['img_info']['width']
+            results['gt_masks'] = BitmapMasks(masks, h, w)
+            results['mask_fields'].append('gt_masks')
+        if self.with_seg:
+            results['gt_semantic_seg'] = seg
+            results['seg_fields'].append('gt_semantic_seg')
+        return results
+
+    def __call__(self, results):
+        if self.with_bbox:
+            results = self._load_bboxes(results)
+        if self.with_label:
+            results = self._load_labels(results)
+        if self.with_mask or self.with_seg:
+            results = self._load_masks_and_semantic_segs(results)
         return results
