@@ -1,4 +1,5 @@
 from .bbox_nms import batched_nms, multiclass_nms, nms
+from .matrix_nms import mask_matrix_nms
 from .merge_augs import (
     merge_aug_bboxes,
     merge_aug_masks,
@@ -14,4 +15,5 @@ __all__ = [
     'merge_aug_bboxes',
     'merge_aug_scores',
     'merge_aug_masks',
+    'mask_matrix_nms',
 ]

@@ -6,6 +6,8 @@ from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
 from .retinanet import RetinaNet
 from .single_stage import SingleStageDetector
+from .single_stage_instance_seg import SingleStageInstanceSegmentor
+from .solo import SOLO, SOLOv2
 from .two_stage import TwoStageDetector
 
 __all__ = [
@@ -18,4 +20,7 @@ __all__ = [
     'FCOS',
     'ATSS',
     'CascadeRCNN',
+    'SingleStageInstanceSegmentor',
+    'SOLO',
+    'SOLOv2',
 ]
