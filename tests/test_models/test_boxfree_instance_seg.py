@@ -280,3 +280,149 @@ def test_detector_train_step_and_simple_test(head_type):
             assert m.shape == (64, 96) and m.dtype == bool
     if head_type != 'SOLOV2Head':
         assert sum(len(d) for d in bbox_results) > 0
+
+
+def _yolact_heads(cfg):
+    bbox_head = build_head(
+        ConfigDict(
+            dict(
+                cfg['bbox_head'],
+                train_cfg=cfg['train_cfg'],
+                test_cfg=cfg['test_cfg'],
+            )
+        )
+    )
+    mask_head = build_head(ConfigDict(cfg['mask_head']))
+    segm_head = build_head(ConfigDict(cfg['segm_head']))
+    for h in (bbox_head, mask_head, segm_head):
+        _fill(h)
+    return bbox_head, mask_head, segm_head
+
+
+def test_yolact_heads_match_mmdet():
+    ref = REF['yolact']
+    cfg, want = ref['config'], ref['results']
+    # JSON turned the tuples into lists; the heads accept either
+    bbox_head, mask_head, segm_head = _yolact_heads(cfg)
+    s = 64
+    feats = [seq((1, 8, n, n), float(j), 1.0) for j, n in enumerate([8, 4, 2])]
+    masks = _rect_masks(cfg['gt_rects'], (s, s)).to(torch.uint8)
+    boxes = torch.tensor(
+        [[x0, y0, x1, y1] for y0, x0, y1, x1 in cfg['gt_rects']],
+        dtype=torch.float,
+    )
+    labels = torch.tensor(cfg['gt_labels'])
+    meta = [
+        dict(
+            img_shape=(s, s, 3),
+            ori_shape=(s, s, 3),
+            pad_shape=(s, s, 3),
+            scale_factor=np.ones(4, np.float32),
+        )
+    ]
+    cls, reg, coeff = bbox_head(feats)
+    losses, sampling = bbox_head.loss(cls, reg, [boxes], [labels], meta)
+    losses.update(segm_head.loss(segm_head(feats[0]), [masks], [labels]))
+    mask_pred = mask_head(feats[0], coeff, [boxes], meta, sampling)
+    losses.update(mask_head.loss(mask_pred, [masks], [boxes], meta, sampling))
+    assert set(losses) == set(want['losses'])
+    for key, value in want['losses'].items():
+        close([float(v) for v in losses[key]], value)
+    bbox_head.eval()
+    mask_head.eval()
+    with torch.no_grad():
+        dets, labs, coeffs = bbox_head.simple_test(feats, meta)
+        segs = mask_head.simple_test(feats, dets, labs, coeffs, meta)
+    close(dets[0].tolist(), want['dets'])
+    assert labs[0].tolist() == want['labels']
+    areas = [[int(m.sum()) for m in per_cls] for per_cls in segs[0]]
+    assert areas == want['mask_areas']
+
+
+def test_yolact_crop_float64_definition():
+    from mmdet.models.dense_heads.yolact_head import crop_masks
+
+    masks = torch.ones(6, 8, 2, dtype=torch.float64)
+    boxes = torch.tensor([[0.25, 0.5, 0.5, 1.0], [0.5, 0.0, 0.0, 0.5]])
+    out = crop_masks(masks, boxes.double())
+    # box 0: x in [2-1, 4+1) of 8, y in [3-1, 6+1) of 6 (1 px padding)
+    want0 = torch.zeros(6, 8, dtype=torch.float64)
+    want0[2:6, 1:5] = 1
+    assert torch.equal(out[..., 0], want0)
+    # box 1: x1 > x2; as in MMDetection x1 becomes min(x1, x2) = 0 and
+    # x2 = max(new x1, x2) stays 0, so x in [0, 0+1); y in [0, 3+1)
+    want1 = torch.zeros(6, 8, dtype=torch.float64)
+    want1[0:4, 0:1] = 1
+    assert torch.equal(out[..., 1], want1)
+
+
+def test_yolact_detector_train_step_and_simple_test():
+    torch.manual_seed(0)
+    cfg = Config.fromfile(
+        osp.join(
+            osp.dirname(__file__),
+            '..',
+            '..',
+            'configs',
+            'yolact',
+            'yolact_r50_1x8_coco.py',
+        )
+    ).model
+    cfg.backbone = dict(
+        type='ResNet',
+        depth=18,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_eval=False,
+        style='pytorch',
+    )
+    cfg.neck.in_channels = [64, 128, 256, 512]
+    cfg.neck.out_channels = 32
+    for key in ('bbox_head', 'mask_head', 'segm_head'):
+        cfg[key].in_channels = 32
+        cfg[key].num_classes = 3
+    cfg.bbox_head.feat_channels = 32
+    cfg.mask_head.proto_channels = (16, None, 8)
+    cfg.mask_head.proto_kernel_sizes = (3, -2, 1)
+    cfg.mask_head.num_protos = cfg.bbox_head.num_protos = 8
+    model = build_detector(cfg)
+    model.train()
+    img = torch.randn(1, 3, 96, 96)
+    masks = np.zeros((2, 96, 96), np.uint8)
+    masks[0, 8:60, 10:50] = 1
+    masks[1, 40:90, 50:94] = 1
+    boxes = torch.tensor([[10.0, 8, 50, 60], [50, 40, 94, 90]])
+    meta = [
+        dict(
+            img_shape=(96, 96, 3),
+            ori_shape=(96, 96, 3),
+            pad_shape=(96, 96, 3),
+            scale_factor=np.ones(4, np.float32),
+            flip=False,
+        )
+    ]
+    losses = model.forward_train(
+        img,
+        meta,
+        [boxes],
+        [torch.tensor([0, 2])],
+        gt_masks=[BitmapMasks(masks, 96, 96)],
+    )
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_segm', 'loss_mask'}
+    total, _ = model._parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        ((bbox_results, segm_results),) = model.simple_test(
+            img, meta, rescale=True
+        )
+    assert len(bbox_results) == len(segm_results) == 3
+    assert sum(len(d) for d in bbox_results) > 0
+    for dets, segs in zip(bbox_results, segm_results):
+        assert dets.shape[1:] == (5,)
+        assert len(segs) == len(dets)
+        for m in segs:
+            assert m.shape == (96, 96) and m.dtype == np.uint8

@@ -8,6 +8,7 @@ from .retina_head import RetinaHead
 from .rpn_head import RPNHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
+from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
     'BaseDenseHead',
@@ -22,4 +23,7 @@ __all__ = [
     'DecoupledSOLOHead',
     'DecoupledSOLOLightHead',
     'SOLOV2Head',
+    'YOLACTHead',
+    'YOLACTProtonet',
+    'YOLACTSegmHead',
 ]

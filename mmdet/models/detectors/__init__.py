@@ -9,6 +9,7 @@ from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
 from .two_stage import TwoStageDetector
+from .yolact import YOLACT
 
 __all__ = [
     'BaseDetector',
@@ -23,4 +24,5 @@ __all__ = [
     'SingleStageInstanceSegmentor',
     'SOLO',
     'SOLOv2',
+    'YOLACT',
 ]
