@@ -426,3 +426,27 @@ def test_yolact_detector_train_step_and_simple_test():
         assert len(segs) == len(dets)
         for m in segs:
             assert m.shape == (96, 96) and m.dtype == np.uint8
+
+
+def test_show_result_draws_mask_boxes(tmp_path):
+    from mmdet.models.detectors.single_stage_instance_seg import (
+        _boxes_of_masks,
+    )
+
+    mask = np.zeros((10, 12), bool)
+    mask[2:5, 3:9] = True
+    dets = np.zeros((2, 5), np.float32)
+    got = _boxes_of_masks(dets, [mask, np.zeros_like(mask)])
+    np.testing.assert_array_equal(got[0, :4], [3, 2, 9, 5])
+    np.testing.assert_array_equal(got[1], 0)
+    model = _tiny_detector('SOLOHead')
+    dets[:, 4] = 0.9
+    out = model.show_result(
+        np.zeros((10, 12, 3), np.uint8),
+        (
+            [dets[:1], np.zeros((0, 5), np.float32), dets[1:]],
+            [[mask], [], [np.zeros_like(mask)]],
+        ),
+        out_file=str(tmp_path / 'x.jpg'),
+    )
+    assert out is None and (tmp_path / 'x.jpg').exists()
