@@ -1,4 +1,5 @@
-from .bbox_nms import batched_nms, multiclass_nms, nms
+from .bbox_nms import batched_nms, fast_nms, multiclass_nms, nms
+from .matrix_nms import mask_matrix_nms
 from .merge_augs import (
     merge_aug_bboxes,
     merge_aug_masks,
@@ -9,9 +10,11 @@ from .merge_augs import (
 __all__ = [
     'multiclass_nms',
     'batched_nms',
+    'fast_nms',
     'nms',
     'merge_aug_proposals',
     'merge_aug_bboxes',
     'merge_aug_scores',
     'merge_aug_masks',
+    'mask_matrix_nms',
 ]

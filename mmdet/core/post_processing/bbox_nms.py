@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torchvision.ops import nms as tv_nms
 
+from ..bbox.iou_calculators import bbox_overlaps
+
 NMS_TYPES = ('nms',)
 
 
@@ -235,3 +237,38 @@ def multiclass_nms(
     if return_inds:
         return dets, labels, inds
     return dets, labels
+
+
+def fast_nms(
+    multi_bboxes,
+    multi_scores,
+    multi_coeffs,
+    score_thr,
+    iou_thr,
+    top_k,
+    max_num=-1,
+):
+    """YOLACT's Fast NMS: per class keep the ``top_k`` best boxes, drop a box
+    when any higher-scored box of its class overlaps it by more than
+    ``iou_thr`` (even one dropped itself), and when its score is not above
+    ``score_thr``.
+
+    ``multi_bboxes`` (n, 4), ``multi_scores`` (n, C + 1) with background
+    last, ``multi_coeffs`` (n, K). Returns ``(dets (m, 5), labels (m,),
+    coeffs (m, K))`` sorted by score, at most ``max_num`` (if > 0).
+    """
+    scores, idx = multi_scores[:, :-1].t().sort(1, descending=True)
+    idx, scores = idx[:, :top_k].contiguous(), scores[:, :top_k]
+    num_classes, num_dets = idx.size()
+    boxes = multi_bboxes[idx.view(-1)].view(num_classes, num_dets, 4)
+    coeffs = multi_coeffs[idx.view(-1)].view(num_classes, num_dets, -1)
+    iou = bbox_overlaps(boxes, boxes).triu_(diagonal=1)
+    keep = (iou.max(dim=1)[0] <= iou_thr) & (scores > score_thr)
+    classes = torch.arange(num_classes, device=boxes.device)[:, None]
+    classes = classes.expand_as(keep)[keep]
+    boxes, coeffs, scores = boxes[keep], coeffs[keep], scores[keep]
+    scores, order = scores.sort(0, descending=True)
+    if max_num > 0:
+        order, scores = order[:max_num], scores[:max_num]
+    dets = torch.cat([boxes[order], scores[:, None]], dim=1)
+    return dets, classes[order], coeffs[order]

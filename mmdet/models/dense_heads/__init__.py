@@ -2,9 +2,13 @@ from .anchor_free_head import AnchorFreeHead
 from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
+from .base_mask_head import BaseMaskHead
 from .fcos_head import FCOSHead
 from .retina_head import RetinaHead
 from .rpn_head import RPNHead
+from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
+from .solov2_head import SOLOV2Head
+from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
     'BaseDenseHead',
@@ -14,4 +18,12 @@ __all__ = [
     'AnchorFreeHead',
     'FCOSHead',
     'ATSSHead',
+    'BaseMaskHead',
+    'SOLOHead',
+    'DecoupledSOLOHead',
+    'DecoupledSOLOLightHead',
+    'SOLOV2Head',
+    'YOLACTHead',
+    'YOLACTProtonet',
+    'YOLACTSegmHead',
 ]

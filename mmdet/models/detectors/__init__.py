@@ -6,7 +6,10 @@ from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
 from .retinanet import RetinaNet
 from .single_stage import SingleStageDetector
+from .single_stage_instance_seg import SingleStageInstanceSegmentor
+from .solo import SOLO, SOLOv2
 from .two_stage import TwoStageDetector
+from .yolact import YOLACT
 
 __all__ = [
     'BaseDetector',
@@ -18,4 +21,8 @@ __all__ = [
     'FCOS',
     'ATSS',
     'CascadeRCNN',
+    'SingleStageInstanceSegmentor',
+    'SOLO',
+    'SOLOv2',
+    'YOLACT',
 ]

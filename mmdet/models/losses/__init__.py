@@ -5,6 +5,7 @@ from .cross_entropy_loss import (
     cross_entropy,
     mask_cross_entropy,
 )
+from .dice_loss import DiceLoss, dice_loss
 from .focal_loss import FocalLoss, sigmoid_focal_loss
 from .iou_loss import GIoULoss, IoULoss, giou_loss, iou_loss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, l1_loss, smooth_l1_loss
@@ -30,4 +31,6 @@ __all__ = [
     'GIoULoss',
     'iou_loss',
     'giou_loss',
+    'DiceLoss',
+    'dice_loss',
 ]
