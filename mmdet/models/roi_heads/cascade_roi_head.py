@@ -20,7 +20,7 @@ from mmdet.core import (
 from ..builder import HEADS, build_head, build_roi_extractor
 from ..dense_heads.cfg_check import check_cfg_keys
 from .base_roi_head import TRAIN_CFG_KEYS, BaseRoIHead
-from .test_mixins import _aug_geometry, mask_inputs, paste_masks
+from .test_mixins import _aug_geometry, mask_inputs, seg_masks_per_image
 
 
 def _per_stage(cfg, num_stages, name):
@@ -445,7 +445,7 @@ class CascadeRoIHead(BaseRoIHead):
             for stage in range(self.num_stages)
         ]
         mean_probs = (sum(stage_probs) / self.num_stages).split(counts)
-        return paste_masks(
+        return seg_masks_per_image(
             self.mask_head[-1],
             [probs.cpu().numpy() for probs in mean_probs],
             input_bboxes,

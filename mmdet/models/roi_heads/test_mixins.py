@@ -51,7 +51,7 @@ def mask_inputs(det_bboxes, img_metas, rescale):
     return scale_factors, input_bboxes
 
 
-def paste_masks(
+def seg_masks_per_image(
     mask_head,
     mask_preds,
     input_bboxes,
@@ -234,7 +234,7 @@ class MaskTestMixin:
         mask_preds = self._mask_forward(x, bbox2roi(input_bboxes))[
             'mask_pred'
         ].split([len(b) for b in det_bboxes])
-        return paste_masks(
+        return seg_masks_per_image(
             self.mask_head,
             mask_preds,
             input_bboxes,
