@@ -24,7 +24,11 @@ from mmdet.core import (
     FiniteCheckOptimizerHook,
     RNGStateHook,
 )
-from mmdet.datasets import build_dataloader, build_dataset
+from mmdet.datasets import (
+    build_dataloader,
+    build_dataset,
+    replace_ImageToTensor,
+)
 from mmdet.utils import (
     build_ddp,
     build_dp,
@@ -151,7 +155,10 @@ def _build_train_loaders(dataset, cfg, distributed, runner_type):
 
 
 def _register_eval_hook(runner, cfg, distributed):
-    val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+    """Evaluation of ``data.val`` during training; batches of several
+    images (``val_dataloader.samples_per_gpu > 1``) need the pipeline's
+    ``ImageToTensor`` replaced by ``DefaultFormatBundle``, as in
+    MMDetection 2.28 (``cfg.data.val`` is changed in place)."""
     loader_cfg = dict(
         samples_per_gpu=1,
         workers_per_gpu=2,
@@ -160,6 +167,9 @@ def _register_eval_hook(runner, cfg, distributed):
         persistent_workers=False,
     )
     loader_cfg.update(cfg.data.get('val_dataloader', {}))
+    if loader_cfg['samples_per_gpu'] > 1:
+        cfg.data.val.pipeline = replace_ImageToTensor(cfg.data.val.pipeline)
+    val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
     val_loader = build_dataloader(val_dataset, **loader_cfg)
     eval_cfg = dict(cfg.get('evaluation', {}))
     eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
