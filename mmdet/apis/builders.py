@@ -13,6 +13,7 @@ from mmcv.cnn import fuse_conv_bn as fuse_conv_bn_layers
 from mmcv.runner import wrap_fp16_model
 
 from mmdet.apis.checkpoint import load_detector_checkpoint
+from mmdet.apis.config_checks import check_config_values, warn_config_typos
 from mmdet.datasets import (
     build_dataloader,
     build_dataset,
@@ -48,15 +49,19 @@ EVAL_HOOK_KEYS = (
 )
 
 
-def load_config(config, cfg_options=None):
+def load_config(config, cfg_options=None, check=False):
     """The config of ``config`` with its ``${key}`` references replaced
     (``replace_cfg_vals``), its data moved to ``$MMDET_DATASETS`` when that
-    is set (``update_data_root``) and ``cfg_options`` merged in.
+    is set (``update_data_root``) and ``cfg_options`` merged in. The one
+    config loader of the project.
 
     Args:
         config (str | Path | mmcv.Config): a config file, or a Config
             (deep-copied: the caller's is never changed).
         cfg_options (dict, optional): ``--cfg-options`` overrides.
+        check (bool): then check its values and warn about misspelled
+            top-level keys (``mmdet.apis.config_checks``), as
+            ``tools/train.py`` and ``tools/test.py`` do.
 
     Returns:
         mmcv.Config
@@ -82,6 +87,9 @@ def load_config(config, cfg_options=None):
     update_data_root(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    if check:
+        check_config_values(cfg, config)
+        warn_config_typos(cfg, config)
     return cfg
 
 

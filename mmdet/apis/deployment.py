@@ -1,6 +1,8 @@
-"""ONNX deployment: export a detector from its config and checkpoint, run
-the exported file as a detector in the test loop, compare it with PyTorch,
-and time both (``tools/deployment/*.py`` call these)."""
+"""ONNX deployment assembled from a config: export a detector from its
+config and checkpoint, run the exported file in the test loop, and time it
+against PyTorch (``tools/deployment/*.py`` call these). The export itself,
+the ONNX Runtime detector and the comparison with PyTorch live in
+``mmdet.core.export``."""
 
 import os.path as osp
 import time
@@ -20,20 +22,19 @@ from mmdet.apis.builders import (
     load_config,
 )
 from mmdet.apis.test import single_gpu_test
-from mmdet.core import bbox2result
-from mmdet.core.export import import_deploy_module
-from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
+from mmdet.core.export import (
+    ONNXRuntimeDetector,
+    compare_results,
+    import_deploy_module,
+)
+from mmdet.core.export.pytorch2onnx import export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.datasets import replace_ImageToTensor
 from mmdet.datasets.pipelines import Compose
-from mmdet.models.detectors.base import BaseDetector
-from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.utils import build_dp, compat_cfg
 
 __all__ = [
-    'ONNXRuntimeDetector',
     'benchmark_backends',
-    'compare_results',
     'load_test_image',
     'pytorch2onnx',
     'test_onnx',
@@ -154,175 +155,6 @@ def pytorch2onnx(
         else f'PyTorch and ONNX Runtime differ: {report}'
     )
     return report
-
-
-class ONNXRuntimeDetector(BaseDetector):
-    """An exported detector run by ONNX Runtime, with a detector's test
-    interface: ``model(return_loss=False, rescale=True, img=[...],
-    img_metas=[...])`` gives MMDetection's result format, so the test loop,
-    evaluation and drawing work unchanged.
-
-    Args:
-        onnx_file (str | ORTSession): the exported file (or a session).
-        class_names (tuple[str]): the data set's classes.
-        mask_thr_binary (float): ``test_cfg.rcnn.mask_thr_binary``.
-        num_threads (int, optional): ONNX Runtime's intra-op threads.
-    """
-
-    def __init__(
-        self, onnx_file, class_names, mask_thr_binary=0.5, num_threads=None
-    ):
-        super().__init__()
-        self.session = (
-            onnx_file
-            if isinstance(onnx_file, ORTSession)
-            else ORTSession(onnx_file, num_threads)
-        )
-        if 'scale_factor' not in self.session.input_names:
-            raise ValueError(
-                f'{onnx_file} was exported without the '
-                'post-processing (--skip-postprocess): it '
-                'gives no detections to test'
-            )
-        self.CLASSES = class_names
-        self.mask_thr_binary = mask_thr_binary
-
-    def extract_feat(self, imgs):
-        raise NotImplementedError('an ONNX detector gives detections only')
-
-    def aug_test(self, imgs, img_metas, **kwargs):
-        raise NotImplementedError('test-time augmentation is not exported')
-
-    def forward_train(self, imgs, img_metas, **kwargs):
-        raise NotImplementedError('an ONNX detector cannot be trained')
-
-    def simple_test(self, img, img_metas, rescale=True, **kwargs):
-        if not rescale:
-            raise ValueError(
-                'the exported graph gives boxes in original '
-                'image pixels (rescale=True) only'
-            )
-        return [
-            self._result(
-                self.session(*export_inputs(img[i : i + 1], meta)), meta
-            )
-            for i, meta in enumerate(img_metas)
-        ]
-
-    def _result(self, outputs, meta):
-        dets = torch.from_numpy(outputs['dets'])
-        labels = torch.from_numpy(outputs['labels'])
-        bbox_result = bbox2result(dets, labels, len(self.CLASSES))
-        if 'masks' not in outputs:
-            return bbox_result
-        return bbox_result, paste_masks(
-            torch.from_numpy(outputs['masks']),
-            dets,
-            labels,
-            meta,
-            len(self.CLASSES),
-            self.mask_thr_binary,
-        )
-
-
-def paste_masks(probs, dets, labels, meta, num_classes, threshold):
-    """Per class the (H, W) binary masks of the original image from (n, h,
-    w) box-relative probabilities, pasted as the PyTorch model does on the
-    CPU (one mask at a time, only around its box)."""
-    segms = [[] for _ in range(num_classes)]
-    scale = torch.as_tensor(
-        np.broadcast_to(
-            np.asarray(meta['scale_factor'], dtype=np.float32), (4,)
-        ).copy()
-    )
-    boxes = dets[:, :4] * scale / scale  # the model's round trip
-    img_h, img_w = meta['ori_shape'][:2]
-    for i, label in enumerate(labels.tolist()):
-        mask = torch.zeros(img_h, img_w, dtype=torch.bool)
-        pasted, region = _do_paste_mask(
-            probs[i : i + 1, None],
-            boxes[i : i + 1],
-            img_h,
-            img_w,
-            skip_empty=True,
-        )
-        mask[region] = pasted[0] >= threshold
-        segms[label].append(mask.numpy())
-    return segms
-
-
-def compare_results(
-    model, session, img, meta, box_tol=0.01, score_tol=1e-4, mask_iou=0.99
-):
-    """Run PyTorch (``simple_test``) and ONNX Runtime on one image and
-    compare their detections.
-
-    Detections are matched class by class in score order. Returns a dict:
-    ``num`` (PyTorch, ORT), ``box`` and ``score`` (largest differences),
-    ``mask_iou`` (smallest), ``ok``.
-    """
-    with torch.no_grad():
-        ref = model(
-            return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
-        )[0]
-    ort_model = ONNXRuntimeDetector(
-        session,
-        tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
-        model.roi_head.test_cfg.get('mask_thr_binary', 0.5),
-    )
-    out = ort_model.simple_test(img, [meta])[0]
-    return _compare(ref, out, box_tol, score_tol, mask_iou)
-
-
-def _compare(ref, out, box_tol, score_tol, mask_iou):
-    ref_boxes, ref_masks = ref if isinstance(ref, tuple) else (ref, None)
-    out_boxes, out_masks = out if isinstance(out, tuple) else (out, None)
-    report = dict(
-        num=(sum(map(len, ref_boxes)), sum(map(len, out_boxes))),
-        box=0.0,
-        score=0.0,
-        mask_iou=1.0,
-    )
-    same_num = all(len(a) == len(b) for a, b in zip(ref_boxes, out_boxes))
-    if same_num:
-        for c, (a, b) in enumerate(zip(ref_boxes, out_boxes)):
-            for i, j in _match(a, b):
-                report['box'] = max(
-                    report['box'], float(np.abs(a[i, :4] - b[j, :4]).max())
-                )
-                report['score'] = max(
-                    report['score'], float(abs(a[i, 4] - b[j, 4]))
-                )
-                if ref_masks is not None:
-                    report['mask_iou'] = min(
-                        report['mask_iou'],
-                        _iou(ref_masks[c][i], out_masks[c][j]),
-                    )
-    report['ok'] = bool(
-        same_num
-        and report['box'] <= box_tol
-        and report['score'] <= score_tol
-        and report['mask_iou'] >= mask_iou
-    )
-    return report
-
-
-def _match(a, b):
-    """Pairs (i, j) of (n, 5) detections ``a`` and ``b`` of one class, each
-    of ``a`` in score order taking the nearest free one of ``b`` (largest
-    coordinate difference plus score difference): scores within float
-    noise of each other may come in either order."""
-    free = list(range(len(b)))
-    pairs = []
-    for i in np.argsort(-a[:, 4], kind='stable'):
-        dist = np.abs(b[free] - a[i]).max(axis=1)
-        pairs.append((i, free.pop(int(np.argmin(dist)))))
-    return pairs
-
-
-def _iou(a, b):
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 def test_onnx(

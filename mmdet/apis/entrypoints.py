@@ -26,11 +26,9 @@ from mmdet.apis.builders import (
 )
 from mmdet.apis.config_checks import (
     check_attention_batch,
-    check_config_values,
     check_eval_settings,
     check_finite_weights,
     eval_hook_keys,
-    warn_config_typos,
 )
 from mmdet.apis.test import multi_gpu_test, single_gpu_test
 from mmdet.apis.train import init_random_seed, set_random_seed, train_detector
@@ -59,15 +57,6 @@ The ImageNet weights for the backbone are not at {path!r}
         --cfg-options {key}=/path/to/weights.pth
   * or train from scratch instead (needs a much longer schedule):
         --cfg-options {key}=None"""
-
-
-def load_checked_config(config, cfg_options=None):
-    """``load_config``, then the checks of values and top-level keys
-    (``mmdet.apis.config_checks``)."""
-    cfg = load_config(config, cfg_options)
-    check_config_values(cfg, config)
-    warn_config_typos(cfg, config)
-    return cfg
 
 
 def _is_local_path(path):
@@ -139,7 +128,7 @@ def train_from_config(
 ):
     """Train the detector of ``config``; the arguments are tools/train.py's
     flags. Returns the mmcv runner after training."""
-    cfg = load_checked_config(config, cfg_options)
+    cfg = load_config(config, cfg_options, check=True)
     if auto_scale_lr:
         if (
             'auto_scale_lr' not in cfg
@@ -254,7 +243,7 @@ def test_from_config(
     if out is not None and not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
 
-    cfg = compat_cfg(load_checked_config(config, cfg_options))
+    cfg = compat_cfg(load_config(config, cfg_options, check=True))
     if eval or format_only:
         check_eval_settings(
             cfg,

@@ -23,8 +23,8 @@ from torch import nn
 
 from mmdet import apis
 from mmdet.apis.builders import build_test_detector, load_config
-from mmdet.apis.deployment import compare_results, load_test_image
-from mmdet.core.export import ExportableTwoStageDetector
+from mmdet.apis.deployment import load_test_image
+from mmdet.core.export import ExportableTwoStageDetector, compare_results
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.models.backbones.odconv import ODConvAttention

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mmdet import apis
-from mmdet.apis.entrypoints import load_checked_config
+from mmdet.apis.builders import load_config
 from mmdet.models import build_detector
 from mmdet.testing.tiny_coco import make_tiny_coco
 
@@ -49,7 +49,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope='module')
 def random_checkpoint(tmp_path_factory):
     """A checkpoint of the micro model at its random initialisation."""
-    cfg = load_checked_config(CONFIG)
+    cfg = load_config(CONFIG, check=True)
     cfg.model.train_cfg = None
     model = build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
     path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
@@ -275,7 +275,7 @@ def test_top_level_key_typo_warns(tmp_path):
     with pytest.warns(
         UserWarning, match="'optimzer'.*did you mean 'optimizer'"
     ):
-        load_checked_config(str(cfg))
+        load_config(str(cfg), check=True)
 
 
 # -- item 8: resume and load_from ---------------------------------------

@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from mmcv import ConfigDict
 
-from mmdet.core import BitmapMasks
+from mmdet.core import BitmapMasks, paste_masks
 from mmdet.models import build_head, build_roi_extractor
-from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.models.roi_heads.roi_extractors import RoIAlign
 
 NUMERICS = osp.join(
@@ -109,11 +108,11 @@ def test_paste_mask_matches_reference(numerics):
     ref = numerics['paste_mask']
     mask = torch.tensor(ref['mask'])[None, None]
     box = torch.tensor([ref['box']])
-    out, region = _do_paste_mask(mask, box, 12, 12, skip_empty=False)
+    out, region = paste_masks(mask, box, 12, 12, skip_empty=False)
     assert region == ()
     np.testing.assert_allclose(out[0].numpy(), np.array(ref['out']), atol=1e-4)
     # the cropped computation gives the same numbers in its region
-    crop, region = _do_paste_mask(mask, box, 12, 12, skip_empty=True)
+    crop, region = paste_masks(mask, box, 12, 12, skip_empty=True)
     np.testing.assert_allclose(
         crop[0].numpy(), out[0][region].numpy(), atol=1e-6
     )

@@ -16,10 +16,11 @@ from torch.nn.modules.utils import _pair
 
 from mmdet.utils.arg_errors import InvalidArgumentError
 from .builder import PRIOR_GENERATORS
+from .level_grid import LevelGridMixin
 
 
 @PRIOR_GENERATORS.register_module()
-class AnchorGenerator:
+class AnchorGenerator(LevelGridMixin):
     """Standard anchor generator for 2D anchor-based detectors.
 
     Args:
@@ -51,6 +52,8 @@ class AnchorGenerator:
                 [-4.5000, 11.5000,  4.5000, 20.5000],
                 [11.5000, 11.5000, 20.5000, 20.5000]])]
     """
+
+    prior_kind = 'anchor'
 
     def __init__(
         self,
@@ -184,22 +187,6 @@ class AnchorGenerator:
         )
 
     # ------------------------------------------------------------ grids
-    @staticmethod
-    def _meshgrid(x, y, row_major=True):
-        """Every (x, y) pair of two 1D tensors, flattened; row-major means
-        x varies fastest."""
-        yy, xx = torch.meshgrid(y, x, indexing='ij')
-        if row_major:
-            return xx.reshape(-1), yy.reshape(-1)
-        return yy.reshape(-1), xx.reshape(-1)
-
-    def _check_levels(self, featmap_sizes):
-        if len(featmap_sizes) != self.num_levels:
-            raise InvalidArgumentError(
-                f'{len(featmap_sizes)} feature map sizes given '
-                f'for {self.num_levels} anchor levels'
-            )
-
     def grid_priors(self, featmap_sizes, dtype=torch.float32, device='cuda'):
         """The anchors of every level.
 
@@ -311,39 +298,24 @@ class AnchorGenerator:
         Returns:
             list[Tensor]: per level (H * W * A,) bool.
         """
-        self._check_levels(featmap_sizes)
-        pad_h, pad_w = pad_shape[:2]
-        flags = []
-        for i, (feat_h, feat_w) in enumerate(featmap_sizes):
-            stride_w, stride_h = self.strides[i]
-            valid_h = min(int(np.ceil(pad_h / stride_h)), feat_h)
-            valid_w = min(int(np.ceil(pad_w / stride_w)), feat_w)
-            flags.append(
-                self.single_level_valid_flags(
-                    (feat_h, feat_w),
-                    (valid_h, valid_w),
-                    self.num_base_priors[i],
-                    device=device,
-                )
+        return [
+            self.single_level_valid_flags(
+                featmap_size,
+                valid_size,
+                self.num_base_priors[i],
+                device=device,
             )
-        return flags
+            for i, (featmap_size, valid_size) in enumerate(
+                self._valid_cells(featmap_sizes, pad_shape)
+            )
+        ]
 
     def single_level_valid_flags(
         self, featmap_size, valid_size, num_base_anchors, device='cuda'
     ):
         """(H * W * A,) bool: True for the anchors of the top-left
         ``valid_size`` (h, w) cells of a map of size ``featmap_size``."""
-        feat_h, feat_w = featmap_size
-        valid_h, valid_w = valid_size
-        if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise InvalidArgumentError(
-                f'valid size {valid_size} exceeds the feature '
-                f'map size {featmap_size}'
-            )
-        valid_x = torch.arange(feat_w, device=device) < valid_w
-        valid_y = torch.arange(feat_h, device=device) < valid_h
-        valid_xx, valid_yy = self._meshgrid(valid_x, valid_y)
-        valid = valid_xx & valid_yy
+        valid = self._cell_valid_flags(featmap_size, valid_size, device)
         return (
             valid[:, None].expand(valid.size(0), num_base_anchors).reshape(-1)
         )

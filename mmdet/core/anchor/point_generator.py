@@ -1,15 +1,14 @@
 """Points (cell centres) of a feature pyramid, for anchor-free heads."""
 
-import numpy as np
 import torch
 from torch.nn.modules.utils import _pair
 
-from mmdet.utils.arg_errors import InvalidArgumentError
 from .builder import PRIOR_GENERATORS
+from .level_grid import LevelGridMixin
 
 
 @PRIOR_GENERATORS.register_module()
-class MlvlPointGenerator:
+class MlvlPointGenerator(LevelGridMixin):
     """One point per cell of every level.
 
     The point of cell (i, j) of a level with stride ``s`` is ``((j +
@@ -21,6 +20,8 @@ class MlvlPointGenerator:
             an int or ``(stride_w, stride_h)``.
         offset (float): position of the point within its cell, in [0, 1].
     """
+
+    prior_kind = 'point'
 
     def __init__(self, strides, offset=0.5):
         self.strides = [_pair(stride) for stride in strides]
@@ -35,20 +36,6 @@ class MlvlPointGenerator:
     def num_base_priors(self):
         """list[int]: points per cell of every level (always 1)."""
         return [1 for _ in range(len(self.strides))]
-
-    @staticmethod
-    def _meshgrid(x, y, row_major=True):
-        yy, xx = torch.meshgrid(y, x, indexing='ij')
-        if row_major:
-            return xx.reshape(-1), yy.reshape(-1)
-        return yy.reshape(-1), xx.reshape(-1)
-
-    def _check_levels(self, featmap_sizes):
-        if len(featmap_sizes) != self.num_levels:
-            raise InvalidArgumentError(
-                f'{len(featmap_sizes)} feature map sizes given '
-                f'for {self.num_levels} point levels'
-            )
 
     def grid_priors(
         self,
@@ -105,35 +92,20 @@ class MlvlPointGenerator:
     def valid_flags(self, featmap_sizes, pad_shape, device='cuda'):
         """Per level (H * W,) bool: the points whose cell covers some of
         the padded image ``pad_shape`` (h, w[, c])."""
-        self._check_levels(featmap_sizes)
-        pad_h, pad_w = pad_shape[:2]
-        flags = []
-        for i, (feat_h, feat_w) in enumerate(featmap_sizes):
-            stride_w, stride_h = self.strides[i]
-            valid_h = min(int(np.ceil(pad_h / stride_h)), feat_h)
-            valid_w = min(int(np.ceil(pad_w / stride_w)), feat_w)
-            flags.append(
-                self.single_level_valid_flags(
-                    (feat_h, feat_w), (valid_h, valid_w), device=device
-                )
+        return [
+            self.single_level_valid_flags(
+                featmap_size, valid_size, device=device
             )
-        return flags
+            for featmap_size, valid_size in self._valid_cells(
+                featmap_sizes, pad_shape
+            )
+        ]
 
     def single_level_valid_flags(
         self, featmap_size, valid_size, device='cuda'
     ):
         """(H * W,) bool: True in the top-left ``valid_size`` cells."""
-        feat_h, feat_w = featmap_size
-        valid_h, valid_w = valid_size
-        if not (valid_h <= feat_h and valid_w <= feat_w):
-            raise InvalidArgumentError(
-                f'valid size {valid_size} exceeds the feature '
-                f'map size {featmap_size}'
-            )
-        valid_x = torch.arange(feat_w, device=device) < valid_w
-        valid_y = torch.arange(feat_h, device=device) < valid_h
-        valid_xx, valid_yy = self._meshgrid(valid_x, valid_y)
-        return valid_xx & valid_yy
+        return self._cell_valid_flags(featmap_size, valid_size, device)
 
     def sparse_priors(
         self,

@@ -6,6 +6,7 @@ from .detector import (
     ExportableTwoStageDetector,
     pool_rois,
 )
+from .model_wrappers import ONNXRuntimeDetector, compare_results
 from .ops import onnx_nms, topk_at_most
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     'import_deploy_module',
     'ExportableFeatureMaps',
     'ExportableTwoStageDetector',
+    'ONNXRuntimeDetector',
+    'compare_results',
     'pool_rois',
     'onnx_nms',
     'topk_at_most',

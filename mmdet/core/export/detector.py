@@ -162,7 +162,7 @@ class ExportableTwoStageDetector(nn.Module):
                 .permute(1, 2, 0)
                 .reshape(-1, head.cls_out_channels)
             )
-            lvl_scores = head._scores_of(logits[None])[0, :, 0]
+            lvl_scores = head._class_scores(logits)[:, 0]
             deltas = delta_map[0].permute(1, 2, 0).reshape(-1, 4)
             lvl_scores, inds = topk_at_most(lvl_scores, nms_pre)
             boxes.append(

@@ -1,4 +1,5 @@
 from .mask_target import mask_target
+from .paste import paste_masks
 from .structures import BaseInstanceMasks, BitmapMasks, PolygonMasks
 from .utils import encode_mask_results, mask2bbox, split_combined_polys
 
@@ -9,5 +10,6 @@ __all__ = [
     'encode_mask_results',
     'mask2bbox',
     'mask_target',
+    'paste_masks',
     'split_combined_polys',
 ]

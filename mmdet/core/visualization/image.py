@@ -12,6 +12,7 @@ import cv2
 import mmcv
 import numpy as np
 import pycocotools.mask as mask_utils
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -373,6 +374,85 @@ def _split_result(result):
     if segm_result is not None:
         segms = [m for class_masks in segm_result for m in class_masks]
     return bboxes, labels, segms
+
+
+def imshow_det_result(
+    img,
+    result,
+    class_names=None,
+    score_thr=0.3,
+    bbox_color=(72, 101, 241),
+    text_color=(72, 101, 241),
+    mask_color=None,
+    thickness=2,
+    font_size=13,
+    win_name='',
+    show=False,
+    wait_time=0,
+    out_file=None,
+):
+    """Draw a detector's result on an image (``show_result`` of the
+    detectors).
+
+    Args:
+        img (str | ndarray): the image or its path.
+        result (list | tuple): per class (n, 5) boxes, or
+            ``(bbox_result, segm_result)``.
+        class_names (tuple[str], optional): names of the labels.
+        score_thr (float): least score of a drawn box.
+        bbox_color, text_color, mask_color: colours (name, BGR tuple
+            or None for random masks).
+        thickness (int), font_size (int): line and label sizes.
+        win_name (str), show (bool), wait_time (float): display.
+        out_file (str, optional): write the drawing there (and do not
+            show it).
+
+    Returns:
+        ndarray | None: the drawn image when neither shown nor written.
+    """
+    img = mmcv.imread(img).copy()
+    if isinstance(result, tuple):
+        bbox_result, segm_result = result
+        if isinstance(segm_result, tuple):
+            segm_result = segm_result[0]  # (masks, mask scores)
+    else:
+        bbox_result, segm_result = result, None
+    bboxes = np.vstack(bbox_result)
+    labels = np.concatenate(
+        [
+            np.full(bbox.shape[0], i, dtype=np.int32)
+            for i, bbox in enumerate(bbox_result)
+        ]
+    )
+    segms = None
+    if segm_result is not None and len(labels) > 0:
+        segms = mmcv.concat_list(segm_result)
+        if isinstance(segms[0], torch.Tensor):
+            segms = torch.stack(segms, dim=0).detach().cpu().numpy()
+        else:
+            segms = np.stack(segms, axis=0)
+    if out_file is not None:
+        show = False
+    img = imshow_det_bboxes(
+        img,
+        bboxes,
+        labels,
+        segms,
+        class_names=class_names,
+        score_thr=score_thr,
+        bbox_color=bbox_color,
+        text_color=text_color,
+        mask_color=mask_color,
+        thickness=thickness,
+        font_size=font_size,
+        win_name=win_name,
+        show=show,
+        wait_time=wait_time,
+        out_file=out_file,
+    )
+    if not (show or out_file):
+        return img
+    return None
 
 
 def imshow_gt_det_bboxes(

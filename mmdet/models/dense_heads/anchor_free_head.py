@@ -9,7 +9,6 @@ from mmdet.utils.arg_errors import InvalidArgumentError, unsupported
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead
 from .cfg_check import check_cfg_keys
-from .dense_post_process import DensePostProcessMixin
 
 TRAIN_CFG_KEYS = (
     'assigner',
@@ -22,7 +21,7 @@ TEST_CFG_KEYS = ('nms_pre', 'min_bbox_size', 'score_thr', 'nms', 'max_per_img')
 
 
 @HEADS.register_module()
-class AnchorFreeHead(DensePostProcessMixin, BaseDenseHead):
+class AnchorFreeHead(BaseDenseHead):
     """Classification and box towers of ``stacked_convs`` 3x3 convs, each
     followed by a 3x3 prediction conv (``conv_cls``, ``conv_reg``).
 

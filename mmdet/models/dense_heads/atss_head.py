@@ -14,11 +14,10 @@ from mmdet.core import (
 )
 from ..builder import HEADS, build_loss
 from .anchor_head import AnchorHead
-from .dense_post_process import DensePostProcessMixin
 
 
 @HEADS.register_module()
-class ATSSHead(DensePostProcessMixin, AnchorHead):
+class ATSSHead(AnchorHead):
     """GroupNorm towers like RetinaNet's, one anchor per position, a
     centerness branch on the box tower and a learned ``Scale`` per level;
     anchors are assigned by :class:`ATSSAssigner` and boxes regressed as

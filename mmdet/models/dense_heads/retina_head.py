@@ -5,11 +5,10 @@ from mmcv.cnn import ConvModule
 
 from ..builder import HEADS
 from .anchor_head import AnchorHead
-from .dense_post_process import DensePostProcessMixin
 
 
 @HEADS.register_module()
-class RetinaHead(DensePostProcessMixin, AnchorHead):
+class RetinaHead(AnchorHead):
     """Two towers of ``stacked_convs`` 3x3 convs (classification and box),
     each ending in a 3x3 conv that predicts every anchor of a position.
 

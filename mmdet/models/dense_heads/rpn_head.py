@@ -8,7 +8,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv import ConfigDict
 from mmcv.cnn import ConvModule
-from mmcv.runner import force_fp32
 
 from mmdet.core import batched_nms, merge_aug_proposals
 from ..builder import HEADS
@@ -143,80 +142,134 @@ class RPNHead(AnchorHead):
             loss_rpn_cls=losses['loss_cls'], loss_rpn_bbox=losses['loss_bbox']
         )
 
-    @force_fp32(apply_to=('cls_scores', 'bbox_preds'))
-    def get_bboxes(
+    def _get_bboxes_single(
         self,
-        cls_scores,
-        bbox_preds,
-        score_factors=None,
-        img_metas=None,
-        cfg=None,
+        cls_score_list,
+        bbox_pred_list,
+        score_factor_list,
+        mlvl_anchors,
+        img_meta,
+        cfg,
         rescale=False,
         with_nms=True,
+        **kwargs,
     ):
-        """Proposals of every image.
+        """Proposals of one image (``get_bboxes`` calls it per image).
 
-        Per level and image the ``nms_pre`` anchors of highest objectness
-        (sigmoid) are decoded and clipped to the image; boxes with width or
-        height <= ``min_bbox_size`` are dropped; one NMS over all levels
-        with the levels kept apart (``batched_nms`` with the level as
-        class); the first ``max_per_img`` are kept. The predictions are
-        detached: proposals carry no gradient.
+        Per level the ``nms_pre`` anchors of highest objectness are kept;
+        :meth:`_bbox_post_process` decodes them, drops the small ones and
+        runs one NMS that keeps the levels apart. The maps come detached
+        from ``get_bboxes``: proposals carry no gradient.
 
         Args:
-            cls_scores (list[Tensor]): per level (B, A, H, W).
-            bbox_preds (list[Tensor]): per level (B, A*4, H, W).
-            score_factors: unused, must be None.
-            img_metas (list[dict]): with 'img_shape' (and 'scale_factor'
-                for ``rescale``).
+            cls_score_list (list[Tensor]): per level (A, H, W) logits (A*2
+                with a softmax loss).
+            bbox_pred_list (list[Tensor]): per level (A*4, H, W) deltas.
+            score_factor_list: unused (None at every level).
+            mlvl_anchors (list[Tensor]): per level (H*W*A, 4) anchors.
+            img_meta (dict): with 'img_shape' (and 'scale_factor' for
+                ``rescale``).
             cfg (dict, optional): ``nms_pre``, ``min_bbox_size``, ``nms``,
-                ``max_per_img``; ``test_cfg`` by default.
+                ``max_per_img``, ``nms_across_levels``; ``test_cfg`` by
+                default (deprecated key names are translated).
             rescale (bool): divide the boxes by the image's scale factor.
             with_nms (bool): False skips NMS and ``max_per_img``.
 
         Returns:
-            list[Tensor]: per image (n, 5) proposals ``x1, y1, x2, y2,
-            score``, in descending score order after NMS.
+            Tensor: (n, 5) proposals ``x1, y1, x2, y2, score``, in
+            descending score order after NMS.
         """
-        assert score_factors is None, 'score factors are not supported'
+        if score_factor_list[0] is not None:
+            raise ValueError('the RPN takes no score factors')
         cfg = _upgrade_proposal_cfg(self.test_cfg if cfg is None else cfg)
-        scores, bboxes, level_ids = self._decode_levels(
-            cls_scores, bbox_preds, img_metas, cfg.get('nms_pre', -1)
+        nms_pre = cfg.get('nms_pre', -1)
+        mlvl_scores, mlvl_deltas, mlvl_valid_anchors, level_ids = (
+            [],
+            [],
+            [],
+            [],
         )
-        if cfg.get('nms_across_levels', False):
-            level_ids = torch.zeros_like(level_ids)
-        return [
-            self._proposals_single(
-                s[:, 0], b, ids, meta, cfg, rescale, with_nms
+        for lvl, (cls_score, bbox_pred, anchors) in enumerate(
+            zip(cls_score_list, bbox_pred_list, mlvl_anchors)
+        ):
+            logits = cls_score.permute(1, 2, 0).reshape(
+                -1, self.cls_out_channels
             )
-            for s, b, ids, meta in zip(scores, bboxes, level_ids, img_metas)
-        ]
+            scores = self._class_scores(logits)[:, 0]
+            deltas = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+            if 0 < nms_pre < scores.size(0):
+                scores, inds = scores.topk(nms_pre)
+                deltas, anchors = deltas[inds], anchors[inds]
+            mlvl_scores.append(scores)
+            mlvl_deltas.append(deltas)
+            mlvl_valid_anchors.append(anchors)
+            level_ids.append(torch.full_like(scores, lvl, dtype=torch.long))
+        return self._bbox_post_process(
+            mlvl_scores,
+            mlvl_deltas,
+            mlvl_valid_anchors,
+            level_ids,
+            cfg,
+            img_meta['img_shape'],
+            scale_factor=img_meta.get('scale_factor'),
+            rescale=rescale,
+            with_nms=with_nms,
+        )
 
-    def _proposals_single(
-        self, scores, bboxes, level_ids, img_meta, cfg, rescale, with_nms
+    def _bbox_post_process(
+        self,
+        mlvl_scores,
+        mlvl_bboxes,
+        mlvl_valid_anchors,
+        level_ids,
+        cfg,
+        img_shape,
+        scale_factor=None,
+        rescale=False,
+        with_nms=True,
+        **kwargs,
     ):
-        """(M,) scores, (M, 4) boxes, (M,) level ids of one image -> its
-        (n, 5) proposals."""
+        """Decode the kept anchors' deltas (clipped to ``img_shape``), drop
+        boxes with width or height <= ``min_bbox_size``, then one NMS with
+        the levels kept apart (``batched_nms`` with the level as class, or
+        all together with ``nms_across_levels``) and the first
+        ``max_per_img``.
+
+        Args:
+            mlvl_scores (list[Tensor]): per level (k_l,) objectness.
+            mlvl_bboxes (list[Tensor]): per level (k_l, 4) deltas.
+            mlvl_valid_anchors (list[Tensor]): per level (k_l, 4) anchors.
+            level_ids (list[Tensor]): per level (k_l,) level index.
+            img_shape (tuple): the image's (H, W[, C]).
+
+        Returns:
+            Tensor: (n, 5) proposals.
+        """
+        scores = torch.cat(mlvl_scores)
+        bboxes = self.bbox_coder.decode(
+            torch.cat(mlvl_valid_anchors),
+            torch.cat(mlvl_bboxes),
+            max_shape=img_shape,
+        )
+        ids = torch.cat(level_ids)
+        if cfg.get('nms_across_levels', False):
+            ids = torch.zeros_like(ids)
         min_size = cfg.get('min_bbox_size', -1)
         if min_size >= 0:
             w = bboxes[:, 2] - bboxes[:, 0]
             h = bboxes[:, 3] - bboxes[:, 1]
             keep = (w > min_size) & (h > min_size)
             if not keep.all():
-                scores, bboxes, level_ids = (
-                    scores[keep],
-                    bboxes[keep],
-                    level_ids[keep],
-                )
+                scores, bboxes, ids = scores[keep], bboxes[keep], ids[keep]
         if bboxes.numel() == 0:
             return bboxes.new_zeros(0, 5)
         if with_nms:
-            dets, _ = batched_nms(bboxes, scores, level_ids, cfg.nms)
+            dets, _ = batched_nms(bboxes, scores, ids, cfg.nms)
             dets = dets[: cfg.max_per_img]
         else:
             dets = torch.cat([bboxes, scores[:, None]], dim=1)
         if rescale:
-            scale = dets.new_tensor(img_meta['scale_factor'])
+            scale = dets.new_tensor(scale_factor)
             dets = torch.cat([dets[:, :4] / scale, dets[:, 4:]], dim=1)
         return dets
 

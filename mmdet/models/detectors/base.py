@@ -4,13 +4,11 @@ loops call (``forward``, ``train_step``, ``val_step``, ``show_result``)."""
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 
-import mmcv
-import numpy as np
 import torch
 import torch.distributed as dist
 from mmcv.runner import BaseModule, auto_fp16
 
-from mmdet.core.visualization import imshow_det_bboxes
+from mmdet.core.visualization import imshow_det_result
 
 
 class BaseDetector(BaseModule, metaclass=ABCMeta):
@@ -197,51 +195,15 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
         wait_time=0,
         out_file=None,
     ):
-        """Draw a result on an image.
-
-        Args:
-            img (str | ndarray): the image or its path.
-            result (list | tuple): per class (n, 5) boxes, or
-                ``(bbox_result, segm_result)``.
-            score_thr (float): least score of a drawn box.
-            bbox_color, text_color, mask_color: colours (name, BGR tuple
-                or None for random masks).
-            thickness (int), font_size (int): line and label sizes.
-            win_name (str), show (bool), wait_time (float): display.
-            out_file (str, optional): write the drawing there (and do not
-                show it).
+        """Draw a result on an image (:func:`imshow_det_result` with this
+        detector's ``CLASSES``).
 
         Returns:
             ndarray | None: the drawn image when neither shown nor written.
         """
-        img = mmcv.imread(img).copy()
-        if isinstance(result, tuple):
-            bbox_result, segm_result = result
-            if isinstance(segm_result, tuple):
-                segm_result = segm_result[0]  # (masks, mask scores)
-        else:
-            bbox_result, segm_result = result, None
-        bboxes = np.vstack(bbox_result)
-        labels = np.concatenate(
-            [
-                np.full(bbox.shape[0], i, dtype=np.int32)
-                for i, bbox in enumerate(bbox_result)
-            ]
-        )
-        segms = None
-        if segm_result is not None and len(labels) > 0:
-            segms = mmcv.concat_list(segm_result)
-            if isinstance(segms[0], torch.Tensor):
-                segms = torch.stack(segms, dim=0).detach().cpu().numpy()
-            else:
-                segms = np.stack(segms, axis=0)
-        if out_file is not None:
-            show = False
-        img = imshow_det_bboxes(
+        return imshow_det_result(
             img,
-            bboxes,
-            labels,
-            segms,
+            result,
             class_names=self.CLASSES,
             score_thr=score_thr,
             bbox_color=bbox_color,
@@ -254,6 +216,3 @@ class BaseDetector(BaseModule, metaclass=ABCMeta):
             wait_time=wait_time,
             out_file=out_file,
         )
-        if not (show or out_file):
-            return img
-        return None

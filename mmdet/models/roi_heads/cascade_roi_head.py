@@ -10,17 +10,19 @@ from mmcv.runner import ModuleList
 from mmdet.core import (
     bbox2result,
     bbox2roi,
-    bbox_mapping,
     build_assigner,
     build_sampler,
-    merge_aug_bboxes,
-    merge_aug_masks,
-    multiclass_nms,
 )
 from ..builder import HEADS, build_head, build_roi_extractor
 from ..dense_heads.cfg_check import check_cfg_keys
 from .base_roi_head import TRAIN_CFG_KEYS, BaseRoIHead
-from .test_mixins import _aug_geometry, mask_inputs, paste_masks
+from .test_mixins import (
+    AugTestMixin,
+    BBoxTestMixin,
+    MaskTestMixin,
+    mask_inputs,
+    seg_masks_per_image,
+)
 
 
 def _per_stage(cfg, num_stages, name):
@@ -37,7 +39,7 @@ def _per_stage(cfg, num_stages, name):
 
 
 @HEADS.register_module()
-class CascadeRoIHead(BaseRoIHead):
+class CascadeRoIHead(BBoxTestMixin, MaskTestMixin, AugTestMixin, BaseRoIHead):
     """``num_stages`` box heads (and mask heads) applied in turn.
 
     Training: stage ``i`` assigns and samples the current boxes with its
@@ -445,7 +447,7 @@ class CascadeRoIHead(BaseRoIHead):
             for stage in range(self.num_stages)
         ]
         mean_probs = (sum(stage_probs) / self.num_stages).split(counts)
-        return paste_masks(
+        return seg_masks_per_image(
             self.mask_head[-1],
             [probs.cpu().numpy() for probs in mean_probs],
             input_bboxes,
@@ -456,108 +458,23 @@ class CascadeRoIHead(BaseRoIHead):
             rescale,
         )
 
-    def aug_test(self, x, proposal_list, img_metas, rescale=False):
-        """Detections of one image merged over test-time augmentations:
-        per augmentation the cascade's decoded boxes and averaged scores,
-        merged in original-image pixels, then ``multiclass_nms``; masks
-        averaged over the augmentations and the stages.
+    def _final_bbox_head(self):
+        return self.bbox_head[-1]
 
-        Args:
-            x (list[tuple[Tensor]]): per augmentation the feature levels.
-            proposal_list (list[Tensor]): ``[(n, 5)]`` merged proposals in
-                original-image pixels.
-            img_metas (list[list[dict]]): per augmentation ``[meta]``.
-            rescale (bool): original-image pixels; otherwise boxes are
-                scaled into the first augmentation's size.
-        """
-        cfg = self.test_cfg
-        aug_bboxes, aug_scores = [], []
-        for feats, img_meta in zip(x, img_metas):
-            img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0]
-            )
-            proposals = bbox_mapping(
-                proposal_list[0][:, :4],
-                img_shape,
-                scale_factor,
-                flip,
-                direction,
-            )
-            rois = bbox2roi([proposals])
-            rois, scores, preds = self._cascade_test(
-                feats, rois, [len(proposals)], img_meta
-            )
-            bboxes, scores = self.bbox_head[-1].get_bboxes(
-                rois[0],
-                scores[0],
-                preds[0],
-                img_shape,
-                scale_factor,
-                rescale=False,
-                cfg=None,
-            )
-            aug_bboxes.append(bboxes)
-            aug_scores.append(scores)
-        bboxes, scores = merge_aug_bboxes(
-            aug_bboxes, aug_scores, img_metas, cfg
+    def _final_mask_head(self):
+        return self.mask_head[-1]
+
+    def _aug_bbox_forward(self, x, proposals, img_meta):
+        """The cascade's RoIs, stage-averaged class scores and last-stage
+        deltas of one augmentation's (n, 4) proposals."""
+        rois, scores, preds = self._cascade_test(
+            x, bbox2roi([proposals]), [len(proposals)], img_meta
         )
-        if bboxes.size(0) == 0:
-            det_bboxes = bboxes.new_zeros(0, 5)
-            det_labels = bboxes.new_zeros((0,), dtype=torch.long)
-        else:
-            det_bboxes, det_labels = multiclass_nms(
-                bboxes,
-                scores,
-                cfg['score_thr'],
-                cfg['nms'],
-                cfg['max_per_img'],
-            )
-        out_bboxes = det_bboxes
-        if not rescale:
-            out_bboxes = det_bboxes.clone()
-            out_bboxes[:, :4] *= det_bboxes.new_tensor(
-                img_metas[0][0]['scale_factor']
-            )
-        bbox_results = bbox2result(
-            out_bboxes, det_labels, self.bbox_head[-1].num_classes
-        )
-        if not self.with_mask:
-            return [bbox_results]
+        return rois[0], scores[0], preds[0]
+
+    def _aug_mask_probs(self, x, mask_rois):
+        """Every stage's (n, C, h, w) mask probabilities."""
         return [
-            (
-                bbox_results,
-                self._aug_test_mask(x, img_metas, det_bboxes, det_labels),
-            )
+            self._mask_forward(stage, x, mask_rois)['mask_pred'].sigmoid()
+            for stage in range(self.num_stages)
         ]
-
-    def _aug_test_mask(self, x, img_metas, det_bboxes, det_labels):
-        """Per class masks of one image's detections (original pixels),
-        the probabilities averaged over augmentations and stages."""
-        num_classes = self.mask_head[-1].num_classes
-        if det_bboxes.size(0) == 0:
-            return [[] for _ in range(num_classes)]
-        aug_masks, aug_metas = [], []
-        for feats, img_meta in zip(x, img_metas):
-            img_shape, scale_factor, flip, direction = _aug_geometry(
-                img_meta[0]
-            )
-            bboxes = bbox_mapping(
-                det_bboxes[:, :4], img_shape, scale_factor, flip, direction
-            )
-            mask_rois = bbox2roi([bboxes])
-            for stage in range(self.num_stages):
-                mask_pred = self._mask_forward(stage, feats, mask_rois)[
-                    'mask_pred'
-                ]
-                aug_masks.append(mask_pred.sigmoid().cpu().numpy())
-                aug_metas.append(img_meta)
-        merged = merge_aug_masks(aug_masks, aug_metas, self.test_cfg)
-        return self.mask_head[-1].get_seg_masks(
-            merged,
-            det_bboxes,
-            det_labels,
-            self.test_cfg,
-            img_metas[0][0]['ori_shape'],
-            scale_factor=1.0,
-            rescale=False,
-        )

@@ -5,11 +5,11 @@ import torch
 from mmdet.core import bbox2result, bbox2roi, build_assigner, build_sampler
 from ..builder import HEADS, build_head, build_roi_extractor
 from .base_roi_head import BaseRoIHead
-from .test_mixins import BBoxTestMixin, MaskTestMixin
+from .test_mixins import AugTestMixin, BBoxTestMixin, MaskTestMixin
 
 
 @HEADS.register_module()
-class StandardRoIHead(BBoxTestMixin, MaskTestMixin, BaseRoIHead):
+class StandardRoIHead(BBoxTestMixin, MaskTestMixin, AugTestMixin, BaseRoIHead):
     """Sample RoIs from the proposals, pool their features, then classify
     and regress them (``bbox_head``) and segment the positives
     (``mask_head``)."""
@@ -214,34 +214,3 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, BaseRoIHead):
             x, img_metas, det_bboxes, det_labels, rescale=rescale
         )
         return list(zip(bbox_results, segm_results))
-
-    def aug_test(self, x, proposal_list, img_metas, rescale=False):
-        """Detections of one image merged over test-time augmentations.
-
-        Args:
-            x (list[tuple[Tensor]]): per augmentation the feature levels.
-            proposal_list (list[Tensor]): ``[(n, 5)]`` merged proposals in
-                original-image pixels.
-            img_metas (list[list[dict]]): per augmentation ``[meta]``.
-            rescale (bool): original-image pixels; otherwise boxes are
-                scaled into the first augmentation's size.
-
-        Returns:
-            list: one result as :meth:`simple_test` gives per image.
-        """
-        det_bboxes, det_labels = self.aug_test_bboxes(
-            x, img_metas, proposal_list, self.test_cfg
-        )
-        out_bboxes = det_bboxes
-        if not rescale:
-            out_bboxes = det_bboxes.clone()
-            out_bboxes[:, :4] *= det_bboxes.new_tensor(
-                img_metas[0][0]['scale_factor']
-            )
-        bbox_results = bbox2result(
-            out_bboxes, det_labels, self.bbox_head.num_classes
-        )
-        if not self.with_mask:
-            return [bbox_results]
-        segm_results = self.aug_test_mask(x, img_metas, det_bboxes, det_labels)
-        return [(bbox_results, segm_results)]

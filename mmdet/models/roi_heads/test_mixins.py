@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from mmdet.core import (
+    bbox2result,
     bbox2roi,
     bbox_mapping,
     merge_aug_bboxes,
@@ -51,7 +52,7 @@ def mask_inputs(det_bboxes, img_metas, rescale):
     return scale_factors, input_bboxes
 
 
-def paste_masks(
+def seg_masks_per_image(
     mask_head,
     mask_preds,
     input_bboxes,
@@ -156,6 +157,7 @@ class BBoxTestMixin:
             tuple[Tensor, Tensor]: (n, 5) boxes (original pixels) with
             scores and (n,) labels.
         """
+        bbox_head = self._final_bbox_head()
         aug_bboxes, aug_scores = [], []
         for x, img_meta in zip(feats, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
@@ -168,12 +170,13 @@ class BBoxTestMixin:
                 flip,
                 direction,
             )
-            rois = bbox2roi([proposals])
-            bbox_results = self._bbox_forward(x, rois)
-            bboxes, scores = self.bbox_head.get_bboxes(
+            rois, cls_score, bbox_pred = self._aug_bbox_forward(
+                x, proposals, img_meta
+            )
+            bboxes, scores = bbox_head.get_bboxes(
                 rois,
-                bbox_results['cls_score'],
-                bbox_results['bbox_pred'],
+                cls_score,
+                bbox_pred,
                 img_shape,
                 scale_factor,
                 rescale=False,
@@ -193,6 +196,17 @@ class BBoxTestMixin:
             rcnn_test_cfg['nms'],
             rcnn_test_cfg['max_per_img'],
         )
+
+    def _final_bbox_head(self):
+        """The box head that decodes the test boxes."""
+        return self.bbox_head
+
+    def _aug_bbox_forward(self, x, proposals, img_meta):
+        """``(rois, cls_score, bbox_pred)`` of one augmentation's (n, 4)
+        proposals (in its pixels)."""
+        rois = bbox2roi([proposals])
+        bbox_results = self._bbox_forward(x, rois)
+        return rois, bbox_results['cls_score'], bbox_results['bbox_pred']
 
     def _empty_dets(self, rois, rcnn_test_cfg):
         """No detections, shaped as ``get_bboxes`` would give them."""
@@ -234,7 +248,7 @@ class MaskTestMixin:
         mask_preds = self._mask_forward(x, bbox2roi(input_bboxes))[
             'mask_pred'
         ].split([len(b) for b in det_bboxes])
-        return paste_masks(
+        return seg_masks_per_image(
             self.mask_head,
             mask_preds,
             input_bboxes,
@@ -247,11 +261,12 @@ class MaskTestMixin:
 
     def aug_test_mask(self, feats, img_metas, det_bboxes, det_labels):
         """Per class masks of one image's detections (original pixels),
-        from the mask probabilities averaged over the augmentations."""
-        num_classes = self.mask_head.num_classes
+        from the mask probabilities averaged over the augmentations (and
+        over the mask heads that ``_aug_mask_probs`` gives)."""
+        mask_head = self._final_mask_head()
         if det_bboxes.size(0) == 0:
-            return [[] for _ in range(num_classes)]
-        aug_masks = []
+            return [[] for _ in range(mask_head.num_classes)]
+        aug_masks, aug_metas = [], []
         for x, img_meta in zip(feats, img_metas):
             img_shape, scale_factor, flip, direction = _aug_geometry(
                 img_meta[0]
@@ -259,11 +274,12 @@ class MaskTestMixin:
             bboxes = bbox_mapping(
                 det_bboxes[:, :4], img_shape, scale_factor, flip, direction
             )
-            mask_pred = self._mask_forward(x, bbox2roi([bboxes]))['mask_pred']
-            aug_masks.append(mask_pred.sigmoid().cpu().numpy())
-        merged = merge_aug_masks(aug_masks, img_metas, self.test_cfg)
+            for probs in self._aug_mask_probs(x, bbox2roi([bboxes])):
+                aug_masks.append(probs.cpu().numpy())
+                aug_metas.append(img_meta)
+        merged = merge_aug_masks(aug_masks, aug_metas, self.test_cfg)
         # boxes already in original pixels: paste with scale 1
-        return self.mask_head.get_seg_masks(
+        return mask_head.get_seg_masks(
             merged,
             det_bboxes,
             det_labels,
@@ -272,3 +288,48 @@ class MaskTestMixin:
             scale_factor=1.0,
             rescale=False,
         )
+
+    def _final_mask_head(self):
+        """The mask head that pastes the test masks."""
+        return self.mask_head
+
+    def _aug_mask_probs(self, x, mask_rois):
+        """The (n, C, h, w) mask probabilities of one augmentation's RoIs,
+        one tensor per mask head."""
+        return [self._mask_forward(x, mask_rois)['mask_pred'].sigmoid()]
+
+
+class AugTestMixin:
+    """``aug_test`` of an RoI head from its ``aug_test_bboxes`` and
+    ``aug_test_mask``."""
+
+    def aug_test(self, x, proposal_list, img_metas, rescale=False):
+        """Detections of one image merged over test-time augmentations.
+
+        Args:
+            x (list[tuple[Tensor]]): per augmentation the feature levels.
+            proposal_list (list[Tensor]): ``[(n, 5)]`` merged proposals in
+                original-image pixels.
+            img_metas (list[list[dict]]): per augmentation ``[meta]``.
+            rescale (bool): original-image pixels; otherwise boxes are
+                scaled into the first augmentation's size.
+
+        Returns:
+            list: one result as ``simple_test`` gives per image.
+        """
+        det_bboxes, det_labels = self.aug_test_bboxes(
+            x, img_metas, proposal_list, self.test_cfg
+        )
+        out_bboxes = det_bboxes
+        if not rescale:
+            out_bboxes = det_bboxes.clone()
+            out_bboxes[:, :4] *= det_bboxes.new_tensor(
+                img_metas[0][0]['scale_factor']
+            )
+        bbox_results = bbox2result(
+            out_bboxes, det_labels, self._final_bbox_head().num_classes
+        )
+        if not self.with_mask:
+            return [bbox_results]
+        segm_results = self.aug_test_mask(x, img_metas, det_bboxes, det_labels)
+        return [(bbox_results, segm_results)]
