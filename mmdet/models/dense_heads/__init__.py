@@ -4,6 +4,7 @@ from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .fcos_head import FCOSHead
 from .retina_head import RetinaHead
+from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     'AnchorHead',
     'RPNHead',
     'RetinaHead',
+    'RetinaSepBNHead',
     'AnchorFreeHead',
     'FCOSHead',
     'ATSSHead',
