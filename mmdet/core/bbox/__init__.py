@@ -11,7 +11,10 @@ from .coder import (
     BaseBBoxCoder,
     DeltaXYWHBBoxCoder,
     DistancePointBBoxCoder,
+    LegacyDeltaXYWHBBoxCoder,
     PseudoBBoxCoder,
+    TBLRBBoxCoder,
+    YOLOBBoxCoder,
     bbox2delta,
     delta2bbox,
 )
@@ -39,6 +42,9 @@ from .transforms import (
 )
 
 __all__ = [
+    'LegacyDeltaXYWHBBoxCoder',
+    'TBLRBBoxCoder',
+    'YOLOBBoxCoder',
     'clip_bboxes',
     'bbox_overlaps',
     'BboxOverlaps2D',
