@@ -1,4 +1,16 @@
-from .assigners import AssignResult, ATSSAssigner, BaseAssigner, MaxIoUAssigner
+from .assigners import (
+    ApproxMaxIoUAssigner,
+    AscendMaxIoUAssigner,
+    AssignResult,
+    ATSSAssigner,
+    BaseAssigner,
+    GridAssigner,
+    MaxIoUAssigner,
+    PointAssigner,
+    SimOTAAssigner,
+    TaskAlignedAssigner,
+    UniformAssigner,
+)
 from .builder import (
     BBOX_ASSIGNERS,
     BBOX_CODERS,
@@ -42,6 +54,13 @@ from .transforms import (
 )
 
 __all__ = [
+    'ApproxMaxIoUAssigner',
+    'AscendMaxIoUAssigner',
+    'GridAssigner',
+    'PointAssigner',
+    'SimOTAAssigner',
+    'TaskAlignedAssigner',
+    'UniformAssigner',
     'LegacyDeltaXYWHBBoxCoder',
     'TBLRBBoxCoder',
     'YOLOBBoxCoder',
