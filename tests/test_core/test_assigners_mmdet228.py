@@ -7,6 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
+from mmdet.core.anchor import build_prior_generator
 from mmdet.core.bbox import build_assigner
 from mmdet.utils.arg_errors import InvalidArgumentError
 
@@ -19,7 +20,7 @@ REF = osp.join(
 with open(REF) as f:
     DATA = json.load(f)
 INPUTS = {
-    k: torch.tensor(v, dtype=torch.long if k == 'gt_labels' else None)
+    k: torch.tensor(v, dtype=torch.long if 'gt_labels' in k else None)
     for k, v in DATA['inputs'].items()
 }
 INPUTS['flags'] = INPUTS['flags'].to(torch.uint8)
@@ -60,6 +61,10 @@ def test_assigner_matches_mmdetection(case):
             atol=1e-4,
             rtol=1e-4,
         )
+    if 'shadowed_labels' in expected:
+        shadowed = result.get_extra_property('shadowed_labels')
+        got = None if shadowed is None else shadowed.tolist()
+        assert got == expected['shadowed_labels']
     for key in ('pos_idx', 'pos_predicted_boxes', 'target_boxes'):
         if key in expected:
             got = result.get_extra_property(key)
@@ -105,3 +110,14 @@ def test_ascend_max_iou_assigner_assigns_as_max_iou():
 def test_task_aligned_topk_checked():
     with pytest.raises(InvalidArgumentError):
         build_assigner(dict(type='TaskAlignedAssigner', topk=0))
+
+
+def test_legacy_point_generator_matches_mmdetection():
+    gen = build_prior_generator(dict(type='PointGenerator'))
+    expected = DATA['point_generator']
+    grid = gen.grid_points((3, 4), stride=8, device='cpu')
+    assert grid.tolist() == expected['grid']
+    valid = gen.valid_flags((3, 4), (2, 3), device='cpu')
+    assert valid.tolist() == expected['valid']
+    with pytest.raises(InvalidArgumentError):
+        gen.valid_flags((3, 4), (4, 3), device='cpu')

@@ -5,10 +5,11 @@ from .builder import (
     build_anchor_generator,
     build_prior_generator,
 )
-from .point_generator import MlvlPointGenerator
+from .point_generator import MlvlPointGenerator, PointGenerator
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [
+    'PointGenerator',
     'AnchorGenerator',
     'anchor_inside_flags',
     'images_to_levels',

@@ -2,6 +2,7 @@ from .approx_max_iou_assigner import ApproxMaxIoUAssigner, AscendMaxIoUAssigner
 from .assign_result import AssignResult
 from .atss_assigner import ATSSAssigner
 from .base_assigner import BaseAssigner
+from .center_region_assigner import CenterRegionAssigner
 from .grid_assigner import GridAssigner
 from .max_iou_assigner import MaxIoUAssigner
 from .point_assigner import PointAssigner
@@ -17,6 +18,7 @@ __all__ = [
     'ApproxMaxIoUAssigner',
     'AscendMaxIoUAssigner',
     'GridAssigner',
+    'CenterRegionAssigner',
     'PointAssigner',
     'SimOTAAssigner',
     'TaskAlignedAssigner',

@@ -1,7 +1,6 @@
 """Max-IoU assignment of squares through their approximating anchors
 (Guided Anchoring)."""
 
-
 from ..builder import BBOX_ASSIGNERS
 from .max_iou_assigner import MaxIoUAssigner
 
