@@ -121,3 +121,30 @@ def test_legacy_point_generator_matches_mmdetection():
     assert valid.tolist() == expected['valid']
     with pytest.raises(InvalidArgumentError):
         gen.valid_flags((3, 4), (4, 3), device='cpu')
+
+
+@pytest.mark.parametrize('case', DATA['legacy_anchor_generator'])
+def test_legacy_anchor_generator_matches_mmdetection(case):
+    gen = build_prior_generator(dict(case['cfg']))
+    sizes = [(2, 3), (1, 2)] if case['cfg']['strides'][0] == 4 else None
+    sizes = sizes or [(2, 2), (1, 1)]
+    for got, want in zip(
+        gen.grid_priors(sizes, device='cpu'), case['anchors']
+    ):
+        torch.testing.assert_close(got, torch.tensor(want))
+
+
+def test_legacy_anchor_generator_mmdetection_docstring_example():
+    gen = build_prior_generator(
+        dict(
+            type='LegacyAnchorGenerator',
+            strides=[16],
+            ratios=[1.0],
+            scales=[1.0],
+            base_sizes=[9],
+            center_offset=0.5,
+        )
+    )
+    (anchors,) = gen.grid_priors([(2, 2)], device='cpu')
+    expected = [[0, 0, 8, 8], [16, 0, 24, 8], [0, 16, 8, 24], [16, 16, 24, 24]]
+    assert anchors.tolist() == expected

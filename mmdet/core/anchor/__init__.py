@@ -1,4 +1,4 @@
-from .anchor_generator import AnchorGenerator
+from .anchor_generator import AnchorGenerator, LegacyAnchorGenerator
 from .builder import (
     ANCHOR_GENERATORS,
     PRIOR_GENERATORS,
@@ -9,6 +9,7 @@ from .point_generator import MlvlPointGenerator, PointGenerator
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [
+    'LegacyAnchorGenerator',
     'PointGenerator',
     'AnchorGenerator',
     'anchor_inside_flags',
