@@ -46,16 +46,16 @@ def legacy_delta2bbox(
     max_shape=None,
     wh_ratio_clip=16 / 1000,
 ):
-    """Boxes (N, 4k) from (N, 4) ``rois`` and (N, 4k) deltas; sizes keep the
+    """Boxes (..., N, 4k) from (..., N, 4) ``rois`` and (..., N, 4k) deltas
+    (one ``max_shape`` (H, W) for all); sizes keep the
     ``+1`` convention and clipping is to ``[0, W - 1]`` / ``[0, H - 1]``."""
-    k = deltas.size(1) // 4
-    d = deltas * deltas.new_tensor(stds).repeat(k) + deltas.new_tensor(
-        means
-    ).repeat(k)
-    d = d.view(-1, k, 4)
+    k = deltas.size(-1) // 4
+    stds = deltas.new_tensor(stds).repeat(k)
+    d = (deltas * stds + deltas.new_tensor(means).repeat(k)).view(-1, k, 4)
     max_ratio = abs(math.log(wh_ratio_clip))
     dwh = d[..., 2:].clamp(min=-max_ratio, max=max_ratio)
-    px, py, pw, ph = (v.unsqueeze(1) for v in _center_size_legacy(rois))
+    centers = _center_size_legacy(rois.reshape(-1, 4))
+    px, py, pw, ph = (v.unsqueeze(1) for v in centers)
     gw, gh = pw * dwh[..., 0].exp(), ph * dwh[..., 1].exp()
     gx, gy = px + pw * d[..., 0], py + ph * d[..., 1]
     x1, y1 = gx - gw * 0.5, gy - gh * 0.5
@@ -94,7 +94,8 @@ class LegacyDeltaXYWHBBoxCoder(BaseBBoxCoder):
     def decode(
         self, bboxes, pred_bboxes, max_shape=None, wh_ratio_clip=16 / 1000
     ):
-        """(N, 4) boxes and (N, 4k) deltas -> (N, 4k) boxes."""
+        """(..., N, 4) boxes and (..., N, 4k) deltas -> boxes shaped like
+        the deltas."""
         assert pred_bboxes.size(0) == bboxes.size(0)
         return legacy_delta2bbox(
             bboxes,
