@@ -70,3 +70,20 @@ def test_yolo_decode_inverts_encode_inside_the_cell():
     torch.testing.assert_close(
         coder.decode(priors, encoded, 16.0), gts, atol=1e-4, rtol=1e-4
     )
+
+
+def test_legacy_decode_batched_equals_per_image():
+    coder = build_bbox_coder(dict(type='LegacyDeltaXYWHBBoxCoder'))
+    priors, deltas = INPUTS['priors'], INPUTS['deltas']
+    batched = coder.decode(
+        torch.stack([priors, priors.flip(0)]),
+        torch.stack([deltas, deltas * 0.5]),
+        max_shape=(25, 30),
+    )
+    torch.testing.assert_close(
+        batched[0], coder.decode(priors, deltas, max_shape=(25, 30))
+    )
+    torch.testing.assert_close(
+        batched[1],
+        coder.decode(priors.flip(0), deltas * 0.5, max_shape=(25, 30)),
+    )
