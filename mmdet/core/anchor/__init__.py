@@ -1,14 +1,16 @@
-from .anchor_generator import AnchorGenerator
+from .anchor_generator import AnchorGenerator, LegacyAnchorGenerator
 from .builder import (
     ANCHOR_GENERATORS,
     PRIOR_GENERATORS,
     build_anchor_generator,
     build_prior_generator,
 )
-from .point_generator import MlvlPointGenerator
+from .point_generator import MlvlPointGenerator, PointGenerator
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [
+    'LegacyAnchorGenerator',
+    'PointGenerator',
     'AnchorGenerator',
     'anchor_inside_flags',
     'images_to_levels',

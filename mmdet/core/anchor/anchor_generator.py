@@ -335,3 +335,25 @@ class AnchorGenerator(LevelGridMixin):
         ]
         body = ''.join(f'    {name}={value},\n' for name, value in fields)
         return f'{self.__class__.__name__}(\n{body})'
+
+
+@PRIOR_GENERATORS.register_module()
+class LegacyAnchorGenerator(AnchorGenerator):
+    """:class:`AnchorGenerator` in MMDetection 1.x's pixel convention, for
+    its checkpoints (``legacy_1.x`` configs): a box of width ``w`` spans
+    ``w - 1`` and the default centre is ``center_offset * (base_size -
+    1)``; base anchors are rounded. Same arguments as
+    :class:`AnchorGenerator`."""
+
+    def gen_single_level_base_anchors(
+        self, base_size, scales, ratios, center=None
+    ):
+        """(R * S, 4) base anchors, each side ``0.5`` inside the modern
+        ones around the legacy centre, rounded to integers as 1.x did."""
+        if center is None:
+            offset = self.center_offset * (base_size - 1)
+            center = (offset, offset)
+        anchors = super().gen_single_level_base_anchors(
+            base_size, scales, ratios, center=center
+        )
+        return (anchors + anchors.new_tensor([0.5, 0.5, -0.5, -0.5])).round()

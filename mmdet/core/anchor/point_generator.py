@@ -127,3 +127,38 @@ class MlvlPointGenerator(LevelGridMixin):
             f'{type(self).__name__}(strides={self.strides}, '
             f'offset={self.offset})'
         )
+
+
+@PRIOR_GENERATORS.register_module()
+class PointGenerator:
+    """Legacy single-level point generator (RepPoints of MMDetection
+    1.x); :class:`MlvlPointGenerator` replaces it."""
+
+    @staticmethod
+    def _meshgrid(x, y, row_major=True):
+        xx = x.repeat(len(y))
+        yy = y.view(-1, 1).repeat(1, len(x)).view(-1)
+        return (xx, yy) if row_major else (yy, xx)
+
+    def grid_points(self, featmap_size, stride=16, device='cuda'):
+        """(H * W, 3) points ``x, y, stride`` at the top-left corner of
+        every cell of an (H, W) map, row by row."""
+        feat_h, feat_w = featmap_size
+        shift_x = torch.arange(0.0, feat_w, device=device) * stride
+        shift_y = torch.arange(0.0, feat_h, device=device) * stride
+        xx, yy = self._meshgrid(shift_x, shift_y)
+        strides = xx.new_full((xx.shape[0],), stride)
+        return torch.stack([xx, yy, strides], dim=-1)
+
+    def valid_flags(self, featmap_size, valid_size, device='cuda'):
+        """(H * W,) bool: cells inside the top-left (valid_h, valid_w)."""
+        feat_h, feat_w = featmap_size
+        valid_h, valid_w = valid_size
+        if valid_h > feat_h or valid_w > feat_w:
+            raise InvalidArgumentError(
+                f'valid size {valid_size} exceeds map size {featmap_size}'
+            )
+        valid_x = torch.arange(feat_w, device=device) < valid_w
+        valid_y = torch.arange(feat_h, device=device) < valid_h
+        xx, yy = self._meshgrid(valid_x, valid_y)
+        return xx & yy

@@ -1,4 +1,17 @@
-from .assigners import AssignResult, ATSSAssigner, BaseAssigner, MaxIoUAssigner
+from .assigners import (
+    ApproxMaxIoUAssigner,
+    AscendMaxIoUAssigner,
+    AssignResult,
+    ATSSAssigner,
+    BaseAssigner,
+    CenterRegionAssigner,
+    GridAssigner,
+    MaxIoUAssigner,
+    PointAssigner,
+    SimOTAAssigner,
+    TaskAlignedAssigner,
+    UniformAssigner,
+)
 from .builder import (
     BBOX_ASSIGNERS,
     BBOX_CODERS,
@@ -11,7 +24,10 @@ from .coder import (
     BaseBBoxCoder,
     DeltaXYWHBBoxCoder,
     DistancePointBBoxCoder,
+    LegacyDeltaXYWHBBoxCoder,
     PseudoBBoxCoder,
+    TBLRBBoxCoder,
+    YOLOBBoxCoder,
     bbox2delta,
     delta2bbox,
 )
@@ -39,6 +55,17 @@ from .transforms import (
 )
 
 __all__ = [
+    'ApproxMaxIoUAssigner',
+    'AscendMaxIoUAssigner',
+    'GridAssigner',
+    'CenterRegionAssigner',
+    'PointAssigner',
+    'SimOTAAssigner',
+    'TaskAlignedAssigner',
+    'UniformAssigner',
+    'LegacyDeltaXYWHBBoxCoder',
+    'TBLRBBoxCoder',
+    'YOLOBBoxCoder',
     'clip_bboxes',
     'bbox_overlaps',
     'BboxOverlaps2D',

@@ -5,6 +5,7 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .fcos_head import FCOSHead
 from .retina_head import RetinaHead
+from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
@@ -15,6 +16,7 @@ __all__ = [
     'AnchorHead',
     'RPNHead',
     'RetinaHead',
+    'RetinaSepBNHead',
     'AnchorFreeHead',
     'FCOSHead',
     'ATSSHead',
