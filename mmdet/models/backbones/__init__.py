@@ -1,5 +1,14 @@
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
-from .resnet import OD_ResNet, ResNet
+from .resnet import OD_ResNet, ResNet, ResNetV1d
+from .resnext import ResNeXt
 
-__all__ = ['ResNet', 'OD_ResNet', 'MobileNetV2', 'OD_MobileNetV2', 'ODConv2d']
+__all__ = [
+    'ResNet',
+    'ResNetV1d',
+    'ResNeXt',
+    'OD_ResNet',
+    'MobileNetV2',
+    'OD_MobileNetV2',
+    'ODConv2d',
+]
