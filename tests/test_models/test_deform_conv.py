@@ -254,3 +254,27 @@ def test_v2_init_bound():
     bound = 1 / math.sqrt(8 * 9)
     assert conv.weight.abs().max() <= bound
     assert torch.count_nonzero(conv.bias) == 0
+
+
+def test_anchor_free_head_dcn_on_last_conv():
+    """MMDetection's ``dcn_on_last_conv``: the last conv of both towers is
+    a DCNv2 (bias-free under a norm)."""
+    from mmdet.models import build_head
+
+    head = build_head(
+        dict(
+            type='FCOSHead',
+            num_classes=3,
+            in_channels=8,
+            feat_channels=8,
+            stacked_convs=2,
+            norm_cfg=dict(type='GN', num_groups=4),
+            dcn_on_last_conv=True,
+        )
+    )
+    for tower in (head.cls_convs, head.reg_convs):
+        assert type(tower[0].conv) is nn.Conv2d
+        assert isinstance(tower[-1].conv, ModulatedDeformConv2dPack)
+        assert tower[-1].conv.bias is None
+    scores = head([torch.rand(1, 8, 6, 6)])[0]
+    assert scores[0].shape == (1, 3, 6, 6)
