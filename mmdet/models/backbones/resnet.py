@@ -106,7 +106,9 @@ class _ResBlock(BaseModule):
         return names
 
     def forward_plugin(self, x, plugin_names):
-        """``x`` through the named plugins in turn (shape kept)."""
+        """``x`` through the named plugins in turn (shape kept). MMDetection
+        2.28 feeds each plugin ``x`` and keeps the last output: the same
+        with one plugin per position, as in every stock config."""
         for name in plugin_names:
             x = getattr(self, name)(x)
         return x
@@ -478,8 +480,23 @@ class ResNet(ClassificationBackbone):
         self.base_channels, self.stem_channels = base, stem_channels
         self._make_stem(args['in_channels'], stem_channels)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self._make_stages(args, conv)
+        self.out_channels = [
+            base * 2**i * block.expansion for i in range(self.num_stages)
+        ]
+        self.feat_dim = self.out_channels[-1]
+        num_classes = args['num_classes']
+        if num_classes is not None:
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(self.feat_dim, num_classes)
+        self._post_init()
+
+    def _make_stages(self, args, conv):
+        """``layer1..num_stages``, with ``dcn`` and the plugins where their
+        flags say."""
         self.res_layers = []
-        inplanes = stem_channels
+        inplanes, base = self.stem_channels, self.base_channels
+        block = self.block
         for i, num_blocks in enumerate(self.stage_blocks):
             planes = base * 2**i
             with_dcn = self.dcn is not None and self.stage_with_dcn[i]
@@ -505,15 +522,6 @@ class ResNet(ClassificationBackbone):
             inplanes = planes * block.expansion
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.out_channels = [
-            base * 2**i * block.expansion for i in range(self.num_stages)
-        ]
-        self.feat_dim = self.out_channels[-1]
-        num_classes = args['num_classes']
-        if num_classes is not None:
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = nn.Linear(self.feat_dim, num_classes)
-        self._post_init()
 
     def make_stage_plugins(self, plugins, stage_idx):
         """The plugin configs (without ``stages``) of stage ``stage_idx``:
