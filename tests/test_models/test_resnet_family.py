@@ -139,6 +139,11 @@ def test_plugins_names_channels_and_stages():
     assert block.gen_attention_block.in_channels == 32  # the bottleneck
     assert block.zero_a.in_channels == 32
     assert block.after_conv3_plugin_names == ['context_block']
+    # the random initialisation leaves the plugins' own: a new context
+    # block adds nothing
+    model.init_weights()
+    last = block.context_block.channel_add_conv[-1]
+    assert torch.count_nonzero(last.weight) == 0
     keys = model.state_dict()
     assert 'layer3.1.context_block.channel_add_conv.0.weight' in keys
     assert 'layer4.0.gen_attention_block.query_conv.weight' in keys
