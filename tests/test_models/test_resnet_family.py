@@ -342,3 +342,45 @@ def test_c4_shared_head_layout_and_norm_eval():
                 init_cfg=dict(type='Pretrained', checkpoint='a.pth'),
             )
         )
+
+
+def _res2_middle(block, x):
+    """The paper's hierarchy written out: y_1 = K_1(x_1), y_i = K_i(x_i +
+    y_(i-1)) ('normal') or K_i(x_i) ('stage'), the last group passed on
+    (pooled if the block strides)."""
+    xs = torch.split(x, block.width, dim=1)
+    ys = []
+    for i in range(block.scales - 1):
+        inp = xs[i]
+        if i > 0 and block.stage_type == 'normal':
+            inp = inp + ys[-1]
+        ys.append(torch.relu(block.bns[i](block.convs[i](inp))))
+    last = xs[-1]
+    if hasattr(block, 'pool'):
+        last = block.pool(last)
+    return torch.cat(ys + [last], dim=1)
+
+
+@pytest.mark.parametrize('index', [0, 1])  # 'stage' (strided), 'normal'
+def test_res2net_block_hierarchy(index):
+    torch.manual_seed(0)
+    model = build_backbone(
+        dict(type='Res2Net', depth=50, scales=4, base_width=4, base_channels=8)
+    ).eval()
+    block = model.layer2[index]
+    assert block.stage_type == ('stage' if index == 0 else 'normal')
+    assert block.width == 8 and len(block.convs) == 3  # floor(16 * 4 / 8)
+    assert not hasattr(block, 'conv2')
+    x = torch.rand(2, 32 if index == 0 else 64, 8, 8)
+    mid = torch.relu(block.norm1(block.conv1(x)))
+    identity = x if block.downsample is None else block.downsample(x)
+    expected = torch.relu(
+        block.norm3(block.conv3(_res2_middle(block, mid))) + identity
+    )
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    # deep stem and average-pooled shortcuts (the pool even at stride 1)
+    assert isinstance(model.layer1[0].downsample[0], nn.AvgPool2d)
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [32, 64, 128, 256]
+    with pytest.raises(AssertionError, match='scales'):
+        build_backbone(dict(type='Res2Net', depth=50, scales=1))

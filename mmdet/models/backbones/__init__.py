@@ -1,5 +1,6 @@
 from .mobilenet_v2 import MobileNetV2, OD_MobileNetV2
 from .odconv import ODConv2d
+from .res2net import Res2Net
 from .resnet import OD_ResNet, ResNet, ResNetV1d
 from .resnext import ResNeXt
 
@@ -7,6 +8,7 @@ __all__ = [
     'ResNet',
     'ResNetV1d',
     'ResNeXt',
+    'Res2Net',
     'OD_ResNet',
     'MobileNetV2',
     'OD_MobileNetV2',

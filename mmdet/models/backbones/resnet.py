@@ -222,8 +222,7 @@ class Bottleneck(_ResBlock):
         width, out = self.mid_channels(), planes * self.expansion
         self.conv1 = conv(inplanes, width, 1, self.conv1_stride)
         self.norm1_name = self._add_norm(norm_cfg, width, 1)
-        self.conv2 = self._make_conv2(conv, width)
-        self.norm2_name = self._add_norm(norm_cfg, width, 2)
+        self._make_middle(conv)
         self.conv3 = conv(width, out, 1)
         self.norm3_name = self._add_norm(norm_cfg, out, 3)
         self.relu = nn.ReLU(inplace=True)
@@ -262,6 +261,15 @@ class Bottleneck(_ResBlock):
         """Channels of the 1x1 -> 3x3 -> 1x1 bottleneck."""
         return self.planes
 
+    def _make_middle(self, conv):
+        """The 3x3 part: ``conv2`` + ``norm2``."""
+        width = self.mid_channels()
+        self.conv2 = self._make_conv2(conv, width)
+        self.norm2_name = self._add_norm(self.norm_cfg, width, 2)
+
+    def _middle(self, x):
+        return self.relu(self.norm2(self.conv2(x)))
+
     def _make_conv2(self, conv, width):
         dcn = dict(self.dcn or {})
         fallback = dcn.pop('fallback_on_stride', False)
@@ -291,7 +299,7 @@ class Bottleneck(_ResBlock):
     def _residual(self, x):
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.forward_plugin(out, self.after_conv1_plugin_names)
-        out = self.relu(self.norm2(self.conv2(out)))
+        out = self._middle(out)
         out = self.forward_plugin(out, self.after_conv2_plugin_names)
         out = self.norm3(self.conv3(out))
         return self.forward_plugin(out, self.after_conv3_plugin_names)
