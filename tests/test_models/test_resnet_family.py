@@ -258,10 +258,12 @@ def test_resnetv1d_stem_and_shortcuts():
     model = build_backbone(dict(type='ResNetV1d', depth=50, base_channels=8))
     assert model.deep_stem and model.avg_down
     assert [type(m).__name__ for m in model.stem][::3] == ['Conv2d'] * 3
-    # stride 1: no pooling; stride 2: pool then a stride-1 1x1 conv
-    assert isinstance(model.layer1[0].downsample[0], nn.Conv2d)
-    pool, conv = model.layer2[0].downsample[:2]
-    assert isinstance(pool, nn.AvgPool2d) and conv.stride == (1, 1)
+    # pool then a stride-1 1x1 conv, the pool even at stride 1 (identity)
+    # as MMDetection 2.28 builds it (its ResNeSt checkpoints' keys)
+    for layer, stride in ((model.layer1, 1), (model.layer2, 2)):
+        pool, conv = layer[0].downsample[:2]
+        assert isinstance(pool, nn.AvgPool2d) and pool.stride == stride
+        assert conv.stride == (1, 1)
     out = model.eval()(torch.rand(1, 3, 32, 32))[-1]
     assert out.shape == (1, 256, 1, 1)
 
@@ -384,3 +386,56 @@ def test_res2net_block_hierarchy(index):
     assert [o.shape[1] for o in outs] == [32, 64, 128, 256]
     with pytest.raises(AssertionError, match='scales'):
         build_backbone(dict(type='Res2Net', depth=50, scales=1))
+
+
+def test_split_attention_conv_mixes_splits_by_softmax():
+    """out[:, g * C' + c] = sum over r of softmax_r(logit[g, r, c]) *
+    split_r[g * C' + c], the logits fc2(relu(norm1(fc1(mean over the
+    image of the sum of the splits)))) laid out group, radix, channel."""
+    from mmdet.models.backbones.resnest import SplitAttentionConv2d
+
+    torch.manual_seed(0)
+    radix, groups, channels = 2, 2, 8
+    conv = SplitAttentionConv2d(
+        8, channels, 3, padding=1, groups=groups, radix=radix
+    ).eval()
+    for bn in (conv.norm0, conv.norm1):
+        nn.init.uniform_(bn.running_mean, -0.2, 0.2)
+    x = torch.rand(2, 8, 5, 5)
+    feats = torch.relu(conv.norm0(conv.conv(x)))  # (B, radix * channels)
+    pooled = sum(
+        feats[:, r * channels : (r + 1) * channels] for r in range(radix)
+    ).mean(dim=(2, 3), keepdim=True)
+    logits = conv.fc2(torch.relu(conv.norm1(conv.fc1(pooled)))).flatten(1)
+    per_group = channels // groups
+    expected = torch.zeros(2, channels, 5, 5)
+    for g in range(groups):
+        for c in range(per_group):
+            idx = [
+                g * radix * per_group + r * per_group + c for r in range(radix)
+            ]
+            weights = torch.softmax(logits[:, idx], dim=1)
+            ch = g * per_group + c
+            for r in range(radix):
+                split = feats[:, r * channels + ch]
+                expected[:, ch] += weights[:, r, None, None] * split
+    assert torch.allclose(conv(x), expected, atol=1e-6)
+
+
+def test_resnest_blocks():
+    model = build_backbone(
+        dict(type='ResNeSt', depth=50, base_channels=8, stem_channels=16)
+    ).eval()
+    block = model.layer2[0]
+    assert not hasattr(block, 'norm2')
+    assert block.avg_down_stride and block.conv2.conv.stride == (1, 1)
+    assert block.avd_layer.stride == 2
+    assert not model.layer2[1].avg_down_stride
+    assert block.conv2.conv.groups == 2  # groups * radix
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1:] for o in outs] == [
+        (32, 8, 8),
+        (64, 4, 4),
+        (128, 2, 2),
+        (256, 1, 1),
+    ]

@@ -36,7 +36,9 @@ def conv_builder(conv_cfg):
 class ResLayer(nn.Sequential):
     """One stage: ``num_blocks`` blocks, the first strided and with a
     projection shortcut when the shape changes (``avg_down``: average-pool
-    then a stride-1 1x1 conv, else a strided 1x1 conv). The shortcut conv is
+    then a stride-1 1x1 conv, the pool there even at stride 1 as in
+    MMDetection 2.28, so the conv is ``downsample.1``; else a strided 1x1
+    conv). The shortcut conv is
     always built from ``conv_cfg``, never by ``conv``. With
     ``downsample_first=False`` (MMDetection's HourglassNet order) the first
     ``num_blocks - 1`` blocks are ``block(inplanes, inplanes)`` at stride 1
@@ -62,7 +64,7 @@ class ResLayer(nn.Sequential):
         if stride != 1 or inplanes != out_planes:
             layers = []
             conv_stride = stride
-            if avg_down and stride != 1:
+            if avg_down:
                 conv_stride = 1
                 layers.append(
                     nn.AvgPool2d(
