@@ -1,8 +1,6 @@
-# Faster R-CNN, ResNeSt-50 + FPN, SyncBN in the backbone and the 4conv1fc
-# box head, multi-scale (range) training, COCO 1x (MMDetection 2.28's
-# settings). Without a distributed process group torch's SyncBatchNorm
-# normalises each device's batch alone, as BN.
 _base_ = '../faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py'
+# ResNeSt-50 (radix 2) with synchronised BatchNorm in the backbone and in
+# the 4conv-1fc box head; multi-scale training, shorter side 640..800
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(
@@ -28,7 +26,6 @@ model = dict(
         )
     ),
 )
-# ResNeSt's normalisation
 img_norm_cfg = dict(
     mean=[123.68, 116.779, 103.939], std=[58.393, 57.12, 57.375], to_rgb=True
 )

@@ -14,11 +14,13 @@ from .builder import (
     build_loss,
     build_neck,
     build_roi_extractor,
+    build_shared_head,
 )
 from .dense_heads import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .plugins import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     'build_backbone',
     'build_neck',
     'build_roi_extractor',
+    'build_shared_head',
     'build_head',
     'build_loss',
     'build_detector',

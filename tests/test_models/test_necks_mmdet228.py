@@ -467,10 +467,10 @@ def test_channel_mapper_extra_levels():
 
 
 def test_dyhead_shapes_and_zero_offset_dcn_is_a_conv():
-    from mmdet.models.necks.dyhead import ModulatedDeformConv2d
+    from mmdet.models.necks.dyhead import DyModulatedDeformConv2d
 
     torch.manual_seed(0)
-    dcn = ModulatedDeformConv2d(3, 5, 3, stride=2, padding=1).double()
+    dcn = DyModulatedDeformConv2d(3, 5, 3, stride=2, padding=1).double()
     x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     offset = torch.zeros(1, 18, 4, 4, dtype=torch.float64)
     mask = torch.full((1, 9, 4, 4), 0.5, dtype=torch.float64)
@@ -506,10 +506,10 @@ def test_dcn_reads_a_larger_offset_buffer_as_mmcv_does():
     """Offsets/masks computed at a finer level than the conv's output are
     read from the flat per-sample buffer with the output's row length, as
     mmcv's kernel does (DyHead's coarser-level conv relies on it)."""
-    from mmdet.models.necks.dyhead import ModulatedDeformConv2d
+    from mmdet.models.necks.dyhead import DyModulatedDeformConv2d
 
     torch.manual_seed(0)
-    dcn = ModulatedDeformConv2d(2, 3, 3, padding=1, bias=False).double()
+    dcn = DyModulatedDeformConv2d(2, 3, 3, padding=1, bias=False).double()
     x = torch.rand(1, 2, 2, 2, dtype=torch.float64)
     offset = torch.zeros(1, 18, 4, 4, dtype=torch.float64)
     mask = torch.rand(1, 9, 4, 4, dtype=torch.float64)

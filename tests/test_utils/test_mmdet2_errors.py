@@ -126,8 +126,6 @@ def test_anchor_free_head_arguments():
     head = dict(type='FCOSHead', num_classes=3, in_channels=8)
     with pytest.raises(AssertionError):
         build_head(dict(head, conv_bias='yes'))
-    with pytest.raises(NotImplementedError, match='mmcv-full'):
-        build_head(dict(head, dcn_on_last_conv=True))
 
 
 def test_focal_loss_on_probabilities():

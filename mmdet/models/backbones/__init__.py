@@ -11,13 +11,16 @@ from .pvt import PyramidVisionTransformer, PyramidVisionTransformerV2
 from .regnet import RegNet
 from .res2net import Res2Net
 from .resnest import ResNeSt
-from .resnet import OD_ResNet, ResNet
+from .resnet import OD_ResNet, ResNet, ResNetV1d
+from .resnext import ResNeXt
 from .ssd_vgg import SSDVGG
 from .swin import SwinTransformer
 from .trident_resnet import TridentResNet
 
 __all__ = [
     'ResNet',
+    'ResNetV1d',
+    'ResNeXt',
     'OD_ResNet',
     'MobileNetV2',
     'OD_MobileNetV2',

@@ -171,12 +171,13 @@ class ClassificationBackbone(BaseModule):
                     nn.init.zeros_(m.bias)
             elif isinstance(m, ODConv2d):
                 m.reset_parameters()
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
+            elif isinstance(m, (_BatchNorm, nn.GroupNorm)) and m.affine:
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def _check_pretrained(self):
         name = type(self).__name__

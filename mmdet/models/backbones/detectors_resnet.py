@@ -18,9 +18,9 @@ from mmcv.cnn import CONV_LAYERS, build_conv_layer
 from mmdet.utils.arg_errors import InvalidArgumentTypeError, check_arg
 from ..builder import BACKBONES
 from ..utils import saconv  # noqa: F401 (registers 'SAC')
+from ..utils.res_layer import ResLayer as _ResLayer
 from .resnet import Bottleneck as _Bottleneck
-from .resnet import ResLayer as _ResLayer
-from .resnet import ResNet, _resnet_defaults
+from .resnet import ResNet
 
 # Parameters DetectoRS adds to a ResNet (absent from ImageNet checkpoints).
 _DETECTORS_ONLY = (
@@ -45,32 +45,38 @@ def _aws_stats(weight):
 
 class Bottleneck(_Bottleneck):
     """ResNet's Bottleneck with an optional SAC ``conv2`` (``sac``, an mmcv
-    conv config) and an optional ``rfp_conv`` (``rfp_inplanes``)."""
+    conv config, in place of ``dcn``) and an optional ``rfp_conv``
+    (``rfp_inplanes``)."""
 
     expansion = 4
 
     def __init__(self, inplanes, planes, rfp_inplanes=None, sac=None, **kw):
-        super().__init__(inplanes, planes, **kw)
         if sac is not None and not isinstance(sac, dict):
             raise InvalidArgumentTypeError(
                 f'Bottleneck: sac must be a dict or None, got {sac!r}'
             )
+        # read by _make_conv2() while the parent builds
         self.sac = sac
         self.with_sac = sac is not None
-        if self.with_sac:
-            self.conv2 = build_conv_layer(
-                sac,
-                planes,
-                planes,
-                kernel_size=3,
-                stride=self.conv2_stride,
-                padding=self.dilation,
-                dilation=self.dilation,
-                bias=False,
-            )
+        super().__init__(inplanes, planes, **kw)
         self.rfp_inplanes = None
         if rfp_inplanes:
             self.add_rfp_conv(rfp_inplanes)
+
+    def _make_conv2(self, conv, width):
+        if not self.with_sac:
+            return super()._make_conv2(conv, width)
+        return build_conv_layer(
+            self.sac,
+            width,
+            width,
+            kernel_size=3,
+            stride=self.conv2_stride,
+            padding=self.dilation,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=False,
+        )
 
     def add_rfp_conv(self, rfp_inplanes):
         """Add the zero-initialised 1x1 ``rfp_conv`` (rfp_inplanes ->
@@ -161,57 +167,30 @@ class DetectoRS_ResNet(ResNet):
         pretrained=None,
         **kwargs,
     ):
+        num_stages = kwargs.get('num_stages', 4)
+        check_arg(
+            len(stage_with_sac) >= num_stages,
+            'DetectoRS_ResNet',
+            f'stage_with_sac {tuple(stage_with_sac)} needs one entry per '
+            f'stage (num_stages={num_stages})',
+        )
+        # read by make_res_layer() while ResNet.__init__ builds the stages
         self.sac = sac
         self.stage_with_sac = tuple(stage_with_sac)
         self.rfp_inplanes = rfp_inplanes
         self.output_img = output_img
         super().__init__(pretrained=pretrained, **kwargs)
-        check_arg(
-            len(self.stage_with_sac) >= self.num_stages,
-            'DetectoRS_ResNet',
-            f'stage_with_sac {self.stage_with_sac} needs one entry per '
-            f'stage (num_stages={self.num_stages})',
-        )
-        args = dict(_resnet_defaults(), **kwargs)
-        for i in range(self.num_stages):
-            self._rebuild_stage(i, args)
-        self._post_init()
 
-    def _block_kwargs(self):
-        """Extra block arguments of every stage (none for ResNet)."""
-        return {}
-
-    def _rebuild_stage(self, i, args):
-        """Replace ``layer{i+1}`` (built plain by ResNet) by its DetectoRS
-        version when it has SAC or RFP inputs or extra block arguments."""
-        sac = self.sac if self.stage_with_sac[i] else None
-        rfp_inplanes = self.rfp_inplanes if i > 0 else None
-        extra = self._block_kwargs()
-        if sac is None and not rfp_inplanes and not extra:
-            return
-        planes = self.base_channels * 2**i
-        inplanes = (
-            self.stem_channels
-            if i == 0
-            else planes // 2 * self.block.expansion
+    def make_res_layer(self, **kwargs):
+        """Stage ``i`` (ResNet's ``_make_stages`` appends each stage to
+        ``res_layers`` after building it, so ``i = len(res_layers)``) with
+        SAC where ``stage_with_sac[i]`` and RFP inputs from stage 2 on."""
+        i = len(self.res_layers)
+        return ResLayer(
+            sac=self.sac if self.stage_with_sac[i] else None,
+            rfp_inplanes=self.rfp_inplanes if i > 0 else None,
+            **kwargs,
         )
-        layer = ResLayer(
-            self.block,
-            inplanes,
-            planes,
-            self.stage_blocks[i],
-            stride=args['strides'][i],
-            dilation=args['dilations'][i],
-            style=self.style,
-            avg_down=self.avg_down,
-            with_cp=self.with_cp,
-            conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg,
-            sac=sac,
-            rfp_inplanes=rfp_inplanes,
-            **extra,
-        )
-        setattr(self, f'layer{i + 1}', layer)
 
     def _random_init(self):
         super()._random_init()

@@ -15,7 +15,8 @@ from mmcv.runner import BaseModule
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
-from .resnet import BasicBlock, ResLayer
+from ..utils.res_layer import ResLayer
+from .resnet import BasicBlock
 
 HOURGLASS_NORM_CFG = dict(type='BN', requires_grad=True)
 

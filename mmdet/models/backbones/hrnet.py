@@ -9,8 +9,9 @@ from mmcv.runner import BaseModule
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
+from ..utils.res_layer import ResLayer
 from .base_backbone import ClassificationBackbone
-from .resnet import BasicBlock, Bottleneck, ResLayer, _ResBlock
+from .resnet import BasicBlock, Bottleneck, _ResBlock
 
 
 def conv_norm(conv_cfg, norm_cfg, in_ch, out_ch, kernel, stride, relu):

@@ -10,13 +10,14 @@ from mmcv.cnn import build_norm_layer
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
+from ..utils.res_layer import conv_builder
 from .base_backbone import ClassificationBackbone
-from .grouped_bottleneck import GroupedBottleneck
-from .resnet import ResNet, conv_builder
+from .resnet import ResNet
+from .resnext import Bottleneck
 
 
-class RegNetBottleneck(GroupedBottleneck):
-    """RegNet's block: the grouped bottleneck without expansion."""
+class RegNetBottleneck(Bottleneck):
+    """RegNet's block: ResNeXt's grouped bottleneck without expansion."""
 
     expansion = 1
 
@@ -70,7 +71,8 @@ class RegNet(ResNet):
         stem_channels (int): output channels of the 3x3 stride-2 stem.
         base_channels, deep_stem: accepted and unused, as in MMDetection
             (the stem is always one 3x3 conv).
-        other arguments: as ``ResNet``'s (``dcn``/``plugins`` only None).
+        other arguments: as ``ResNet``'s (``dcn`` and ``plugins``
+            included).
     """
 
     arch_settings = {
@@ -186,7 +188,8 @@ class RegNet(ResNet):
         self.deep_stem = False
         self.conv_cfg, self.norm_cfg = args['conv_cfg'], args['norm_cfg']
         self.with_cp = args['with_cp']
-        self.dcn, self.plugins = None, None
+        self.dcn, self.plugins = args['dcn'], args['plugins']
+        self.stage_with_dcn = tuple(args['stage_with_dcn'])
         self.block = RegNetBottleneck
         self.stage_blocks = stage_blocks
         self.stem_channels = args['stem_channels']
@@ -206,6 +209,10 @@ class RegNet(ResNet):
     def _regnet_stage(self, args, i, inplanes, num_blocks):
         width = self.stage_widths[i]
         bottleneck = int(round(width * self.bottleneck_ratio[i]))
+        with_dcn = self.dcn is not None and self.stage_with_dcn[i]
+        plugins = None
+        if self.plugins is not None:
+            plugins = self.make_stage_plugins(self.plugins, i)
         return self.make_res_layer(
             block=self.block,
             inplanes=inplanes,
@@ -218,6 +225,8 @@ class RegNet(ResNet):
             with_cp=self.with_cp,
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
+            dcn=self.dcn if with_dcn else None,
+            plugins=plugins,
             groups=bottleneck // self.group_widths[i],
             base_width=self.group_widths[i],
             base_channels=width,

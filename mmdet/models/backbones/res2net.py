@@ -1,30 +1,27 @@
-"""Res2Net (Gao et al., 2019) with MMDetection 2.x's arguments and
-checkpoint layout: ResNetV1d's deep stem and average-pool shortcuts
-(``downsample.1`` is the conv), and ``Bottle2neck`` blocks whose 3x3 conv is
-``scales - 1`` chained convs (``convs.i``, ``bns.i``) on channel splits."""
+"""Res2Net (Gao et al., 2019): the 3x3 conv of each Bottleneck becomes a
+hierarchy of ``scales - 1`` narrow 3x3 convs over channel groups."""
 
 import math
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.cnn import build_norm_layer
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
-from .grouped_bottleneck import BottleneckBase
-from .resnet import Bottleneck, ResNet, conv_builder
+from ..utils.res_layer import conv_builder
+from .resnet import Bottleneck as _Bottleneck
+from .resnet import ResNet
 
 
-class Bottle2neck(BottleneckBase):
-    """1x1 conv to ``scales`` splits of ``width = floor(planes *
-    base_width / base_channels)`` channels; split i > 0 (plus the previous
-    split's output, except in the first block of a stage,
-    ``stage_type='stage'``) goes through 3x3 conv i-1; the last split is
-    passed on (average-pooled when the first block strides); then 1x1 to
-    ``planes * 4``.
-
-    Args beyond ``Bottleneck``'s: ``scales`` (> 1), ``base_width``,
-    ``base_channels``, ``stage_type`` ('normal' or 'stage').
+class Bottle2neck(_Bottleneck):
+    """Res2Net block: conv1 gives ``scales`` groups of ``width = floor(
+    planes * base_width / base_channels)`` channels; group 0 goes through
+    ``convs[0]``, group i (1 <= i < scales - 1) through ``convs[i]`` after
+    adding the previous conv's output (``stage_type='normal'``; not added
+    in the first block of a stage, ``'stage'``); the last group passes
+    unchanged (average-pooled where the block strides). Other arguments
+    as ResNet's ``Bottleneck``.
     """
 
     expansion = 4
@@ -37,84 +34,52 @@ class Bottle2neck(BottleneckBase):
         base_width=26,
         base_channels=64,
         stage_type='normal',
-        stride=1,
-        dilation=1,
-        downsample=None,
-        style='pytorch',
-        with_cp=False,
-        conv_cfg=None,
-        norm_cfg=dict(type='BN'),
-        dcn=None,
-        plugins=None,
-        init_cfg=None,
-        conv=None,
+        **kwargs,
     ):
-        super(Bottleneck, self).__init__(init_cfg)
         check_arg(
             scales > 1,
             'Bottle2neck',
             f'scales must be > 1 (1 is a ResNet), got {scales}',
         )
-        extras = dict(dcn=dcn, plugins=plugins, conv=conv)
-        self._init_block(
-            inplanes,
-            planes,
-            stride,
-            dilation,
-            downsample,
-            style,
-            with_cp,
-            extras,
-        )
-        width = int(math.floor(planes * (base_width / base_channels)))
-        self.width, self.scales, self.stage_type = width, scales, stage_type
-        conv1x1 = conv_builder(conv_cfg)
-        self.conv1 = conv1x1(inplanes, width * scales, 1, self.conv1_stride)
-        self.norm1_name = self._add_norm(norm_cfg, width * scales, 1)
-        if stage_type == 'stage' and self.conv2_stride != 1:
+        # read by mid_channels() / _make_middle() while the parent builds
+        self.scales = scales
+        self.width = int(math.floor(planes * base_width / base_channels))
+        self.stage_type = stage_type
+        super().__init__(inplanes, planes, **kwargs)
+
+    def mid_channels(self):
+        return self.width * self.scales
+
+    def _make_middle(self, conv):
+        if self.stage_type == 'stage' and self.conv2_stride != 1:
             self.pool = nn.AvgPool2d(3, stride=self.conv2_stride, padding=1)
         self.convs = nn.ModuleList(
-            self._conv3x3(conv_cfg, width) for _ in range(scales - 1)
+            self._make_conv2(conv, self.width) for _ in range(self.scales - 1)
         )
         self.bns = nn.ModuleList(
-            build_norm_layer(norm_cfg, width, postfix=i + 1)[1]
-            for i in range(scales - 1)
-        )
-        self.conv3 = conv1x1(width * scales, planes * self.expansion, 1)
-        self.norm3_name = self._add_norm(norm_cfg, planes * self.expansion, 3)
-
-    def _conv3x3(self, conv_cfg, width):
-        return build_conv_layer(
-            conv_cfg,
-            width,
-            width,
-            3,
-            stride=self.conv2_stride,
-            padding=self.dilation,
-            dilation=self.dilation,
-            bias=False,
+            build_norm_layer(self.norm_cfg, self.width, postfix=i + 1)[1]
+            for i in range(self.scales - 1)
         )
 
-    def _residual(self, x):
-        out = self.relu(self.norm1(self.conv1(x)))
-        splits = torch.split(out, self.width, 1)
-        outs = []
-        sp = None
+    def _middle(self, x):
+        groups = torch.split(x, self.width, dim=1)
+        outs, prev = [], None
         for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            chained = sp is not None and self.stage_type != 'stage'
-            sp = splits[i] + sp if chained else splits[i]
-            sp = self.relu(bn(conv(sp.contiguous())))
-            outs.append(sp)
-        last = splits[-1]
-        if hasattr(self, 'pool'):
+            inp = groups[i]
+            if prev is not None and self.stage_type != 'stage':
+                inp = inp + prev
+            prev = self.relu(bn(conv(inp.contiguous())))
+            outs.append(prev)
+        last = groups[-1]
+        if self.stage_type == 'stage' and self.conv2_stride != 1:
             last = self.pool(last)
-        return self.norm3(self.conv3(torch.cat(outs + [last], 1)))
+        return torch.cat(outs + [last], dim=1)
 
 
 class Res2Layer(nn.Sequential):
-    """One Res2Net stage: ``num_blocks`` Bottle2necks, the first of
-    ``stage_type='stage'`` with the stride and an average-pool shortcut
-    (``downsample.0`` pool, ``.1`` 1x1 conv, ``.2`` norm)."""
+    """One Res2Net stage: the first block is ``stage_type='stage'`` and,
+    where the shape changes, has an average-pool + 1x1 conv + norm
+    shortcut (the pool even at stride 1, as in MMDetection)."""
 
     def __init__(
         self,
@@ -166,13 +131,13 @@ class Res2Layer(nn.Sequential):
 
 @BACKBONES.register_module()
 class Res2Net(ResNet):
-    """Res2Net backbone (always ``style='pytorch'``, deep stem and
-    average-pool shortcuts, as in MMDetection); outputs as ``ResNet``'s.
+    """Res2Net backbone (depth 50, 101 or 152); always ``style='pytorch'``,
+    ``deep_stem`` and ``avg_down``.
 
-    Args (MMDetection 2.x's): ``scales`` (splits per block, default 4),
-    ``base_width`` (channels per split at ``base_channels``, default 26);
-    ``style``, ``deep_stem``, ``avg_down`` are accepted and overridden;
-    the rest are ``ResNet``'s (depth 50, 101 or 152).
+    Args:
+        scales (int): channel groups per block.
+        base_width (int): channels per group in the first stage.
+        **kwargs: ResNet's other arguments.
     """
 
     arch_settings = {
@@ -192,7 +157,9 @@ class Res2Net(ResNet):
         init_cfg=None,
         **kwargs,
     ):
-        self.scales, self.base_width = scales, base_width
+        # read by make_res_layer() while ResNet.__init__ builds the stages
+        self.scales = scales
+        self.base_width = base_width
         super().__init__(
             style='pytorch',
             deep_stem=True,
@@ -202,7 +169,7 @@ class Res2Net(ResNet):
             **kwargs,
         )
 
-    def make_res_layer(self, avg_down=True, **kwargs):
+    def make_res_layer(self, **kwargs):
         return Res2Layer(
             scales=self.scales,
             base_width=self.base_width,

@@ -1,7 +1,5 @@
-"""ResNeSt (Zhang et al., 2020) with MMDetection 2.x's arguments and
-checkpoint layout: ResNetV1d's deep stem and average-pool shortcuts, and
-bottlenecks whose 3x3 conv is a ``SplitAttentionConv2d`` (``conv2.conv``,
-``conv2.bn0``, ``conv2.fc1``, ``conv2.bn1``, ``conv2.fc2``)."""
+"""ResNeSt (Zhang et al., 2020): ResNet-D whose 3x3 convs are split
+attention convs."""
 
 import torch
 import torch.nn as nn
@@ -9,19 +7,21 @@ import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmcv.runner import BaseModule
 
-from mmdet.utils.arg_errors import unsupported
 from ..builder import BACKBONES
-from .grouped_bottleneck import GroupedBottleneck
-from .resnet import ResNet
+from ..utils.res_layer import ResLayer
+from .resnet import ResNetV1d
+from .resnext import Bottleneck as _ResNeXtBottleneck
 
 
 class RSoftmax(nn.Module):
-    """Softmax over the ``radix`` splits within each group (sigmoid when
-    ``radix`` is 1). (B, groups * radix * C') -> same shape, split-major."""
+    """(B, groups * radix * C') attention logits -> weights: a softmax over
+    the ``radix`` splits of each group (a sigmoid when ``radix`` is 1),
+    returned in split-major order (B, radix * groups * C')."""
 
     def __init__(self, radix, groups):
         super().__init__()
-        self.radix, self.groups = radix, groups
+        self.radix = radix
+        self.groups = groups
 
     def forward(self, x):
         batch = x.size(0)
@@ -32,11 +32,16 @@ class RSoftmax(nn.Module):
 
 
 class SplitAttentionConv2d(BaseModule):
-    """Split attention: a conv to ``radix`` splits of ``channels`` channels
-    each, then a per-channel softmax over the splits, computed from their
-    pooled sum (fc1 -> norm -> ReLU -> fc2), weights their sum.
+    """A grouped conv giving ``radix`` splits of ``channels`` channels,
+    mixed with per-channel weights computed from their pooled sum (fc1 ->
+    norm1 -> relu -> fc2 -> RSoftmax). (B, in_channels, H, W) ->
+    (B, channels, H / stride, W / stride).
 
-    (B, in_channels, H, W) -> (B, channels, H / stride, W / stride).
+    Args (MMDetection's): in_channels, channels, kernel_size, stride,
+        padding, dilation, groups, radix, reduction_factor (fc1 has
+        ``max(in_channels * radix // reduction_factor, 32)`` channels),
+        conv_cfg, norm_cfg, dcn (the conv's config instead of
+        ``conv_cfg``), init_cfg.
     """
 
     def __init__(
@@ -56,12 +61,12 @@ class SplitAttentionConv2d(BaseModule):
         init_cfg=None,
     ):
         super().__init__(init_cfg)
-        if dcn is not None:
-            raise unsupported(
-                'SplitAttentionConv2d', 'dcn', dcn, 'Use dcn=None.'
-            )
         inter_channels = max(in_channels * radix // reduction_factor, 32)
         self.radix, self.groups, self.channels = radix, groups, channels
+        self.dcn, self.with_dcn = dcn, dcn is not None
+        dcn = dict(dcn or {})
+        if self.with_dcn and not dcn.pop('fallback_on_stride', False):
+            conv_cfg = dcn
         self.conv = build_conv_layer(
             conv_cfg,
             in_channels,
@@ -73,21 +78,18 @@ class SplitAttentionConv2d(BaseModule):
             groups=groups * radix,
             bias=False,
         )
-        # the original numbers this norm 0
         self.norm0_name, norm0 = build_norm_layer(
             norm_cfg, channels * radix, postfix=0
         )
         self.add_module(self.norm0_name, norm0)
         self.relu = nn.ReLU(inplace=True)
-        self.fc1 = build_conv_layer(
-            None, channels, inter_channels, 1, groups=groups
-        )
+        self.fc1 = nn.Conv2d(channels, inter_channels, 1, groups=groups)
         self.norm1_name, norm1 = build_norm_layer(
             norm_cfg, inter_channels, postfix=1
         )
         self.add_module(self.norm1_name, norm1)
-        self.fc2 = build_conv_layer(
-            None, inter_channels, channels * radix, 1, groups=groups
+        self.fc2 = nn.Conv2d(
+            inter_channels, channels * radix, 1, groups=groups
         )
         self.rsoftmax = RSoftmax(radix, groups)
 
@@ -102,30 +104,19 @@ class SplitAttentionConv2d(BaseModule):
     def forward(self, x):
         x = self.relu(self.norm0(self.conv(x)))
         batch = x.size(0)
-        if self.radix > 1:
-            splits = x.view(batch, self.radix, -1, *x.shape[2:])
-            gap = splits.sum(dim=1)
-        else:
-            gap = x
-        gap = F.adaptive_avg_pool2d(gap, 1)
+        splits = x.view(batch, self.radix, -1, *x.shape[2:])
+        gap = F.adaptive_avg_pool2d(splits.sum(dim=1), 1)
         gap = self.relu(self.norm1(self.fc1(gap)))
-        atten = self.rsoftmax(self.fc2(gap)).view(batch, -1, 1, 1)
-        if self.radix == 1:
-            return atten * x
-        attens = atten.view(batch, self.radix, -1, 1, 1)
-        return torch.sum(attens * splits, dim=1).contiguous()
+        atten = self.rsoftmax(self.fc2(gap))
+        atten = atten.view(batch, self.radix, -1, 1, 1)
+        return (atten * splits).sum(dim=1).contiguous()
 
 
-class Bottleneck(GroupedBottleneck):
-    """ResNeSt's bottleneck: the grouped 3x3 conv is a split attention conv
-    (with its own norm, so no ``bn2``); ``avg_down_stride`` moves the
-    stride to a 3x3 average pool after it (``avd_layer``).
-
-    Args beyond ``GroupedBottleneck``'s: ``radix``, ``reduction_factor``
-    (of ``SplitAttentionConv2d``) and ``avg_down_stride``.
-    """
-
-    expansion = 4
+class Bottleneck(_ResNeXtBottleneck):
+    """ResNeSt block: a ResNeXt block whose 3x3 conv is a
+    ``SplitAttentionConv2d`` (``conv2``, no ``norm2``); with
+    ``avg_down_stride`` the stride moves to a 3x3 average pool after it
+    (``avd_layer``)."""
 
     def __init__(
         self,
@@ -139,23 +130,20 @@ class Bottleneck(GroupedBottleneck):
         avg_down_stride=True,
         **kwargs,
     ):
-        # read by _make_conv2, which the base constructor calls
-        self.radix, self.reduction_factor = radix, reduction_factor
-        self.avg_down_stride = avg_down_stride
+        # read by _make_middle() while the parent builds
+        self.radix = radix
+        self.reduction_factor = reduction_factor
+        self.avg_down = avg_down_stride
         super().__init__(
-            inplanes,
-            planes,
-            groups=groups,
-            base_width=base_width,
-            base_channels=base_channels,
-            **kwargs,
+            inplanes, planes, groups, base_width, base_channels, **kwargs
         )
 
-    def _make_conv2(self, conv_cfg, norm_cfg):
-        self.avg_down_stride = self.avg_down_stride and self.conv2_stride > 1
+    def _make_middle(self, conv):
+        width = self.mid_channels()
+        self.avg_down_stride = self.avg_down and self.conv2_stride > 1
         self.conv2 = SplitAttentionConv2d(
-            self.width,
-            self.width,
+            width,
+            width,
             kernel_size=3,
             stride=1 if self.avg_down_stride else self.conv2_stride,
             padding=self.dilation,
@@ -163,29 +151,29 @@ class Bottleneck(GroupedBottleneck):
             groups=self.groups,
             radix=self.radix,
             reduction_factor=self.reduction_factor,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+            dcn=self.dcn,
         )
         if self.avg_down_stride:
             self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
 
-    def _residual(self, x):
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.conv2(out)
-        if self.avg_down_stride:
-            out = self.avd_layer(out)
-        return self.norm3(self.conv3(out))
+    def _middle(self, x):
+        out = self.conv2(x)
+        return self.avd_layer(out) if self.avg_down_stride else out
 
 
 @BACKBONES.register_module()
-class ResNeSt(ResNet):
-    """ResNeSt backbone: ResNetV1d (``deep_stem=True``, ``avg_down=True``)
-    with split-attention bottlenecks; outputs as ``ResNet``'s.
+class ResNeSt(ResNetV1d):
+    """ResNeSt backbone (ResNet-D stem and shortcuts; depth 50, 101, 152
+    or 200).
 
-    Args (MMDetection 2.x's): ``groups``, ``base_width`` (of the 3x3
-    conv, as ResNeXt's), ``radix``, ``reduction_factor``,
-    ``avg_down_stride`` (see ``Bottleneck``); the rest are ``ResNet``'s
-    (depth 50, 101, 152 or 200).
+    Args:
+        groups, base_width (int): as ResNeXt's.
+        radix (int): splits of each split attention conv.
+        reduction_factor (int): channel reduction of its attention.
+        avg_down_stride (bool): stride by average pooling after the conv.
+        **kwargs: ResNet's other arguments.
     """
 
     arch_settings = {
@@ -204,15 +192,16 @@ class ResNeSt(ResNet):
         avg_down_stride=True,
         **kwargs,
     ):
-        self.groups, self.base_width = groups, base_width
-        self.radix, self.reduction_factor = radix, reduction_factor
+        # read by make_res_layer() while ResNet.__init__ builds the stages
+        self.groups = groups
+        self.base_width = base_width
+        self.radix = radix
+        self.reduction_factor = reduction_factor
         self.avg_down_stride = avg_down_stride
-        kwargs.setdefault('deep_stem', True)
-        kwargs.setdefault('avg_down', True)
         super().__init__(**kwargs)
 
     def make_res_layer(self, **kwargs):
-        return super().make_res_layer(
+        return ResLayer(
             groups=self.groups,
             base_width=self.base_width,
             base_channels=self.base_channels,

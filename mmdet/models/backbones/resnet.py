@@ -9,8 +9,11 @@ detectors (their configs set it). ``OD_ResNet`` replaces every conv inside a
 residual block by an ``ODConv2d`` (the stem and the downsample shortcuts
 stay plain convs) and keeps ``fc`` by default, as released.
 
-Options MMDetection has but this toolbox does not implement (``dcn``,
-``plugins``, conv types outside mmcv's pure-Python registry) raise
+``dcn`` builds the 3x3 conv of the Bottlenecks of the stages flagged by
+``stage_with_dcn`` from a conv config (``'DCN'`` / ``'DCNv2'``:
+``mmdet.models.utils.deform_conv``); ``plugins`` inserts mmcv plugin layers
+(``ContextBlock``, ``GeneralizedAttention``, ``NonLocal2d``, ``DropBlock``)
+into the Bottlenecks. A conv type outside mmcv's registry raises
 ``UnsupportedOptionError`` naming the key.
 """
 
@@ -18,41 +21,34 @@ import inspect
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmcv.cnn import CONV_LAYERS, build_conv_layer, build_norm_layer
+from mmcv.cnn import (
+    CONV_LAYERS,
+    build_conv_layer,
+    build_norm_layer,
+    build_plugin_layer,
+)
 from mmcv.runner import BaseModule
 
 from mmdet.utils.arg_errors import check_arg, unsupported
 from ..builder import BACKBONES
+from ..plugins import DropBlock  # noqa: F401 (registers the plugin)
+from ..utils import deform_conv  # noqa: F401 (registers DCN, DCNv2)
+from ..utils.res_layer import ResLayer, conv_builder
 from .base_backbone import ClassificationBackbone
 from .odconv import ODConv2d
 
 
-def conv_builder(conv_cfg):
-    """A ``conv(in, out, k, stride=1, padding=0, dilation=1)`` factory of
-    bias-free convs built by mmcv from ``conv_cfg`` (None: ``nn.Conv2d``)."""
-
-    def conv(
-        in_planes, out_planes, kernel_size, stride=1, padding=0, dilation=1
-    ):
-        return build_conv_layer(
-            conv_cfg,
-            in_planes,
-            out_planes,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            bias=False,
-        )
-
-    return conv
-
-
 def make_od_conv(reduction, kernel_num):
-    """The same factory building ``ODConv2d`` layers."""
+    """A ``conv_builder``-like factory building ``ODConv2d`` layers."""
 
     def od_conv(
-        in_planes, out_planes, kernel_size, stride=1, padding=0, dilation=1
+        in_planes,
+        out_planes,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
     ):
         return ODConv2d(
             in_planes,
@@ -61,6 +57,7 @@ def make_od_conv(reduction, kernel_num):
             stride=stride,
             padding=padding,
             dilation=dilation,
+            groups=groups,
             reduction=reduction,
             kernel_num=kernel_num,
         )
@@ -68,8 +65,12 @@ def make_od_conv(reduction, kernel_num):
     return od_conv
 
 
+PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
+
+
 class _ResBlock(BaseModule):
-    """What both blocks share: named norms, the shortcut and ``with_cp``."""
+    """What both blocks share: named norms, plugins, the shortcut and
+    ``with_cp``."""
 
     def _add_norm(self, norm_cfg, channels, postfix):
         name, norm = build_norm_layer(norm_cfg, channels, postfix=postfix)
@@ -83,6 +84,34 @@ class _ResBlock(BaseModule):
     @property
     def norm2(self):
         return getattr(self, self.norm2_name)
+
+    def make_block_plugins(self, in_channels, plugins):
+        """Add the plugin layers ``plugins`` (their ``cfg`` dicts, an
+        optional ``postfix`` in each) on ``in_channels``; their names
+        (mmcv's abbreviation + postfix, e.g. ``context_block``)."""
+        names = []
+        for cfg in plugins:
+            cfg = dict(cfg)
+            name, layer = build_plugin_layer(
+                cfg, postfix=cfg.pop('postfix', ''), in_channels=in_channels
+            )
+            check_arg(
+                not hasattr(self, name),
+                type(self).__name__,
+                f'duplicate plugin {name!r}: give each plugin of one type '
+                'its own "postfix"',
+            )
+            self.add_module(name, layer)
+            names.append(name)
+        return names
+
+    def forward_plugin(self, x, plugin_names):
+        """``x`` through the named plugins in turn (shape kept). MMDetection
+        2.28 feeds each plugin ``x`` and keeps the last output: the same
+        with one plugin per position, as in every stock config."""
+        for name in plugin_names:
+            x = getattr(self, name)(x)
+        return x
 
     def _residual(self, x):
         raise NotImplementedError
@@ -102,7 +131,8 @@ class _ResBlock(BaseModule):
 
 
 class BasicBlock(_ResBlock):
-    """Two 3x3 convs (ResNet-18/34); the stride sits on the first."""
+    """Two 3x3 convs (ResNet-18/34); the stride sits on the first. No
+    ``dcn`` or ``plugins`` (as in MMDetection)."""
 
     expansion = 1
 
@@ -152,10 +182,15 @@ class Bottleneck(_ResBlock):
     """1x1 -> 3x3 -> 1x1 with 4x expansion (ResNet-50/101/152).
 
     ``style='pytorch'`` puts the stride on the 3x3 conv, ``'caffe'`` on the
-    first 1x1 conv.
+    first 1x1 conv. ``dcn`` (a conv config, e.g. ``dict(type='DCN',
+    deform_groups=1, fallback_on_stride=False)``) builds the 3x3 conv
+    ``conv2``; ``fallback_on_stride=True`` keeps it a plain conv, as in
+    MMDetection. ``plugins``: list of ``dict(cfg=..., position=
+    'after_conv1' | 'after_conv2' | 'after_conv3')``, applied in order.
     """
 
     expansion = 4
+    groups = 1  # ResNeXt's Bottleneck sets its own before this __init__
 
     def __init__(
         self,
@@ -174,33 +209,85 @@ class Bottleneck(_ResBlock):
         conv=None,
     ):
         super().__init__(init_cfg)
-        check_arg(
-            style in ('pytorch', 'caffe'),
-            'Bottleneck',
-            f"style must be 'pytorch' or 'caffe', got {style!r}",
-        )
-        if dcn is not None:
-            raise unsupported('Bottleneck', 'dcn', dcn, 'Use dcn=None.')
-        if plugins is not None:
-            raise unsupported(
-                'Bottleneck', 'plugins', plugins, 'Use plugins=None.'
-            )
+        self._check_args(style, conv_cfg, dcn, plugins)
         conv = conv or conv_builder(conv_cfg)
         self.inplanes, self.planes = inplanes, planes
         self.stride, self.dilation, self.style = stride, dilation, style
         self.with_cp = with_cp
+        self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
+        self.dcn, self.with_dcn = dcn, dcn is not None
+        self.plugins, self.with_plugins = plugins, plugins is not None
         self.conv1_stride = stride if style == 'caffe' else 1
         self.conv2_stride = 1 if style == 'caffe' else stride
-        self.conv1 = conv(inplanes, planes, 1, self.conv1_stride)
-        self.norm1_name = self._add_norm(norm_cfg, planes, 1)
-        self.conv2 = conv(
-            planes, planes, 3, self.conv2_stride, dilation, dilation
-        )
-        self.norm2_name = self._add_norm(norm_cfg, planes, 2)
-        self.conv3 = conv(planes, planes * self.expansion, 1)
-        self.norm3_name = self._add_norm(norm_cfg, planes * self.expansion, 3)
+        width, out = self.mid_channels(), planes * self.expansion
+        self.conv1 = conv(inplanes, width, 1, self.conv1_stride)
+        self.norm1_name = self._add_norm(norm_cfg, width, 1)
+        self._make_middle(conv)
+        self.conv3 = conv(width, out, 1)
+        self.norm3_name = self._add_norm(norm_cfg, out, 3)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+        self._make_plugins(plugins or [], (width, width, out))
+
+    def _check_args(self, style, conv_cfg, dcn, plugins):
+        name = type(self).__name__
+        check_arg(
+            style in ('pytorch', 'caffe'),
+            name,
+            f"style must be 'pytorch' or 'caffe', got {style!r}",
+        )
+        check_arg(
+            dcn is None or isinstance(dcn, dict),
+            name,
+            f'dcn must be a conv config dict or None, got {dcn!r}',
+        )
+        check_arg(
+            dcn is None
+            or conv_cfg is None
+            or dcn.get('fallback_on_stride', False),
+            name,
+            f'conv_cfg must be None with dcn, got {conv_cfg!r}',
+        )
+        check_arg(
+            plugins is None
+            or isinstance(plugins, list)
+            and all(p.get('position') in PLUGIN_POSITIONS for p in plugins),
+            name,
+            f'plugins must be a list of dicts with a position in '
+            f'{PLUGIN_POSITIONS}, got {plugins!r}',
+        )
+
+    def mid_channels(self):
+        """Channels of the 1x1 -> 3x3 -> 1x1 bottleneck."""
+        return self.planes
+
+    def _make_middle(self, conv):
+        """The 3x3 part: ``conv2`` + ``norm2``."""
+        width = self.mid_channels()
+        self.conv2 = self._make_conv2(conv, width)
+        self.norm2_name = self._add_norm(self.norm_cfg, width, 2)
+
+    def _middle(self, x):
+        return self.relu(self.norm2(self.conv2(x)))
+
+    def _make_conv2(self, conv, width):
+        dcn = dict(self.dcn or {})
+        fallback = dcn.pop('fallback_on_stride', False)
+        shape = dict(
+            stride=self.conv2_stride,
+            padding=self.dilation,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
+        if not self.with_dcn or fallback:
+            return conv(width, width, 3, **shape)
+        return build_conv_layer(dcn, width, width, 3, bias=False, **shape)
+
+    def _make_plugins(self, plugins, channels):
+        for position, in_channels in zip(PLUGIN_POSITIONS, channels):
+            cfgs = [p['cfg'] for p in plugins if p['position'] == position]
+            names = self.make_block_plugins(in_channels, cfgs)
+            setattr(self, f'{position}_plugin_names', names)
 
     @property
     def norm3(self):
@@ -211,76 +298,11 @@ class Bottleneck(_ResBlock):
 
     def _residual(self, x):
         out = self.relu(self.norm1(self.conv1(x)))
-        out = self.relu(self.norm2(self.conv2(out)))
-        return self.norm3(self.conv3(out))
-
-
-class ResLayer(nn.Sequential):
-    """One stage: ``num_blocks`` blocks, the first strided and with a
-    projection shortcut when the shape changes (``avg_down``: average-pool
-    then a stride-1 1x1 conv, else a strided 1x1 conv; the pool is there at
-    stride 1 too, as in MMDetection, so the conv is always
-    ``downsample.1``). The shortcut conv is
-    always built from ``conv_cfg``, never by ``conv``. With
-    ``downsample_first=False`` (MMDetection's HourglassNet order) the first
-    ``num_blocks - 1`` blocks are ``block(inplanes, inplanes)`` at stride 1
-    and the last one strides and projects (as in MMDetection, this suits
-    blocks of expansion 1)."""
-
-    def __init__(
-        self,
-        block,
-        inplanes,
-        planes,
-        num_blocks,
-        stride=1,
-        avg_down=False,
-        conv_cfg=None,
-        norm_cfg=dict(type='BN'),
-        downsample_first=True,
-        **kwargs,
-    ):
-        self.block = block
-        out_planes = planes * block.expansion
-        downsample = None
-        if stride != 1 or inplanes != out_planes:
-            layers = []
-            conv_stride = stride
-            if avg_down:
-                conv_stride = 1
-                layers.append(
-                    nn.AvgPool2d(
-                        kernel_size=stride,
-                        stride=stride,
-                        ceil_mode=True,
-                        count_include_pad=False,
-                    )
-                )
-            layers += [
-                conv_builder(conv_cfg)(inplanes, out_planes, 1, conv_stride),
-                build_norm_layer(norm_cfg, out_planes)[1],
-            ]
-            downsample = nn.Sequential(*layers)
-
-        def make(in_ch, mid, **extra):
-            return block(
-                in_ch, mid, conv_cfg=conv_cfg, norm_cfg=norm_cfg, **extra
-            )
-
-        first = dict(stride=stride, downsample=downsample, **kwargs)
-        if downsample_first:
-            blocks = [make(inplanes, planes, **first)]
-            blocks += [
-                make(out_planes, planes, **kwargs)
-                for _ in range(1, num_blocks)
-            ]
-        else:
-            blocks = [
-                make(inplanes, inplanes, **kwargs)
-                for _ in range(1, num_blocks)
-            ]
-            blocks.append(make(inplanes, planes, **first))
-        super().__init__(*blocks)
+        out = self.forward_plugin(out, self.after_conv1_plugin_names)
+        out = self._middle(out)
+        out = self.forward_plugin(out, self.after_conv2_plugin_names)
+        out = self.norm3(self.conv3(out))
+        return self.forward_plugin(out, self.after_conv3_plugin_names)
 
 
 @BACKBONES.register_module()
@@ -308,8 +330,13 @@ class ResNet(ClassificationBackbone):
         norm_cfg (dict): mmcv norm layer config (BN, SyncBN, GN...;
             ``requires_grad``).
         norm_eval (bool): keep BatchNorms in eval mode while training.
-        dcn, plugins: only None (raise ``UnsupportedOptionError``).
-        stage_with_dcn (Sequence[bool]): needs ``dcn``; all False without.
+        dcn (dict, optional): conv config of the Bottlenecks' 3x3 conv
+            (e.g. ``dict(type='DCN', deform_groups=1,
+            fallback_on_stride=False)``) in the flagged stages.
+        stage_with_dcn (Sequence[bool]): per stage, whether ``dcn`` applies.
+        plugins (list[dict], optional): ``dict(cfg=<plugin config>,
+            position='after_conv1' | 'after_conv2' | 'after_conv3',
+            stages=<per-stage bools, optional>)``; Bottlenecks only.
         with_cp (bool): activation checkpointing in each block.
         zero_init_residual (bool): zero the last norm of every block at
             random initialisation.
@@ -411,23 +438,20 @@ class ResNet(ClassificationBackbone):
 
     def _check_unsupported(self, args):
         name = type(self).__name__
-        if args['dcn'] is not None:
-            raise unsupported(
+        num_stages = args['num_stages']
+        check_arg(
+            args['dcn'] is None or len(args['stage_with_dcn']) == num_stages,
+            name,
+            f'stage_with_dcn {tuple(args["stage_with_dcn"])} needs one '
+            f'entry per stage (num_stages={num_stages})',
+        )
+        for plugin in args['plugins'] or []:
+            stages = plugin.get('stages')
+            check_arg(
+                stages is None or len(stages) == num_stages,
                 name,
-                'dcn',
-                args['dcn'],
-                'Deformable convs need compiled ops; use dcn=None.',
-            )
-        if any(args['stage_with_dcn']):
-            raise unsupported(
-                name,
-                'stage_with_dcn',
-                tuple(args['stage_with_dcn']),
-                'It needs dcn; use all False.',
-            )
-        if args['plugins'] is not None:
-            raise unsupported(
-                name, 'plugins', args['plugins'], 'Use plugins=None.'
+                f'plugin stages {stages} need one entry per stage '
+                f'(num_stages={num_stages})',
             )
         conv_cfg = args['conv_cfg']
         if conv_cfg is not None:
@@ -456,17 +480,37 @@ class ResNet(ClassificationBackbone):
         self.avg_down = args['avg_down']
         self.conv_cfg, self.norm_cfg = args['conv_cfg'], args['norm_cfg']
         self.with_cp = args['with_cp']
-        self.dcn, self.plugins = None, None
+        self.dcn, self.plugins = args['dcn'], args['plugins']
+        self.stage_with_dcn = tuple(args['stage_with_dcn'])
         self.stage_blocks = stage_blocks[: self.num_stages]
         base = args['base_channels']
         stem_channels = args['stem_channels'] or base
         self.base_channels, self.stem_channels = base, stem_channels
         self._make_stem(args['in_channels'], stem_channels)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self._make_stages(args, conv)
+        self.out_channels = [
+            base * 2**i * block.expansion for i in range(self.num_stages)
+        ]
+        self.feat_dim = self.out_channels[-1]
+        num_classes = args['num_classes']
+        if num_classes is not None:
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(self.feat_dim, num_classes)
+        self._post_init()
+
+    def _make_stages(self, args, conv):
+        """``layer1..num_stages``, with ``dcn`` and the plugins where their
+        flags say."""
         self.res_layers = []
-        inplanes = stem_channels
+        inplanes, base = self.stem_channels, self.base_channels
+        block = self.block
         for i, num_blocks in enumerate(self.stage_blocks):
             planes = base * 2**i
+            with_dcn = self.dcn is not None and self.stage_with_dcn[i]
+            plugins = None
+            if self.plugins is not None:
+                plugins = self.make_stage_plugins(self.plugins, i)
             layer = self.make_res_layer(
                 block=block,
                 inplanes=inplanes,
@@ -479,24 +523,27 @@ class ResNet(ClassificationBackbone):
                 with_cp=self.with_cp,
                 conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
+                dcn=self.dcn if with_dcn else None,
+                plugins=plugins,
                 conv=conv,
             )
             inplanes = planes * block.expansion
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.out_channels = [
-            base * 2**i * block.expansion for i in range(self.num_stages)
-        ]
-        self.feat_dim = self.out_channels[-1]
-        num_classes = args['num_classes']
-        if num_classes is not None:
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = nn.Linear(self.feat_dim, num_classes)
-        self._post_init()
+
+    def make_stage_plugins(self, plugins, stage_idx):
+        """The plugin configs (without ``stages``) of stage ``stage_idx``:
+        those whose ``stages`` flag it, or that have no ``stages``."""
+        picked = []
+        for plugin in plugins:
+            plugin = dict(plugin)
+            stages = plugin.pop('stages', None)
+            if stages is None or stages[stage_idx]:
+                picked.append(plugin)
+        return picked
 
     def make_res_layer(self, **kwargs):
-        """One stage (MMDetection's hook: subclasses change the layer
-        type or add block arguments)."""
+        """One stage (``ResLayer``); ResNeXt adds its width arguments."""
         return ResLayer(**kwargs)
 
     def _make_stem(self, in_channels, stem_channels):
@@ -544,6 +591,11 @@ class ResNet(ClassificationBackbone):
             for m in self.modules():
                 if isinstance(m, _ResBlock):
                     nn.init.zeros_(m.last_norm().weight)
+        for m in self.modules():
+            if hasattr(m, 'init_offset'):  # DCN: start as a plain conv
+                m.init_offset()
+            if isinstance(m, _ResBlock):
+                _reset_plugins(m)
 
     def forward(self, x):
         """(B, in_channels, H, W) -> tuple of the selected stage outputs."""
@@ -600,6 +652,20 @@ class OD_ResNet(ResNet):
         self.net_update_temperature(self.temperature)
 
 
+def _reset_plugins(block):
+    """Give the plugin layers of ``block`` their own initialisation back
+    (e.g. ContextBlock's zero last conv, so a new block starts as
+    identity)."""
+    for position in PLUGIN_POSITIONS:
+        for name in getattr(block, f'{position}_plugin_names', ()):
+            layer = getattr(block, name)
+            init = getattr(layer, 'init_weights', None) or getattr(
+                layer, 'reset_parameters', None
+            )
+            if init is not None:
+                init()
+
+
 def _resnet_defaults():
     """``ResNet.__init__``'s keyword arguments and their defaults."""
     return {
@@ -607,3 +673,13 @@ def _resnet_defaults():
         for name, p in inspect.signature(ResNet.__init__).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+
+
+@BACKBONES.register_module()
+class ResNetV1d(ResNet):
+    """ResNet-D (He et al., "Bag of Tricks", 2019): ``deep_stem`` (three
+    3x3 convs) and ``avg_down`` (average-pool in the projection shortcuts)
+    on; other arguments as ``ResNet``'s."""
+
+    def __init__(self, **kwargs):
+        super().__init__(deep_stem=True, avg_down=True, **kwargs)

@@ -18,7 +18,8 @@ from torch.nn.modules.utils import _pair
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import BACKBONES
-from .resnet import Bottleneck, ResNet, _resnet_defaults, conv_builder
+from ..utils.res_layer import conv_builder
+from .resnet import Bottleneck, ResNet, _resnet_defaults
 
 
 class TridentConv(nn.Module):

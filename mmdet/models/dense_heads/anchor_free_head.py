@@ -5,8 +5,9 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmdet.core import MlvlPointGenerator, build_bbox_coder
-from mmdet.utils.arg_errors import InvalidArgumentError, unsupported
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS, build_loss
+from ..utils import deform_conv  # noqa: F401 (registers 'DCNv2')
 from .base_dense_head import BaseDenseHead
 from .cfg_check import check_cfg_keys
 
@@ -31,7 +32,7 @@ class AnchorFreeHead(BaseDenseHead):
         feat_channels (int): channels of the tower convs.
         stacked_convs (int): convs per tower.
         strides (tuple[int]): stride of every input level.
-        dcn_on_last_conv (bool): must be False (no deformable convs here).
+        dcn_on_last_conv (bool): the last conv of each tower is a DCNv2.
         conv_bias (bool | str): bias of the tower convs; 'auto': only
             without normalization.
         loss_cls (dict): classification loss.
@@ -87,14 +88,6 @@ class AnchorFreeHead(BaseDenseHead):
         check_cfg_keys(
             test_cfg, self.test_cfg_keys, f'{type(self).__name__} test_cfg'
         )
-        if dcn_on_last_conv:
-            raise unsupported(
-                type(self).__name__,
-                'dcn_on_last_conv',
-                dcn_on_last_conv,
-                'It needs deformable convolutions (mmcv-full); set it to '
-                'False.',
-            )
         if conv_bias != 'auto' and not isinstance(conv_bias, bool):
             raise InvalidArgumentError(
                 f"conv_bias must be 'auto' or a bool, got {conv_bias!r}"
@@ -137,13 +130,19 @@ class AnchorFreeHead(BaseDenseHead):
                     3,
                     stride=1,
                     padding=1,
-                    conv_cfg=self.conv_cfg,
+                    conv_cfg=self._tower_conv_cfg(i),
                     norm_cfg=self.norm_cfg,
                     bias=self.conv_bias,
                 )
                 for i in range(self.stacked_convs)
             ]
         )
+
+    def _tower_conv_cfg(self, i):
+        """``dcn_on_last_conv`` makes the last tower conv a DCNv2."""
+        if self.dcn_on_last_conv and i == self.stacked_convs - 1:
+            return dict(type='DCNv2')
+        return self.conv_cfg
 
     def _init_predictor(self):
         self.conv_cls = nn.Conv2d(

@@ -6,9 +6,6 @@ Each DyHeadBlock attends per level: spatial-aware (modulated deformable
 the global mean) and task-aware (DyReLU, ``task_attn_module``).
 """
 
-import math
-
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import (
@@ -18,55 +15,36 @@ from mmcv.cnn import (
     normal_init,
 )
 from mmcv.runner import BaseModule
-from torchvision.ops import deform_conv2d
 
 from mmdet.utils.arg_errors import check_arg
 from ..builder import NECKS
+from ..utils.deform_conv import ModulatedDeformConv2d
 from ..utils.se_layer import DyReLU
 
 
-class ModulatedDeformConv2d(nn.Module):
-    """3x3-style modulated deformable conv (DCNv2) on torchvision, with
-    mmcv's parameter names (``weight``, ``bias``) and offset layout
-    ((dy, dx) per kernel position, row-major).
+class DyModulatedDeformConv2d(ModulatedDeformConv2d):
+    """The DCNv2 layer of ``mmdet.models.utils.deform_conv`` (mmcv's
+    ``weight`` / ``bias``, offsets (dy, dx) per kernel point, row-major)
+    that also takes offsets and masks computed at a finer level, read as
+    mmcv's kernel reads them (see ``_as_output_grid``).
 
     forward(x (B, in, H, W), offset (B, 2*k*k, H', W'), mask
-    (B, k*k, H', W')) -> (B, out, H', W').
+    (B, k*k, H', W')) -> (B, out, h, w), h, w the conv's output size.
     """
 
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        bias=True,
-    ):
-        super().__init__()
-        self.stride = stride
-        self.padding = padding
-        self.weight = nn.Parameter(
-            torch.empty(out_channels, in_channels, kernel_size, kernel_size)
-        )
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        bound = 1.0 / math.sqrt(in_channels * kernel_size**2)
-        nn.init.uniform_(self.weight, -bound, bound)
-
     def forward(self, x, offset, mask):
-        k = self.weight.shape[-1]
         h, w = (
-            (size + 2 * self.padding - k) // self.stride + 1
-            for size in x.shape[-2:]
+            (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+            for size, pad, dil, k, stride in zip(
+                x.shape[-2:],
+                self.padding,
+                self.dilation,
+                self.kernel_size,
+                self.stride,
+            )
         )
-        return deform_conv2d(
-            x,
-            _as_output_grid(offset, h, w),
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            mask=_as_output_grid(mask, h, w),
+        return super().forward(
+            x, _as_output_grid(offset, h, w), _as_output_grid(mask, h, w)
         )
 
 
@@ -96,7 +74,7 @@ class DyDCNv2(nn.Module):
     ):
         super().__init__()
         self.with_norm = norm_cfg is not None
-        self.conv = ModulatedDeformConv2d(
+        self.conv = DyModulatedDeformConv2d(
             in_channels,
             out_channels,
             3,

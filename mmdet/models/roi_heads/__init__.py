@@ -8,6 +8,7 @@ from .bbox_heads import (
 from .cascade_roi_head import CascadeRoIHead
 from .mask_heads import FCNMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
+from .shared_heads import ResLayer
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     'BaseRoIExtractor',
     'SingleRoIExtractor',
     'RoIAlign',
+    'ResLayer',
 ]

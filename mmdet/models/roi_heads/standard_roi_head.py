@@ -117,10 +117,13 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, AugTestMixin, BaseRoIHead):
         return losses
 
     def _bbox_forward(self, x, rois):
-        """Scores, deltas and pooled features of (K, 5) ``rois``."""
+        """Scores, deltas and pooled features (after the shared head, if
+        any) of (K, 5) ``rois``."""
         bbox_feats = self.bbox_roi_extractor(
             x[: self.bbox_roi_extractor.num_inputs], rois
         )
+        if self.with_shared_head:
+            bbox_feats = self.shared_head(bbox_feats)
         cls_score, bbox_pred = self.bbox_head(bbox_feats)
         return dict(
             cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats
@@ -155,6 +158,8 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, AugTestMixin, BaseRoIHead):
             mask_feats = self.mask_roi_extractor(
                 x[: self.mask_roi_extractor.num_inputs], rois
             )
+            if self.with_shared_head:
+                mask_feats = self.shared_head(mask_feats)
         else:
             mask_feats = bbox_feats[pos_inds]
         mask_pred = self.mask_head(mask_feats)

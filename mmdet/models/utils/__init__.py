@@ -1,5 +1,7 @@
 """Building blocks shared by models, where MMDetection 2.x code imports
-them from (``mmdet.models.utils``)."""
+them from (``mmdet.models.utils``): among them the ResNet stage, the
+deformable convs (conv types ``'DCN'`` / ``'DCNv2'``), SAC (``'SAC'``) and
+the norm type ``'MMSyncBN'``."""
 
 from mmcv.cnn.bricks.transformer import (
     AdaptivePadding,
@@ -7,11 +9,16 @@ from mmcv.cnn.bricks.transformer import (
     PatchMerging,
 )
 
-from ..backbones.resnet import ResLayer
 from .builder import TRANSFORMER, build_transformer
 from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
 from .csp_layer import CSPLayer, DarknetBottleneck
+from .deform_conv import (
+    DeformConv2d,
+    DeformConv2dPack,
+    ModulatedDeformConv2d,
+    ModulatedDeformConv2dPack,
+)
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
@@ -23,8 +30,10 @@ from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
 )
+from .res_layer import ResLayer, conv_builder
 from .saconv import SAConv2d
 from .se_layer import DyReLU, SELayer
+from .sync_bn import MMSyncBatchNorm
 from .transformer import (
     DeformableDetrTransformer,
     DeformableDetrTransformerDecoder,
@@ -40,6 +49,12 @@ from .transformer import (
 
 __all__ = [
     'ResLayer',
+    'conv_builder',
+    'DeformConv2d',
+    'DeformConv2dPack',
+    'ModulatedDeformConv2d',
+    'ModulatedDeformConv2dPack',
+    'MMSyncBatchNorm',
     'CSPLayer',
     'DarknetBottleneck',
     'SAConv2d',

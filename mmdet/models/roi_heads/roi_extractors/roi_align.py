@@ -64,4 +64,4 @@ class RoIAlign(nn.Module):
 
 
 # the layer types an RoI extractor's ``roi_layer`` config may name
-ROI_LAYERS = {'RoIAlign': RoIAlign}
+ROI_LAYERS = {'RoIAlign': RoIAlign}  # deform_roi_pool.py adds its layers
