@@ -130,15 +130,9 @@ class MlvlPointGenerator(LevelGridMixin):
 
 
 @PRIOR_GENERATORS.register_module()
-class PointGenerator:
+class PointGenerator(LevelGridMixin):
     """Legacy single-level point generator (RepPoints of MMDetection
     1.x); :class:`MlvlPointGenerator` replaces it."""
-
-    @staticmethod
-    def _meshgrid(x, y, row_major=True):
-        xx = x.repeat(len(y))
-        yy = y.view(-1, 1).repeat(1, len(x)).view(-1)
-        return (xx, yy) if row_major else (yy, xx)
 
     def grid_points(self, featmap_size, stride=16, device='cuda'):
         """(H * W, 3) points ``x, y, stride`` at the top-left corner of
@@ -152,13 +146,4 @@ class PointGenerator:
 
     def valid_flags(self, featmap_size, valid_size, device='cuda'):
         """(H * W,) bool: cells inside the top-left (valid_h, valid_w)."""
-        feat_h, feat_w = featmap_size
-        valid_h, valid_w = valid_size
-        if valid_h > feat_h or valid_w > feat_w:
-            raise InvalidArgumentError(
-                f'valid size {valid_size} exceeds map size {featmap_size}'
-            )
-        valid_x = torch.arange(feat_w, device=device) < valid_w
-        valid_y = torch.arange(feat_h, device=device) < valid_h
-        xx, yy = self._meshgrid(valid_x, valid_y)
-        return xx & yy
+        return self._cell_valid_flags(featmap_size, valid_size, device)
