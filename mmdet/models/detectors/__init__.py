@@ -1,10 +1,12 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
 from .retinanet import RetinaNet
+from .rpn import RPN
 from .single_stage import SingleStageDetector
 from .two_stage import TwoStageDetector
 
@@ -18,4 +20,6 @@ __all__ = [
     'FCOS',
     'ATSS',
     'CascadeRCNN',
+    'RPN',
+    'FastRCNN',
 ]
