@@ -5,6 +5,7 @@ from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
+from .mask_scoring_rcnn import MaskScoringRCNN
 from .retinanet import RetinaNet
 from .rpn import RPN
 from .single_stage import SingleStageDetector
@@ -22,4 +23,5 @@ __all__ = [
     'CascadeRCNN',
     'RPN',
     'FastRCNN',
+    'MaskScoringRCNN',
 ]
