@@ -58,6 +58,7 @@ def test_rpn_proposals_feed_fast_rcnn(tmp_path):
             str(props),
             '--eval',
             'proposal_fast',
+            'proposal',
             '--cfg-options',
             f'data.test.ann_file={ann}',
             f'data.test.img_prefix={data}/train/',
@@ -68,6 +69,8 @@ def test_rpn_proposals_feed_fast_rcnn(tmp_path):
     )
     for num in (100, 300, 1000):
         assert f'AR@{num}' in out
+    # COCOeval's proposal recall (metric 'proposal') by object size
+    assert 'AR_l@1000' in out
     proposals = mmcv.load(str(props))
     assert len(proposals) == 2
     for p in proposals:

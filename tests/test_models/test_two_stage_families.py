@@ -252,3 +252,24 @@ def test_mask_scoring_rcnn_train_and_test():
         for boxes_c, segm_c, score_c in zip(bbox_res, segms, scores):
             assert len(boxes_c) == len(segm_c) == len(score_c)
     assert sum(len(b) for b in results[0][0]) > 0
+
+
+def test_rpn_aug_test_and_show():
+    model = _model('rpn/rpn_r50_fpn_1x_coco.py').eval()
+    img, metas, *_ = _batch(num=1)
+    flipped = [dict(m, flip=True, flip_direction='horizontal') for m in metas]
+    with torch.no_grad():
+        results = model.aug_test(
+            [img, img.flip(-1)], [metas, flipped], rescale=True
+        )
+    assert len(results) == 1
+    props = results[0]
+    assert props.ndim == 2 and props.shape[1] == 5 and len(props) > 0
+    assert (props[:, :4] >= 0).all() and (props[:, [0, 2]] <= 64).all()
+    with torch.no_grad():
+        unscaled = model.aug_test([img, img.flip(-1)], [metas, flipped])
+    np.testing.assert_allclose(unscaled[0], props, rtol=1e-5, atol=1e-4)
+    drawn = model.show_result(
+        np.zeros((64, 64, 3), dtype=np.uint8), props, top_k=5
+    )
+    assert drawn.shape == (64, 64, 3) and drawn.any()
