@@ -14,6 +14,7 @@ from .builder import (
     build_loss,
     build_neck,
     build_roi_extractor,
+    build_shared_head,
 )
 from .dense_heads import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
@@ -34,6 +35,7 @@ __all__ = [
     'build_neck',
     'build_roi_extractor',
     'build_head',
+    'build_shared_head',
     'build_loss',
     'build_detector',
 ]

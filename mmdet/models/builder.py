@@ -41,6 +41,11 @@ def build_roi_extractor(cfg):
     return ROI_EXTRACTORS.build(cfg)
 
 
+def build_shared_head(cfg):
+    """Build a shared RoI head (e.g. ``ResLayer``) from its config dict."""
+    return SHARED_HEADS.build(cfg)
+
+
 def build_head(cfg):
     """Build a head (dense, RoI, bbox or mask head) from its config dict."""
     return HEADS.build(cfg)

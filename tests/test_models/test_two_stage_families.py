@@ -273,3 +273,38 @@ def test_rpn_aug_test_and_show():
         np.zeros((64, 64, 3), dtype=np.uint8), props, top_k=5
     )
     assert drawn.shape == (64, 64, 3) and drawn.any()
+
+
+@pytest.mark.parametrize(
+    'path',
+    [
+        'faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py',
+        'mask_rcnn/mask_rcnn_r50_caffe_c4_1x_coco.py',
+    ],
+)
+def test_c4_shared_head_train_and_test(path):
+    model = _model(path, sampled=8)
+    head = model.roi_head
+    assert head.with_shared_head
+    assert any(k.startswith('shared_head.layer4.') for k in head.state_dict())
+    img, metas, boxes, labels, masks = _batch()
+    model.train()
+    # norm_eval keeps the shared head's BatchNorm in eval mode
+    assert not head.shared_head.layer4[0].bn1.training
+    kwargs = dict(gt_masks=masks) if model.with_mask else {}
+    _check_losses(
+        model.forward_train(img, metas, boxes, labels, **kwargs),
+        {'loss_rpn_cls', 'loss_cls', 'loss_bbox'},
+    )
+    model.eval()
+    rois = torch.tensor([[0.0, 4.0, 4.0, 40.0, 40.0]])
+    with torch.no_grad():
+        feats = model.extract_feat(img)
+        out = head._bbox_forward(feats, rois)
+        pooled = head.bbox_roi_extractor(feats, rois)
+        expected = head.bbox_head(head.shared_head(pooled))[0]
+        torch.testing.assert_close(out['cls_score'], expected)
+        results = model.simple_test(img, metas, rescale=True)
+    if model.with_mask:
+        results = [r[0] for r in results]
+    _check_bbox_results(results)

@@ -12,6 +12,7 @@ from .dynamic_roi_head import DynamicRoIHead
 from .mask_heads import FCNMaskHead, MaskIoUHead
 from .mask_scoring_roi_head import MaskScoringRoIHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
+from .shared_heads import ResLayer
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     'DynamicRoIHead',
     'MaskIoUHead',
     'MaskScoringRoIHead',
+    'ResLayer',
 ]

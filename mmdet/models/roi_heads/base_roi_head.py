@@ -5,6 +5,7 @@ from abc import ABCMeta, abstractmethod
 from mmcv import ConfigDict
 from mmcv.runner import BaseModule
 
+from ..builder import build_shared_head
 from ..dense_heads.cfg_check import check_cfg_keys
 
 TRAIN_CFG_KEYS = (
@@ -26,14 +27,15 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         mask_roi_extractor (dict, optional): None shares the box branch's
             extractor.
         mask_head (dict, optional): mask branch.
-        shared_head (dict, optional): not supported (no shared RoI head is
-            implemented); only None is accepted.
+        shared_head (dict, optional): a module run on the pooled RoI
+            features before the heads (e.g. ``ResLayer`` of the C4
+            detectors).
         train_cfg (dict, optional): ``assigner``, ``sampler``,
             ``pos_weight``, ``debug`` (and ``mask_size`` for masks).
         test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``
             (and ``mask_thr_binary``).
-        pretrained (str, optional): not used (it configures a shared
-            head in MMDetection).
+        pretrained (str, optional): deprecated; the shared head's
+            checkpoint.
         init_cfg (dict, optional): initialization config.
     """
 
@@ -54,10 +56,8 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'RoI head test_cfg')
         self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
         if shared_head is not None:
-            raise NotImplementedError(
-                'roi_head.shared_head is not supported (no shared RoI head, '
-                'e.g. ResLayer, is implemented); remove it from the config'
-            )
+            shared_head = dict(shared_head, pretrained=pretrained)
+            self.shared_head = build_shared_head(shared_head)
         if bbox_head is not None:
             self.init_bbox_head(bbox_roi_extractor, bbox_head)
         if mask_head is not None:
@@ -79,8 +79,8 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
 
     @property
     def with_shared_head(self):
-        """Always False: shared RoI heads are not supported."""
-        return False
+        """bool: whether a shared head runs on the RoI features."""
+        return getattr(self, 'shared_head', None) is not None
 
     @abstractmethod
     def init_bbox_head(self, bbox_roi_extractor, bbox_head):

@@ -121,6 +121,8 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, BaseRoIHead):
         bbox_feats = self.bbox_roi_extractor(
             x[: self.bbox_roi_extractor.num_inputs], rois
         )
+        if self.with_shared_head:
+            bbox_feats = self.shared_head(bbox_feats)
         cls_score, bbox_pred = self.bbox_head(bbox_feats)
         return dict(
             cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats
@@ -155,6 +157,8 @@ class StandardRoIHead(BBoxTestMixin, MaskTestMixin, BaseRoIHead):
             mask_feats = self.mask_roi_extractor(
                 x[: self.mask_roi_extractor.num_inputs], rois
             )
+            if self.with_shared_head:
+                mask_feats = self.shared_head(mask_feats)
         else:
             mask_feats = bbox_feats[pos_inds]
         mask_pred = self.mask_head(mask_feats)
