@@ -37,6 +37,7 @@ __all__ = [
     'build_roi_extractor',
     'build_shared_head',
     'build_head',
+    'build_shared_head',
     'build_loss',
     'build_detector',
 ]

@@ -37,7 +37,16 @@ from .iou_calculators import (
     bbox_overlaps,
     build_iou_calculator,
 )
-from .samplers import BaseSampler, PseudoSampler, RandomSampler, SamplingResult
+from .samplers import (
+    BaseSampler,
+    CombinedSampler,
+    InstanceBalancedPosSampler,
+    IoUBalancedNegSampler,
+    OHEMSampler,
+    PseudoSampler,
+    RandomSampler,
+    SamplingResult,
+)
 from .transforms import (
     bbox2distance,
     bbox2result,
@@ -78,6 +87,10 @@ __all__ = [
     'PseudoSampler',
     'RandomSampler',
     'SamplingResult',
+    'CombinedSampler',
+    'InstanceBalancedPosSampler',
+    'IoUBalancedNegSampler',
+    'OHEMSampler',
     'BBOX_ASSIGNERS',
     'BBOX_SAMPLERS',
     'BBOX_CODERS',

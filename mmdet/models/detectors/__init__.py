@@ -1,10 +1,13 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
+from .mask_scoring_rcnn import MaskScoringRCNN
 from .retinanet import RetinaNet
+from .rpn import RPN
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
@@ -25,4 +28,7 @@ __all__ = [
     'SOLO',
     'SOLOv2',
     'YOLACT',
+    'RPN',
+    'FastRCNN',
+    'MaskScoringRCNN',
 ]

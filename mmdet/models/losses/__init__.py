@@ -38,6 +38,8 @@ from .utils import reduce_loss, weight_reduce_loss, weighted_loss
 from .varifocal_loss import VarifocalLoss, varifocal_loss
 
 __all__ = [
+    'MSELoss',
+    'mse_loss',
     'accuracy',
     'Accuracy',
     'cross_entropy',
@@ -77,8 +79,6 @@ __all__ = [
     'diou_loss',
     'KnowledgeDistillationKLDivLoss',
     'knowledge_distillation_kl_div_loss',
-    'MSELoss',
-    'mse_loss',
     'VarifocalLoss',
     'varifocal_loss',
 ]

@@ -2,11 +2,15 @@ from .base_roi_head import BaseRoIHead
 from .bbox_heads import (
     BBoxHead,
     ConvFCBBoxHead,
+    DoubleConvFCBBoxHead,
     Shared2FCBBoxHead,
     Shared4Conv1FCBBoxHead,
 )
 from .cascade_roi_head import CascadeRoIHead
-from .mask_heads import FCNMaskHead
+from .double_roi_head import DoubleHeadRoIHead
+from .dynamic_roi_head import DynamicRoIHead
+from .mask_heads import FCNMaskHead, MaskIoUHead
+from .mask_scoring_roi_head import MaskScoringRoIHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
 from .shared_heads import ResLayer
 from .standard_roi_head import StandardRoIHead
@@ -23,5 +27,10 @@ __all__ = [
     'BaseRoIExtractor',
     'SingleRoIExtractor',
     'RoIAlign',
+    'DoubleHeadRoIHead',
+    'DoubleConvFCBBoxHead',
+    'DynamicRoIHead',
+    'MaskIoUHead',
+    'MaskScoringRoIHead',
     'ResLayer',
 ]
