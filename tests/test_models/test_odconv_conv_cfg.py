@@ -1,0 +1,100 @@
+"""ODConv as an mmcv conv type: ``conv_cfg=dict(type='ODConv', ...)``
+builds ``ODConv2d`` layers (with a bias where the module asks for one),
+equal to a directly built ``ODConv2d`` with the same weights, and the
+temperature hook reaches them outside the backbone."""
+
+import os.path as osp
+
+import pytest
+import torch
+from mmcv.cnn import ConvModule, build_conv_layer
+from mmcv.utils import Config
+
+from mmdet.core.hook.odconv_temperature import set_temperature
+from mmdet.models import build_detector, build_neck
+from mmdet.models.backbones.odconv import ODConv2d
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(__file__)))
+ODCONV = dict(type='ODConv', kernel_num=4, reduction=0.0625)
+
+
+def test_build_conv_layer_equals_odconv2d():
+    torch.manual_seed(0)
+    layer = build_conv_layer(
+        ODCONV, 16, 24, 3, stride=2, padding=2, dilation=2, bias=False
+    )
+    direct = ODConv2d(16, 24, 3, stride=2, padding=2, dilation=2)
+    assert type(layer) is ODConv2d
+    # the released key layout: no bias entry without bias
+    assert layer.state_dict().keys() == direct.state_dict().keys()
+    assert 'bias' not in layer.state_dict()
+    direct.load_state_dict(layer.state_dict())
+    layer.eval(), direct.eval()
+    x = torch.randn(2, 16, 13, 11)
+    torch.testing.assert_close(layer(x), direct(x))
+
+
+def test_bias_adds_per_channel_offset():
+    torch.manual_seed(0)
+    with_bias = build_conv_layer(ODCONV, 8, 6, 3, padding=1, bias=True)
+    plain = ODConv2d(8, 6, 3, padding=1)
+    state = with_bias.state_dict()
+    assert state['bias'].shape == (6,)
+    plain.load_state_dict({k: v for k, v in state.items() if k != 'bias'})
+    with torch.no_grad():
+        with_bias.bias.copy_(torch.arange(6.0))
+    with_bias.eval(), plain.eval()
+    x = torch.randn(2, 8, 7, 7)
+    expected = plain(x) + torch.arange(6.0)[:, None, None]
+    torch.testing.assert_close(with_bias(x), expected)
+    with_bias(x).sum().backward()
+    assert with_bias.bias.grad is not None
+
+
+def test_conv_module_with_norm_has_no_bias():
+    module = ConvModule(
+        8, 8, 3, padding=1, conv_cfg=ODCONV, norm_cfg=dict(type='BN')
+    )
+    assert isinstance(module.conv, ODConv2d)
+    assert 'bias' not in dict(module.conv.named_parameters())
+    assert module.conv.weight.shape == (4, 8, 8, 3, 3)
+    assert module(torch.randn(2, 8, 5, 5)).shape == (2, 8, 5, 5)
+
+
+def test_fpn_with_odconv_and_hook_reaches_it():
+    neck = build_neck(
+        dict(
+            type='FPN',
+            in_channels=[8, 16],
+            out_channels=8,
+            num_outs=3,
+            conv_cfg=ODCONV,
+        )
+    )
+    layers = [m for m in neck.modules() if isinstance(m, ODConv2d)]
+    assert len(layers) == 4  # two lateral and two fpn convs
+    assert all('bias' in dict(m.named_parameters()) for m in layers)
+    feats = [torch.randn(2, 8, 16, 16), torch.randn(2, 16, 8, 8)]
+    assert [o.shape[-1] for o in neck(feats)] == [16, 8, 4]
+    assert set_temperature(neck, 7.0) == 4
+    assert {m.temperature for m in layers} == {7.0}
+
+
+@pytest.mark.parametrize(
+    'name, where, count',
+    [
+        ('retinanet_odconv4x_r50_fpn-odconv_head_1x_coco', 'bbox_head', 8),
+        ('mask_rcnn_odconv4x_r50_fpn-odconv_neck_1x_coco', 'neck', 8),
+    ],
+)
+def test_configs_put_odconv_outside_backbone(name, where, count):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'odconv', name + '.py'))
+    cfg.model.pretrained = None
+    model = build_detector(cfg.model)
+    part = getattr(model, where)
+    layers = [m for m in part.modules() if isinstance(m, ODConv2d)]
+    assert len(layers) == count
+    # the hook's walk over the whole model sets them with the backbone's
+    total = set_temperature(model, 3.0)
+    assert total > count
+    assert {m.temperature for m in layers} == {3.0}
