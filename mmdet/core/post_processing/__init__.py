@@ -1,4 +1,4 @@
-from .bbox_nms import batched_nms, multiclass_nms, nms
+from .bbox_nms import batched_nms, multiclass_nms, nms, soft_nms
 from .merge_augs import (
     merge_aug_bboxes,
     merge_aug_masks,
@@ -10,6 +10,7 @@ __all__ = [
     'multiclass_nms',
     'batched_nms',
     'nms',
+    'soft_nms',
     'merge_aug_proposals',
     'merge_aug_bboxes',
     'merge_aug_scores',
