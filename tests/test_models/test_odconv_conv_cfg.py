@@ -3,6 +3,7 @@ builds ``ODConv2d`` layers (with a bias where the module asks for one),
 equal to a directly built ``ODConv2d`` with the same weights, and the
 temperature hook reaches them outside the backbone."""
 
+import json
 import os.path as osp
 
 import pytest
@@ -80,20 +81,53 @@ def test_fpn_with_odconv_and_hook_reaches_it():
     assert {m.temperature for m in layers} == {7.0}
 
 
+def odconv_extra_params(c_in, c_out, k, kernel_num=4):
+    """Parameters an ODConv (with bias, reduction 1/16) adds over a plain
+    conv with bias: K kernels, and the attention's squeeze (fc + BN) and
+    heads (channel, filter, spatial for k > 1, kernel)."""
+    hidden = max(int(c_in * 0.0625), 16)
+    heads = c_in + c_out + (k * k if k > 1 else 0) + kernel_num
+    attention = c_in * hidden + 2 * hidden + (hidden + 1) * heads
+    return (kernel_num - 1) * c_out * c_in * k * k + attention
+
+
+HEAD_EXTRA = 8 * odconv_extra_params(256, 256, 3)
+NECK_EXTRA = 4 * odconv_extra_params(256, 256, 3) + sum(
+    odconv_extra_params(c, 256, 1) for c in (256, 512, 1024, 2048)
+)
+
+
 @pytest.mark.parametrize(
-    'name, where, count',
+    'name, where, count, extra',
     [
-        ('retinanet_odconv4x_r50_fpn-odconv_head_1x_coco', 'bbox_head', 8),
-        ('mask_rcnn_odconv4x_r50_fpn-odconv_neck_1x_coco', 'neck', 8),
+        (
+            'retinanet_odconv4x_r50_fpn-odconv_head_1x_coco',
+            'bbox_head',
+            8,
+            HEAD_EXTRA,
+        ),
+        (
+            'mask_rcnn_odconv4x_r50_fpn-odconv_neck_1x_coco',
+            'neck',
+            8,
+            NECK_EXTRA,
+        ),
     ],
 )
-def test_configs_put_odconv_outside_backbone(name, where, count):
+def test_configs_put_odconv_outside_backbone(name, where, count, extra):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'odconv', name + '.py'))
     cfg.model.pretrained = None
     model = build_detector(cfg.model)
     part = getattr(model, where)
     layers = [m for m in part.modules() if isinstance(m, ODConv2d)]
     assert len(layers) == count
+    # the plain-ODConv config's reference count plus the formula's
+    with open(
+        osp.join(ROOT, 'tests', 'data', 'reference', 'params.json')
+    ) as f:
+        base = json.load(f)['detectors'][name.split('-')[0] + '_1x_coco']
+    params = sum(p.numel() for p in model.parameters())
+    assert params == base + extra
     # the hook's walk over the whole model sets them with the backbone's
     total = set_temperature(model, 3.0)
     assert total > count
