@@ -2,5 +2,13 @@
 them from (``mmdet.models.utils``)."""
 
 from ..backbones.resnet import ResLayer
+from .builder import LINEAR_LAYERS, build_linear_layer
+from .normed_predictor import NormedConv2d, NormedLinear
 
-__all__ = ['ResLayer']
+__all__ = [
+    'ResLayer',
+    'LINEAR_LAYERS',
+    'build_linear_layer',
+    'NormedLinear',
+    'NormedConv2d',
+]
