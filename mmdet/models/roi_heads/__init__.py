@@ -7,7 +7,12 @@ from .bbox_heads import (
 )
 from .cascade_roi_head import CascadeRoIHead
 from .mask_heads import FCNMaskHead
-from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
+from .roi_extractors import (
+    BaseRoIExtractor,
+    GenericRoIExtractor,
+    RoIAlign,
+    SingleRoIExtractor,
+)
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -21,5 +26,6 @@ __all__ = [
     'FCNMaskHead',
     'BaseRoIExtractor',
     'SingleRoIExtractor',
+    'GenericRoIExtractor',
     'RoIAlign',
 ]
