@@ -41,7 +41,8 @@ MISSING_TYPE = re.compile(r"'?([\w.+-]+)'? is not in the '?([\w ]+?)'? regist")
 
 def find_configs(root, pattern=None):
     """Paths relative to ``root`` of its config files (``*.py`` outside
-    ``_base_``), sorted; with ``pattern``, only those matching that glob."""
+    ``_base_``), sorted; with ``pattern`` (a glob or a list of globs), only
+    those matching one."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != '_base_')
@@ -50,7 +51,10 @@ def find_configs(root, pattern=None):
             if name.endswith('.py'):
                 found.append(osp.normpath(osp.join(rel_dir, name)))
     if pattern:
-        found = [r for r in found if fnmatch.fnmatch(r, pattern)]
+        patterns = [pattern] if isinstance(pattern, str) else pattern
+        found = [
+            r for r in found if any(fnmatch.fnmatch(r, p) for p in patterns)
+        ]
     return sorted(found)
 
 

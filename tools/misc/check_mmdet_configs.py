@@ -1,7 +1,7 @@
 """Build every config of an MMDetection 2.x config tree with this toolbox:
 
     python tools/misc/check_mmdet_configs.py DIR [--train-step]
-        [--out report.json] [--filter GLOB] [--reference REF]
+        [--out report.json] [--filter GLOB ...] [--reference REF]
 
 Prints each failing config with the exception's first line, then counts per
 folder: OK, DIFF (parameters or state-dict keys/shapes differ from the
@@ -43,8 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write every result as JSON here')
     parser.add_argument(
         '--filter',
-        help='only configs whose path (relative to DIR) '
-        'matches this glob, e.g. "retinanet/*"',
+        action='append',
+        help='only configs whose path (relative to DIR) matches this glob, '
+        'e.g. "retinanet/*"; repeat for several',
     )
     parser.add_argument(
         '--reference',
