@@ -80,7 +80,8 @@ def main(argv=None):
 
     def progress(r):
         if not args.quiet:
-            print(f"{r['status']:7s} {r['config']}", flush=True)
+            why = f" [{r['stage']}]: {r['reason']}" if r['reason'] else ''
+            print(f"{r['status']:7s} {r['config']}{why}", flush=True)
 
     results = check_tree(
         args.dir, args.filter, reference, args.train_step, progress
