@@ -81,7 +81,10 @@ def first_line(exc):
     if not isinstance(message, str):
         message = str(exc)
     message = message.replace('\\\'', "'").replace('"', '')
-    lines = message.splitlines() or ['']
+    lines = [line for line in message.splitlines() if line.strip()]
+    if not lines:  # e.g. ImportError() of a config's custom_imports
+        name = getattr(exc, 'name', None)
+        lines = [f'(no message{f"; module {name}" if name else ""})']
     text = lines[0].split(' Registered:')[0]
     return f'{type(exc).__name__}: {text[:300]}'
 

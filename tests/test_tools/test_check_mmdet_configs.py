@@ -249,3 +249,12 @@ def test_mmdetection_tree():
         k: r['reason'] for k, r in trained.items() if r['status'] != 'OK'
     }
     assert failed == {}
+
+
+def test_reason_is_the_first_non_empty_line():
+    from mmdet.analysis.config_check import first_line
+
+    assert first_line(ImportError()) == 'ImportError: (no message)'
+    assert first_line(KeyError('\n"outer: \'inner\'"\nmore')) == (
+        "KeyError: outer: 'inner'"
+    )
