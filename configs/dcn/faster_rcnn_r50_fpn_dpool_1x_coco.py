@@ -1,5 +1,5 @@
 _base_ = '../faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py'
-# deformable RoI pooling: per-bin offsets from three fc layers
+# box RoIs pooled with deformable RoI pooling (offsets per bin from three fc layers)
 model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(

@@ -23,7 +23,8 @@ kernel k x k, groups g, ``kernel_num`` K and squeeze width A:
   the filter attention on the output ``B*C_out*H'*W'`` (the implementation
   may fold them into the kernel when that is smaller; the count follows the
   definition);
-* convolution: ``B*H'*W'*C_out*(C_in/g)*k*k``, as a plain conv.
+* convolution: ``B*H'*W'*C_out*(C_in/g)*k*k``, as a plain conv, plus
+  ``B*H'*W'*C_out`` for a bias (``conv_cfg`` ODConv without a norm).
 
 Params are every parameter of the model (``requires_grad`` or not: frozen
 stages count), which is how the published table counts them.
@@ -83,11 +84,12 @@ def odconv2d_flops(module, input_shape, output_shape):
     scaling = c_in * height * width
     if att.filter_fc is not None:
         scaling += c_out * out_h * out_w
+    bias = c_out if 'bias' in module._parameters else 0
     return dict(
         attention=attention,
         aggregation=batch * aggregation,
         scaling=batch * scaling,
-        convolution=batch * out_h * out_w * kernel_size,
+        convolution=batch * out_h * out_w * (kernel_size + bias),
     )
 
 

@@ -156,9 +156,9 @@ def test_batched_nms_interface():
         NMS,
     )
     assert dets.shape == (0, 5) and keep.shape == (0,)
-    with pytest.raises(ValueError, match='soft_nms'):
+    with pytest.raises(ValueError, match='nms_match'):
         batched_nms(
-            boxes, scores, idxs, dict(type='soft_nms', iou_threshold=0.5)
+            boxes, scores, idxs, dict(type='nms_match', iou_threshold=0.5)
         )
     with pytest.raises(KeyError, match='iou_threshold'):
         batched_nms(boxes, scores, idxs, dict(type='nms'))

@@ -71,7 +71,10 @@ def test_get_flops_covers_the_released_configs():
 
 
 def test_every_odconv_config_has_a_reference_count():
-    assert set(ALL_ODCONV_CONFIGS) <= set(DETECTOR_PARAMS)
+    # '-odconv_head' / '-odconv_neck' variants have no reference count:
+    # tests/test_models/test_odconv_conv_cfg.py checks theirs by formula
+    released = [n for n in ALL_ODCONV_CONFIGS if '-odconv_' not in n]
+    assert set(released) <= set(DETECTOR_PARAMS)
 
 
 @pytest.mark.parametrize('name', ODCONV_CONFIGS)

@@ -1,4 +1,4 @@
-from .bbox_nms import batched_nms, fast_nms, multiclass_nms, nms
+from .bbox_nms import batched_nms, fast_nms, multiclass_nms, nms, soft_nms
 from .matrix_nms import mask_matrix_nms
 from .merge_augs import (
     merge_aug_bboxes,
@@ -12,6 +12,7 @@ __all__ = [
     'batched_nms',
     'fast_nms',
     'nms',
+    'soft_nms',
     'merge_aug_proposals',
     'merge_aug_bboxes',
     'merge_aug_scores',

@@ -1,17 +1,26 @@
 """Non-maximum suppression: single-class, batched, and multi-class.
 
-mmcv's compiled ``nms`` / ``batched_nms`` are not available (mmcv without
-its CUDA/C++ ops), so the same interfaces are provided here on top of
-``torchvision.ops``. Kept boxes are always in descending score order.
+mmcv's compiled ``nms`` / ``soft_nms`` / ``batched_nms`` are not available
+(mmcv without its CUDA/C++ ops), so the same interfaces are provided here on
+top of ``torchvision.ops`` and torch. Kept boxes are always in descending
+score order.
 """
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 from torchvision.ops import nms as tv_nms
 
 from ..bbox.iou_calculators import bbox_overlaps
 
-NMS_TYPES = ('nms',)
+NMS_TYPES = ('nms', 'soft_nms')
+# the keys of nms_cfg each type takes (besides type, class_agnostic and
+# split_thr, which batched_nms reads)
+NMS_KEYS = {
+    'nms': {'iou_threshold', 'offset', 'score_threshold', 'max_num'},
+    'soft_nms': {'iou_threshold', 'sigma', 'min_score', 'method', 'offset'},
+}
+SOFT_NMS_METHODS = ('naive', 'linear', 'gaussian')
 
 
 def _offset_boxes(boxes, offset):
@@ -68,8 +77,78 @@ def nms(boxes, scores, iou_threshold, offset=0, score_threshold=0, max_num=-1):
     return dets, inds
 
 
+def soft_score_weights(ious, iou_threshold, sigma, method):
+    """Factor on the scores of boxes overlapping a kept box by ``ious``:
+    'naive' 0 (hard NMS), 'linear' ``1 - iou`` (both where ``iou >=
+    iou_threshold``, else 1), 'gaussian' ``exp(-iou^2 / sigma)``."""
+    if method == 'gaussian':
+        return torch.exp(-(ious * ious) / sigma)
+    suppressed = 0 if method == 'naive' else 1 - ious
+    return torch.where(
+        ious >= iou_threshold, suppressed, torch.ones_like(ious)
+    )
+
+
+def soft_nms(
+    boxes,
+    scores,
+    iou_threshold=0.3,
+    sigma=0.5,
+    min_score=1e-3,
+    method='linear',
+    offset=0,
+):
+    """Soft-NMS (Bodla et al., 2017) with mmcv's interface
+    (``mmcv.ops.soft_nms``).
+
+    Repeatedly keeps the box of highest (current) score and multiplies the
+    scores of the boxes left by :func:`soft_score_weights` of their IoU with
+    it; boxes whose score falls below ``min_score`` are dropped.
+
+    Args:
+        boxes (Tensor | ndarray): (N, 4) boxes ``x1, y1, x2, y2``.
+        scores (Tensor | ndarray): (N,) scores.
+        iou_threshold (float): IoU from which 'linear' / 'naive' decay.
+        sigma (float): width of the 'gaussian' decay.
+        min_score (float): boxes scoring below it are dropped.
+        method (str): 'linear', 'gaussian' or 'naive'.
+        offset (int): 0, or 1 for widths ``x2 - x1 + 1``.
+
+    Returns:
+        tuple: ``dets`` (K, 5) kept boxes with their decayed scores, in
+        the order kept (descending score), and ``inds`` (K,) their indices
+        in the input; of the input's type.
+    """
+    if method not in SOFT_NMS_METHODS:
+        raise ValueError(
+            f'soft_nms method must be one of {SOFT_NMS_METHODS}, '
+            f'got {method!r}'
+        )
+    is_numpy = isinstance(boxes, np.ndarray)
+    if is_numpy:
+        boxes, scores = torch.from_numpy(boxes), torch.from_numpy(scores)
+    ious = box_iou(_offset_boxes(boxes, offset), _offset_boxes(boxes, offset))
+    current = scores.clone()
+    alive = torch.ones_like(current, dtype=torch.bool)
+    kept = []
+    while bool(alive.any()):
+        best = torch.where(alive, current, current.new_tensor(-np.inf))
+        i = int(best.argmax())
+        kept.append(i)
+        alive[i] = False
+        decay = soft_score_weights(ious[i], iou_threshold, sigma, method)
+        current = torch.where(alive, current * decay, current)
+        alive &= current >= min_score
+    inds = torch.tensor(kept, dtype=torch.long, device=boxes.device)
+    dets = torch.cat([boxes[inds], current[inds, None]], dim=1)
+    if is_numpy:
+        return dets.numpy(), inds.numpy()
+    return dets, inds
+
+
 def _parse_nms_cfg(nms_cfg, class_agnostic):
-    """Split an ``nms_cfg`` dict into (class_agnostic, kwargs of nms)."""
+    """Split an ``nms_cfg`` dict into (class_agnostic, type, kwargs of the
+    NMS function)."""
     cfg = dict(nms_cfg)
     class_agnostic = cfg.pop('class_agnostic', class_agnostic)
     nms_type = cfg.pop('type', 'nms')
@@ -83,14 +162,14 @@ def _parse_nms_cfg(nms_cfg, class_agnostic):
         cfg.setdefault('iou_threshold', cfg.pop('iou_thr'))
     if 'iou_threshold' not in cfg:
         raise KeyError(f'nms_cfg needs iou_threshold, got {dict(nms_cfg)}')
-    allowed = {'iou_threshold', 'offset', 'score_threshold', 'max_num'}
+    allowed = NMS_KEYS[nms_type]
     unknown = set(cfg) - allowed
     if unknown:
         raise KeyError(
-            f'unknown nms_cfg keys {sorted(unknown)}; allowed: '
-            f'{sorted(allowed | {"type", "class_agnostic"})}'
+            f'unknown {nms_type} nms_cfg keys {sorted(unknown)}; allowed: '
+            f'{sorted(allowed | {"type", "class_agnostic", "split_thr"})}'
         )
-    return class_agnostic, cfg
+    return class_agnostic, nms_type, cfg
 
 
 def group_offsets(boxes, idxs, top=None):
@@ -134,7 +213,9 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
             optionally ``class_agnostic``, ``offset``, ``score_threshold``,
             ``max_num``, ``split_thr`` (default 10000: with fewer boxes one
             NMS over boxes shifted by :func:`group_offsets`, else one per
-            group, as mmcv). None: no NMS, only sorting.
+            group, as mmcv); or ``type='soft_nms'`` with the arguments of
+            :func:`soft_nms` (the scores returned are then the decayed
+            ones). None: no NMS, only sorting.
         class_agnostic (bool): ignore the groups (overridden by
             ``nms_cfg['class_agnostic']``).
 
@@ -146,11 +227,15 @@ def batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic=False):
         scores, inds = scores.sort(descending=True)
         return torch.cat([boxes[inds], scores[:, None]], -1), inds
 
-    class_agnostic, cfg = _parse_nms_cfg(nms_cfg, class_agnostic)
+    class_agnostic, nms_type, cfg = _parse_nms_cfg(nms_cfg, class_agnostic)
     split_thr = dict(nms_cfg).get('split_thr', 10000)
     boxes_for_nms = boxes
     if not class_agnostic and boxes.numel() > 0:
         boxes_for_nms = boxes + group_offsets(boxes, idxs)[:, None]
+    if nms_type == 'soft_nms':
+        # shifted groups never overlap: one pass is per-group soft-NMS
+        dets, keep = soft_nms(boxes_for_nms, scores, **cfg)
+        return torch.cat([boxes[keep], dets[:, -1:]], -1), keep
     keep = torch.arange(boxes.size(0), device=boxes.device)
     score_threshold = cfg.get('score_threshold', 0)
     if score_threshold > 0:

@@ -20,12 +20,18 @@ not depend on the sample.
 
 Parameter names and shapes are the checkpoint format of the released models:
 ``weight`` (kernel_num, out, in // groups, k, k) and ``attention.{fc, bn,
-channel_fc, filter_fc, spatial_fc, kernel_fc}``.
+channel_fc, filter_fc, spatial_fc, kernel_fc}``; ``bias`` (out,) only with
+``bias=True``.
+
+Registered as mmcv's conv type ``'ODConv'``, so any module built with
+``conv_cfg=dict(type='ODConv', kernel_num=4, reduction=0.0625)`` (FPN,
+heads, ConvModule) uses it.
 """
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import CONV_LAYERS
 
 
 class ODConvAttention(nn.Module):
@@ -136,13 +142,15 @@ class ODConvAttention(nn.Module):
 
 
 class ODConv2d(nn.Module):
-    """Drop-in replacement of a bias-free ``nn.Conv2d`` (docs/design.md).
+    """Drop-in replacement of an ``nn.Conv2d`` (docs/design.md).
 
     Args:
         in_planes, out_planes, kernel_size, stride, padding, dilation,
             groups: as ``nn.Conv2d`` (square kernels).
         reduction (float): squeeze ratio of the attention branch.
         kernel_num (int): number of candidate kernels.
+        bias (bool): add a learnt per-output-channel bias after the
+            attention scaling (the released backbones have none).
 
     Shapes: input (B, in_planes, H, W) -> output (B, out_planes, H', W')
     with H', W' as ``nn.Conv2d`` gives.
@@ -159,6 +167,7 @@ class ODConv2d(nn.Module):
         groups=1,
         reduction=0.0625,
         kernel_num=4,
+        bias=False,
     ):
         super().__init__()
         if in_planes % groups or out_planes % groups:
@@ -192,16 +201,39 @@ class ODConv2d(nn.Module):
                 kernel_size,
             )
         )
+        # absent, not None-valued, without bias: the released key layout
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(out_planes))
         self.reset_parameters()
+
+    # the attributes mmcv's ConvModule reads from its conv
+    transposed = False
+    output_padding = 0
+
+    @property
+    def in_channels(self):
+        return self.in_planes
+
+    @property
+    def out_channels(self):
+        return self.out_planes
 
     def reset_parameters(self):
         """Each candidate kernel Kaiming-normal (fan_out, relu), as a plain
-        conv's weight would be."""
+        conv's weight would be; the bias zero."""
         for i in range(self.kernel_num):
             nn.init.kaiming_normal_(
                 self.weight[i], mode='fan_out', nonlinearity='relu'
             )
+        if 'bias' in self._parameters:
+            nn.init.zeros_(self.bias)
         self.attention.reset_parameters()
+
+    def init_weights(self):
+        """ODConv's own initialisation; called by a parent's
+        ``init_weights`` instead of mmcv's default conv init, which would
+        read the 5-d ``weight`` as a 4-d one."""
+        self.reset_parameters()
 
     @property
     def temperature(self):
@@ -245,6 +277,8 @@ class ODConv2d(nn.Module):
         out = self._conv(x, weight)
         if filt is not None and not fold_filter:
             out = _scaled(out, filt[:, :, None, None], owned=True)
+        if 'bias' in self._parameters:
+            out = out + self.bias[:, None, None]
         return out
 
     def sample_kernels(self, kernel, spatial=None, channel=None, filt=None):
@@ -328,6 +362,10 @@ class ODConv2d(nn.Module):
             batch * self.groups,
         )
         return out.view(batch, self.out_planes, *out.shape[2:])
+
+
+if 'ODConv' not in CONV_LAYERS.module_dict:
+    CONV_LAYERS.register_module('ODConv', module=ODConv2d)
 
 
 def _global_mean(x):

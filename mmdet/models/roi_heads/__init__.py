@@ -11,7 +11,12 @@ from .double_roi_head import DoubleHeadRoIHead
 from .dynamic_roi_head import DynamicRoIHead
 from .mask_heads import FCNMaskHead, MaskIoUHead
 from .mask_scoring_roi_head import MaskScoringRoIHead
-from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
+from .roi_extractors import (
+    BaseRoIExtractor,
+    GenericRoIExtractor,
+    RoIAlign,
+    SingleRoIExtractor,
+)
 from .shared_heads import ResLayer
 from .standard_roi_head import StandardRoIHead
 
@@ -26,6 +31,7 @@ __all__ = [
     'FCNMaskHead',
     'BaseRoIExtractor',
     'SingleRoIExtractor',
+    'GenericRoIExtractor',
     'RoIAlign',
     'DoubleHeadRoIHead',
     'DoubleConvFCBBoxHead',

@@ -9,7 +9,12 @@ from mmcv.cnn.bricks.transformer import (
     PatchMerging,
 )
 
-from .builder import TRANSFORMER, build_transformer
+from .builder import (
+    LINEAR_LAYERS,
+    TRANSFORMER,
+    build_linear_layer,
+    build_transformer,
+)
 from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
 from .csp_layer import CSPLayer, DarknetBottleneck
@@ -26,6 +31,7 @@ from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
 )
+from .normed_predictor import NormedConv2d, NormedLinear
 from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
@@ -48,6 +54,10 @@ from .transformer import (
 )
 
 __all__ = [
+    'LINEAR_LAYERS',
+    'build_linear_layer',
+    'NormedLinear',
+    'NormedConv2d',
     'ResLayer',
     'conv_builder',
     'DeformConv2d',

@@ -9,18 +9,7 @@ from torch.nn.modules.utils import _pair
 from mmdet.core import build_bbox_coder, clip_bboxes, multiclass_nms
 from mmdet.models.builder import HEADS, build_loss
 from mmdet.models.losses import accuracy
-
-
-def build_linear_layer(cfg, in_features, out_features):
-    """An ``nn.Linear`` from ``cfg=dict(type='Linear')`` (the only type)."""
-    cfg = dict(type='Linear') if cfg is None else dict(cfg)
-    layer_type = cfg.pop('type')
-    if layer_type != 'Linear':
-        raise KeyError(
-            f"unknown linear layer type {layer_type!r}: only "
-            f"'Linear' is available"
-        )
-    return nn.Linear(in_features, out_features, **cfg)
+from mmdet.models.utils import build_linear_layer
 
 
 @HEADS.register_module()

@@ -3,17 +3,19 @@ from .deform_roi_pool import (
     DeformRoIPool,
     DeformRoIPoolPack,
     ModulatedDeformRoIPoolPack,
-    deform_roi_pool,
 )
+from .generic_roi_extractor import GenericRoIExtractor
 from .roi_align import RoIAlign
+from .simple_roi_align import SimpleRoIAlign
 from .single_level_roi_extractor import SingleRoIExtractor
 
 __all__ = [
     'BaseRoIExtractor',
     'SingleRoIExtractor',
+    'GenericRoIExtractor',
     'RoIAlign',
+    'SimpleRoIAlign',
     'DeformRoIPool',
     'DeformRoIPoolPack',
     'ModulatedDeformRoIPoolPack',
-    'deform_roi_pool',
 ]

@@ -6,7 +6,25 @@ import torch
 from mmcv.runner import BaseModule
 from torch import nn
 
-from .roi_align import ROI_LAYERS
+from .deform_roi_pool import (
+    DeformRoIPool,
+    DeformRoIPoolPack,
+    ModulatedDeformRoIPoolPack,
+)
+from .roi_align import RoIAlign
+from .simple_roi_align import SimpleRoIAlign
+
+# the layer types an RoI extractor's ``roi_layer`` config may name
+ROI_LAYERS = {
+    cls.__name__: cls
+    for cls in (
+        RoIAlign,
+        SimpleRoIAlign,
+        DeformRoIPool,
+        DeformRoIPoolPack,
+        ModulatedDeformRoIPoolPack,
+    )
+}
 
 
 class BaseRoIExtractor(BaseModule, metaclass=ABCMeta):

@@ -61,7 +61,3 @@ class RoIAlign(nn.Module):
             f'sampling_ratio={self.sampling_ratio}, '
             f'pool_mode={self.pool_mode}, aligned={self.aligned})'
         )
-
-
-# the layer types an RoI extractor's ``roi_layer`` config may name
-ROI_LAYERS = {'RoIAlign': RoIAlign}  # deform_roi_pool.py adds its layers
