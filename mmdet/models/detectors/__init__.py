@@ -3,6 +3,7 @@ from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .retinanet import RetinaNet
 from .single_stage import SingleStageDetector
@@ -21,6 +22,7 @@ __all__ = [
     'FCOS',
     'ATSS',
     'CascadeRCNN',
+    'HybridTaskCascade',
     'SingleStageInstanceSegmentor',
     'SOLO',
     'SOLOv2',

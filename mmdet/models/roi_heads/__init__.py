@@ -6,7 +6,8 @@ from .bbox_heads import (
     Shared4Conv1FCBBoxHead,
 )
 from .cascade_roi_head import CascadeRoIHead
-from .mask_heads import FCNMaskHead
+from .htc_roi_head import HybridTaskCascadeRoIHead
+from .mask_heads import FCNMaskHead, FusedSemanticHead, HTCMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
 from .standard_roi_head import StandardRoIHead
 
@@ -19,6 +20,9 @@ __all__ = [
     'Shared2FCBBoxHead',
     'Shared4Conv1FCBBoxHead',
     'FCNMaskHead',
+    'HTCMaskHead',
+    'FusedSemanticHead',
+    'HybridTaskCascadeRoIHead',
     'BaseRoIExtractor',
     'SingleRoIExtractor',
     'RoIAlign',
