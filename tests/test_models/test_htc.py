@@ -3,6 +3,7 @@ branch, the test-time result format, the mask information flow and the
 semantic loss."""
 
 import copy
+import json
 import os.path as osp
 
 import numpy as np
@@ -195,3 +196,74 @@ def test_semantic_head_shapes_and_loss_ignore_index():
     picked = logp.permute(0, 2, 3, 1)[keep].gather(1, flat[keep].view(-1, 1))
     expected = -0.2 * picked.sum() / flat.numel()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-5)
+
+
+# ------------------------------------------------ MMDetection's numbers
+def seeded_model(with_semantic):
+    """The tiny model with the weights the reference was computed with."""
+    cfg = tiny_cfg(with_semantic)
+    cfg.test_cfg.rcnn.score_thr = 0.05
+    torch.manual_seed(0)
+    model = build_detector(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    return model
+
+
+def htc_reference(with_semantic):
+    path = osp.join(ROOT, 'tests', 'data', 'reference', 'mmdet228_htc.json')
+    with open(path) as f:
+        return json.load(f)[
+            'semantic' if with_semantic else 'without_semantic'
+        ]
+
+
+@pytest.mark.parametrize('with_semantic', [True, False])
+def test_simple_test_matches_mmdetection(with_semantic):
+    ref = htc_reference(with_semantic)
+    model = seeded_model(with_semantic).eval()
+    batch = make_batch(shapes=((64, 64), (48, 64)))
+    with torch.no_grad():
+        results = model.simple_test(
+            batch['img'], batch['img_metas'], rescale=True
+        )
+    assert sum(len(b) for b in ref['simple_test_bboxes'][0]) > 0
+    for (bboxes, segms), ref_bboxes, ref_areas in zip(
+        results, ref['simple_test_bboxes'], ref['simple_test_mask_areas']
+    ):
+        for dets, masks, ref_dets, areas in zip(
+            bboxes, segms, ref_bboxes, ref_areas
+        ):
+            assert dets.shape == (len(ref_dets), 5)
+            if len(ref_dets):
+                # float32 through large random weights: relative 1e-4
+                np.testing.assert_allclose(
+                    dets, ref_dets, rtol=1e-4, atol=1e-3
+                )
+            assert [int(m.sum()) for m in masks] == pytest.approx(areas, abs=2)
+
+
+@pytest.mark.parametrize('with_semantic', [True, False])
+def test_training_losses_match_mmdetection(with_semantic):
+    ref = htc_reference(with_semantic)['losses']
+    model = seeded_model(with_semantic)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.1)
+    model.train()
+    batch = make_batch(shapes=((64, 64), (48, 64)), with_mask=True)
+    if with_semantic:
+        batch['gt_semantic_seg'] = semantic_map(batch)
+    torch.manual_seed(5)  # the RoI samplers draw after this
+    losses = model(**batch)
+    assert set(losses) == set(ref)
+    for key, value in losses.items():
+        parts = value if isinstance(value, list) else [value]
+        got = [float(v) for v in parts]
+        np.testing.assert_allclose(
+            np.asarray(got, dtype=np.float64).ravel(),
+            np.asarray(ref[key], dtype=np.float64).ravel(),
+            atol=1e-4,
+            err_msg=key,
+        )
