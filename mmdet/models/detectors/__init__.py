@@ -4,6 +4,7 @@ from .cascade_rcnn import CascadeRCNN
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
 from .retinanet import RetinaNet
@@ -24,6 +25,7 @@ __all__ = [
     'FCOS',
     'ATSS',
     'CascadeRCNN',
+    'HybridTaskCascade',
     'SingleStageInstanceSegmentor',
     'SOLO',
     'SOLOv2',

@@ -108,6 +108,7 @@ class TwoStageDetector(BaseDetector):
         gt_bboxes_ignore=None,
         gt_masks=None,
         proposals=None,
+        **kwargs,
     ):
         """Losses of a training batch.
 
@@ -121,6 +122,8 @@ class TwoStageDetector(BaseDetector):
             gt_masks (list[BitmapMasks | PolygonMasks], optional): masks.
             proposals (list[Tensor], optional): precomputed proposals when
                 there is no RPN.
+            **kwargs: further targets for the RoI head (e.g. HTC's
+                ``gt_semantic_seg``).
 
         Returns:
             dict[str, Tensor]: ``loss_rpn_cls``, ``loss_rpn_bbox``,
@@ -153,6 +156,7 @@ class TwoStageDetector(BaseDetector):
                 gt_labels,
                 gt_bboxes_ignore,
                 gt_masks,
+                **kwargs,
             )
         )
         return losses

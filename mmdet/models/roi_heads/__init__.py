@@ -9,7 +9,13 @@ from .bbox_heads import (
 from .cascade_roi_head import CascadeRoIHead
 from .double_roi_head import DoubleHeadRoIHead
 from .dynamic_roi_head import DynamicRoIHead
-from .mask_heads import FCNMaskHead, MaskIoUHead
+from .htc_roi_head import HybridTaskCascadeRoIHead
+from .mask_heads import (
+    FCNMaskHead,
+    FusedSemanticHead,
+    HTCMaskHead,
+    MaskIoUHead,
+)
 from .mask_scoring_roi_head import MaskScoringRoIHead
 from .roi_extractors import (
     BaseRoIExtractor,
@@ -29,6 +35,9 @@ __all__ = [
     'Shared2FCBBoxHead',
     'Shared4Conv1FCBBoxHead',
     'FCNMaskHead',
+    'HTCMaskHead',
+    'FusedSemanticHead',
+    'HybridTaskCascadeRoIHead',
     'BaseRoIExtractor',
     'SingleRoIExtractor',
     'GenericRoIExtractor',
