@@ -1,4 +1,10 @@
-from .assigners import AssignResult, ATSSAssigner, BaseAssigner, MaxIoUAssigner
+from .assigners import (
+    AssignResult,
+    ATSSAssigner,
+    BaseAssigner,
+    HungarianAssigner,
+    MaxIoUAssigner,
+)
 from .builder import (
     BBOX_ASSIGNERS,
     BBOX_CODERS,
@@ -20,6 +26,16 @@ from .iou_calculators import (
     BboxOverlaps2D,
     bbox_overlaps,
     build_iou_calculator,
+)
+from .match_costs import (
+    MATCH_COST,
+    BBoxL1Cost,
+    ClassificationCost,
+    CrossEntropyLossCost,
+    DiceCost,
+    FocalLossCost,
+    IoUCost,
+    build_match_cost,
 )
 from .samplers import BaseSampler, PseudoSampler, RandomSampler, SamplingResult
 from .transforms import (
@@ -76,4 +92,13 @@ __all__ = [
     'find_inside_bboxes',
     'ATSSAssigner',
     'DistancePointBBoxCoder',
+    'HungarianAssigner',
+    'MATCH_COST',
+    'build_match_cost',
+    'ClassificationCost',
+    'BBoxL1Cost',
+    'IoUCost',
+    'FocalLossCost',
+    'DiceCost',
+    'CrossEntropyLossCost',
 ]
