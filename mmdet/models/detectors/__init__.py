@@ -8,6 +8,7 @@ from .retinanet import RetinaNet
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
+from .sparse_rcnn import SparseRCNN
 from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
@@ -25,4 +26,5 @@ __all__ = [
     'SOLO',
     'SOLOv2',
     'YOLACT',
+    'SparseRCNN',
 ]

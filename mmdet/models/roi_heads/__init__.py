@@ -8,6 +8,7 @@ from .bbox_heads import (
 from .cascade_roi_head import CascadeRoIHead
 from .mask_heads import FCNMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
+from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     'BaseRoIExtractor',
     'SingleRoIExtractor',
     'RoIAlign',
+    'SparseRoIHead',
 ]

@@ -4,10 +4,12 @@ from .convfc_bbox_head import (
     Shared2FCBBoxHead,
     Shared4Conv1FCBBoxHead,
 )
+from .dii_head import DIIHead
 
 __all__ = [
     'BBoxHead',
     'ConvFCBBoxHead',
     'Shared2FCBBoxHead',
     'Shared4Conv1FCBBoxHead',
+    'DIIHead',
 ]
