@@ -164,3 +164,127 @@ def test_bad_settings_refused():
         build_detector(cfg)
     with pytest.raises(InvalidArgumentError):
         build_head(dict(type='EmbeddingRPNHead', init_cfg=dict(type='Xavier')))
+
+
+# ------------------------------------------------------------- QueryInst
+QUERYINST = osp.join(
+    ROOT, 'configs', 'queryinst', 'queryinst_r50_fpn_1x_coco.py'
+)
+
+
+def tiny_queryinst_cfg(channels=32, num_stages=2, num_classes=10):
+    model = tiny_cfg(channels, num_stages, num_classes=num_classes)
+    stock = Config.fromfile(QUERYINST).model
+    model.type = 'QueryInst'
+    roi = model.roi_head
+    roi.mask_roi_extractor = dict(
+        stock.roi_head.mask_roi_extractor, out_channels=channels
+    )
+    head = copy.deepcopy(stock.roi_head.mask_head[0])
+    head.update(
+        num_classes=num_classes,
+        in_channels=channels,
+        conv_out_channels=16,
+        num_convs=1,
+    )
+    head.dynamic_conv_cfg.update(
+        in_channels=channels, feat_channels=8, out_channels=channels
+    )
+    roi.mask_head = [head] * num_stages
+    model.train_cfg.rcnn = [
+        dict(c, mask_size=28) for c in model.train_cfg.rcnn
+    ]
+    model.test_cfg.rcnn.update(max_per_img=20, mask_thr_binary=0.5)
+    return model
+
+
+@pytest.fixture(scope='module')
+def queryinst():
+    torch.manual_seed(0)
+    detector = build_detector(tiny_queryinst_cfg())
+    detector.init_weights()
+    return detector
+
+
+def test_queryinst_train_step(queryinst):
+    queryinst.train()
+    losses = queryinst(return_loss=True, **make_batch(with_mask=True))
+    keys = ('loss_cls', 'pos_acc', 'loss_bbox', 'loss_iou', 'loss_mask')
+    assert set(losses) == {f'stage{s}_{k}' for s in range(2) for k in keys}
+    for key, value in losses.items():
+        assert torch.isfinite(value).all(), key
+    loss, _ = queryinst._parse_losses(losses)
+    queryinst.zero_grad()
+    loss.backward()
+    for stage in range(2):
+        mask_head = queryinst.roi_head.mask_head[stage]
+        assert mask_head.conv_logits.weight.grad.abs().sum() > 0
+        dyn = mask_head.instance_interactive_conv.dynamic_layer.weight
+        assert dyn.grad.abs().sum() > 0
+    assert queryinst.backbone.layer4[-1].bn2.weight.grad.abs().sum() > 0
+
+
+def test_queryinst_mask_loss_is_dice_of_own_class():
+    head = build_head(tiny_queryinst_cfg().roi_head.mask_head[0])
+    logits = torch.randn(3, 10, 4, 4, dtype=torch.float64)
+    targets = (torch.rand(3, 4, 4) > 0.5).double()
+    labels = torch.tensor([1, 9, 4])
+    loss = head.loss(logits, targets, labels)['loss_mask']
+    p = logits[torch.arange(3), labels].sigmoid().flatten(1)
+    t = targets.flatten(1)
+    eps = 1e-5
+    # MMDetection's DiceLoss (naive_dice=False): eps once per square sum
+    dice = 1 - 2 * (p * t).sum(1) / (
+        (p * p).sum(1) + eps + (t * t).sum(1) + eps
+    )
+    torch.testing.assert_close(loss, 8.0 * dice.mean())
+
+
+def test_queryinst_simple_test_format(queryinst):
+    queryinst.eval()
+    batch = make_batch(shapes=((64, 64), (48, 64)))
+    with torch.no_grad():
+        results = queryinst(
+            img=[batch['img']],
+            img_metas=[batch['img_metas']],
+            return_loss=False,
+            rescale=True,
+        )
+    assert len(results) == 2
+    for (dets, segms), meta in zip(results, batch['img_metas']):
+        assert len(dets) == len(segms) == 10
+        assert sum(len(d) for d in dets) == 20
+        for cls_dets, masks in zip(dets, segms):
+            assert cls_dets.dtype == np.float32 and cls_dets.shape[1] == 5
+            assert len(masks) == len(cls_dets)
+            for mask in masks:
+                assert mask.shape == meta['ori_shape'][:2]
+                assert mask.dtype == bool
+
+
+def test_mask_of_a_box_beyond_the_image_is_empty():
+    """Unclipped boxes (QueryInst's) may lie wholly outside the image."""
+    head = build_head(tiny_queryinst_cfg().roi_head.mask_head[0])
+    boxes = torch.tensor([[10.0, 50.0, 30.0, 70.0], [70.0, 2.0, 90.0, 9.0]])
+    masks = head.get_seg_masks(
+        torch.full((2, 10, 28, 28), 5.0),
+        boxes,
+        torch.tensor([3, 3]),
+        dict(mask_thr_binary=0.5),
+        (48, 64, 3),
+        np.ones(4, dtype=np.float32),
+        rescale=True,
+    )
+    assert [m.shape for m in masks[3]] == [(48, 64)] * 2
+    assert not masks[3][0].any() and not masks[3][1].any()
+
+
+def test_forward_dummy(model, queryinst):
+    img = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        outs = model.forward_dummy(img)
+        mask_outs = queryinst.forward_dummy(img)
+    assert len(outs) == 2 and all(len(o) == 1 for o in outs)
+    assert outs[-1][0]['cls_score'].shape == (1, 12, 10)
+    assert len(mask_outs) == 2 and all(len(o) == 2 for o in mask_outs)
+    assert mask_outs[-1][1]['mask_pred'].shape == (12, 10, 28, 28)

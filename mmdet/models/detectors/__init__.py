@@ -4,6 +4,7 @@ from .cascade_rcnn import CascadeRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .mask_rcnn import MaskRCNN
+from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
@@ -27,4 +28,5 @@ __all__ = [
     'SOLOv2',
     'YOLACT',
     'SparseRCNN',
+    'QueryInst',
 ]

@@ -6,7 +6,7 @@ from .bbox_heads import (
     Shared4Conv1FCBBoxHead,
 )
 from .cascade_roi_head import CascadeRoIHead
-from .mask_heads import FCNMaskHead
+from .mask_heads import DynamicMaskHead, FCNMaskHead
 from .roi_extractors import BaseRoIExtractor, RoIAlign, SingleRoIExtractor
 from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
@@ -24,4 +24,5 @@ __all__ = [
     'SingleRoIExtractor',
     'RoIAlign',
     'SparseRoIHead',
+    'DynamicMaskHead',
 ]

@@ -6,7 +6,7 @@ import torch
 
 from mmdet.core import bbox2result, bbox2roi, bbox_xyxy_to_cxcywh
 from mmdet.core.bbox.samplers import PseudoSampler
-from mmdet.utils.arg_errors import InvalidArgumentError, UnsupportedOptionError
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS
 from .cascade_roi_head import CascadeRoIHead
 
@@ -16,8 +16,9 @@ class SparseRoIHead(CascadeRoIHead):
     """``num_stages`` DIIHeads applied in turn to a fixed set of proposals
     (boxes and ``proposal_feature_channel``-channel features); every stage
     is matched to the gts one-to-one (HungarianAssigner + PseudoSampler)
-    and its losses are weighted by ``stage_loss_weights``. Mask branches
-    (QueryInst) are not implemented yet."""
+    and its losses are weighted by ``stage_loss_weights``. With
+    ``mask_head`` (QueryInst) every stage also predicts masks from its
+    refined boxes and its attention features."""
 
     def __init__(
         self,
@@ -50,10 +51,6 @@ class SparseRoIHead(CascadeRoIHead):
         pretrained=None,
         init_cfg=None,
     ):
-        if mask_head is not None:
-            raise UnsupportedOptionError(
-                'SparseRoIHead: mask_head (QueryInst) is not implemented yet'
-            )
         self.proposal_feature_channel = proposal_feature_channel
         super().__init__(
             num_stages,
@@ -95,6 +92,26 @@ class SparseRoIHead(CascadeRoIHead):
             detach_cls_score_list=[s.detach() for s in cls_score],
             detach_proposal_list=[b.detach() for b in boxes],
         )
+
+    def _mask_forward(self, stage, x, rois, attn_feats):
+        """(K, num_classes, h, w) mask logits of (K, 5) RoIs."""
+        extractor = self.mask_roi_extractor[stage]
+        mask_feats = extractor(x[: extractor.num_inputs], rois)
+        return dict(mask_pred=self.mask_head[stage](mask_feats, attn_feats))
+
+    def _mask_loss(self, stage, x, attn_feats, sampling_results, gt_masks):
+        """``loss_mask`` of the matched proposals of a stage."""
+        rois = bbox2roi([r.pos_bboxes for r in sampling_results])
+        feats = torch.cat(
+            [f[r.pos_inds] for f, r in zip(attn_feats, sampling_results)]
+        )
+        mask_pred = self._mask_forward(stage, x, rois, feats)['mask_pred']
+        head = self.mask_head[stage]
+        targets = head.get_targets(
+            sampling_results, gt_masks, self.train_cfg[stage]
+        )
+        labels = torch.cat([r.pos_gt_labels for r in sampling_results])
+        return head.loss(mask_pred, targets, labels)['loss_mask']
 
     def _match(self, stage, results, whwh, gt_bboxes, gt_labels, img_metas):
         """Per image Hungarian matching of the stage's detached output."""
@@ -148,6 +165,14 @@ class SparseRoIHead(CascadeRoIHead):
                 *targets,
                 imgs_whwh=whwh,
             )
+            if self.with_mask:
+                stage_losses['loss_mask'] = self._mask_loss(
+                    stage,
+                    x,
+                    results['attn_feats'],
+                    sampling_results,
+                    gt_masks,
+                )
             weight = self.stage_loss_weights[stage]
             for key, value in stage_losses.items():
                 losses[f'stage{stage}_{key}'] = value * weight
@@ -193,7 +218,7 @@ class SparseRoIHead(CascadeRoIHead):
             scores = cls_score.sigmoid()
         else:
             scores = cls_score.softmax(-1)[..., :-1]
-        results = []
+        bbox_results, det_bboxes, det_labels, top_inds = [], [], [], []
         for i, meta in enumerate(img_metas):
             top, inds = (
                 scores[i]
@@ -204,8 +229,53 @@ class SparseRoIHead(CascadeRoIHead):
             if rescale:
                 boxes = boxes / boxes.new_tensor(meta['scale_factor'])
             dets = torch.cat([boxes, top[:, None]], dim=1)
-            results.append(bbox2result(dets, inds % num_classes, num_classes))
-        return results
+            labels = inds % num_classes
+            bbox_results.append(bbox2result(dets, labels, num_classes))
+            det_bboxes.append(dets)
+            det_labels.append(labels)
+            top_inds.append(inds)
+        if not self.with_mask:
+            return bbox_results
+        segm_results = self._test_masks(
+            x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
+        )
+        return list(zip(bbox_results, segm_results))
+
+    def _test_masks(
+        self, x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
+    ):
+        """Per image, per class masks of the detections: the last stage's
+        mask of each detection's proposal."""
+        stage = self.num_stages - 1
+        mask_pred = self._mask_forward(
+            stage,
+            x,
+            bbox2roi(last['detach_proposal_list']),
+            last['attn_feats'],
+        )['mask_pred']
+        mask_pred = mask_pred.reshape(len(img_metas), -1, *mask_pred.shape[1:])
+        head = self.mask_head[-1]
+        segms = []
+        for i, meta in enumerate(img_metas):
+            # (P * K) (proposal, class) pairs, as the scores were flattened
+            per_pair = mask_pred[i].flatten(0, 1)[top_inds[i]]
+            per_pair = per_pair[:, None].repeat(1, head.num_classes, 1, 1)
+            scale = meta['scale_factor']
+            boxes = det_bboxes[i][:, :4]
+            if rescale:
+                boxes = boxes * boxes.new_tensor(scale)
+            segms.append(
+                head.get_seg_masks(
+                    per_pair,
+                    boxes,
+                    det_labels[i],
+                    self.test_cfg,
+                    meta['ori_shape'],
+                    scale,
+                    rescale,
+                )
+            )
+        return segms
 
     def aug_test(self, features, proposal_list, img_metas, rescale=False):
         raise NotImplementedError(
@@ -213,10 +283,17 @@ class SparseRoIHead(CascadeRoIHead):
         )
 
     def forward_dummy(self, x, proposal_boxes, proposal_features, img_metas):
-        """Per stage a 1-tuple of the stage's result dict."""
-        return [
-            (r,)
-            for r in self._run_stages(
-                x, proposal_boxes, proposal_features, img_metas
-            )
-        ]
+        """Per stage the stage's result dict, and with masks its mask
+        result dict (on the stage's refined boxes)."""
+        outs = []
+        stages = self._run_stages(
+            x, proposal_boxes, proposal_features, img_metas
+        )
+        for stage, results in enumerate(stages):
+            if not self.with_mask:
+                outs.append((results,))
+                continue
+            rois = bbox2roi(results['detach_proposal_list'])
+            masks = self._mask_forward(stage, x, rois, results['attn_feats'])
+            outs.append((results, masks))
+        return outs

@@ -1,3 +1,4 @@
+from .dynamic_mask_head import DynamicMaskHead
 from .fcn_mask_head import FCNMaskHead
 
-__all__ = ['FCNMaskHead']
+__all__ = ['FCNMaskHead', 'DynamicMaskHead']
