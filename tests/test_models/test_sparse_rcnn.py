@@ -11,6 +11,7 @@ import torch
 from mmcv import Config
 from test_detectors import make_batch
 
+from mmdet.core import bbox_cxcywh_to_xyxy
 from mmdet.models import build_detector, build_head
 from mmdet.utils.arg_errors import InvalidArgumentError
 
@@ -335,3 +336,54 @@ def test_dynamic_mask_head_forward_and_loss_match_mmdet():
     labels = torch.tensor(ref['mask_loss_inputs']['labels'])
     loss = head.loss(mask_pred, targets, labels)['loss_mask']
     assert loss.item() == pytest.approx(expected_loss, abs=1e-4)
+
+
+def test_sparse_roi_head_losses_and_results_match_mmdet():
+    """Two stages end to end (RoIAlign, DIIHead, Hungarian matching, box
+    refinement, losses, top-k results) on MMDetection 2.28.2's numbers
+    (its RoIAlign replaced by torchvision's aligned one there)."""
+    with open(
+        osp.join(ROOT, 'tests/data/reference/sparse_roi_head.json')
+    ) as f:
+        ref = json.load(f)
+    cfg = dict(ref['cfg'])
+    head = build_head(cfg)
+    state = {k: torch.tensor(v) for k, v in ref['state_dict'].items()}
+    head.load_state_dict(state, strict=True)
+    x = [torch.tensor(t) for t in ref['x']]
+    metas = [
+        dict(
+            img_shape=tuple(s),
+            ori_shape=tuple(s),
+            scale_factor=np.ones(4, dtype=np.float32),
+        )
+        for s in ref['img_shapes']
+    ]
+    whwh = torch.tensor([[[s[1], s[0]] * 2] for s in ref['img_shapes']])
+    boxes = bbox_cxcywh_to_xyxy(torch.tensor(ref['cxcywh']))[None] * whwh
+    feats = torch.tensor(ref['proposal_feats'])[None].expand(2, -1, -1)
+    gt_bboxes = [torch.tensor(b) for b in ref['gt_bboxes']]
+    gt_labels = [torch.tensor(b) for b in ref['gt_labels']]
+    head.train()
+    losses = head.forward_train(
+        x, boxes, feats, metas, gt_bboxes, gt_labels, imgs_whwh=whwh
+    )
+    assert set(losses) == set(ref['losses'])
+    for key, value in ref['losses'].items():
+        assert losses[key].item() == pytest.approx(value, abs=1e-4), key
+    head.eval()
+    with torch.no_grad():
+        results = head.simple_test(
+            x, boxes, feats, metas, imgs_whwh=whwh, rescale=True
+        )
+    assert len(results) == len(ref['results']) == 2
+    for img_res, img_ref in zip(results, ref['results']):
+        assert sum(len(d) for d in img_res) == 5  # max_per_img
+        for dets, expected in zip(img_res, img_ref):
+            expected = np.array(expected, dtype=np.float32).reshape(-1, 5)
+            # topk(sorted=False): compare as sets of rows
+            order = np.lexsort(dets.T[::-1])
+            ref_order = np.lexsort(expected.T[::-1])
+            np.testing.assert_allclose(
+                dets[order], expected[ref_order], atol=1e-4
+            )
