@@ -377,6 +377,25 @@ def test_exportable_module_equals_simple_test():
     assert masks.shape[1:] == (28, 28)
 
 
+@pytest.mark.parametrize(
+    'config, refused',
+    [
+        ('cascade_rcnn/cascade_rcnn_r50_fpn_1x_coco.py', 'CascadeRoIHead'),
+        ('htc/htc_without_semantic_r50_fpn_1x_coco.py', 'HybridTaskCascade'),
+        ('ms_rcnn/ms_rcnn_r50_fpn_1x_coco.py', 'MaskScoringRoIHead'),
+        ('faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py', 'shared head'),
+    ],
+)
+def test_unexportable_families_are_refused_by_name(config, refused):
+    """A two-stage family whose RoI head tests another way is refused, not
+    exported as if it were a standard one."""
+    cfg = load_config(osp.join(REPO, 'configs', config))
+    cfg.model.backbone.init_cfg = None
+    model, _ = build_test_detector(cfg)
+    with pytest.raises(NotImplementedError, match=refused):
+        ExportableTwoStageDetector(model)
+
+
 def _run_tool(path, *args, monkeypatch):
     monkeypatch.setattr(sys, 'argv', [path, *map(str, args)])
     runpy.run_path(osp.join(REPO, 'tools', path), run_name='__main__')

@@ -6,6 +6,7 @@ from .assigners import (
     BaseAssigner,
     CenterRegionAssigner,
     GridAssigner,
+    HungarianAssigner,
     MaxIoUAssigner,
     PointAssigner,
     SimOTAAssigner,
@@ -36,6 +37,16 @@ from .iou_calculators import (
     BboxOverlaps2D,
     bbox_overlaps,
     build_iou_calculator,
+)
+from .match_costs import (
+    MATCH_COST,
+    BBoxL1Cost,
+    ClassificationCost,
+    CrossEntropyLossCost,
+    DiceCost,
+    FocalLossCost,
+    IoUCost,
+    build_match_cost,
 )
 from .samplers import (
     BaseSampler,
@@ -116,4 +127,13 @@ __all__ = [
     'find_inside_bboxes',
     'ATSSAssigner',
     'DistancePointBBoxCoder',
+    'HungarianAssigner',
+    'MATCH_COST',
+    'build_match_cost',
+    'ClassificationCost',
+    'BBoxL1Cost',
+    'IoUCost',
+    'FocalLossCost',
+    'DiceCost',
+    'CrossEntropyLossCost',
 ]

@@ -90,6 +90,25 @@ def pool_rois(extractor, feats, rois):
     return torch.cat(pooled)[torch.cat(order).argsort()]
 
 
+# RoI heads whose test path is the standard one the graph reproduces
+EXPORTABLE_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
+
+
+def check_exportable_roi_head(model):
+    """Refuse, by name, a two-stage detector whose RoI head tests another
+    way (cascade stages, HTC, mask scoring, double heads, a C4 shared
+    head): the exported graph would silently compute something else."""
+    head = model.roi_head
+    name = type(head).__name__
+    if name not in EXPORTABLE_ROI_HEADS or head.with_shared_head:
+        what = 'a shared head (C4)' if name in EXPORTABLE_ROI_HEADS else name
+        raise NotImplementedError(
+            f'{type(model).__name__} with {what} cannot be exported to ONNX '
+            'yet: only Faster R-CNN and Mask R-CNN with a '
+            f'{" or ".join(EXPORTABLE_ROI_HEADS)} (FPN) export'
+        )
+
+
 class ExportableTwoStageDetector(nn.Module):
     """Whole-detector inference of one image, traceable by
     ``torch.onnx.export``.
@@ -119,6 +138,7 @@ class ExportableTwoStageDetector(nn.Module):
                 f'{type(model).__name__} is not a two-stage '
                 'detector with rpn_head and roi_head'
             )
+        check_exportable_roi_head(model)
         self.model = model
         self.rpn_cfg = rpn_export_cfg(model.rpn_head.test_cfg)
         rcnn = model.roi_head.test_cfg

@@ -33,6 +33,9 @@ def paste_masks(masks, boxes, img_h, img_w, skip_empty=True):
         )
         x1_int = int(torch.clamp(boxes[:, 2].max().ceil() + 1, max=img_w))
         y1_int = int(torch.clamp(boxes[:, 3].max().ceil() + 1, max=img_h))
+        # boxes wholly right of / below the image (unclipped predictions,
+        # e.g. Sparse R-CNN's) cover an empty region instead of failing
+        x0_int, y0_int = min(x0_int, x1_int), min(y0_int, y1_int)
     else:
         x0_int, y0_int, x1_int, y1_int = 0, 0, img_w, img_h
     x0, y0, x1, y1 = boxes.float().split(1, dim=1)  # each (N, 1)

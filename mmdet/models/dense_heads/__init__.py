@@ -3,6 +3,7 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
@@ -28,4 +29,5 @@ __all__ = [
     'YOLACTHead',
     'YOLACTProtonet',
     'YOLACTSegmHead',
+    'EmbeddingRPNHead',
 ]

@@ -7,11 +7,13 @@ from .fcos import FCOS
 from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
+from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .rpn import RPN
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
+from .sparse_rcnn import SparseRCNN
 from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
@@ -33,4 +35,6 @@ __all__ = [
     'RPN',
     'FastRCNN',
     'MaskScoringRCNN',
+    'SparseRCNN',
+    'QueryInst',
 ]

@@ -11,6 +11,7 @@ from .double_roi_head import DoubleHeadRoIHead
 from .dynamic_roi_head import DynamicRoIHead
 from .htc_roi_head import HybridTaskCascadeRoIHead
 from .mask_heads import (
+    DynamicMaskHead,
     FCNMaskHead,
     FusedSemanticHead,
     HTCMaskHead,
@@ -24,6 +25,7 @@ from .roi_extractors import (
     SingleRoIExtractor,
 )
 from .shared_heads import ResLayer
+from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -48,4 +50,6 @@ __all__ = [
     'MaskIoUHead',
     'MaskScoringRoIHead',
     'ResLayer',
+    'SparseRoIHead',
+    'DynamicMaskHead',
 ]

@@ -4,6 +4,7 @@ from .atss_assigner import ATSSAssigner
 from .base_assigner import BaseAssigner
 from .center_region_assigner import CenterRegionAssigner
 from .grid_assigner import GridAssigner
+from .hungarian_assigner import HungarianAssigner
 from .max_iou_assigner import MaxIoUAssigner
 from .point_assigner import PointAssigner
 from .sim_ota_assigner import SimOTAAssigner
@@ -23,4 +24,5 @@ __all__ = [
     'SimOTAAssigner',
     'TaskAlignedAssigner',
     'UniformAssigner',
+    'HungarianAssigner',
 ]

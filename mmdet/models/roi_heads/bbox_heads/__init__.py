@@ -4,6 +4,7 @@ from .convfc_bbox_head import (
     Shared2FCBBoxHead,
     Shared4Conv1FCBBoxHead,
 )
+from .dii_head import DIIHead
 from .double_bbox_head import DoubleConvFCBBoxHead
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     'Shared2FCBBoxHead',
     'Shared4Conv1FCBBoxHead',
     'DoubleConvFCBBoxHead',
+    'DIIHead',
 ]
