@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import BBOX_ASSIGNERS
@@ -57,6 +56,10 @@ class HungarianAssigner(BaseAssigner):
                 gt_inds[:] = 0
             return AssignResult(num_gts, gt_inds, None, labels=labels)
         cost = self._cost(bbox_pred, cls_pred, gt_bboxes, gt_labels, img_meta)
+        # imported here: importing scipy adds warning filters, which
+        # importing mmdet must not do
+        from scipy.optimize import linear_sum_assignment
+
         cost = cost.detach().cpu().numpy().astype(np.float64)
         rows, cols = linear_sum_assignment(cost)
         rows = torch.from_numpy(np.asarray(rows)).to(bbox_pred.device)
