@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from mmdet.utils.arg_errors import InvalidArgumentError
+
 REDUCTIONS = (None, 'none', 'mean', 'sum')
 
 
@@ -15,5 +17,9 @@ class WeightedLoss(nn.Module):
         self.loss_weight = loss_weight
 
     def _reduction(self, reduction_override):
-        assert reduction_override in REDUCTIONS
+        if reduction_override not in REDUCTIONS:
+            raise InvalidArgumentError(
+                f'reduction_override must be one of {REDUCTIONS}, '
+                f'got {reduction_override!r}'
+            )
         return reduction_override or self.reduction

@@ -1,10 +1,10 @@
 """L1 and smooth-L1 box regression losses."""
 
 import torch
-from torch import nn
 
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import LOSSES
+from ._base import WeightedLoss
 from .utils import weighted_loss
 
 
@@ -36,21 +36,8 @@ def l1_loss(pred, target):
     return torch.abs(pred - target)
 
 
-class _RegressionLoss(nn.Module):
-    """Common forward of the weighted regression losses below."""
-
-    def __init__(self, reduction='mean', loss_weight=1.0):
-        super().__init__()
-        self.reduction = reduction
-        self.loss_weight = loss_weight
-
-    def _reduction(self, reduction_override):
-        assert reduction_override in (None, 'none', 'mean', 'sum')
-        return reduction_override if reduction_override else self.reduction
-
-
 @LOSSES.register_module()
-class SmoothL1Loss(_RegressionLoss):
+class SmoothL1Loss(WeightedLoss):
     """Smooth L1 loss (see :func:`smooth_l1_loss`).
 
     Args:
@@ -83,7 +70,7 @@ class SmoothL1Loss(_RegressionLoss):
 
 
 @LOSSES.register_module()
-class L1Loss(_RegressionLoss):
+class L1Loss(WeightedLoss):
     """L1 loss (see :func:`l1_loss`).
 
     Args:
