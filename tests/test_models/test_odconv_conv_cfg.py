@@ -176,3 +176,40 @@ def test_quickstart_variant_learns_on_tiny_set(name, tmp_path):
     ]
     assert grads and all(g > 0 for g in grads)
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize(
+    'name', ['retinanet_odconv-head', 'mask_rcnn_odconv-neck']
+)
+def test_quickstart_variant_layers_share_the_backbone_temperature(name):
+    """tools/train.py runs these configs with ODConvTemperatureHook, which
+    refuses ODConv layers built with different temperatures: the head's or
+    neck's conv_cfg sets the backbone's 10.0, so the hook anneals all of
+    them to 10.0."""
+    from types import SimpleNamespace
+
+    from mmdet.core.hook.odconv_temperature import (
+        ODConvTemperatureHook,
+        _temperature_layers,
+    )
+
+    config = f'{name}_mobilenetv2_tiny_coco.py'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'quickstart', config))
+    model = build_detector(cfg.model)
+    layers = _temperature_layers(model)
+    part = model.bbox_head if 'head' in name else model.neck
+    assert any(isinstance(m, ODConv2d) for m in part.modules())
+    assert {float(m.temperature) for m in layers} == {10.0}
+    hook = ODConvTemperatureHook(init_temp=30.0, anneal_epochs=4)
+    runner = SimpleNamespace(model=model, logger=None, max_epochs=4)
+    runner.max_iters = 40
+    hook.before_run(runner)
+    assert hook._target == 10.0
+
+
+def test_conv_cfg_temperature_sets_the_attention_temperature():
+    conv = build_conv_layer(
+        dict(type='ODConv', kernel_num=2, temperature=7.0), 8, 8, 3
+    )
+    assert conv.attention.temperature == 7.0
+    assert ODConv2d(8, 8, 3).attention.temperature == 1.0

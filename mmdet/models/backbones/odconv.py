@@ -151,6 +151,8 @@ class ODConv2d(nn.Module):
         kernel_num (int): number of candidate kernels.
         bias (bool): add a learnt per-output-channel bias after the
             attention scaling (the released backbones have none).
+        temperature (float): the attentions' starting temperature (1.0 as
+            released); a ``conv_cfg`` sets it to match an OD backbone's.
 
     Shapes: input (B, in_planes, H, W) -> output (B, out_planes, H', W')
     with H', W' as ``nn.Conv2d`` gives.
@@ -168,6 +170,7 @@ class ODConv2d(nn.Module):
         reduction=0.0625,
         kernel_num=4,
         bias=False,
+        temperature=1.0,
     ):
         super().__init__()
         if in_planes % groups or out_planes % groups:
@@ -205,6 +208,7 @@ class ODConv2d(nn.Module):
         if bias:
             self.bias = nn.Parameter(torch.zeros(out_planes))
         self.reset_parameters()
+        self.update_temperature(temperature)
 
     # the attributes mmcv's ConvModule reads from its conv
     transposed = False
