@@ -238,6 +238,15 @@ def train_and_test(model, model_cfg):
     batch; raise where either fails."""
     num_classes = _find_key(model_cfg, 'num_classes') or 80
     batch = random_batch(num_classes, _needs_masks(model, model_cfg))
+    semantic = _find_key(model_cfg, 'semantic_head')
+    if semantic is not None:
+        # HTC's semantic branch: a (B, 1, H/8, W/8) stuff map as
+        # SegRescale(1/8) gives it, labels below the head's num_classes
+        size = IMAGE_SIZE // 8
+        stuff = semantic.get('num_classes', 183)
+        batch['gt_semantic_seg'] = torch.randint(
+            stuff, (len(batch['img']), 1, size, size)
+        )
     model.train()
     outputs = model.train_step(batch, None)
     loss = outputs['loss']

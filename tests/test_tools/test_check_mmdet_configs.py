@@ -168,6 +168,16 @@ def test_train_step_runs_and_reports_failures(tree):
     assert result[0]['reason']
 
 
+def test_train_step_feeds_htc_its_semantic_map():
+    """HTC's semantic branch trains on gt_semantic_seg: the random batch
+    carries one when the model has a semantic head."""
+    configs = osp.join(ROOT, 'configs')
+    [result] = check_tree(
+        configs, 'htc/htc_r50_fpn_1x_coco.py', train_step=True
+    )
+    assert result['status'] == 'OK', result.get('reason')
+
+
 def test_command_line(tree, reference, tmp_path):
     out = tmp_path / 'report.json'
     env = dict(os.environ, PYTHONPATH=ROOT)
