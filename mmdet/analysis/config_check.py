@@ -233,6 +233,15 @@ def random_batch(num_classes, with_masks, num_images=2, seed=0):
     return batch
 
 
+def _accepted(forward_train, batch):
+    """``batch`` without the keys ``forward_train`` does not take (e.g. the
+    RPN detector trains on boxes only, without ``gt_labels``)."""
+    params = inspect.signature(forward_train).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return batch
+    return {k: v for k, v in batch.items() if k in params}
+
+
 def train_and_test(model, model_cfg):
     """One training step (backward included) and one test on a random
     batch; raise where either fails."""
@@ -247,6 +256,7 @@ def train_and_test(model, model_cfg):
         batch['gt_semantic_seg'] = torch.randint(
             stuff, (len(batch['img']), 1, size, size)
         )
+    batch = _accepted(model.forward_train, batch)
     model.train()
     outputs = model.train_step(batch, None)
     loss = outputs['loss']

@@ -178,6 +178,17 @@ def test_train_step_feeds_htc_its_semantic_map():
     assert result['status'] == 'OK', result.get('reason')
 
 
+def test_train_step_gives_rpn_only_what_it_takes():
+    """The RPN detector's forward_train takes no gt_labels (as in
+    MMDetection 2.28): the random batch leaves them out."""
+    [result] = check_tree(
+        osp.join(ROOT, 'configs'),
+        'rpn/rpn_r50_fpn_1x_coco.py',
+        train_step=True,
+    )
+    assert result['status'] == 'OK', result.get('reason')
+
+
 def test_command_line(tree, reference, tmp_path):
     out = tmp_path / 'report.json'
     env = dict(os.environ, PYTHONPATH=ROOT)
