@@ -27,6 +27,7 @@ from mmdet.core.export import (
     compare_results,
     import_deploy_module,
 )
+from mmdet.core.export.families import mask_thr_of, num_classes_of
 from mmdet.core.export.pytorch2onnx import export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.datasets import replace_ImageToTensor
@@ -233,8 +234,8 @@ def benchmark_backends(
             export_onnx(model, img, meta, onnx_file, dynamic_export=True)
         ort_model = ONNXRuntimeDetector(
             ORTSession(onnx_file, threads),
-            tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
-            model.roi_head.test_cfg.get('mask_thr_binary', 0.5),
+            tuple(map(str, range(num_classes_of(model)))),
+            mask_thr_of(model),
         )
         times = dict(pytorch=[], onnxruntime=[])
         for i in range(warmup + num_iters):

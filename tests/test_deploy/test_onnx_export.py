@@ -24,7 +24,11 @@ from torch import nn
 from mmdet import apis
 from mmdet.apis.builders import build_test_detector, load_config
 from mmdet.apis.deployment import load_test_image
-from mmdet.core.export import ExportableTwoStageDetector, compare_results
+from mmdet.core.export import (
+    ExportableTwoStageDetector,
+    compare_results,
+    exportable_detector,
+)
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.models.backbones.odconv import ODConvAttention
@@ -39,6 +43,31 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 QUICKSTART = osp.join(
     REPO, 'configs', 'quickstart', 'mask_rcnn_odconv_mobilenetv2_tiny_coco.py'
 )
+# the other families that export: their ODConv configs (R-50 and
+# MobileNetV2) and MMDetection's stock configs
+FAMILY_CONFIGS = [
+    f'odconv/{family}_odconv4x_{backbone}_fpn{suffix}_1x_coco.py'
+    for family, suffix in (
+        ('retinanet', ''),
+        ('fcos', '_gn-head'),
+        ('atss', ''),
+        ('cascade_rcnn', ''),
+        ('cascade_mask_rcnn', ''),
+    )
+    for backbone in ('r50', 'mobilenetv2_100')
+] + [
+    'retinanet/retinanet_r50_fpn_1x_coco.py',
+    'fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py',
+    'atss/atss_r50_fpn_1x_coco.py',
+    'cascade_rcnn/cascade_rcnn_r50_fpn_1x_coco.py',
+    'cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py',
+]
+
+
+def quickstart(name):
+    return osp.join(REPO, 'configs', 'quickstart', f'{name}_tiny_coco.py')
+
+
 ODCONV_CONFIGS = [
     'faster_rcnn_r50_fpn_1x_coco.py',
     'faster_rcnn_odconv4x_r50_fpn_1x_coco.py',
@@ -58,6 +87,15 @@ HEAD_STDS = {
     'fc_cls': 3.0,
     'fc_reg': 0.2,
     'conv_logits': 3.0,
+    # dense heads: RetinaNet, FCOS, ATSS
+    'retina_cls': 2.0,
+    'retina_reg': 0.2,
+    'conv_cls': 2.0,
+    'conv_reg': 0.2,
+    'conv_centerness': 2.0,
+    'atss_cls': 2.0,
+    'atss_reg': 0.2,
+    'atss_centerness': 2.0,
 }
 
 
@@ -182,9 +220,9 @@ def float32_error(model, img):
 
 
 def _scale_output_layers(model, img):
-    """Scale each output layer of ``HEAD_STDS`` (weight and bias) so that
-    its outputs on ``img`` have that standard deviation (stage by stage:
-    the RPN first, as its proposals feed the R-CNN)."""
+    """Scale each output layer named in ``HEAD_STDS`` (weight and bias) so
+    that its outputs on ``img`` have that standard deviation (stage by
+    stage: the RPN first, as its proposals feed the R-CNN)."""
     meta = dict(
         img_shape=tuple(img.shape[2:]) + (3,),
         ori_shape=tuple(img.shape[2:]) + (3,),
@@ -192,17 +230,10 @@ def _scale_output_layers(model, img):
         scale_factor=np.ones(4, dtype=np.float32),
         flip=False,
     )
-    for name, target in HEAD_STDS.items():
-        layer = dict(model.named_modules()).get(
-            {
-                'rpn_cls': 'rpn_head.rpn_cls',
-                'rpn_reg': 'rpn_head.rpn_reg',
-                'fc_cls': 'roi_head.bbox_head.fc_cls',
-                'fc_reg': 'roi_head.bbox_head.fc_reg',
-                'conv_logits': 'roi_head.mask_head.conv_logits',
-            }[name]
-        )
-        if layer is None:
+    # in module order: the RPN before the R-CNN, a cascade's stages in turn
+    for name, layer in list(model.named_modules()):
+        target = HEAD_STDS.get(name.rsplit('.', 1)[-1])
+        if target is None or 'backbone' in name or 'neck' in name:
             continue
         outputs = []
         handle = layer.register_forward_hook(
@@ -378,22 +409,83 @@ def test_exportable_module_equals_simple_test():
 
 
 @pytest.mark.parametrize(
+    'name',
+    ['retinanet_odconv_mobilenetv2', 'cascade_mask_rcnn_odconv_mobilenetv2'],
+)
+def test_single_stage_and_cascade_export_and_match(name, tmp_path):
+    """A single-stage detector (the dense post-processing: nms_pre above
+    score_thr, decoding, class-wise NMS) and a Cascade Mask R-CNN (stage
+    refinement, averaged scores and masks) through one dynamic file."""
+    reports, graph = _export_and_compare(
+        quickstart(name), tmp_path, [(128, 96), (100, 128)]
+    )
+    _assert_same(reports)
+    outputs = [o.name for o in graph.graph.output]
+    assert outputs == (
+        ['dets', 'labels', 'masks'] if 'mask' in name else ['dets', 'labels']
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', FAMILY_CONFIGS)
+def test_family_configs_export_and_match(config, tmp_path):
+    # as test_odconv_configs_export_and_match, for the other families
+    options = {'data.test.pipeline.1.img_scale': (640, 384)}
+    if 'cascade' in config:
+        options['model.test_cfg.rcnn.score_thr'] = 0.3
+    reports, _ = _export_and_compare(
+        osp.join(REPO, 'configs', config),
+        tmp_path,
+        [(384, 640), (250, 640)],
+        options,
+    )
+    _assert_same(reports)
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        'retinanet_odconv_mobilenetv2',
+        'fcos_odconv_mobilenetv2',
+        'atss_odconv_mobilenetv2',
+        'cascade_rcnn_odconv_mobilenetv2',
+    ],
+)
+def test_exportable_families_equal_simple_test(name):
+    """The eager export path of each family is the detector's inference,
+    detection for detection."""
+    cfg = compat_cfg(load_config(quickstart(name)))
+    model, _ = build_test_detector(cfg)
+    img, meta = load_test_image(cfg, _images((96, 128), (8, 8))[0])
+    randomize(model, seed=3, calib_imgs=_calibration_batch(img))
+    with torch.no_grad():
+        dets, labels = exportable_detector(model)(*export_inputs(img, meta))
+        ref = model(
+            return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
+        )[0]
+    assert len(dets) == sum(map(len, ref)) > 0
+    for c, boxes in enumerate(ref):
+        np.testing.assert_array_equal(dets[labels == c].numpy(), boxes)
+
+
+@pytest.mark.parametrize(
     'config, refused',
     [
-        ('cascade_rcnn/cascade_rcnn_r50_fpn_1x_coco.py', 'CascadeRoIHead'),
         ('htc/htc_without_semantic_r50_fpn_1x_coco.py', 'HybridTaskCascade'),
         ('ms_rcnn/ms_rcnn_r50_fpn_1x_coco.py', 'MaskScoringRoIHead'),
         ('faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py', 'shared head'),
+        ('rpn/rpn_r50_fpn_1x_coco.py', 'RPN without a bbox_head'),
+        ('yolact/yolact_r50_1x8_coco.py', 'YOLACTHead'),
     ],
 )
 def test_unexportable_families_are_refused_by_name(config, refused):
-    """A two-stage family whose RoI head tests another way is refused, not
-    exported as if it were a standard one."""
+    """A family whose test path no export module reproduces is refused by
+    name, not exported as if it were a standard one."""
     cfg = load_config(osp.join(REPO, 'configs', config))
     cfg.model.backbone.init_cfg = None
     model, _ = build_test_detector(cfg)
     with pytest.raises(NotImplementedError, match=refused):
-        ExportableTwoStageDetector(model)
+        exportable_detector(model)
 
 
 def _run_tool(path, *args, monkeypatch):

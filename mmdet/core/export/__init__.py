@@ -2,19 +2,27 @@
 
 from .deps import INSTALL_HINT, import_deploy_module
 from .detector import (
+    ExportableCascadeRCNN,
     ExportableFeatureMaps,
     ExportableTwoStageDetector,
     pool_rois,
 )
+from .families import exportable_detector, mask_thr_of, num_classes_of
 from .model_wrappers import ONNXRuntimeDetector, compare_results
 from .ops import onnx_nms, topk_at_most
+from .single_stage import ExportableSingleStageDetector
 
 __all__ = [
     'INSTALL_HINT',
     'import_deploy_module',
+    'ExportableCascadeRCNN',
     'ExportableFeatureMaps',
+    'ExportableSingleStageDetector',
     'ExportableTwoStageDetector',
     'ONNXRuntimeDetector',
+    'exportable_detector',
+    'mask_thr_of',
+    'num_classes_of',
     'compare_results',
     'pool_rois',
     'onnx_nms',

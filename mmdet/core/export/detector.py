@@ -14,43 +14,8 @@ write.
 import torch
 from torch import nn
 
-from ..post_processing.bbox_nms import group_offsets
-from .ops import onnx_nms, size_of, topk_at_most
-
-# NonMaxSuppression's score threshold that every score passes (scores
-# are probabilities; the R-CNN's score_thr is applied before)
-_ANY_SCORE = -1.0
-
-
-def _shifted(boxes, groups):
-    """(N, 4) ``boxes`` shifted by ``groups * (max coordinate + 1)`` (what
-    ``batched_nms`` does, so that one NMS suppresses within groups only and
-    the IoUs are rounded as in PyTorch). The max includes 0, so that an
-    empty set gives an empty graph result instead of an error; boxes are
-    clipped to the image, so 0 changes nothing."""
-    top = torch.cat([boxes.flatten(), boxes.new_zeros(1)]).max()
-    return boxes + group_offsets(boxes, groups, top)[:, None]
-
-
-def _nms_iou(nms_cfg, where):
-    """IoU threshold of an ``nms`` config, refusing what the graph does not
-    implement."""
-    cfg = dict(nms_cfg)
-    if cfg.pop('type', 'nms') != 'nms':
-        raise ValueError(
-            f'{where}: only nms type "nms" exports to ONNX, '
-            f'got {dict(nms_cfg)}'
-        )
-    cfg.pop('split_thr', None)
-    iou = cfg.pop('iou_threshold', cfg.pop('iou_thr', None))
-    if iou is None:
-        raise KeyError(f'{where}: nms needs iou_threshold')
-    if cfg.pop('offset', 0) != 0 or cfg:
-        raise ValueError(
-            f'{where}: nms options {sorted(cfg)} (and '
-            'offset=1) do not export; remove them'
-        )
-    return float(iou)
+from .nms import class_wise_dets, grouped_nms, nms_iou
+from .ops import size_of, topk_at_most
 
 
 def rpn_export_cfg(test_cfg):
@@ -64,7 +29,7 @@ def rpn_export_cfg(test_cfg):
     return (
         cfg.get('nms_pre', -1),
         cfg.get('min_bbox_size', -1),
-        _nms_iou(nms, 'test_cfg.rpn'),
+        nms_iou(nms, 'test_cfg.rpn'),
         max_per_img,
         cfg.get('nms_across_levels', False),
     )
@@ -90,22 +55,28 @@ def pool_rois(extractor, feats, rois):
     return torch.cat(pooled)[torch.cat(order).argsort()]
 
 
-# RoI heads whose test path is the standard one the graph reproduces
-EXPORTABLE_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
+# the RoI heads whose test path a graph here reproduces, and which export
+# module does it (the names, not subclasses: a subclass tests its own way)
+STANDARD_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
+CASCADE_ROI_HEADS = ('CascadeRoIHead',)
+EXPORTABLE_FAMILIES = (
+    'Faster R-CNN / Mask R-CNN (StandardRoIHead, DynamicRoIHead), '
+    'Cascade (Mask) R-CNN (CascadeRoIHead) and single-stage detectors '
+    'whose head uses the shared dense post-processing'
+)
 
 
-def check_exportable_roi_head(model):
-    """Refuse, by name, a two-stage detector whose RoI head tests another
-    way (cascade stages, HTC, mask scoring, double heads, a C4 shared
-    head): the exported graph would silently compute something else."""
+def check_exportable_roi_head(model, allowed=STANDARD_ROI_HEADS):
+    """Refuse, by name, a two-stage detector whose RoI head is not one of
+    ``allowed`` or has a shared head (C4): the exported graph would
+    silently compute something else."""
     head = model.roi_head
     name = type(head).__name__
-    if name not in EXPORTABLE_ROI_HEADS or head.with_shared_head:
-        what = 'a shared head (C4)' if name in EXPORTABLE_ROI_HEADS else name
+    if name not in allowed or head.with_shared_head:
+        what = 'a shared head (C4)' if name in allowed else name
         raise NotImplementedError(
-            f'{type(model).__name__} with {what} cannot be exported to ONNX '
-            'yet: only Faster R-CNN and Mask R-CNN with a '
-            f'{" or ".join(EXPORTABLE_ROI_HEADS)} (FPN) export'
+            f'{type(model).__name__} with {what} cannot be exported to '
+            f'ONNX yet: what exports is {EXPORTABLE_FAMILIES}'
         )
 
 
@@ -131,6 +102,8 @@ class ExportableTwoStageDetector(nn.Module):
             (e.g. 28 x 28) of each detection's class, box-relative.
     """
 
+    EXPORTABLE_ROI_HEADS = STANDARD_ROI_HEADS
+
     def __init__(self, model):
         super().__init__()
         if not (hasattr(model, 'rpn_head') and hasattr(model, 'roi_head')):
@@ -138,12 +111,12 @@ class ExportableTwoStageDetector(nn.Module):
                 f'{type(model).__name__} is not a two-stage '
                 'detector with rpn_head and roi_head'
             )
-        check_exportable_roi_head(model)
+        check_exportable_roi_head(model, self.EXPORTABLE_ROI_HEADS)
         self.model = model
         self.rpn_cfg = rpn_export_cfg(model.rpn_head.test_cfg)
         rcnn = model.roi_head.test_cfg
         self.score_thr = float(rcnn['score_thr'])
-        self.rcnn_iou = _nms_iou(rcnn['nms'], 'test_cfg.rcnn')
+        self.rcnn_iou = nms_iou(rcnn['nms'], 'test_cfg.rcnn')
         self.max_per_img = int(rcnn['max_per_img'])
         self.with_mask = model.roi_head.with_mask
 
@@ -203,26 +176,33 @@ class ExportableTwoStageDetector(nn.Module):
             )
             keep = torch.nonzero(keep, as_tuple=True)[0]
             scores, boxes, levels = scores[keep], boxes[keep], levels[keep]
-        boxes_for_nms = boxes if across else _shifted(boxes, levels)
-        selected = onnx_nms(
-            boxes_for_nms[None], scores[None, None], iou, _ANY_SCORE
-        )
-        kept = selected[:, 2]
-        _, order = topk_at_most(scores[kept], max_per_img)
-        return boxes[kept[order]]
+        groups = torch.zeros_like(levels) if across else levels
+        _, kept = grouped_nms(boxes, scores, groups, iou, max_per_img)
+        return boxes[kept]
 
     # ------------------------------------------------------------ R-CNN
-    def detections(self, feats, proposals, img_shape, scale_factor):
-        """Class-wise NMS of the R-CNN's boxes: (n, 5) dets in original
-        pixels and (n,) labels."""
+    def rcnn_outputs(self, feats, proposals, img_shape):
+        """The R-CNN on (P, 4) proposals: (P, 5) RoIs, (P, C + 1) class
+        logits and (P, 4 * C) or (P, 4) deltas."""
         roi_head = self.model.roi_head
-        bbox_head = roi_head.bbox_head
         rois = torch.cat(
             [proposals.new_zeros(size_of(proposals, 0), 1), proposals], dim=1
         )
-        cls_score, bbox_pred = bbox_head(
+        cls_score, bbox_pred = roi_head.bbox_head(
             pool_rois(roi_head.bbox_roi_extractor, feats, rois)
         )
+        return rois, cls_score, bbox_pred
+
+    def final_bbox_head(self):
+        return self.model.roi_head.bbox_head
+
+    def detections(self, feats, proposals, img_shape, scale_factor):
+        """Class-wise NMS of the R-CNN's boxes: (n, 5) dets in original
+        pixels and (n,) labels."""
+        rois, cls_score, bbox_pred = self.rcnn_outputs(
+            feats, proposals, img_shape
+        )
+        bbox_head = self.final_bbox_head()
         if bbox_head.custom_cls_channels:
             scores = bbox_head.loss_cls.get_activation(cls_score)
         else:
@@ -241,47 +221,120 @@ class ExportableTwoStageDetector(nn.Module):
         scores = scores[:, :num_classes]
         # the candidates above score_thr, then mmcv's batched NMS over them
         kept, labels = torch.nonzero(scores > self.score_thr, as_tuple=True)
-        boxes, scores = boxes[kept, labels], scores[kept, labels]
-        selected = onnx_nms(
-            _shifted(boxes, labels)[None],
-            scores[None, None],
+        return class_wise_dets(
+            boxes[kept, labels],
+            scores[kept, labels],
+            labels,
             self.rcnn_iou,
-            _ANY_SCORE,
-        )[:, 2]
-        det_scores, order = topk_at_most(scores[selected], self.max_per_img)
-        kept = selected[order]
-        labels = labels[kept]
-        dets = torch.cat([boxes[kept], det_scores[:, None]], dim=1)
-        return dets, labels
+            self.max_per_img,
+        )
 
     # ------------------------------------------------------------- masks
+    def mask_probs(self, feats, rois):
+        """(n, C, h, w) mask probabilities of (n, 5) ``rois``."""
+        roi_head = self.model.roi_head
+        return roi_head.mask_head(
+            pool_rois(roi_head.mask_roi_extractor, feats, rois)
+        ).sigmoid()
+
+    def final_mask_head(self):
+        return self.model.roi_head.mask_head
+
     def masks(self, feats, dets, labels, scale_factor):
         """(n, h, w) mask probabilities of each detection's class."""
-        roi_head = self.model.roi_head
         input_boxes = dets[:, :4] * scale_factor
         rois = torch.cat(
             [input_boxes.new_zeros(size_of(dets, 0), 1), input_boxes], dim=1
         )
-        mask_pred = roi_head.mask_head(
-            pool_rois(roi_head.mask_roi_extractor, feats, rois)
-        )
-        if roi_head.mask_head.class_agnostic:
+        probs = self.mask_probs(feats, rois)
+        if self.final_mask_head().class_agnostic:
             labels = torch.zeros_like(labels)
-        index = torch.arange(size_of(mask_pred, 0), device=labels.device)
-        return mask_pred[index, labels].sigmoid()
+        index = torch.arange(size_of(probs, 0), device=labels.device)
+        return probs[index, labels]
+
+
+class ExportableCascadeRCNN(ExportableTwoStageDetector):
+    """:class:`ExportableTwoStageDetector` of a Cascade (Mask) R-CNN
+    (``CascadeRoIHead``): the stages refine the RoIs one after another
+    (each stage's deltas of its best non-background class), the class
+    logits are averaged over the stages, the last stage's deltas give the
+    boxes and the mask probabilities are averaged over the stages' mask
+    heads, as ``CascadeRoIHead.simple_test`` computes them."""
+
+    EXPORTABLE_ROI_HEADS = CASCADE_ROI_HEADS
+
+    def rcnn_outputs(self, feats, proposals, img_shape):
+        roi_head = self.model.roi_head
+        rois = torch.cat(
+            [proposals.new_zeros(size_of(proposals, 0), 1), proposals], dim=1
+        )
+        stage_scores = []
+        for stage in range(roi_head.num_stages):
+            head = roi_head.bbox_head[stage]
+            cls_score, bbox_pred = head(
+                pool_rois(roi_head.bbox_roi_extractor[stage], feats, rois)
+            )
+            stage_scores.append(cls_score)
+            if stage < roi_head.num_stages - 1:
+                rois = self._refine(
+                    head, rois, cls_score, bbox_pred, img_shape
+                )
+        return rois, sum(stage_scores) / len(stage_scores), bbox_pred
+
+    @staticmethod
+    def _refine(head, rois, cls_score, bbox_pred, img_shape):
+        """``head.regress_by_class`` on the best non-background class, with
+        the RoI count kept dynamic in the graph."""
+        if head.custom_activation:
+            cls_score = head.loss_cls.get_activation(cls_score)
+        label = cls_score[:, :-1].argmax(dim=1)
+        if not head.reg_class_agnostic:
+            count = size_of(bbox_pred, 0)
+            index = torch.arange(count, device=label.device)
+            bbox_pred = bbox_pred.view(count, -1, 4)[index, label]
+        boxes = head.bbox_coder.decode(
+            rois[:, 1:], bbox_pred, max_shape=img_shape
+        )
+        return torch.cat([rois[:, :1], boxes], dim=1)
+
+    def final_bbox_head(self):
+        return self.model.roi_head.bbox_head[-1]
+
+    def mask_probs(self, feats, rois):
+        roi_head = self.model.roi_head
+        probs = [
+            roi_head.mask_head[stage](
+                pool_rois(roi_head.mask_roi_extractor[stage], feats, rois)
+            ).sigmoid()
+            for stage in range(roi_head.num_stages)
+        ]
+        return sum(probs) / len(probs)
+
+    def final_mask_head(self):
+        return self.model.roi_head.mask_head[-1]
 
 
 class ExportableFeatureMaps(nn.Module):
     """The detector without post-processing (``--skip-postprocess``): the
-    RPN's per-level objectness logits and box deltas of a (1, 3, H, W)
-    image."""
+    per-level maps of its dense head (the RPN of a two-stage detector) on a
+    (1, 3, H, W) image: class logits, box predictions and, for heads that
+    have them, score factors (e.g. FCOS's centerness)."""
+
+    GROUPS = ('cls_score', 'bbox_pred', 'score_factor')
 
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.head = getattr(model, 'rpn_head', None) or model.bbox_head
+
+    @property
+    def output_names(self):
+        levels = len(self.head.prior_generator.strides)
+        groups = self.GROUPS[
+            : 3 if hasattr(self.head, 'conv_centerness') else 2
+        ]
+        return [f'{g}_{i}' for g in groups for i in range(levels)]
 
     def forward(self, img):
-        cls_scores, bbox_preds = self.model.rpn_head(
-            self.model.extract_feat(img)
-        )
-        return tuple(cls_scores) + tuple(bbox_preds)
+        outs = self.head(self.model.extract_feat(img))
+        return tuple(m for group in outs for m in group)

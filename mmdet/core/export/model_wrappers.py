@@ -8,6 +8,7 @@ from torch import nn
 from ..bbox import bbox2result
 from ..mask import paste_masks
 from ..visualization import imshow_det_result
+from .families import mask_thr_of, num_classes_of
 from .pytorch2onnx import export_inputs
 from .runtime import ORTSession
 
@@ -125,7 +126,7 @@ def compare_results(
     compare their detections.
 
     Args:
-        model (TwoStageDetector): the PyTorch detector, eval mode.
+        model (BaseDetector): the PyTorch detector, eval mode.
         session (ORTSession): the exported graph.
         img (Tensor): (1, 3, H, W) test-pipeline image; ``meta`` its meta.
 
@@ -139,8 +140,8 @@ def compare_results(
         )[0]
     ort_model = ONNXRuntimeDetector(
         session,
-        tuple(map(str, range(model.roi_head.bbox_head.num_classes))),
-        model.roi_head.test_cfg.get('mask_thr_binary', 0.5),
+        tuple(map(str, range(num_classes_of(model)))),
+        mask_thr_of(model),
     )
     out = ort_model.simple_test(img, [meta])[0]
     return _compare(ref, out, box_tol, score_tol, mask_iou)

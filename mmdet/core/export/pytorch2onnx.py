@@ -5,7 +5,8 @@ import warnings
 import torch
 
 from .deps import import_deploy_module
-from .detector import ExportableFeatureMaps, ExportableTwoStageDetector
+from .detector import ExportableFeatureMaps
+from .families import exportable_detector
 
 # RoiAlign's half-pixel mode (aligned=True) needs opset 16
 DEFAULT_OPSET = 17
@@ -30,10 +31,12 @@ def export_onnx(
     skip_postprocess=False,
     simplify=False,
 ):
-    """Export a two-stage detector to ``output_file``.
+    """Export a detector to ``output_file`` (the families of
+    :func:`exportable_detector`; another raises ``NotImplementedError``
+    naming it).
 
     Args:
-        model (TwoStageDetector): the detector, on the CPU, eval mode.
+        model (BaseDetector): the detector, on the CPU, eval mode.
         img (Tensor): (1, 3, H, W) example input, as the test pipeline
             gives it (normalized, padded).
         img_meta (dict): its meta (``img_shape``, ``scale_factor``).
@@ -41,8 +44,8 @@ def export_onnx(
         opset_version (int): ONNX opset, at least 16.
         dynamic_export (bool): height and width of the input (and the
             number of detections, always) free; else fixed to ``img``'s.
-        skip_postprocess (bool): export only the backbone, neck and RPN
-            maps (no proposals, no R-CNN).
+        skip_postprocess (bool): export only the backbone, neck and the
+            dense head's maps (the RPN's: no proposals, no R-CNN).
         simplify (bool): run onnxsim over the file.
 
     Returns:
@@ -64,15 +67,11 @@ def export_onnx(
         module = ExportableFeatureMaps(model)
         args = (img,)
         input_names = ['input']
-        levels = len(model.rpn_head.prior_generator.strides)
-        output_names = [f'cls_score_{i}' for i in range(levels)] + [
-            f'bbox_pred_{i}' for i in range(levels)
-        ]
     else:
-        module = ExportableTwoStageDetector(model)
+        module = exportable_detector(model)
         args = export_inputs(img, img_meta)
         input_names = list(INPUT_NAMES)
-        output_names = module.output_names
+    output_names = module.output_names
     module.eval()
     dynamic_axes = None
     if dynamic_export:

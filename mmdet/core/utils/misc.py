@@ -77,10 +77,17 @@ def filter_scores_and_topk(scores, score_thr, topk, results=None):
     valid_mask = scores > score_thr
     valid_scores = scores[valid_mask]
     valid_idxs = torch.nonzero(valid_mask, as_tuple=False)
-    num_topk = min(topk, valid_idxs.size(0))
-    valid_scores, order = valid_scores.sort(descending=True)
-    scores = valid_scores[:num_topk]
-    keep_idxs, labels = valid_idxs[order[:num_topk]].unbind(dim=1)
+    if torch.onnx.is_in_onnx_export():
+        # a count taken from the traced shape, so that the exported graph
+        # keeps "at most topk" for any input (a Python min would freeze
+        # the traced image's count into the graph)
+        num_valid = torch._shape_as_tensor(valid_idxs)[0]
+        scores, order = valid_scores.topk(torch.clamp(num_valid, max=topk))
+    else:
+        num_topk = min(topk, valid_idxs.size(0))
+        valid_scores, order = valid_scores.sort(descending=True)
+        scores, order = valid_scores[:num_topk], order[:num_topk]
+    keep_idxs, labels = valid_idxs[order].unbind(dim=1)
 
     filtered = None
     if isinstance(results, dict):

@@ -28,6 +28,9 @@ from mmdet.core import (
     select_single_mlvl,
 )
 
+# ``topk`` of filter_scores_and_topk that keeps every candidate
+NO_TOPK_LIMIT = 2**31 - 1
+
 
 def flatten_level_maps(maps, channels):
     """Per-level maps (B, A*channels, H, W) -> one (B, sum(H*W*A), channels).
@@ -161,8 +164,9 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
             scores = self._class_scores(
                 cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
             )
-            # nms_pre <= 0 keeps every pair above score_thr
-            topk = nms_pre if nms_pre > 0 else scores.numel()
+            # nms_pre <= 0 keeps every pair above score_thr (a bound, not
+            # scores.numel(), which an ONNX trace would freeze)
+            topk = nms_pre if nms_pre > 0 else NO_TOPK_LIMIT
             scores, labels, keep, kept = filter_scores_and_topk(
                 scores,
                 cfg['score_thr'],
