@@ -3,12 +3,15 @@
     python demo/image_demo.py demo/demo.jpg CONFIG CHECKPOINT \
         --device cpu --score-thr 0.3 --out-file result.jpg
 
-Without --out-file the drawing is shown in a window.
+Without --out-file the drawing is shown in a window. With --backend
+onnxruntime CHECKPOINT is an exported .onnx file (tools/deployment/
+pytorch2onnx.py), run by ONNX Runtime instead of PyTorch.
 """
 
 import argparse
 
-from mmdet.apis import inference_detector, init_detector, show_result_pyplot
+from mmdet.apis import inference_detector, show_result_pyplot
+from mmdet.apis.deployment import BACKENDS, init_backend_detector
 
 
 def parse_args(argv=None):
@@ -26,6 +29,14 @@ def parse_args(argv=None):
         '--out-file',
         default=None,
         help='write the drawing here instead of showing it',
+    )
+    parser.add_argument(
+        '--backend',
+        default='pytorch',
+        choices=BACKENDS,
+        help='onnxruntime: CHECKPOINT is a .onnx file written by '
+        'tools/deployment/pytorch2onnx.py, run by ONNX Runtime on the CPU '
+        '(default: pytorch)',
     )
     parser.add_argument(
         '--device',
@@ -49,7 +60,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = init_backend_detector(
+        args.config, args.checkpoint, args.backend, device=args.device
+    )
     result = inference_detector(model, args.img)
     show_result_pyplot(
         model,

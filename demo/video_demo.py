@@ -4,12 +4,14 @@
         --device cpu --score-thr 0.3 --out result.mp4
 
 --show shows the frames as they are drawn (needs a display; Esc or q
-stops). The output codec follows the extension: .mp4 (mp4v), .avi (MJPG).
+stops). With --backend onnxruntime CHECKPOINT is an exported .onnx file
+(tools/deployment/pytorch2onnx.py), run by ONNX Runtime instead of PyTorch. The output codec follows the extension: .mp4 (mp4v), .avi (MJPG).
 """
 
 import argparse
 
-from mmdet.apis import detect_video, init_detector
+from mmdet.apis import detect_video
+from mmdet.apis.deployment import BACKENDS, init_backend_detector
 
 
 def parse_args(argv=None):
@@ -19,6 +21,14 @@ def parse_args(argv=None):
     parser.add_argument('video', help='the video file (or a stream URL)')
     parser.add_argument('config', help='the detector\'s config file')
     parser.add_argument('checkpoint', help='its checkpoint file')
+    parser.add_argument(
+        '--backend',
+        default='pytorch',
+        choices=BACKENDS,
+        help='onnxruntime: CHECKPOINT is a .onnx file written by '
+        'tools/deployment/pytorch2onnx.py, run by ONNX Runtime on the CPU '
+        '(default: pytorch)',
+    )
     parser.add_argument(
         '--device', default='cuda:0', help='cuda:0, cpu, ... (default cuda:0)'
     )
@@ -46,7 +56,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = init_backend_detector(
+        args.config, args.checkpoint, args.backend, device=args.device
+    )
     count = detect_video(
         model,
         args.video,

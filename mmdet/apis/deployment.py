@@ -4,6 +4,7 @@ against PyTorch (``tools/deployment/*.py`` call these). The export itself,
 the ONNX Runtime detector and the comparison with PyTorch live in
 ``mmdet.core.export``."""
 
+import json
 import os.path as osp
 import time
 import warnings
@@ -30,12 +31,14 @@ from mmdet.core.export import (
 from mmdet.core.export.families import mask_thr_of, num_classes_of
 from mmdet.core.export.pytorch2onnx import export_onnx
 from mmdet.core.export.runtime import ORTSession
-from mmdet.datasets import replace_ImageToTensor
+from mmdet.datasets import DATASETS, CocoDataset, replace_ImageToTensor
 from mmdet.datasets.pipelines import Compose
 from mmdet.utils import build_dp, compat_cfg
 
 __all__ = [
     'benchmark_backends',
+    'init_backend_detector',
+    'init_onnx_detector',
     'load_test_image',
     'pytorch2onnx',
     'test_onnx',
@@ -156,6 +159,79 @@ def pytorch2onnx(
         else f'PyTorch and ONNX Runtime differ: {report}'
     )
     return report
+
+
+def _config_classes(cfg):
+    """The class names the config's test set has (``classes`` if given,
+    else its data set type's)."""
+    test = cfg.data.test
+    if test.get('classes'):
+        classes = test.classes
+        return (
+            tuple(mmcv.list_from_file(classes))
+            if isinstance(classes, str)
+            else tuple(classes)
+        )
+    dataset = DATASETS.get(test.get('type', ''))
+    return getattr(dataset, 'CLASSES', None)
+
+
+def init_onnx_detector(config, onnx_file, cfg_options=None, num_threads=None):
+    """An exported detector run by ONNX Runtime, usable where
+    :func:`init_detector`'s model is (``inference_detector``,
+    ``show_result_pyplot``, the video demo): PyTorch builds no model.
+
+    Args:
+        config (str | mmcv.Config): the config it was exported from (its
+            test pipeline prepares the images).
+        onnx_file (str): the file ``tools/deployment/pytorch2onnx.py``
+            wrote.
+        num_threads (int, optional): ONNX Runtime's intra-op threads.
+
+    The class names come from the file (the checkpoint's, written at
+    export), else from the config's test set (COCO's, with a warning, if
+    neither has them).
+    """
+    if not osp.isfile(str(onnx_file)):
+        raise FileNotFoundError(
+            f'ONNX file {onnx_file!r} does not exist: export one with '
+            'tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT '
+            '--output-file FILE'
+        )
+    cfg = compat_cfg(load_config(config, cfg_options))
+    session = ORTSession(onnx_file, num_threads)
+    classes = session.metadata.get('classes')
+    classes = tuple(json.loads(classes)) if classes else None
+    classes = classes or _config_classes(cfg)
+    if classes is None:
+        warnings.warn(
+            f'{onnx_file!r} and the config name no classes; using the '
+            'COCO class names.'
+        )
+        classes = CocoDataset.CLASSES
+    rcnn = cfg.model.get('test_cfg', {}).get('rcnn', {}) or {}
+    model = ONNXRuntimeDetector(
+        session, classes, rcnn.get('mask_thr_binary', 0.5)
+    )
+    model.cfg = cfg
+    return model
+
+
+BACKENDS = ('pytorch', 'onnxruntime')
+
+
+def init_backend_detector(config, checkpoint, backend='pytorch', **kwargs):
+    """``init_detector(config, checkpoint, **kwargs)`` for the PyTorch
+    backend, :func:`init_onnx_detector` (``checkpoint`` the .onnx file) for
+    ``onnxruntime`` (what the demos' ``--backend`` picks)."""
+    if backend == 'pytorch':
+        from mmdet.apis.inference import init_detector
+
+        return init_detector(config, checkpoint, **kwargs)
+    if backend == 'onnxruntime':
+        kwargs.pop('device', None)  # ONNX Runtime runs on the CPU here
+        return init_onnx_detector(config, checkpoint, **kwargs)
+    raise ValueError(f'backend {backend!r}: choose one of {BACKENDS}')
 
 
 def test_onnx(

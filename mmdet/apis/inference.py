@@ -162,7 +162,8 @@ def inference_detector(model, imgs):
     # one DataContainer per test-time augmentation -> plain lists
     data['img_metas'] = [metas.data[0] for metas in data['img_metas']]
     data['img'] = [img.data[0] for img in data['img']]
-    device = next(model.parameters()).device
+    # an ONNX Runtime detector (no parameters) runs on the CPU
+    device = next(model.parameters(), torch.empty(0)).device
     if device.type == 'cuda':
         data = scatter(data, [device.index or 0])[0]
     with torch.no_grad():

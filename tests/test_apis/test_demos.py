@@ -147,3 +147,79 @@ def test_detect_video_stops_and_reports(model, video, tmp_path):
         detect_video(model, str(tmp_path / 'missing.mp4'))
     with pytest.raises(ValueError, match='extensions'):
         detect_video(model, video, out_file=str(tmp_path / 'x.gif'))
+
+
+@pytest.fixture(scope='module')
+def onnx_file(model, tmp_path_factory):
+    pytest.importorskip('onnxruntime', reason='needs the deploy extra')
+    from mmdet.apis.deployment import load_test_image
+    from mmdet.core.export.pytorch2onnx import export_onnx
+
+    path = str(tmp_path_factory.mktemp('onnx') / 'micro.onnx')
+    img, meta = load_test_image(model.cfg, osp.join(DEMO, 'demo.jpg'))
+    export_onnx(model, img, meta, path, dynamic_export=True)
+    return path
+
+
+def _flat(result):
+    boxes = result[0] if isinstance(result, tuple) else result
+    return np.concatenate(boxes), [len(b) for b in boxes]
+
+
+def test_onnxruntime_backend_detects_as_pytorch(model, onnx_file):
+    """init_backend_detector(..., 'onnxruntime') gives a model without
+    PyTorch weights whose inference_detector results (class names from the
+    file) are PyTorch's."""
+    from mmdet.apis import inference_detector
+    from mmdet.apis.deployment import init_backend_detector
+
+    ort_model = init_backend_detector(CONFIG, onnx_file, 'onnxruntime')
+    assert not list(ort_model.parameters())
+    assert tuple(ort_model.CLASSES) == tuple(TINY_COCO_CLASSES)
+    image = osp.join(DEMO, 'demo.jpg')
+    (ort_boxes, ort_counts), (pt_boxes, pt_counts) = (
+        _flat(inference_detector(m, image)) for m in (ort_model, model)
+    )
+    assert ort_counts == pt_counts and sum(pt_counts) > 0
+    order = np.lexsort(pt_boxes.T[::-1])
+    np.testing.assert_allclose(
+        ort_boxes[np.lexsort(ort_boxes.T[::-1])], pt_boxes[order], atol=0.01
+    )
+
+
+def test_image_demo_runs_an_onnx_file(
+    onnx_file, tmp_path, monkeypatch, capsys
+):
+    image = osp.join(DEMO, 'demo.jpg')
+    out = str(tmp_path / 'ort.jpg')
+    run_demo(
+        'image_demo.py',
+        [image, CONFIG, onnx_file, '--backend', 'onnxruntime']
+        + ['--score-thr', '0', '--out-file', out],
+        monkeypatch,
+    )
+    assert out in capsys.readouterr().out
+    drawn, original = mmcv.imread(out), mmcv.imread(image)
+    assert drawn.shape == original.shape
+    assert np.abs(drawn.astype(int) - original).max() > 60
+
+
+def test_video_demo_runs_an_onnx_file(
+    video, frames, onnx_file, tmp_path, monkeypatch, capsys
+):
+    out = str(tmp_path / 'ort.avi')
+    run_demo(
+        'video_demo.py',
+        [video, CONFIG, onnx_file, '--backend', 'onnxruntime']
+        + ['--score-thr', '0', '--out', out],
+        monkeypatch,
+    )
+    assert f'4 frames drawn to {out}' in capsys.readouterr().out
+    assert len(read_video(out)[0]) == len(frames)
+
+
+def test_missing_onnx_file_names_the_export_command(tmp_path):
+    from mmdet.apis.deployment import init_backend_detector
+
+    with pytest.raises(FileNotFoundError, match='pytorch2onnx.py'):
+        init_backend_detector(CONFIG, str(tmp_path / 'x.onnx'), 'onnxruntime')

@@ -1,5 +1,6 @@
 """Trace a detector into an ONNX file."""
 
+import json
 import warnings
 
 import torch
@@ -47,6 +48,9 @@ def export_onnx(
         skip_postprocess (bool): export only the backbone, neck and the
             dense head's maps (the RPN's: no proposals, no R-CNN).
         simplify (bool): run onnxsim over the file.
+
+    The model's ``CLASSES`` (if any) go into the file's metadata as a JSON
+    list under ``classes``.
 
     Returns:
         tuple[str]: the names of the graph's outputs.
@@ -96,7 +100,20 @@ def export_onnx(
         )
     if simplify:
         simplify_onnx(output_file)
+    if getattr(model, 'CLASSES', None) and not skip_postprocess:
+        write_metadata(output_file, classes=json.dumps(list(model.CLASSES)))
     return tuple(output_names)
+
+
+def write_metadata(onnx_file, **values):
+    """Store string ``values`` in ``onnx_file``'s metadata (ONNX Runtime
+    reads them back: ``ORTSession.metadata``)."""
+    onnx = import_deploy_module('onnx')
+    model = onnx.load(onnx_file)
+    for key, value in values.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, onnx_file)
 
 
 def simplify_onnx(onnx_file):
