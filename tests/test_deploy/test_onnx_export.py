@@ -588,3 +588,39 @@ def test_pytorch2onnx_arguments_as_mmdet():
     assert args.shape is None
     with pytest.raises(SystemExit):
         tool.parse_args(['c.py', 'k.pth', '--shape', '1', '2', '3'])
+
+
+def test_benchmark_tool_times_both_backends_of_any_family(monkeypatch, capsys):
+    """tools/deployment/benchmark.py on a single-stage and a cascade
+    config: a line per image and a table row per config, with both
+    backends timed."""
+    configs = [
+        quickstart('retinanet_odconv_mobilenetv2'),
+        quickstart('cascade_rcnn_odconv_mobilenetv2'),
+    ]
+    _run_tool(
+        'deployment/benchmark.py',
+        *configs,
+        '--shape',
+        '64',
+        '96',
+        '--num-iters',
+        '2',
+        '--warmup',
+        '0',
+        '--threads',
+        '1',
+        monkeypatch=monkeypatch,
+    )
+    out = capsys.readouterr().out
+    assert out.count('image 2/2: PyTorch') == 2
+    rows = [line for line in out.splitlines() if line.startswith('| /')]
+    assert [row.split(' | ')[0][2:] for row in rows] == configs
+    for row in rows:
+        pytorch_ms, ort_ms, ratio = map(
+            float, row.strip(' |').split(' | ')[1:]
+        )
+        assert pytorch_ms > 0 and ort_ms > 0
+        assert ratio == pytest.approx(
+            ort_ms / pytorch_ms, abs=0.01 + ratio * 0.01
+        )
