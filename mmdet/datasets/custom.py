@@ -445,9 +445,16 @@ class CustomDataset(Dataset):
         return eval_results
 
     def _eval_recall(
-        self, results, annotations, proposal_nums, iou_thrs, logger
+        self,
+        results,
+        annotations,
+        proposal_nums,
+        iou_thrs,
+        logger,
+        use_legacy_coordinate=False,
     ):
-        """``evaluate``'s 'recall' metric through ``eval_recalls``."""
+        """``evaluate``'s 'recall' metric through ``eval_recalls``
+        (``use_legacy_coordinate``: the +1 box sizes of VOC)."""
         proposals = [
             r if isinstance(r, np.ndarray) else np.vstack(r) for r in results
         ]
@@ -457,6 +464,7 @@ class CustomDataset(Dataset):
             proposal_nums,
             iou_thrs,
             logger=logger,
+            use_legacy_coordinate=use_legacy_coordinate,
         )
         eval_results = OrderedDict()
         for i, num in enumerate(proposal_nums):

@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 from mmcv.utils import print_log
 
-from mmdet.core.evaluation import eval_map, eval_recalls, voc_classes
+from mmdet.core.evaluation import eval_map, voc_classes
 from .registry import DATASETS
 from .xml_style import XMLDataset
 
@@ -64,8 +64,13 @@ class VOCDataset(XMLDataset):
         iou_thrs = [iou_thr] if isinstance(iou_thr, float) else list(iou_thr)
         if metric == 'mAP':
             return self._voc_map(results, annotations, iou_thrs, logger)
-        return self._voc_recall(
-            results, annotations, proposal_nums, iou_thrs, logger
+        return self._eval_recall(
+            results,
+            annotations,
+            proposal_nums,
+            iou_thrs,
+            logger,
+            use_legacy_coordinate=True,
         )
 
     def _voc_map(self, results, annotations, iou_thrs, logger):
@@ -94,24 +99,4 @@ class VOCDataset(XMLDataset):
             eval_results[f'AP{int(thr * 100):02d}'] = round(mean_ap, 3)
         eval_results['mAP'] = sum(mean_aps) / len(mean_aps)
         eval_results.move_to_end('mAP', last=False)
-        return eval_results
-
-    def _voc_recall(
-        self, results, annotations, proposal_nums, iou_thrs, logger
-    ):
-        recalls = eval_recalls(
-            [ann['bboxes'] for ann in annotations],
-            results,
-            proposal_nums,
-            iou_thrs,
-            logger=logger,
-            use_legacy_coordinate=True,
-        )
-        eval_results = OrderedDict()
-        for i, num in enumerate(proposal_nums):
-            for j, thr in enumerate(iou_thrs):
-                eval_results[f'recall@{num}@{thr}'] = recalls[i, j]
-        if recalls.shape[1] > 1:
-            for num, ar in zip(proposal_nums, recalls.mean(axis=1)):
-                eval_results[f'AR@{num}'] = ar
         return eval_results
