@@ -123,9 +123,12 @@ def bounded_iou_loss(pred, target, beta=0.2, eps=1e-3):
 class _BoxLoss(nn.Module):
     """Weighting shared by the IoU losses: a per-coordinate (N, 4) weight
     becomes its mean per box; all-zero weights give a zero loss that still
-    keeps the graph."""
+    keeps the graph. A subclass names its weighted loss function
+    (``loss_fn``, called with ``eps``) or overrides ``_loss``."""
 
-    def __init__(self, eps, reduction, loss_weight):
+    loss_fn = None
+
+    def __init__(self, eps=1e-6, reduction='mean', loss_weight=1.0):
         super().__init__()
         self.eps = eps
         self.reduction = reduction
@@ -146,6 +149,9 @@ class _BoxLoss(nn.Module):
                 )
             weight = weight.mean(-1)
         return reduction, weight, None
+
+    def _loss(self, pred, target, weight, **kwargs):
+        return type(self).loss_fn(pred, target, weight, eps=self.eps, **kwargs)
 
     def forward(
         self,
@@ -223,11 +229,7 @@ class GIoULoss(_BoxLoss):
         loss_weight (float): multiplies the loss.
     """
 
-    def __init__(self, eps=1e-6, reduction='mean', loss_weight=1.0):
-        super().__init__(eps, reduction, loss_weight)
-
-    def _loss(self, pred, target, weight, **kwargs):
-        return giou_loss(pred, target, weight, eps=self.eps, **kwargs)
+    loss_fn = staticmethod(giou_loss)
 
 
 @LOSSES.register_module()
@@ -240,11 +242,7 @@ class DIoULoss(_BoxLoss):
         loss_weight (float): multiplies the loss.
     """
 
-    def __init__(self, eps=1e-6, reduction='mean', loss_weight=1.0):
-        super().__init__(eps, reduction, loss_weight)
-
-    def _loss(self, pred, target, weight, **kwargs):
-        return diou_loss(pred, target, weight, eps=self.eps, **kwargs)
+    loss_fn = staticmethod(diou_loss)
 
 
 @LOSSES.register_module()
@@ -257,11 +255,7 @@ class CIoULoss(_BoxLoss):
         loss_weight (float): multiplies the loss.
     """
 
-    def __init__(self, eps=1e-6, reduction='mean', loss_weight=1.0):
-        super().__init__(eps, reduction, loss_weight)
-
-    def _loss(self, pred, target, weight, **kwargs):
-        return ciou_loss(pred, target, weight, eps=self.eps, **kwargs)
+    loss_fn = staticmethod(ciou_loss)
 
 
 @LOSSES.register_module()
