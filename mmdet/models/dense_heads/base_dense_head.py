@@ -11,9 +11,12 @@ centerness) if any, a class-wise NMS and the ``max_per_img`` best.
 A head plugs in by having ``prior_generator``, ``bbox_coder``,
 ``cls_out_channels``, ``use_sigmoid_cls`` and ``test_cfg``, and by
 passing its per-level score factors (if any) as ``get_bboxes``'s third
-argument; it overrides ``_get_bboxes_single`` (per-level selection and
-decoding) or ``_bbox_post_process`` (merging and NMS) only where its
-post-processing differs (the RPN does both).
+argument. Hooks adapt the per-level steps: ``_class_scores`` (score
+activation), ``_level_bbox_pred`` (a level's box map to rows, e.g. GFL's
+distributions) and ``_decode_bboxes`` (decoding, e.g. level-dependent in
+FoveaBox or RepPoints); a head overrides ``_get_bboxes_single``
+(per-level selection and decoding) or ``_bbox_post_process`` (merging
+and NMS) only where its post-processing differs more (the RPN does both).
 """
 
 from abc import ABCMeta, abstractmethod
@@ -157,10 +160,10 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
         nms_pre = cfg.get('nms_pre', -1)
         with_score_factors = score_factor_list[0] is not None
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_factors = [], [], [], []
-        for cls_score, bbox_pred, factor, priors in zip(
-            cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors
+        for level, (cls_score, bbox_pred, factor, priors) in enumerate(
+            zip(cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors)
         ):
-            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+            bbox_pred = self._level_bbox_pred(bbox_pred, level)
             scores = self._class_scores(
                 cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
             )
@@ -174,10 +177,8 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
                 dict(bbox_pred=bbox_pred, priors=priors),
             )
             mlvl_bboxes.append(
-                self.bbox_coder.decode(
-                    kept['priors'],
-                    kept['bbox_pred'],
-                    max_shape=img_meta['img_shape'],
+                self._decode_bboxes(
+                    kept['priors'], kept['bbox_pred'], level, img_meta
                 )
             )
             mlvl_scores.append(scores)
@@ -195,6 +196,19 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
             with_nms,
             torch.cat(mlvl_factors) if with_score_factors else None,
             **kwargs,
+        )
+
+    def _level_bbox_pred(self, bbox_pred, level):
+        """One level's (A*k, H, W) box map -> (H*W*A, k) rows in the order
+        of the priors (k = 4 by default)."""
+        return bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+
+    def _decode_bboxes(self, priors, bbox_pred, level, img_meta):
+        """(n, 4) boxes, clipped to ``img_meta['img_shape']``, of the kept
+        predictions (rows of :meth:`_level_bbox_pred`) of feature level
+        ``level``; the head's ``bbox_coder`` by default."""
+        return self.bbox_coder.decode(
+            priors, bbox_pred, max_shape=img_meta['img_shape']
         )
 
     def _class_scores(self, logits):
