@@ -338,3 +338,53 @@ def test_detr_detector_forward_dummy_and_test():
         result = model.forward_test([img], [[meta]], rescale=True)[0]
     assert len(result) == 3
     assert sum(len(r) for r in result) == 4
+
+
+@pytest.mark.parametrize('name', ['deformable_refine', 'deformable'])
+def test_deformable_detr_detector_train_step(name):
+    """Backbone -> ChannelMapper -> head: the losses of every decoder layer
+    reach the queries and each layer's own (refine) or the shared box
+    branch."""
+    cfg = copy.deepcopy(HEADS['results'][name]['cfg'])
+    model = build_detector(
+        ConfigDict(
+            type='DeformableDETR',
+            backbone=dict(
+                type='ResNet',
+                depth=18,
+                num_stages=2,
+                strides=(1, 2),
+                dilations=(1, 1),
+                out_indices=(0, 1),
+            ),
+            neck=dict(
+                type='ChannelMapper',
+                in_channels=[64, 128],
+                kernel_size=1,
+                out_channels=E,
+                act_cfg=None,
+                norm_cfg=dict(type='GN', num_groups=4),
+                num_outs=2,
+            ),
+            bbox_head=cfg,
+            train_cfg=cfg.pop('train_cfg'),
+            test_cfg=cfg.pop('test_cfg'),
+        )
+    )
+    model.train()
+    metas = _metas()
+    bh, bw = HEADS['batch_input_shape']
+    losses = model.forward_train(
+        seq((2, 3, bh, bw), 0.1),
+        metas,
+        [torch.tensor(b) for b in HEADS['gt_bboxes']],
+        [torch.tensor(lb) for lb in HEADS['gt_labels']],
+    )
+    assert sorted(losses) == sorted(HEADS['results'][name]['losses'])
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    head = model.bbox_head
+    assert head.query_embedding.weight.grad.abs().sum() > 0
+    for branch in head.reg_branches:
+        assert branch[-1].weight.grad.abs().sum() > 0
