@@ -49,9 +49,16 @@ def config_name(config):
 
 
 def eval_metrics(cfg):
-    """``['bbox']``, or ``['bbox', 'segm']`` for a model with masks."""
-    roi_head = cfg.model.get('roi_head') or {}
-    return ['bbox', 'segm'] if roi_head.get('mask_head') else ['bbox']
+    """The COCO metrics of the model's results: ``'bbox'`` for a model with
+    a box head, ``'segm'`` for one with masks, either a ``roi_head``'s
+    ``mask_head`` (Mask R-CNN, cascades, QueryInst) or a model-level one
+    (YOLACT, and the box-free SOLO / SOLOv2: segm only, since their
+    boxes are all zero)."""
+    model = cfg.model
+    roi_head = model.get('roi_head') or {}
+    box_free = not (model.get('bbox_head') or roi_head)
+    masks = bool(roi_head.get('mask_head') or model.get('mask_head'))
+    return (['bbox'] if not box_free else []) + (['segm'] if masks else [])
 
 
 def data_options(data_root):

@@ -3,6 +3,8 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .deformable_detr_head import DeformableDETRHead
+from .detr_head import DETRHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .retina_head import RetinaHead
@@ -30,4 +32,6 @@ __all__ = [
     'YOLACTProtonet',
     'YOLACTSegmHead',
     'EmbeddingRPNHead',
+    'DETRHead',
+    'DeformableDETRHead',
 ]

@@ -1,6 +1,7 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .detr import DETR, DeformableDETR
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
@@ -37,4 +38,6 @@ __all__ = [
     'MaskScoringRCNN',
     'SparseRCNN',
     'QueryInst',
+    'DETR',
+    'DeformableDETR',
 ]

@@ -1,0 +1,19 @@
+# DETR, ODConv (4x) ResNet-50, COCO 150 epochs:
+# MMDetection's detr/detr_r50_8x2_150e_coco.py with its backbone replaced
+# by the ODConv one (as in the released Faster/Mask R-CNN ODConv configs);
+# DETR reads the last stage only.
+_base_ = '../detr/detr_r50_8x2_150e_coco.py'
+model = dict(
+    pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
+    backbone=dict(
+        _delete_=True,
+        type='OD_ResNet',
+        depth=50,
+        reduction=0.0625,
+        kernel_num=4,
+        out_indices=(3,),
+        frozen_stages=1,
+        norm_eval=True,
+    ),
+)
+find_unused_parameters = True
