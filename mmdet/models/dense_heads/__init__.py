@@ -5,6 +5,8 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .mask2former_head import Mask2FormerHead
+from .maskformer_head import MaskFormerHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -13,6 +15,8 @@ from .solov2_head import SOLOV2Head
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
+    'MaskFormerHead',
+    'Mask2FormerHead',
     'BaseDenseHead',
     'AnchorHead',
     'RPNHead',
