@@ -261,3 +261,34 @@ def test_mask_hungarian_assigner(family):
     np.testing.assert_allclose(cost, ref[family]['cost'], atol=1e-4)
     assert result.gt_inds.tolist() == ref[family]['gt_inds']
     assert result.labels.tolist() == ref[family]['labels']
+
+
+def test_panoptic_results_through_test_loop_and_drawing():
+    """The test loop RLE-encodes the 'ins_results' masks of result dicts;
+    a 'pan_results' map draws one mask per non-void segment."""
+    from mmdet.apis.test import _encode_masks
+    from mmdet.core.visualization.image import (
+        imshow_det_result,
+        pan_segments,
+    )
+
+    pan = np.full((8, 8), 5, np.int32)  # 5 = void (num_classes)
+    pan[:4, :4] = 1 + 1000
+    pan[:4, 4:] = 1 + 2000
+    pan[4:, :4] = 3
+    mask = np.zeros((8, 8), bool)
+    mask[:4, :4] = True
+    ins = ([np.array([[0, 0, 4, 4, 0.9]], np.float32)], [[mask]])
+    out = _encode_masks([dict(pan_results=pan, ins_results=ins)])[0]
+    assert out['pan_results'] is pan
+    rle = out['ins_results'][1][0][0]
+    assert isinstance(rle, dict) and 'counts' in rle
+    labels, segms = pan_segments(pan, 5)
+    assert sorted(labels.tolist()) == [1, 1, 3]
+    assert sorted(s.sum() for s in segms) == [16, 16, 16]
+    drawn = imshow_det_result(
+        np.zeros((8, 8, 3), np.uint8),
+        dict(pan_results=pan),
+        class_names=('a', 'b', 'c', 'd', 'e'),
+    )
+    assert drawn.shape == (8, 8, 3) and drawn[6, 1].any()
