@@ -176,6 +176,15 @@ def test_panoptic_fpn_simple_test():
     check_pan(result['pan_results'], ref['pan'])
 
 
+def test_panoptic_fpn_refuses_onnx_export():
+    """The exporter's graph is Mask R-CNN's: a panoptic segmentor is
+    refused by name rather than exported as its instance part."""
+    from mmdet.core.export.detector import ExportableTwoStageDetector
+
+    with pytest.raises(NotImplementedError, match='panoptic'):
+        ExportableTwoStageDetector(seeded_model('panoptic_fpn'))
+
+
 def test_heuristic_fusion():
     ref = REF['heuristic_fusion']
     gen = torch.Generator().manual_seed(2)

@@ -97,7 +97,13 @@ EXPORTABLE_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
 def check_exportable_roi_head(model):
     """Refuse, by name, a two-stage detector whose RoI head tests another
     way (cascade stages, HTC, mask scoring, double heads, a C4 shared
-    head): the exported graph would silently compute something else."""
+    head) or that fuses a panoptic result: the exported graph would
+    silently compute something else."""
+    if getattr(model, 'panoptic_fusion_head', None) is not None:
+        raise NotImplementedError(
+            f'{type(model).__name__} (panoptic) cannot be exported to ONNX '
+            'yet: the graph would give its instances only'
+        )
     head = model.roi_head
     name = type(head).__name__
     if name not in EXPORTABLE_ROI_HEADS or head.with_shared_head:
