@@ -233,6 +233,30 @@ def random_batch(num_classes, with_masks, num_images=2, seed=0):
     return batch
 
 
+def panoptic_seg(batch, num_things, num_stuff, seed=0):
+    """(B, 1, H, W) panoptic-style semantic map, as LoadPanopticAnnotations
+    gives it: 32x32 blocks of random stuff labels (``num_things`` onwards)
+    or 255 (unlabelled), each thing box painted with its label."""
+    gen = torch.Generator().manual_seed(seed)
+    num_images, size = len(batch['img']), IMAGE_SIZE
+    blocks = torch.randint(
+        num_things,
+        num_things + num_stuff + 1,
+        (num_images, 1, 8, 8),
+        generator=gen,
+    )
+    blocks[blocks == num_things + num_stuff] = 255
+    seg = blocks.repeat_interleave(size // 8, 2).repeat_interleave(
+        size // 8, 3
+    )
+    for i, (boxes, labels) in enumerate(
+        zip(batch['gt_bboxes'], batch['gt_labels'])
+    ):
+        for (x1, y1, x2, y2), label in zip(boxes.long().tolist(), labels):
+            seg[i, 0, y1:y2, x1:x2] = label
+    return seg
+
+
 def _accepted(forward_train, batch):
     """``batch`` without the keys ``forward_train`` does not take (e.g. the
     RPN detector trains on boxes only, without ``gt_labels``)."""
@@ -248,7 +272,10 @@ def train_and_test(model, model_cfg):
     num_classes = _find_key(model_cfg, 'num_classes') or 80
     batch = random_batch(num_classes, _needs_masks(model, model_cfg))
     semantic = _find_key(model_cfg, 'semantic_head')
-    if semantic is not None:
+    num_stuff = _find_key(model_cfg, 'num_stuff_classes')
+    if num_stuff:
+        batch['gt_semantic_seg'] = panoptic_seg(batch, num_classes, num_stuff)
+    elif semantic is not None:
         # HTC's semantic branch: a (B, 1, H/8, W/8) stuff map as
         # SegRescale(1/8) gives it, labels below the head's num_classes
         size = IMAGE_SIZE // 8

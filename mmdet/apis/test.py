@@ -22,9 +22,18 @@ from mmdet.utils.safe_pickle import safe_load
 
 
 def _encode_masks(result):
-    """RLE-encode the masks of a batch of results (no-op for boxes)."""
+    """RLE-encode the masks of a batch of results (no-op for boxes): of
+    ``(bbox_results, segm_results)`` tuples, or of the 'ins_results' of
+    panoptic result dicts."""
     if result and isinstance(result[0], tuple):
         return [(bbox, encode_mask_results(masks)) for bbox, masks in result]
+    if result and isinstance(result[0], dict):
+        return [
+            dict(r, ins_results=_encode_masks([r['ins_results']])[0])
+            if 'ins_results' in r
+            else r
+            for r in result
+        ]
     return result
 
 

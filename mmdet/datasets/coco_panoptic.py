@@ -91,7 +91,7 @@ class CocoPanopticDataset(CocoDataset):
         ann_file (str): the panoptic json.
         pipeline (list[dict]): the processing pipeline.
         ins_ann_file (str | None): the instance json ('bbox' / 'segm'
-            evaluation in MMDetection; not evaluated here).
+            evaluation of the results' 'ins_results').
         Other arguments as ``CustomDataset``'s (``seg_prefix``: the folder
         of the panoptic pngs).
     """
@@ -302,16 +302,29 @@ class CocoPanopticDataset(CocoDataset):
         **kwargs,
     ):
         """'PQ': PQ, SQ, RQ and their _th (things) / _st (stuff) values in
-        percent (3 decimals) and 'PQ_copypaste'. ``nproc`` is accepted
-        (MMDetection's worker count) and unused."""
+        percent (3 decimals) and 'PQ_copypaste'; 'bbox' / 'segm': COCO AP
+        of the results' 'ins_results' against ``ins_ann_file``. ``nproc``
+        is accepted (MMDetection's worker count) and unused."""
         metrics = metric if isinstance(metric, list) else [metric]
         for m in metrics:
-            if m != 'PQ':
+            if m not in ('PQ', 'bbox', 'segm'):
                 raise KeyError(
                     f'metric {m} is not supported: CocoPanopticDataset '
-                    "evaluates 'PQ' ('bbox' / 'segm' of ins_results: "
-                    'evaluate them with a CocoDataset of ins_ann_file)'
+                    "evaluates 'PQ', 'bbox' and 'segm'"
                 )
+        eval_results = OrderedDict()
+        if 'PQ' in metrics:
+            eval_results.update(
+                self._evaluate_pq(results, logger, jsonfile_prefix, classwise)
+            )
+        ins_metrics = [m for m in metrics if m != 'PQ']
+        if ins_metrics:
+            eval_results.update(
+                self.evaluate_ins(results, ins_metrics, logger, classwise)
+            )
+        return eval_results
+
+    def _evaluate_pq(self, results, logger, jsonfile_prefix, classwise):
         if jsonfile_prefix is not None:
             self.results2json(results, jsonfile_prefix)
         values = self.evaluate_pan(results, logger, classwise)
@@ -322,3 +335,32 @@ class CocoPanopticDataset(CocoDataset):
             f'{v:.3f}' for v in values.values()
         )
         return eval_results
+
+    def evaluate_ins(self, results, metrics, logger=None, classwise=False):
+        """'bbox' / 'segm' AP of each result's 'ins_results' (per thing
+        class boxes and masks, things in this data set's class order) by a
+        ``CocoDataset`` of ``ins_ann_file`` over this data set's images."""
+        if self.ins_ann_file is None:
+            raise KeyError(
+                "CocoPanopticDataset: 'bbox' / 'segm' need ins_ann_file"
+            )
+        if not all('ins_results' in r for r in results):
+            raise KeyError(
+                "CocoPanopticDataset: 'bbox' / 'segm' need the models' "
+                "'ins_results' (test_cfg.instance_on=True)"
+            )
+        things = tuple(
+            self.categories[c]['name']
+            for c in self.cat_ids
+            if self.categories[c]['isthing']
+        )
+        ins = CocoDataset(
+            self.ins_ann_file, pipeline=[], classes=things, test_mode=True
+        )
+        ins.img_ids = [info['id'] for info in self.data_infos]
+        return ins.evaluate(
+            [r['ins_results'] for r in results],
+            metric=metrics,
+            logger=logger,
+            classwise=classwise,
+        )

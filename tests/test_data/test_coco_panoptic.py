@@ -152,4 +152,38 @@ def test_evaluate_and_results2json(tmp_path):
         rgb2id(png), np.where(prediction_labels() == 2, 0, prediction_labels())
     )
     with pytest.raises(KeyError, match='PQ'):
+        ds.evaluate([dict(pan_results=prediction_labels())], metric='mIoU')
+    with pytest.raises(KeyError, match='ins_ann_file'):
         ds.evaluate([dict(pan_results=prediction_labels())], metric='bbox')
+
+
+def test_evaluate_instance_results(tmp_path):
+    """'bbox' / 'segm' of the 'ins_results' against the instance json: A
+    and B found exactly (AP 1), then B missed (AP 0.5 at every IoU)."""
+
+    def box_ann(ann_id, x, y, w, h):
+        poly = [x, y, x + w, y, x + w, y + h, x, y + h]
+        return dict(id=ann_id, image_id=7, category_id=1, bbox=[x, y, w, h],
+                    area=w * h, iscrowd=0, segmentation=[poly])  # fmt: skip
+
+    ins = dict(
+        images=[dict(id=7, file_name='a.jpg', width=40, height=40)],
+        annotations=[box_ann(1, 0, 0, 10, 2), box_ann(2, 0, 2, 10, 1)],
+        categories=[CATEGORIES[1]],
+    )
+    (tmp_path / 'ins.json').write_text(json.dumps(ins))
+    cfg = dict(write_panoptic(tmp_path), test_mode=True)
+    ds = build_dataset(dict(cfg, ins_ann_file=str(tmp_path / 'ins.json')))
+    boxes = np.array([[0, 0, 10, 2, 0.9], [0, 2, 10, 3, 0.8]], np.float32)
+    masks = [GT == 1, GT == 2]
+
+    def evaluate(n):
+        result = dict(ins_results=([boxes[:n]], [masks[:n]]))
+        return ds.evaluate([result], metric=['bbox', 'segm'])
+
+    both = evaluate(2)
+    assert both['bbox_mAP'] == pytest.approx(1.0)
+    assert both['segm_mAP'] == pytest.approx(1.0)
+    one = evaluate(1)
+    assert one['bbox_mAP_50'] == pytest.approx(0.5, abs=0.01)
+    assert one['segm_mAP'] == pytest.approx(0.5, abs=0.01)

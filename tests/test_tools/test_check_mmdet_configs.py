@@ -14,6 +14,7 @@ import sys
 import zipfile
 
 import pytest
+import torch
 
 from mmdet.analysis.config_check import (
     check_tree,
@@ -175,6 +176,39 @@ def test_train_step_feeds_htc_its_semantic_map():
     [result] = check_tree(
         configs, 'htc/htc_r50_fpn_1x_coco.py', train_step=True
     )
+    assert result['status'] == 'OK', result.get('reason')
+
+
+def test_panoptic_batch_map():
+    """Thing boxes carry their labels, the rest stuff labels or 255."""
+    from mmdet.analysis.config_check import panoptic_seg, random_batch
+
+    batch = random_batch(80, with_masks=True)
+    seg = panoptic_seg(batch, 80, 53)
+    assert seg.shape == (2, 1) + batch['img'].shape[-2:]
+    x1, y1, x2, y2 = batch['gt_bboxes'][0][-1].long().tolist()
+    assert (seg[0, 0, y1:y2, x1:x2] == batch['gt_labels'][0][-1]).all()
+    things = torch.zeros_like(seg, dtype=torch.bool)
+    for i, boxes in enumerate(batch['gt_bboxes']):
+        for x1, y1, x2, y2 in boxes.long().tolist():
+            things[i, 0, y1:y2, x1:x2] = True
+    rest = seg[~things]
+    assert (((rest >= 80) & (rest < 133)) | (rest == 255)).all()
+    assert (rest == 255).any() and (rest < 255).any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'config',
+    [
+        'panoptic_fpn/panoptic_fpn_r50_fpn_1x_coco.py',
+        'mask2former/mask2former_r50_lsj_8x2_50e_coco-panoptic.py',
+    ],
+)
+def test_train_step_feeds_panoptic_models_their_map(config):
+    """Panoptic models train on a full-size gt_semantic_seg (a minute
+    each on a CPU)."""
+    [result] = check_tree(osp.join(ROOT, 'configs'), config, train_step=True)
     assert result['status'] == 'OK', result.get('reason')
 
 

@@ -11,6 +11,7 @@ from .class_names import (
 )
 from .eval_hooks import DistEvalHook, EvalHook
 from .mean_ap import average_precision, eval_map, print_map_summary
+from .panoptic import INSTANCE_OFFSET
 from .recall import (
     average_recall,
     eval_recalls,
@@ -20,6 +21,7 @@ from .recall import (
 )
 
 __all__ = [
+    'INSTANCE_OFFSET',
     'DistEvalHook',
     'EvalHook',
     'average_precision',

@@ -68,8 +68,14 @@ EXPORTABLE_FAMILIES = (
 
 def check_exportable_roi_head(model, allowed=STANDARD_ROI_HEADS):
     """Refuse, by name, a two-stage detector whose RoI head is not one of
-    ``allowed`` or has a shared head (C4): the exported graph would
-    silently compute something else."""
+    ``allowed``, has a shared head (C4) or whose result is fused into a
+    panoptic one: the exported graph would silently compute something
+    else."""
+    if getattr(model, 'panoptic_fusion_head', None) is not None:
+        raise NotImplementedError(
+            f'{type(model).__name__} (panoptic) cannot be exported to ONNX '
+            'yet: the graph would give its instances only'
+        )
     head = model.roi_head
     name = type(head).__name__
     if name not in allowed or head.with_shared_head:

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from ..evaluation.panoptic import INSTANCE_OFFSET
 from ..utils.misc import mask2ndarray
 from .palette import get_palette, palette_val
 
@@ -376,6 +377,15 @@ def _split_result(result):
     return bboxes, labels, segms
 
 
+def pan_segments(pan, num_classes):
+    """(K,) labels and (K, H, W) bool masks of the segments of an (H, W)
+    panoptic map (``label + instance * INSTANCE_OFFSET``; the label
+    ``num_classes`` is void and left out)."""
+    ids = np.unique(pan)[::-1]
+    ids = ids[ids % INSTANCE_OFFSET != num_classes]
+    return ids % INSTANCE_OFFSET, pan[None] == ids[:, None, None]
+
+
 def imshow_det_result(
     img,
     result,
@@ -396,8 +406,9 @@ def imshow_det_result(
 
     Args:
         img (str | ndarray): the image or its path.
-        result (list | tuple): per class (n, 5) boxes, or
-            ``(bbox_result, segm_result)``.
+        result (list | tuple | dict): per class (n, 5) boxes, or
+            ``(bbox_result, segm_result)``, or a panoptic result (its
+            'pan_results' map drawn as one mask per segment).
         class_names (tuple[str], optional): names of the labels.
         score_thr (float): least score of a drawn box.
         bbox_color, text_color, mask_color: colours (name, BGR tuple
@@ -411,6 +422,24 @@ def imshow_det_result(
         ndarray | None: the drawn image when neither shown nor written.
     """
     img = mmcv.imread(img).copy()
+    if isinstance(result, dict):
+        labels, segms = pan_segments(result['pan_results'], len(class_names))
+        return imshow_det_bboxes(
+            img,
+            None,
+            labels,
+            segms,
+            class_names=class_names,
+            bbox_color=bbox_color,
+            text_color=text_color,
+            mask_color=mask_color,
+            thickness=thickness,
+            font_size=font_size,
+            win_name=win_name,
+            show=show and out_file is None,
+            wait_time=wait_time,
+            out_file=out_file,
+        )
     if isinstance(result, tuple):
         bbox_result, segm_result = result
         if isinstance(segm_result, tuple):

@@ -7,6 +7,8 @@ from .deformable_detr_head import DeformableDETRHead
 from .detr_head import DETRHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .mask2former_head import Mask2FormerHead
+from .maskformer_head import MaskFormerHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -15,6 +17,8 @@ from .solov2_head import SOLOV2Head
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
+    'MaskFormerHead',
+    'Mask2FormerHead',
     'BaseDenseHead',
     'AnchorHead',
     'RPNHead',

@@ -8,6 +8,11 @@ from .fcos import FCOS
 from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
+from .maskformer import Mask2Former, MaskFormer
+from .panoptic_two_stage_segmentor import (
+    PanopticFPN,
+    TwoStagePanopticSegmentor,
+)
 from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .rpn import RPN
@@ -19,6 +24,10 @@ from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
 __all__ = [
+    'TwoStagePanopticSegmentor',
+    'PanopticFPN',
+    'MaskFormer',
+    'Mask2Former',
     'BaseDetector',
     'TwoStageDetector',
     'FasterRCNN',

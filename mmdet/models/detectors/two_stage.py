@@ -27,6 +27,9 @@ class TwoStageDetector(BaseDetector):
         init_cfg (dict, optional): initialization config.
     """
 
+    # the keys a model test_cfg may have (panoptic segmentors add theirs)
+    _test_cfg_keys = ('rpn', 'rcnn')
+
     def __init__(
         self,
         backbone,
@@ -45,7 +48,7 @@ class TwoStageDetector(BaseDetector):
         check_cfg_keys(
             train_cfg, ('rpn', 'rpn_proposal', 'rcnn'), 'model train_cfg'
         )
-        check_cfg_keys(test_cfg, ('rpn', 'rcnn'), 'model test_cfg')
+        check_cfg_keys(test_cfg, self._test_cfg_keys, 'model test_cfg')
         if pretrained:
             warnings.warn(
                 'DeprecationWarning: pretrained is deprecated, '
@@ -131,6 +134,29 @@ class TwoStageDetector(BaseDetector):
         """
         super().forward_train(img, img_metas)
         x = self.extract_feat(img)
+        return self._two_stage_losses(
+            x,
+            img_metas,
+            gt_bboxes,
+            gt_labels,
+            gt_bboxes_ignore,
+            gt_masks,
+            proposals,
+            **kwargs,
+        )
+
+    def _two_stage_losses(
+        self,
+        x,
+        img_metas,
+        gt_bboxes,
+        gt_labels,
+        gt_bboxes_ignore,
+        gt_masks,
+        proposals,
+        **kwargs,
+    ):
+        """RPN and RoI-head losses of the feature levels ``x``."""
         losses = dict()
         if self.with_rpn:
             proposal_cfg = self.train_cfg.get(

@@ -17,6 +17,7 @@ from .builder import (
 )
 from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
+from .conv_upsample import ConvUpsample
 from .csp_layer import CSPLayer, DarknetBottleneck
 from .deform_conv import (
     DeformConv2d,
@@ -32,6 +33,12 @@ from .ms_deform_attn import (
     multi_scale_deformable_attn_pytorch,
 )
 from .normed_predictor import NormedConv2d, NormedLinear
+from .panoptic_gt_processing import preprocess_panoptic_gt
+from .point_sample import (
+    get_uncertain_point_coords_with_randomness,
+    get_uncertainty,
+    point_sample,
+)
 from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
@@ -54,6 +61,11 @@ from .transformer import (
 )
 
 __all__ = [
+    'ConvUpsample',
+    'preprocess_panoptic_gt',
+    'get_uncertain_point_coords_with_randomness',
+    'get_uncertainty',
+    'point_sample',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',

@@ -5,6 +5,7 @@ from .base_assigner import BaseAssigner
 from .center_region_assigner import CenterRegionAssigner
 from .grid_assigner import GridAssigner
 from .hungarian_assigner import HungarianAssigner
+from .mask_hungarian_assigner import MaskHungarianAssigner
 from .max_iou_assigner import MaxIoUAssigner
 from .point_assigner import PointAssigner
 from .sim_ota_assigner import SimOTAAssigner
@@ -25,4 +26,5 @@ __all__ = [
     'TaskAlignedAssigner',
     'UniformAssigner',
     'HungarianAssigner',
+    'MaskHungarianAssigner',
 ]
