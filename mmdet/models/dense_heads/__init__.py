@@ -10,6 +10,8 @@ from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
+from .tood_head import TOODHead
+from .vfnet_head import VFNetHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
@@ -30,4 +32,6 @@ __all__ = [
     'YOLACTProtonet',
     'YOLACTSegmHead',
     'EmbeddingRPNHead',
+    'VFNetHead',
+    'TOODHead',
 ]

@@ -11,7 +11,9 @@ centerness) if any, a class-wise NMS and the ``max_per_img`` best.
 A head plugs in by having ``prior_generator``, ``bbox_coder``,
 ``cls_out_channels``, ``use_sigmoid_cls`` and ``test_cfg``, and by
 passing its per-level score factors (if any) as ``get_bboxes``'s third
-argument; it overrides ``_get_bboxes_single`` (per-level selection and
+argument; ``_class_scores``, ``_level_bbox_pred`` and ``_decode_bboxes``
+adapt the score activation and the box decoding; it overrides
+``_get_bboxes_single`` (per-level selection and
 decoding) or ``_bbox_post_process`` (merging and NMS) only where its
 post-processing differs (the RPN does both).
 """
@@ -154,10 +156,10 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
         nms_pre = cfg.get('nms_pre', -1)
         with_score_factors = score_factor_list[0] is not None
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_factors = [], [], [], []
-        for cls_score, bbox_pred, factor, priors in zip(
-            cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors
+        for level, (cls_score, bbox_pred, factor, priors) in enumerate(
+            zip(cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors)
         ):
-            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+            bbox_pred = self._level_bbox_pred(bbox_pred, level)
             scores = self._class_scores(
                 cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
             )
@@ -170,10 +172,8 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
                 dict(bbox_pred=bbox_pred, priors=priors),
             )
             mlvl_bboxes.append(
-                self.bbox_coder.decode(
-                    kept['priors'],
-                    kept['bbox_pred'],
-                    max_shape=img_meta['img_shape'],
+                self._decode_bboxes(
+                    kept['priors'], kept['bbox_pred'], img_meta['img_shape']
                 )
             )
             mlvl_scores.append(scores)
@@ -192,6 +192,16 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
             torch.cat(mlvl_factors) if with_score_factors else None,
             **kwargs,
         )
+
+    def _level_bbox_pred(self, bbox_pred, level):
+        """One level's (A*4, H, W) box map -> (H*W*A, 4) predictions for
+        :meth:`_decode_bboxes` (heads with other encodings override)."""
+        return bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+
+    def _decode_bboxes(self, priors, bbox_pred, img_shape):
+        """(n, 4) predictions at their priors -> (n, 4) boxes clipped to
+        ``img_shape``."""
+        return self.bbox_coder.decode(priors, bbox_pred, max_shape=img_shape)
 
     def _class_scores(self, logits):
         """(..., cls_out) logits -> (..., num_classes) probabilities."""

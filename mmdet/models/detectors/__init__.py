@@ -14,7 +14,9 @@ from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
 from .sparse_rcnn import SparseRCNN
+from .tood import TOOD
 from .two_stage import TwoStageDetector
+from .vfnet import VFNet
 from .yolact import YOLACT
 
 __all__ = [
@@ -37,4 +39,6 @@ __all__ = [
     'MaskScoringRCNN',
     'SparseRCNN',
     'QueryInst',
+    'VFNet',
+    'TOOD',
 ]

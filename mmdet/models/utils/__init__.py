@@ -27,6 +27,7 @@ from .deform_conv import (
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
+from .misc import sigmoid_geometric_mean
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
@@ -54,6 +55,7 @@ from .transformer import (
 )
 
 __all__ = [
+    'sigmoid_geometric_mean',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',
