@@ -5,6 +5,8 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .gfl_head import GFLHead, Integral
+from .ld_head import LDHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -34,4 +36,7 @@ __all__ = [
     'EmbeddingRPNHead',
     'VFNetHead',
     'TOODHead',
+    'GFLHead',
+    'Integral',
+    'LDHead',
 ]

@@ -433,6 +433,7 @@ class VFNetHead(FCOSHead):
     # ATSS's per-image target path, shared rather than copied
     _get_atss_targets_single = ATSSHead._get_atss_targets_single
     _sampled_targets = AnchorHead._sampled_targets
+    _pos_bbox_targets = AnchorHead._pos_bbox_targets
 
 
 def _flatten_boxes(maps):

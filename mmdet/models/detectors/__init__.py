@@ -4,7 +4,9 @@ from .cascade_rcnn import CascadeRCNN
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .gfl import GFL
 from .htc import HybridTaskCascade
+from .kd_one_stage import KnowledgeDistillationSingleStageDetector
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
 from .queryinst import QueryInst
@@ -41,4 +43,6 @@ __all__ = [
     'QueryInst',
     'VFNet',
     'TOOD',
+    'GFL',
+    'KnowledgeDistillationSingleStageDetector',
 ]

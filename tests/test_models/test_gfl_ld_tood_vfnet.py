@@ -1,0 +1,161 @@
+"""Behaviour of the GFL / LD / TOOD / VFNet pieces beyond the numbers
+compared with MMDetection (test_dense_heads_mmdet228.py): the star offsets,
+the epoch hook, and the distillation detector's teacher handling."""
+
+import pytest
+import torch
+from mmcv.parallel import MMDataParallel
+
+from mmdet.core.hook import SetEpochInfoHook
+from mmdet.models import build_detector, build_head
+from mmdet.models.dense_heads.vfnet_head import star_offsets
+from mmdet.utils.arg_errors import InvalidArgumentError
+
+GN = dict(type='GN', num_groups=4, requires_grad=True)
+ANCHORS = dict(
+    type='AnchorGenerator',
+    ratios=[1.0],
+    octave_base_scale=8,
+    scales_per_octave=1,
+    strides=[8, 16],
+)
+
+
+def test_star_offsets_move_the_grid_onto_the_box_star():
+    # one position, distances l, t, r, b in cells
+    dist = torch.tensor([1.5, 2.0, 3.0, 0.5]).view(1, 4, 1, 1)
+    offsets = star_offsets(dist).view(9, 2)
+    grid = torch.tensor(
+        [(i - 1.0, j - 1.0) for i in range(3) for j in range(3)]
+    )
+    left, t, r, b = 1.5, 2.0, 3.0, 0.5
+    ys, xs = (-t, 0.0, b), (-left, 0.0, r)
+    star = torch.tensor([(y, x) for y in ys for x in xs])
+    torch.testing.assert_close(grid + offsets, star)
+
+
+def test_vfnet_star_offsets_pass_gradient_mul_of_the_gradient():
+    head = build_head(
+        dict(
+            type='VFNetHead', num_classes=2, in_channels=8,
+            feat_channels=8, stacked_convs=1, norm_cfg=GN,
+            strides=[8, 16], gradient_mul=0.25,
+            anchor_generator=dict(ANCHORS, center_offset=0.0),
+        )
+    )  # fmt: skip
+    dist = torch.rand(1, 4, 2, 2, requires_grad=True)
+    head.star_dcn_offset(dist, 0.25, 8).sum().backward()
+    direct = torch.rand(1, 4, 2, 2, requires_grad=True)
+    star_offsets(direct / 8).sum().backward()
+    torch.testing.assert_close(dist.grad, 0.25 * direct.grad)
+
+
+def test_tood_rejects_an_unknown_anchor_type():
+    with pytest.raises(InvalidArgumentError):
+        build_head(
+            dict(
+                type='TOODHead', num_classes=2, in_channels=8,
+                anchor_type='anchorless', anchor_generator=ANCHORS,
+            )
+        )  # fmt: skip
+
+
+class _Runner:
+    def __init__(self, model, epoch):
+        self.model, self.epoch = model, epoch
+
+
+class _EpochModel(torch.nn.Module):
+    epoch = None
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+
+def test_set_epoch_info_hook_reaches_a_wrapped_model():
+    model = _EpochModel()
+    SetEpochInfoHook().before_train_epoch(_Runner(MMDataParallel(model), 3))
+    assert model.epoch == 3
+
+
+def _gfl_model(head_type='GFLHead', **extra):
+    return dict(
+        type='GFL',
+        backbone=dict(
+            type='ResNet', depth=18, num_stages=4, out_indices=(1, 2),
+            norm_cfg=dict(type='BN', requires_grad=True),
+        ),
+        neck=dict(
+            type='FPN', in_channels=[128, 256], out_channels=8, num_outs=2
+        ),
+        bbox_head=dict(
+            type=head_type, num_classes=2, in_channels=8, feat_channels=8,
+            stacked_convs=1, norm_cfg=GN, anchor_generator=ANCHORS,
+            loss_cls=dict(
+                type='QualityFocalLoss', use_sigmoid=True, beta=2.0,
+                loss_weight=1.0,
+            ),
+            loss_bbox=dict(type='GIoULoss', loss_weight=2.0), **extra,
+        ),
+        train_cfg=dict(
+            assigner=dict(type='ATSSAssigner', topk=9), allowed_border=-1,
+            pos_weight=-1, debug=False,
+        ),
+        test_cfg=dict(
+            nms_pre=100, min_bbox_size=0, score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.6), max_per_img=10,
+        ),
+    )  # fmt: skip
+
+
+def _ld(teacher_ckpt=None, eval_teacher=True):
+    student = _gfl_model(
+        'LDHead',
+        loss_ld=dict(
+            type='KnowledgeDistillationKLDivLoss', loss_weight=0.25, T=10
+        ),
+    )
+    return build_detector(
+        dict(
+            student,
+            type='KnowledgeDistillationSingleStageDetector',
+            teacher_config=dict(model=_gfl_model()),
+            teacher_ckpt=teacher_ckpt,
+            eval_teacher=eval_teacher,
+        )
+    )
+
+
+def test_ld_teacher_is_outside_the_module_tree_and_trains_the_student():
+    model = _ld()
+    assert not any(k.startswith('teacher') for k in model.state_dict())
+    model.train()
+    assert model.training and not model.teacher_model.training
+    img = torch.rand(1, 3, 64, 64)
+    meta = dict(
+        img_shape=(64, 64, 3), pad_shape=(64, 64, 3),
+        scale_factor=[1.0] * 4, ori_shape=(64, 64, 3),
+    )  # fmt: skip
+    losses = model.forward_train(
+        img, [meta], [torch.tensor([[4.0, 8.0, 40.0, 50.0]])],
+        [torch.tensor([1])],
+    )  # fmt: skip
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_dfl', 'loss_ld'}
+    sum(sum(v) for v in losses.values()).backward()
+    assert all(p.grad is None for p in model.teacher_model.parameters())
+
+
+def test_ld_loads_a_local_teacher_checkpoint(tmp_path):
+    teacher = build_detector(_gfl_model())
+    path = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=teacher.state_dict()), path)
+    model = _ld(teacher_ckpt=str(path))
+    for k, v in teacher.state_dict().items():
+        torch.testing.assert_close(model.teacher_model.state_dict()[k], v)
+
+
+def test_ld_teacher_url_offline_fails_naming_the_url(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    url = 'http://127.0.0.1:9/dgfl_missing_teacher.pth'
+    with pytest.raises(ConnectionError, match='dgfl_missing_teacher'):
+        _ld(teacher_ckpt=url)
