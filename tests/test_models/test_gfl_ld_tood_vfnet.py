@@ -159,3 +159,21 @@ def test_ld_teacher_url_offline_fails_naming_the_url(tmp_path, monkeypatch):
     url = 'http://127.0.0.1:9/dgfl_missing_teacher.pth'
     with pytest.raises(ConnectionError, match='dgfl_missing_teacher'):
         _ld(teacher_ckpt=url)
+
+
+def test_cost_atss_with_alpha_1_and_anchor_boxes_is_plain_atss():
+    from mmdet.core.bbox import ATSSAssigner
+
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(40, 2, generator=g) * 50
+    anchors = torch.cat([xy, xy + 12], 1)
+    gts = torch.tensor([[5.0, 5.0, 30.0, 35.0], [20.0, 10.0, 60.0, 50.0]])
+    labels = torch.tensor([0, 1])
+    plain = ATSSAssigner(topk=3).assign(anchors, [40], gts, None, labels)
+    cost = ATSSAssigner(topk=3, alpha=1.0).assign(
+        anchors, [40], gts, None, labels,
+        torch.randn(40, 2, generator=g), anchors,
+    )  # fmt: skip
+    assert torch.equal(plain.gt_inds, cost.gt_inds)
+    with pytest.raises(InvalidArgumentError):
+        ATSSAssigner(topk=3, alpha=0.5).assign(anchors, [40], gts, None)

@@ -3,6 +3,7 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .ddod_head import DDODHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .gfl_head import GFLHead, Integral
@@ -39,4 +40,5 @@ __all__ = [
     'GFLHead',
     'Integral',
     'LDHead',
+    'DDODHead',
 ]

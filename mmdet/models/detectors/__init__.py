@@ -1,6 +1,7 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .ddod import DDOD
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
@@ -45,4 +46,5 @@ __all__ = [
     'TOOD',
     'GFL',
     'KnowledgeDistillationSingleStageDetector',
+    'DDOD',
 ]
