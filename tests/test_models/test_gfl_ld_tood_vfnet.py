@@ -177,3 +177,35 @@ def test_cost_atss_with_alpha_1_and_anchor_boxes_is_plain_atss():
     assert torch.equal(plain.gt_inds, cost.gt_inds)
     with pytest.raises(InvalidArgumentError):
         ATSSAssigner(topk=3, alpha=0.5).assign(anchors, [40], gts, None)
+
+
+@pytest.mark.parametrize(
+    'name', ['ld_r18_gflv1_r101_fpn_coco_1x', 'ld_r50_gflv1_r101_fpn_coco_1x']
+)
+def test_ld_configs_build_mmdets_student_and_teacher(name, monkeypatch):
+    """MMDetection 2.28.2's reference has no LD entry (its teacher config
+    path is relative to the working directory); these numbers were taken
+    from it run in a folder holding its configs, teacher_ckpt=None."""
+    import gzip
+    import json
+    import os.path as osp
+
+    from mmcv import Config
+
+    from mmdet.analysis.config_check import without_pretrained
+
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    with gzip.open(
+        osp.join(root, 'tests/data/reference/ld_students_mmdet228.json.gz')
+    ) as f:
+        ref = json.load(f)[f'ld/{name}.py']
+    monkeypatch.chdir(root)  # teacher_config is relative to it
+    cfg = Config.fromfile(f'configs/ld/{name}.py')
+    model = build_detector(
+        without_pretrained(cfg._cfg_dict.to_dict()['model'])
+    )
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == ref['state_dict']
+    assert sum(p.numel() for p in model.parameters()) == ref['params']
+    teacher = sum(p.numel() for p in model.teacher_model.parameters())
+    assert teacher == ref['teacher_params']
