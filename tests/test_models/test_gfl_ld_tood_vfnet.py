@@ -209,3 +209,61 @@ def test_ld_configs_build_mmdets_student_and_teacher(name, monkeypatch):
     assert sum(p.numel() for p in model.parameters()) == ref['params']
     teacher = sum(p.numel() for p in model.teacher_model.parameters())
     assert teacher == ref['teacher_params']
+
+
+ODCONV_STOCK = {
+    'vfnet_odconv4x_r50_fpn_1x_coco': 'vfnet/vfnet_r50_fpn_1x_coco.py',
+    'tood_odconv4x_r50_fpn_1x_coco': 'tood/tood_r50_fpn_1x_coco.py',
+    'gfl_odconv4x_r50_fpn_1x_coco': 'gfl/gfl_r50_fpn_1x_coco.py',
+    'ddod_odconv4x_r50_fpn_1x_coco': 'ddod/ddod_r50_fpn_1x_coco.py',
+    'ld_odconv4x_r50_gflv1_r101_fpn_coco_1x': (
+        'ld/ld_r50_gflv1_r101_fpn_coco_1x.py'
+    ),
+}
+
+
+@pytest.mark.slow  # builds five OD-ResNet-50 detectors (~15 s each)
+@pytest.mark.parametrize('name', sorted(ODCONV_STOCK))
+def test_odconv_variant_is_the_stock_detector_with_od_resnet(
+    name, monkeypatch
+):
+    """Everything but the backbone has MMDetection's stock keys and shapes
+    (MMDetection's reference; LD: the student numbers above); the count is
+    params.json's (stock count + the OD-ResNet-50 offset)."""
+    import gzip
+    import json
+    import os.path as osp
+
+    from mmcv import Config
+
+    from mmdet.analysis.config_check import without_pretrained
+
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    ref_dir = osp.join(root, 'tests', 'data', 'reference')
+    stock = ODCONV_STOCK[name]
+    ref_file = (
+        'ld_students_mmdet228.json.gz'
+        if stock.startswith('ld/')
+        else 'mmdet228_configs.json.gz'
+    )
+    with gzip.open(osp.join(ref_dir, ref_file)) as f:
+        ref = json.load(f)[stock]
+    with open(osp.join(ref_dir, 'params.json')) as f:
+        params = json.load(f)['detectors'][name]
+    monkeypatch.chdir(root)
+    cfg = Config.fromfile(f'configs/odconv/{name}.py')
+    assert cfg.model.backbone.type == 'OD_ResNet'
+    model = build_detector(
+        without_pretrained(cfg._cfg_dict.to_dict()['model'])
+    )
+    shapes = {
+        k: list(v.shape)
+        for k, v in model.state_dict().items()
+        if not k.startswith('backbone.')
+    }
+    expected = {
+        k: v for k, v in ref['state_dict'].items()
+        if not k.startswith('backbone.')
+    }  # fmt: skip
+    assert shapes == expected
+    assert sum(p.numel() for p in model.parameters()) == params
