@@ -78,6 +78,16 @@ def test_set_epoch_info_hook_reaches_a_wrapped_model():
     assert model.epoch == 3
 
 
+def test_tood_detector_passes_the_epoch_to_its_head():
+    from types import SimpleNamespace
+
+    from mmdet.models.detectors import TOOD
+
+    model = SimpleNamespace(bbox_head=SimpleNamespace(epoch=0))
+    TOOD.set_epoch(model, 4)
+    assert model.bbox_head.epoch == 4
+
+
 def _gfl_model(head_type='GFLHead', **extra):
     return dict(
         type='GFL',
