@@ -59,12 +59,14 @@ def find_configs(root, pattern=None):
 
 
 def without_pretrained(cfg):
-    """``cfg`` (nested dicts/lists) with ``pretrained=None`` and every
-    ``init_cfg`` of type ``Pretrained`` removed."""
+    """``cfg`` (nested dicts/lists) with ``pretrained=None``, a
+    distillation teacher's ``teacher_ckpt=None`` and every ``init_cfg`` of
+    type ``Pretrained`` removed."""
     if isinstance(cfg, dict):
         out = {k: without_pretrained(v) for k, v in cfg.items()}
-        if 'pretrained' in out:
-            out['pretrained'] = None
+        for key in ('pretrained', 'teacher_ckpt'):
+            if key in out:
+                out[key] = None
         init = out.get('init_cfg')
         if isinstance(init, dict) and init.get('type') == 'Pretrained':
             out['init_cfg'] = None

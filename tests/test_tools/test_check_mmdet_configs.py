@@ -313,3 +313,21 @@ def test_reason_is_the_first_non_empty_line():
     assert first_line(KeyError('\n"outer: \'inner\'"\nmore')) == (
         "KeyError: outer: 'inner'"
     )
+
+
+def test_pretrained_weights_and_teacher_checkpoint_are_switched_off():
+    from mmdet.analysis.config_check import without_pretrained
+
+    cfg = dict(
+        type='KnowledgeDistillationSingleStageDetector',
+        teacher_ckpt='https://example.invalid/teacher.pth',
+        backbone=dict(
+            init_cfg=dict(type='Pretrained', checkpoint='torchvision://x')
+        ),
+        pretrained='torchvision://y',
+    )
+    out = without_pretrained(cfg)
+    assert out['teacher_ckpt'] is None
+    assert out['pretrained'] is None
+    assert out['backbone']['init_cfg'] is None
+    assert cfg['teacher_ckpt'].startswith('https://')  # input untouched

@@ -26,9 +26,7 @@ class ORTSession:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         # what the exporter wrote beside the graph (e.g. the class names)
-        self.metadata = dict(
-            self.session.get_modelmeta().custom_metadata_map
-        )
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, *inputs):
         """Outputs (numpy arrays, by name) for the inputs in graph order

@@ -14,6 +14,7 @@ from .rng_state import (
     preserved_rng_state,
     set_rng_state,
 )
+from .set_epoch_info import SetEpochInfoHook
 
 __all__ = [
     'AtomicCheckpointHook',
@@ -28,6 +29,7 @@ __all__ = [
     'get_rng_state',
     'preserved_rng_state',
     'save_checkpoint_atomically',
+    'SetEpochInfoHook',
     'set_rng_state',
     'set_temperature',
 ]

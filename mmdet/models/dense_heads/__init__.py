@@ -3,10 +3,13 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .ddod_head import DDODHead
 from .deformable_detr_head import DeformableDETRHead
 from .detr_head import DETRHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .gfl_head import GFLHead, Integral
+from .ld_head import LDHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
 from .retina_head import RetinaHead
@@ -14,6 +17,8 @@ from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
+from .tood_head import TOODHead
+from .vfnet_head import VFNetHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
@@ -38,4 +43,10 @@ __all__ = [
     'EmbeddingRPNHead',
     'DETRHead',
     'DeformableDETRHead',
+    'VFNetHead',
+    'TOODHead',
+    'GFLHead',
+    'Integral',
+    'LDHead',
+    'DDODHead',
 ]

@@ -251,12 +251,7 @@ class AnchorHead(BaseDenseHead):
         pos_inds = sampling_result.pos_inds
         neg_inds = sampling_result.neg_inds
         if len(pos_inds) > 0:
-            if self.reg_decoded_bbox:
-                pos_bbox_targets = sampling_result.pos_gt_bboxes
-            else:
-                pos_bbox_targets = self.bbox_coder.encode(
-                    sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes
-                )
+            pos_bbox_targets = self._pos_bbox_targets(sampling_result)
             bbox_targets[pos_inds] = pos_bbox_targets.to(bbox_targets.dtype)
             bbox_weights[pos_inds] = 1.0
             if gt_labels is None:
@@ -270,6 +265,15 @@ class AnchorHead(BaseDenseHead):
         if len(neg_inds) > 0:
             label_weights[neg_inds] = 1.0
         return labels, label_weights, bbox_targets, bbox_weights
+
+    def _pos_bbox_targets(self, sampling_result):
+        """(n, 4) box targets of the positives: their gt boxes with
+        ``reg_decoded_bbox``, else the deltas encoded from their anchors."""
+        if self.reg_decoded_bbox:
+            return sampling_result.pos_gt_bboxes
+        return self.bbox_coder.encode(
+            sampling_result.pos_bboxes, sampling_result.pos_gt_bboxes
+        )
 
     def _get_targets_batch(
         self,

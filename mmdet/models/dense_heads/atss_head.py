@@ -337,11 +337,17 @@ class ATSSHead(AnchorHead):
         gt_bboxes_ignore,
         gt_labels,
         img_meta,
+        assigner=None,
+        cls_scores=None,
+        bbox_preds=None,
     ):
         """Targets of one image's anchors (levels concatenated): anchors,
         labels, label weights, box targets, box weights (all N long), and
         the positive and negative indices among the inside anchors; None
-        if no anchor is inside the image."""
+        if no anchor is inside the image.
+
+        ``assigner`` replaces ``self.assigner``; ``cls_scores`` (N, C) and
+        ``bbox_preds`` (N, 4) deltas go to a cost-based assigner (DDOD)."""
         inside_flags = anchor_inside_flags(
             flat_anchors,
             valid_flags,
@@ -355,8 +361,17 @@ class ATSSHead(AnchorHead):
             int(flags.sum())
             for flags in torch.split(inside_flags, num_level_anchors)
         ]
-        assign_result = self.assigner.assign(
-            anchors, num_level_inside, gt_bboxes, gt_bboxes_ignore, gt_labels
+        preds = ()
+        if cls_scores is not None:
+            decoded = self.bbox_coder.decode(anchors, bbox_preds[inside_flags])
+            preds = (cls_scores[inside_flags], decoded)
+        assign_result = (assigner or self.assigner).assign(
+            anchors,
+            num_level_inside,
+            gt_bboxes,
+            gt_bboxes_ignore,
+            gt_labels,
+            *preds,
         )
         sampling_result = self.sampler.sample(
             assign_result, anchors, gt_bboxes

@@ -1,11 +1,14 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .ddod import DDOD
 from .detr import DETR, DeformableDETR
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .gfl import GFL
 from .htc import HybridTaskCascade
+from .kd_one_stage import KnowledgeDistillationSingleStageDetector
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
 from .maskformer import Mask2Former, MaskFormer
@@ -20,7 +23,9 @@ from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
 from .sparse_rcnn import SparseRCNN
+from .tood import TOOD
 from .two_stage import TwoStageDetector
+from .vfnet import VFNet
 from .yolact import YOLACT
 
 __all__ = [
@@ -49,4 +54,9 @@ __all__ = [
     'QueryInst',
     'DETR',
     'DeformableDETR',
+    'VFNet',
+    'TOOD',
+    'GFL',
+    'KnowledgeDistillationSingleStageDetector',
+    'DDOD',
 ]

@@ -28,6 +28,7 @@ from .deform_conv import (
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
+from .misc import sigmoid_geometric_mean
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
     multi_scale_deformable_attn_pytorch,
@@ -66,6 +67,7 @@ __all__ = [
     'get_uncertain_point_coords_with_randomness',
     'get_uncertainty',
     'point_sample',
+    'sigmoid_geometric_mean',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',

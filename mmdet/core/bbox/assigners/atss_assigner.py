@@ -1,7 +1,10 @@
 """Adaptive Training Sample Selection (Zhang et al., CVPR 2020)."""
 
+import warnings
+
 import torch
 
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import BBOX_ASSIGNERS
 from ..iou_calculators import build_iou_calculator
 from .assign_result import AssignResult
@@ -38,8 +41,14 @@ class ATSSAssigner(BaseAssigner):
     most; every other box is negative (0). Boxes overlapping an ignored
     gt by an IoF above ``ignore_iof_thr`` are ignored (-1).
 
+    With ``alpha`` (DDOD) the IoUs of steps 2-3 and of the final choice are
+    replaced by a cost ``sigmoid(score_of_gt_class) ** (1 - alpha) *
+    IoU(predicted box, gt) ** alpha`` from the predictions passed to
+    :meth:`assign`; the candidates are still the nearest anchors.
+
     Args:
         topk (int): candidates per level and gt.
+        alpha (float, optional): the cost's IoU exponent; None: plain IoU.
         iou_calculator (dict): config of the IoU calculator.
         ignore_iof_thr (float): see above; <= 0 disables it.
     """
@@ -47,10 +56,12 @@ class ATSSAssigner(BaseAssigner):
     def __init__(
         self,
         topk,
+        alpha=None,
         iou_calculator=dict(type='BboxOverlaps2D'),
         ignore_iof_thr=-1,
     ):
         self.topk = topk
+        self.alpha = alpha
         self.iou_calculator = build_iou_calculator(iou_calculator)
         self.ignore_iof_thr = ignore_iof_thr
 
@@ -61,6 +72,8 @@ class ATSSAssigner(BaseAssigner):
         gt_bboxes,
         gt_bboxes_ignore=None,
         gt_labels=None,
+        cls_scores=None,
+        bbox_preds=None,
     ):
         """Assign (N, 4) ``bboxes`` (all levels concatenated).
 
@@ -70,6 +83,9 @@ class ATSSAssigner(BaseAssigner):
             gt_bboxes (Tensor): (k, 4) gt boxes.
             gt_bboxes_ignore (Tensor, optional): (m, 4) ignored boxes.
             gt_labels (Tensor, optional): (k,) labels.
+            cls_scores (Tensor, optional): (N, C) logits, with ``alpha``.
+            bbox_preds (Tensor, optional): (N, 4) decoded boxes, with
+                ``alpha``.
 
         Returns:
             AssignResult: ``gt_inds`` (N,) (0 negative, -1 ignored, i gt
@@ -78,7 +94,9 @@ class ATSSAssigner(BaseAssigner):
         """
         bboxes = bboxes[:, :4]
         num_gt, num_bboxes = gt_bboxes.size(0), bboxes.size(0)
-        overlaps = self.iou_calculator(bboxes, gt_bboxes)
+        overlaps = self._overlaps(
+            bboxes, gt_bboxes, gt_labels, cls_scores, bbox_preds
+        )
         assigned_gt_inds = overlaps.new_full(
             (num_bboxes,), 0, dtype=torch.long
         )
@@ -140,6 +158,23 @@ class ATSSAssigner(BaseAssigner):
         return AssignResult(
             num_gt, assigned_gt_inds, max_overlaps, labels=labels
         )
+
+    def _overlaps(self, bboxes, gt_bboxes, gt_labels, cls_scores, bbox_preds):
+        """(N, k) IoUs of the boxes with the gts, or with ``alpha`` the
+        predictions' cost."""
+        if self.alpha is None:
+            if cls_scores is not None or bbox_preds is not None:
+                warnings.warn(
+                    'ATSSAssigner ignores cls_scores/bbox_preds without alpha'
+                )
+            return self.iou_calculator(bboxes, gt_bboxes)
+        if cls_scores is None or bbox_preds is None:
+            raise InvalidArgumentError(
+                'ATSSAssigner with alpha needs cls_scores and bbox_preds'
+            )
+        cls_cost = torch.sigmoid(cls_scores[:, gt_labels])
+        ious = self.iou_calculator(bbox_preds, gt_bboxes)
+        return cls_cost ** (1 - self.alpha) * ious**self.alpha
 
     def _candidates(self, distances, num_level_bboxes):
         """(sum_l min(topk, N_l), num_gt) indices of the boxes nearest to

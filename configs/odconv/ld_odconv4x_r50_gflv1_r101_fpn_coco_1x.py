@@ -1,0 +1,19 @@
+# LD (GFL R-101 teacher), ODConv (4x) ResNet-50 student + FPN, COCO 1x:
+# MMDetection's ld/ld_r50_gflv1_r101_fpn_coco_1x.py
+# with its backbone replaced by the ODConv one (as in the released
+# Faster/Mask R-CNN ODConv configs).
+_base_ = '../ld/ld_r50_gflv1_r101_fpn_coco_1x.py'
+model = dict(
+    pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
+    backbone=dict(
+        _delete_=True,
+        type='OD_ResNet',
+        depth=50,
+        reduction=0.0625,
+        kernel_num=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_eval=True,
+    ),
+)
+find_unused_parameters = True
