@@ -5,6 +5,7 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .reppoints_head import RepPointsHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -30,4 +31,5 @@ __all__ = [
     'YOLACTProtonet',
     'YOLACTSegmHead',
     'EmbeddingRPNHead',
+    'RepPointsHead',
 ]

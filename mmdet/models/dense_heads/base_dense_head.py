@@ -154,8 +154,8 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
         nms_pre = cfg.get('nms_pre', -1)
         with_score_factors = score_factor_list[0] is not None
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_factors = [], [], [], []
-        for cls_score, bbox_pred, factor, priors in zip(
-            cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors
+        for level, (cls_score, bbox_pred, factor, priors) in enumerate(
+            zip(cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors)
         ):
             bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
             scores = self._class_scores(
@@ -170,10 +170,8 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
                 dict(bbox_pred=bbox_pred, priors=priors),
             )
             mlvl_bboxes.append(
-                self.bbox_coder.decode(
-                    kept['priors'],
-                    kept['bbox_pred'],
-                    max_shape=img_meta['img_shape'],
+                self._decode_bboxes(
+                    kept['priors'], kept['bbox_pred'], level, img_meta
                 )
             )
             mlvl_scores.append(scores)
@@ -191,6 +189,13 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
             with_nms,
             torch.cat(mlvl_factors) if with_score_factors else None,
             **kwargs,
+        )
+
+    def _decode_bboxes(self, priors, bbox_pred, level, img_meta):
+        """(n, 4) boxes, clipped to the image, of the kept predictions of
+        feature level ``level``; the head's ``bbox_coder`` by default."""
+        return self.bbox_coder.decode(
+            priors, bbox_pred, max_shape=img_meta['img_shape']
         )
 
     def _class_scores(self, logits):

@@ -8,6 +8,7 @@ from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
 from .queryinst import QueryInst
+from .reppoints_detector import RepPointsDetector
 from .retinanet import RetinaNet
 from .rpn import RPN
 from .single_stage import SingleStageDetector
@@ -37,4 +38,5 @@ __all__ = [
     'MaskScoringRCNN',
     'SparseRCNN',
     'QueryInst',
+    'RepPointsDetector',
 ]
