@@ -3,6 +3,7 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .centernet_head import CenterNetHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .reppoints_head import RepPointsHead
@@ -32,4 +33,5 @@ __all__ = [
     'YOLACTSegmHead',
     'EmbeddingRPNHead',
     'RepPointsHead',
+    'CenterNetHead',
 ]

@@ -1,6 +1,7 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .centernet import CenterNet
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
@@ -39,4 +40,5 @@ __all__ = [
     'SparseRCNN',
     'QueryInst',
     'RepPointsDetector',
+    'CenterNet',
 ]

@@ -24,6 +24,15 @@ from .deform_conv import (
     ModulatedDeformConv2d,
     ModulatedDeformConv2dPack,
 )
+from .gaussian_target import (
+    gather_feat,
+    gaussian2D,
+    gaussian_radius,
+    gen_gaussian_target,
+    get_local_maximum,
+    get_topk_from_heatmap,
+    transpose_and_gather_feat,
+)
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
@@ -54,6 +63,13 @@ from .transformer import (
 )
 
 __all__ = [
+    'gaussian2D',
+    'gen_gaussian_target',
+    'gaussian_radius',
+    'get_local_maximum',
+    'get_topk_from_heatmap',
+    'gather_feat',
+    'transpose_and_gather_feat',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',
