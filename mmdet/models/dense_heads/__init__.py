@@ -4,6 +4,8 @@ from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .centernet_head import CenterNetHead
+from .centripetal_head import CentripetalHead
+from .corner_head import CornerHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .reppoints_head import RepPointsHead
@@ -34,4 +36,6 @@ __all__ = [
     'EmbeddingRPNHead',
     'RepPointsHead',
     'CenterNetHead',
+    'CornerHead',
+    'CentripetalHead',
 ]

@@ -2,6 +2,7 @@ from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
 from .centernet import CenterNet
+from .cornernet import CornerNet
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
@@ -41,4 +42,5 @@ __all__ = [
     'QueryInst',
     'RepPointsDetector',
     'CenterNet',
+    'CornerNet',
 ]

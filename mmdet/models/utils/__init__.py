@@ -17,6 +17,7 @@ from .builder import (
 )
 from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
+from .corner_pool import CornerPool
 from .csp_layer import CSPLayer, DarknetBottleneck
 from .deform_conv import (
     DeformConv2d,
@@ -63,6 +64,7 @@ from .transformer import (
 )
 
 __all__ = [
+    'CornerPool',
     'gaussian2D',
     'gen_gaussian_target',
     'gaussian_radius',
