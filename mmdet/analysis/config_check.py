@@ -212,6 +212,9 @@ def random_batch(num_classes, with_masks, num_images=2, seed=0):
         flip=False,
         flip_direction=None,
         img_norm_cfg=norm,
+        # where RandomCenterCropPad (CenterNet, CornerNet test pipelines)
+        # put the image on its canvas: y1, y2, x1, x2
+        border=np.array([0, size, 0, size], dtype=np.float32),
     )
     batch = dict(img=torch.randn(num_images, 3, size, size, generator=gen))
     batch['img_metas'] = [

@@ -223,6 +223,17 @@ def test_train_step_gives_rpn_only_what_it_takes():
     assert result['status'] == 'OK', result.get('reason')
 
 
+def test_train_step_meta_has_the_crop_border():
+    """CenterNet's test reads img_meta['border'] (set by the test
+    pipeline's RandomCenterCropPad): the random batch carries one."""
+    [result] = check_tree(
+        osp.join(ROOT, 'configs'),
+        'centernet/centernet_resnet18_140e_coco.py',
+        train_step=True,
+    )
+    assert result['status'] == 'OK', result.get('reason')
+
+
 def test_command_line(tree, reference, tmp_path):
     out = tmp_path / 'report.json'
     env = dict(os.environ, PYTHONPATH=ROOT)

@@ -3,6 +3,9 @@ from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .centernet_head import CenterNetHead
+from .centripetal_head import CentripetalHead
+from .corner_head import CornerHead
 from .ddod_head import DDODHead
 from .deformable_detr_head import DeformableDETRHead
 from .detr_head import DETRHead
@@ -12,6 +15,7 @@ from .gfl_head import GFLHead, Integral
 from .ld_head import LDHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
+from .reppoints_head import RepPointsHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -49,4 +53,8 @@ __all__ = [
     'Integral',
     'LDHead',
     'DDODHead',
+    'RepPointsHead',
+    'CenterNetHead',
+    'CornerHead',
+    'CentripetalHead',
 ]

@@ -1,6 +1,8 @@
 from .atss import ATSS
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
+from .centernet import CenterNet
+from .cornernet import CornerNet
 from .ddod import DDOD
 from .detr import DETR, DeformableDETR
 from .fast_rcnn import FastRCNN
@@ -17,6 +19,7 @@ from .panoptic_two_stage_segmentor import (
     TwoStagePanopticSegmentor,
 )
 from .queryinst import QueryInst
+from .reppoints_detector import RepPointsDetector
 from .retinanet import RetinaNet
 from .rpn import RPN
 from .single_stage import SingleStageDetector
@@ -59,4 +62,7 @@ __all__ = [
     'GFL',
     'KnowledgeDistillationSingleStageDetector',
     'DDOD',
+    'RepPointsDetector',
+    'CenterNet',
+    'CornerNet',
 ]

@@ -1,4 +1,5 @@
 from .accuracy import Accuracy, accuracy
+from .ae_loss import AssociativeEmbeddingLoss, ae_loss_per_image
 from .balanced_l1_loss import BalancedL1Loss, balanced_l1_loss
 from .cross_entropy_loss import (
     CrossEntropyLoss,
@@ -81,4 +82,6 @@ __all__ = [
     'knowledge_distillation_kl_div_loss',
     'VarifocalLoss',
     'varifocal_loss',
+    'AssociativeEmbeddingLoss',
+    'ae_loss_per_image',
 ]

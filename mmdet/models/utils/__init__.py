@@ -18,12 +18,22 @@ from .builder import (
 from .carafe import CARAFEPack
 from .ckpt_convert import pvt_convert, swin_converter
 from .conv_upsample import ConvUpsample
+from .corner_pool import CornerPool
 from .csp_layer import CSPLayer, DarknetBottleneck
 from .deform_conv import (
     DeformConv2d,
     DeformConv2dPack,
     ModulatedDeformConv2d,
     ModulatedDeformConv2dPack,
+)
+from .gaussian_target import (
+    gather_feat,
+    gaussian2D,
+    gaussian_radius,
+    gen_gaussian_target,
+    get_local_maximum,
+    get_topk_from_heatmap,
+    transpose_and_gather_feat,
 )
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
@@ -68,6 +78,14 @@ __all__ = [
     'get_uncertainty',
     'point_sample',
     'sigmoid_geometric_mean',
+    'CornerPool',
+    'gaussian2D',
+    'gen_gaussian_target',
+    'gaussian_radius',
+    'get_local_maximum',
+    'get_topk_from_heatmap',
+    'gather_feat',
+    'transpose_and_gather_feat',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',
