@@ -5,6 +5,9 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .ga_retina_head import GARetinaHead
+from .ga_rpn_head import GARPNHead
+from .guided_anchor_head import FeatureAdaption, GuidedAnchorHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -30,4 +33,8 @@ __all__ = [
     'YOLACTProtonet',
     'YOLACTSegmHead',
     'EmbeddingRPNHead',
+    'FeatureAdaption',
+    'GuidedAnchorHead',
+    'GARetinaHead',
+    'GARPNHead',
 ]

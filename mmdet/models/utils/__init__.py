@@ -26,6 +26,7 @@ from .deform_conv import (
 )
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
+from .masked_conv import MaskedConv2d
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
 from .ms_deform_attn import (
     MultiScaleDeformableAttention,
@@ -76,6 +77,7 @@ __all__ = [
     'GlobalPoolingCell',
     'SumCell',
     'make_divisible',
+    'MaskedConv2d',
     'TRANSFORMER',
     'build_transformer',
     'pvt_convert',
