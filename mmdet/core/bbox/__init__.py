@@ -23,6 +23,7 @@ from .builder import (
 )
 from .coder import (
     BaseBBoxCoder,
+    BucketingBBoxCoder,
     DeltaXYWHBBoxCoder,
     DistancePointBBoxCoder,
     LegacyDeltaXYWHBBoxCoder,
@@ -85,6 +86,7 @@ __all__ = [
     'UniformAssigner',
     'LegacyDeltaXYWHBBoxCoder',
     'TBLRBBoxCoder',
+    'BucketingBBoxCoder',
     'YOLOBBoxCoder',
     'clip_bboxes',
     'bbox_overlaps',

@@ -11,6 +11,7 @@ from .guided_anchor_head import FeatureAdaption, GuidedAnchorHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
+from .sabl_retina_head import SABLRetinaHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
@@ -37,4 +38,5 @@ __all__ = [
     'GuidedAnchorHead',
     'GARetinaHead',
     'GARPNHead',
+    'SABLRetinaHead',
 ]
