@@ -58,6 +58,7 @@ from .samplers import (
     PseudoSampler,
     RandomSampler,
     SamplingResult,
+    ScoreHLRSampler,
 )
 from .transforms import (
     bbox2distance,
@@ -104,6 +105,7 @@ __all__ = [
     'InstanceBalancedPosSampler',
     'IoUBalancedNegSampler',
     'OHEMSampler',
+    'ScoreHLRSampler',
     'BBOX_ASSIGNERS',
     'BBOX_SAMPLERS',
     'BBOX_CODERS',

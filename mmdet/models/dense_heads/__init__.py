@@ -8,6 +8,7 @@ from .fcos_head import FCOSHead
 from .ga_retina_head import GARetinaHead
 from .ga_rpn_head import GARPNHead
 from .guided_anchor_head import FeatureAdaption, GuidedAnchorHead
+from .pisa_retinanet_head import PISARetinaHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -39,4 +40,5 @@ __all__ = [
     'GARetinaHead',
     'GARPNHead',
     'SABLRetinaHead',
+    'PISARetinaHead',
 ]
