@@ -19,22 +19,6 @@ class PISARetinaHead(RetinaHead):
 
     train_cfg_keys = TRAIN_CFG_KEYS + ('isr', 'carl')
 
-    def _avg_factor(self, num_pos, num_neg):
-        """MMDetection 2.28's normaliser: positives only unless a real
-        sampler is configured for a non-focal classification loss."""
-        sampler = (self.train_cfg or {}).get('sampler') or {}
-        focal = type(self.loss_cls).__name__ in (
-            'FocalLoss',
-            'GHMC',
-            'QualityFocalLoss',
-        )
-        sampling = (
-            sampler.get('type', 'PseudoSampler').split('.')[-1]
-            != 'PseudoSampler'
-            and not focal
-        )
-        return num_pos + num_neg if sampling else num_pos
-
     @force_fp32(apply_to=('cls_scores', 'bbox_preds'))
     def loss(
         self,
@@ -65,7 +49,7 @@ class PISARetinaHead(RetinaHead):
             t.flatten(0, 1) for t in batch[:4]
         )
         num_pos, num_neg, sampling_results = batch[4:]
-        avg_factor = self._avg_factor(num_pos, num_neg)
+        avg_factor = num_pos + num_neg if self.sampling else num_pos
         anchors = torch.stack([torch.cat(a) for a in anchor_list])
         anchors = anchors.reshape(-1, 4)
         scores = flatten_level_maps(cls_scores, self.cls_out_channels)
