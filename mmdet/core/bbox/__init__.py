@@ -9,6 +9,7 @@ from .assigners import (
     HungarianAssigner,
     MaxIoUAssigner,
     PointAssigner,
+    RegionAssigner,
     SimOTAAssigner,
     TaskAlignedAssigner,
     UniformAssigner,
@@ -78,6 +79,7 @@ from .transforms import (
 
 __all__ = [
     'ApproxMaxIoUAssigner',
+    'RegionAssigner',
     'AscendMaxIoUAssigner',
     'GridAssigner',
     'CenterRegionAssigner',

@@ -7,6 +7,7 @@ from .grid_assigner import GridAssigner
 from .hungarian_assigner import HungarianAssigner
 from .max_iou_assigner import MaxIoUAssigner
 from .point_assigner import PointAssigner
+from .region_assigner import RegionAssigner
 from .sim_ota_assigner import SimOTAAssigner
 from .task_aligned_assigner import TaskAlignedAssigner
 from .uniform_assigner import UniformAssigner
@@ -17,6 +18,7 @@ __all__ = [
     'AssignResult',
     'ATSSAssigner',
     'ApproxMaxIoUAssigner',
+    'RegionAssigner',
     'AscendMaxIoUAssigner',
     'GridAssigner',
     'CenterRegionAssigner',
