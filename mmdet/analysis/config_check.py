@@ -262,6 +262,21 @@ def panoptic_seg(batch, num_things, num_stuff, seed=0):
     return seg
 
 
+def random_proposals(gt_bboxes, num=20, seed=1):
+    """Per image (num, 4) proposals: the gt boxes jittered by up to a
+    quarter of their size, then random boxes."""
+    gen = torch.Generator().manual_seed(seed)
+    proposals = []
+    for gts in gt_bboxes:
+        wh = (gts[:, 2:] - gts[:, :2]).repeat(1, 2)
+        jitter = (torch.rand(gts.shape, generator=gen) - 0.5) * 0.5 * wh
+        xy = torch.rand(num - len(gts), 2, generator=gen) * IMAGE_SIZE * 0.6
+        size = 16 + torch.rand(num - len(gts), 2, generator=gen) * 64
+        boxes = torch.cat([gts + jitter, torch.cat([xy, xy + size], 1)])
+        proposals.append(boxes.clamp(min=0, max=IMAGE_SIZE - 1))
+    return proposals
+
+
 def _accepted(forward_train, batch):
     """``batch`` without the keys ``forward_train`` does not take (e.g. the
     RPN detector trains on boxes only, without ``gt_labels``)."""
@@ -288,6 +303,11 @@ def train_and_test(model, model_cfg):
         batch['gt_semantic_seg'] = torch.randint(
             stuff, (len(batch['img']), 1, size, size)
         )
+    test_kwargs = {}
+    if not getattr(model, 'with_rpn', True):
+        # Fast R-CNN reads proposals (LoadProposals): random boxes here
+        batch['proposals'] = random_proposals(batch['gt_bboxes'])
+        test_kwargs['proposals'] = [batch['proposals'][:1]]
     batch = _accepted(model.forward_train, batch)
     model.train()
     outputs = model.train_step(batch, None)
@@ -302,6 +322,7 @@ def train_and_test(model, model_cfg):
             img_metas=[batch['img_metas'][:1]],
             return_loss=False,
             rescale=True,
+            **test_kwargs,
         )
     if len(results) != 1:
         raise RuntimeError(f'test gave {len(results)} results for 1 image')
@@ -321,7 +342,16 @@ def check_config(path, rel=None, reference=None, train_step=False):
             return dict(result, status='NOMODEL', stage=stage)
         stage = 'build'
         model_cfg = without_pretrained(cfg['model'])
-        model = build_detector(Config(dict(model=model_cfg)).model)
+        # MMDetection 1.x-style configs keep train_cfg / test_cfg outside
+        # the model; tools/train.py passes them on, so does the check
+        outer = Config(
+            dict(train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))
+        )
+        model = build_detector(
+            Config(dict(model=model_cfg)).model,
+            train_cfg=outer.train_cfg,
+            test_cfg=outer.test_cfg,
+        )
         result['params'] = sum(p.numel() for p in model.parameters())
         if reference and 'params' in reference.get(rel, {}):
             diff = compare_with_reference(model, reference[rel])

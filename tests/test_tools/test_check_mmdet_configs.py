@@ -234,6 +234,36 @@ def test_train_step_meta_has_the_crop_border():
     assert result['status'] == 'OK', result.get('reason')
 
 
+def test_train_step_gives_fast_rcnn_proposals():
+    """Fast R-CNN (no RPN) reads proposals: the random batch carries
+    them for training and test."""
+    [result] = check_tree(
+        osp.join(ROOT, 'configs'),
+        'fast_rcnn/fast_rcnn_r50_fpn_1x_coco.py',
+        train_step=True,
+    )
+    assert result['status'] == 'OK', result.get('reason')
+
+
+def test_train_cfg_outside_the_model_is_used(tmp_path):
+    """MMDetection 1.x-style configs (e.g. ga_retinanet_r101_caffe_fpn_
+    mstrain_2x) keep train_cfg / test_cfg at the top level; the guided
+    anchoring head cannot train without its train_cfg."""
+    from mmcv import Config
+
+    cfg = Config.fromfile(
+        osp.join(
+            ROOT, 'configs/guided_anchoring/ga_retinanet_r50_fpn_1x_coco.py'
+        )
+    )
+    cfg.train_cfg = cfg.model.pop('train_cfg')
+    cfg.test_cfg = cfg.model.pop('test_cfg')
+    os.makedirs(tmp_path / 'ga')
+    cfg.dump(str(tmp_path / 'ga' / 'outer_cfg.py'))
+    [result] = check_tree(str(tmp_path), 'ga/outer_cfg.py', train_step=True)
+    assert result['status'] == 'OK', result.get('reason')
+
+
 def test_command_line(tree, reference, tmp_path):
     out = tmp_path / 'report.json'
     env = dict(os.environ, PYTHONPATH=ROOT)

@@ -9,6 +9,7 @@ from .assigners import (
     HungarianAssigner,
     MaxIoUAssigner,
     PointAssigner,
+    RegionAssigner,
     SimOTAAssigner,
     TaskAlignedAssigner,
     UniformAssigner,
@@ -23,6 +24,7 @@ from .builder import (
 )
 from .coder import (
     BaseBBoxCoder,
+    BucketingBBoxCoder,
     DeltaXYWHBBoxCoder,
     DistancePointBBoxCoder,
     LegacyDeltaXYWHBBoxCoder,
@@ -57,6 +59,7 @@ from .samplers import (
     PseudoSampler,
     RandomSampler,
     SamplingResult,
+    ScoreHLRSampler,
 )
 from .transforms import (
     bbox2distance,
@@ -76,6 +79,7 @@ from .transforms import (
 
 __all__ = [
     'ApproxMaxIoUAssigner',
+    'RegionAssigner',
     'AscendMaxIoUAssigner',
     'GridAssigner',
     'CenterRegionAssigner',
@@ -85,6 +89,7 @@ __all__ = [
     'UniformAssigner',
     'LegacyDeltaXYWHBBoxCoder',
     'TBLRBBoxCoder',
+    'BucketingBBoxCoder',
     'YOLOBBoxCoder',
     'clip_bboxes',
     'bbox_overlaps',
@@ -102,6 +107,7 @@ __all__ = [
     'InstanceBalancedPosSampler',
     'IoUBalancedNegSampler',
     'OHEMSampler',
+    'ScoreHLRSampler',
     'BBOX_ASSIGNERS',
     'BBOX_SAMPLERS',
     'BBOX_CODERS',

@@ -1,4 +1,11 @@
-from .bbox_nms import batched_nms, fast_nms, multiclass_nms, nms, soft_nms
+from ..bbox.samplers.score_hlr_sampler import nms_match
+from .bbox_nms import (
+    batched_nms,
+    fast_nms,
+    multiclass_nms,
+    nms,
+    soft_nms,
+)
 from .matrix_nms import mask_matrix_nms
 from .merge_augs import (
     merge_aug_bboxes,
@@ -8,6 +15,7 @@ from .merge_augs import (
 )
 
 __all__ = [
+    'nms_match',
     'multiclass_nms',
     'batched_nms',
     'fast_nms',

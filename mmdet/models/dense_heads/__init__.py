@@ -11,14 +11,19 @@ from .deformable_detr_head import DeformableDETRHead
 from .detr_head import DETRHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .ga_retina_head import GARetinaHead
+from .ga_rpn_head import GARPNHead
 from .gfl_head import GFLHead, Integral
+from .guided_anchor_head import FeatureAdaption, GuidedAnchorHead
 from .ld_head import LDHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
+from .pisa_retinanet_head import PISARetinaHead
 from .reppoints_head import RepPointsHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
+from .sabl_retina_head import SABLRetinaHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
 from .tood_head import TOODHead
@@ -57,4 +62,10 @@ __all__ = [
     'CenterNetHead',
     'CornerHead',
     'CentripetalHead',
+    'FeatureAdaption',
+    'GuidedAnchorHead',
+    'GARetinaHead',
+    'GARPNHead',
+    'SABLRetinaHead',
+    'PISARetinaHead',
 ]

@@ -40,6 +40,27 @@ TEST_CFG_KEYS = (
 )
 
 
+FOCAL_LIKE_LOSSES = ('FocalLoss', 'GHMC', 'QualityFocalLoss')
+
+
+def uses_sampling(train_cfg, loss_cls):
+    """MMDetection 2.28's rule: a head samples (and averages its losses
+    over positives and negatives) when ``train_cfg`` names a sampler other
+    than ``PseudoSampler`` and the classification loss is not a focal-like
+    one (with those, a configured sampler is replaced by
+    ``PseudoSampler`` and the losses are averaged over the positives)."""
+    sampler = (train_cfg or {}).get('sampler')
+    if sampler is None or sampler['type'].split('.')[-1] == 'PseudoSampler':
+        return False
+    if loss_cls['type'] in FOCAL_LIKE_LOSSES:
+        warnings.warn(
+            f'a sampler with {loss_cls["type"]} is ignored: delete it from '
+            'the config (PseudoSampler is used)'
+        )
+        return False
+    return True
+
+
 @HEADS.register_module()
 class AnchorHead(BaseDenseHead):
     """Anchor-based head: a 1x1 classification conv and a 1x1 box conv.
@@ -114,9 +135,14 @@ class AnchorHead(BaseDenseHead):
         self.loss_bbox = build_loss(loss_bbox)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        self.sampling = uses_sampling(train_cfg, loss_cls)
         if train_cfg:
             self.assigner = build_assigner(train_cfg['assigner'])
-            sampler_cfg = train_cfg.get('sampler', dict(type='PseudoSampler'))
+            sampler_cfg = (
+                train_cfg['sampler']
+                if self.sampling
+                else dict(type='PseudoSampler')
+            )
             self.sampler = build_sampler(sampler_cfg, context=self)
         self.fp16_enabled = False
 
@@ -466,7 +492,7 @@ class AnchorHead(BaseDenseHead):
             num_neg,
             _,
         ) = batch
-        num_total_samples = num_pos + num_neg
+        num_total_samples = num_pos + num_neg if self.sampling else num_pos
 
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
         anchors = torch.stack([torch.cat(a) for a in anchor_list])

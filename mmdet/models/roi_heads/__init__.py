@@ -18,6 +18,7 @@ from .mask_heads import (
     MaskIoUHead,
 )
 from .mask_scoring_roi_head import MaskScoringRoIHead
+from .pisa_roi_head import PISARoIHead
 from .roi_extractors import (
     BaseRoIExtractor,
     GenericRoIExtractor,
@@ -31,6 +32,7 @@ from .standard_roi_head import StandardRoIHead
 __all__ = [
     'BaseRoIHead',
     'StandardRoIHead',
+    'PISARoIHead',
     'CascadeRoIHead',
     'BBoxHead',
     'ConvFCBBoxHead',

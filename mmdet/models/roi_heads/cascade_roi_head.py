@@ -22,6 +22,7 @@ from .test_mixins import (
     MaskTestMixin,
     mask_inputs,
     seg_masks_per_image,
+    split_bbox_pred,
 )
 
 
@@ -335,7 +336,7 @@ class CascadeRoIHead(BBoxTestMixin, MaskTestMixin, AugTestMixin, BaseRoIHead):
         for stage in range(self.num_stages):
             bbox_results = self._bbox_forward(stage, x, rois)
             cls_scores = bbox_results['cls_score'].split(counts)
-            bbox_preds = bbox_results['bbox_pred'].split(counts)
+            bbox_preds = split_bbox_pred(bbox_results['bbox_pred'], counts)
             rois_per_img = rois.split(counts)
             ms_scores.append(cls_scores)
             if stage == self.num_stages - 1:

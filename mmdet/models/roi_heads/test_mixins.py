@@ -23,6 +23,16 @@ def _aug_geometry(img_meta):
     )
 
 
+def split_bbox_pred(bbox_pred, counts):
+    """Per-image parts of a batch's box predictions: a (K, ...) tensor, a
+    tuple of them (SABL's (bucket logits, offsets)) or None."""
+    if bbox_pred is None:
+        return [None] * len(counts)
+    if isinstance(bbox_pred, torch.Tensor):
+        return bbox_pred.split(counts)
+    return list(zip(*(part.split(counts) for part in bbox_pred)))
+
+
 def mask_inputs(det_bboxes, img_metas, rescale):
     """Per image (4,) scale factors and the detections' boxes in
     network-input pixels, where the mask RoIs are pooled.
@@ -116,12 +126,7 @@ class BBoxTestMixin:
         counts = [len(p) for p in proposals]
         rois = rois.split(counts)
         cls_scores = bbox_results['cls_score'].split(counts)
-        bbox_preds = bbox_results['bbox_pred']
-        bbox_preds = (
-            bbox_preds.split(counts)
-            if bbox_preds is not None
-            else [None] * num_imgs
-        )
+        bbox_preds = split_bbox_pred(bbox_results['bbox_pred'], counts)
         det_bboxes, det_labels = [], []
         for i, meta in enumerate(img_metas):
             if rois[i].size(0) == 0:

@@ -37,6 +37,7 @@ from .gaussian_target import (
 )
 from .inverted_residual import InvertedResidual
 from .make_divisible import make_divisible
+from .masked_conv import MaskedConv2d
 from .merge_cells import ConcatCell, GlobalPoolingCell, SumCell
 from .misc import sigmoid_geometric_mean
 from .ms_deform_attn import (
@@ -108,6 +109,7 @@ __all__ = [
     'GlobalPoolingCell',
     'SumCell',
     'make_divisible',
+    'MaskedConv2d',
     'TRANSFORMER',
     'build_transformer',
     'pvt_convert',

@@ -8,6 +8,7 @@ from .hungarian_assigner import HungarianAssigner
 from .mask_hungarian_assigner import MaskHungarianAssigner
 from .max_iou_assigner import MaxIoUAssigner
 from .point_assigner import PointAssigner
+from .region_assigner import RegionAssigner
 from .sim_ota_assigner import SimOTAAssigner
 from .task_aligned_assigner import TaskAlignedAssigner
 from .uniform_assigner import UniformAssigner
@@ -18,6 +19,7 @@ __all__ = [
     'AssignResult',
     'ATSSAssigner',
     'ApproxMaxIoUAssigner',
+    'RegionAssigner',
     'AscendMaxIoUAssigner',
     'GridAssigner',
     'CenterRegionAssigner',

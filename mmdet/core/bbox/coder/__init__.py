@@ -1,4 +1,9 @@
 from .base_bbox_coder import BaseBBoxCoder
+from .bucketing_bbox_coder import (
+    BucketingBBoxCoder,
+    bbox2bucket,
+    bucket2bbox,
+)
 from .delta_xywh_bbox_coder import DeltaXYWHBBoxCoder, bbox2delta, delta2bbox
 from .distance_point_bbox_coder import DistancePointBBoxCoder
 from .legacy_delta_xywh_bbox_coder import (
@@ -24,4 +29,7 @@ __all__ = [
     'bbox2delta',
     'delta2bbox',
     'DistancePointBBoxCoder',
+    'BucketingBBoxCoder',
+    'bbox2bucket',
+    'bucket2bbox',
 ]

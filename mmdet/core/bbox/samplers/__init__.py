@@ -7,6 +7,7 @@ from .ohem_sampler import OHEMSampler
 from .pseudo_sampler import PseudoSampler
 from .random_sampler import RandomSampler
 from .sampling_result import SamplingResult
+from .score_hlr_sampler import ScoreHLRSampler
 
 __all__ = [
     'BaseSampler',
@@ -19,4 +20,5 @@ __all__ = [
     'OHEMSampler',
     'MaskPseudoSampler',
     'MaskSamplingResult',
+    'ScoreHLRSampler',
 ]

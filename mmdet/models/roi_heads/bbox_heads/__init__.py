@@ -6,6 +6,7 @@ from .convfc_bbox_head import (
 )
 from .dii_head import DIIHead
 from .double_bbox_head import DoubleConvFCBBoxHead
+from .sabl_head import SABLHead
 
 __all__ = [
     'BBoxHead',
@@ -14,4 +15,5 @@ __all__ = [
     'Shared4Conv1FCBBoxHead',
     'DoubleConvFCBBoxHead',
     'DIIHead',
+    'SABLHead',
 ]
