@@ -11,7 +11,8 @@ centerness) if any, a class-wise NMS and the ``max_per_img`` best.
 A head plugs in by having ``prior_generator``, ``bbox_coder``,
 ``cls_out_channels``, ``use_sigmoid_cls`` and ``test_cfg``, and by
 passing its per-level score factors (if any) as ``get_bboxes``'s third
-argument; it overrides ``_get_bboxes_single`` (per-level selection and
+argument; it overrides ``_decode_level`` where its decoding is not its
+``bbox_coder``'s, ``_get_bboxes_single`` (per-level selection and
 decoding) or ``_bbox_post_process`` (merging and NMS) only where its
 post-processing differs (the RPN does both).
 """
@@ -154,9 +155,10 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
         nms_pre = cfg.get('nms_pre', -1)
         with_score_factors = score_factor_list[0] is not None
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_factors = [], [], [], []
-        for cls_score, bbox_pred, factor, priors in zip(
+        levels = zip(
             cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors
-        ):
+        )
+        for level, (cls_score, bbox_pred, factor, priors) in enumerate(levels):
             bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
             scores = self._class_scores(
                 cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
@@ -170,10 +172,11 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
                 dict(bbox_pred=bbox_pred, priors=priors),
             )
             mlvl_bboxes.append(
-                self.bbox_coder.decode(
+                self._decode_level(
+                    level,
                     kept['priors'],
                     kept['bbox_pred'],
-                    max_shape=img_meta['img_shape'],
+                    img_meta['img_shape'],
                 )
             )
             mlvl_scores.append(scores)
@@ -192,6 +195,12 @@ class BaseDenseHead(BaseModule, metaclass=ABCMeta):
             torch.cat(mlvl_factors) if with_score_factors else None,
             **kwargs,
         )
+
+    def _decode_level(self, level, priors, bbox_pred, img_shape):
+        """(n, 4) boxes of one level's kept priors and predictions,
+        clipped to ``img_shape``; heads whose decoding depends on the level
+        (FoveaBox) override it."""
+        return self.bbox_coder.decode(priors, bbox_pred, max_shape=img_shape)
 
     def _class_scores(self, logits):
         """(..., cls_out) logits -> (..., num_classes) probabilities."""
