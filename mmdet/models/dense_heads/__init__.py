@@ -5,6 +5,9 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .fovea_head import FoveaHead
+from .free_anchor_retina_head import FreeAnchorRetinaHead
+from .paa_head import PAAHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -20,6 +23,9 @@ __all__ = [
     'RetinaSepBNHead',
     'AnchorFreeHead',
     'FCOSHead',
+    'FoveaHead',
+    'PAAHead',
+    'FreeAnchorRetinaHead',
     'ATSSHead',
     'BaseMaskHead',
     'SOLOHead',

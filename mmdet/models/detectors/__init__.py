@@ -4,9 +4,11 @@ from .cascade_rcnn import CascadeRCNN
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .fovea import FOVEA
 from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
+from .paa import PAA
 from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .rpn import RPN
@@ -25,6 +27,8 @@ __all__ = [
     'SingleStageDetector',
     'RetinaNet',
     'FCOS',
+    'FOVEA',
+    'PAA',
     'ATSS',
     'CascadeRCNN',
     'HybridTaskCascade',
