@@ -60,11 +60,14 @@ def find_configs(root, pattern=None):
 
 def without_pretrained(cfg):
     """``cfg`` (nested dicts/lists) with ``pretrained=None`` and every
-    ``init_cfg`` of type ``Pretrained`` removed."""
+    ``init_cfg`` of type ``Pretrained`` removed (and no LD / LAD
+    ``teacher_ckpt``)."""
     if isinstance(cfg, dict):
         out = {k: without_pretrained(v) for k, v in cfg.items()}
         if 'pretrained' in out:
             out['pretrained'] = None
+        if out.get('teacher_ckpt'):  # LD / LAD teachers: no download
+            out['teacher_ckpt'] = None
         init = out.get('init_cfg')
         if isinstance(init, dict) and init.get('type') == 'Pretrained':
             out['init_cfg'] = None

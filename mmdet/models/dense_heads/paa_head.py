@@ -73,6 +73,9 @@ class PAAHead(ATSSHead):
         *args, **kwargs: :class:`ATSSHead`'s arguments.
     """
 
+    # MMDetection's LAD configs also put score_voting in test_cfg (unused)
+    test_cfg_keys = ATSSHead.test_cfg_keys + ('score_voting',)
+
     def __init__(
         self,
         *args,
@@ -101,6 +104,72 @@ class PAAHead(ATSSHead):
         """Focal loss over all anchors (averaged over the PAA positives),
         IoU-weighted GIoU loss and IoU-prediction loss over the positives.
         """
+        labels, label_weights, bbox_targets, _, pos, anchors, num_pos = (
+            self.get_label_assignment(
+                cls_scores,
+                bbox_preds,
+                iou_preds,
+                gt_bboxes,
+                gt_labels,
+                img_metas,
+                gt_bboxes_ignore,
+            )
+        )
+        cls_scores, bbox_preds, iou_preds = self._flatten_batch(
+            cls_scores, bbox_preds, iou_preds
+        )
+        loss_cls = self.loss_cls(
+            cls_scores,
+            labels,
+            label_weights,
+            avg_factor=max(num_pos, len(img_metas)),
+        )
+        if num_pos == 0:
+            return dict(
+                loss_cls=loss_cls,
+                loss_bbox=bbox_preds.sum() * 0,
+                loss_iou=iou_preds.sum() * 0,
+            )
+        decoded = self.bbox_coder.decode(anchors, bbox_preds[pos])
+        targets = bbox_targets[pos]
+        ious = bbox_overlaps(decoded.detach(), targets, is_aligned=True)
+        loss_iou = self.loss_centerness(
+            iou_preds[pos], ious.unsqueeze(-1), avg_factor=num_pos
+        )
+        loss_bbox = self.loss_bbox(
+            decoded, targets, ious.clamp(min=EPS), avg_factor=ious.sum()
+        )
+        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, loss_iou=loss_iou)
+
+    def _flatten_batch(self, cls_scores, bbox_preds, iou_preds):
+        """Per-level maps -> (B*N, C), (B*N, 4), (B*N, 1), image-major."""
+        return (
+            flatten_level_maps(cls_scores, self.cls_out_channels).flatten(
+                0, 1
+            ),
+            flatten_level_maps(bbox_preds, 4).flatten(0, 1),
+            flatten_level_maps(iou_preds, 1).flatten(0, 1),
+        )
+
+    @force_fp32(apply_to=('cls_scores', 'bbox_preds', 'iou_preds'))
+    def get_label_assignment(
+        self,
+        cls_scores,
+        bbox_preds,
+        iou_preds,
+        gt_bboxes,
+        gt_labels,
+        img_metas,
+        gt_bboxes_ignore=None,
+    ):
+        """PAA's targets of the batch's anchors (B*N, image-major).
+
+        Returns:
+            tuple: labels (B*N,), label weights (B*N,), box targets
+            (B*N, 4), box weights (B*N, 4) (before the reassignment), the
+            indices of the positives (P,), their anchors (P, 4) (None
+            without positives) and the number of positives.
+        """
         featmap_sizes = [s.size()[-2:] for s in cls_scores]
         anchor_list, valid_flag_list = self.get_anchors(
             featmap_sizes, img_metas, device=cls_scores[0].device
@@ -120,17 +189,14 @@ class PAAHead(ATSSHead):
             gt_bboxes_ignore_list=gt_bboxes_ignore,
             gt_labels_list=gt_labels,
         )
-        cls_scores = list(
-            flatten_level_maps(cls_scores, self.cls_out_channels)
-        )
-        bbox_preds = list(flatten_level_maps(bbox_preds, 4))
-        iou_preds = flatten_level_maps(iou_preds, 1).reshape(-1, 1)
+        cls_flat = flatten_level_maps(cls_scores, self.cls_out_channels)
+        box_flat = flatten_level_maps(bbox_preds, 4)
         pos_losses = [
             self.get_pos_loss(*args)
             for args in zip(
                 anchor_list,
-                cls_scores,
-                bbox_preds,
+                cls_flat,
+                box_flat,
                 labels,
                 label_weights,
                 bbox_targets,
@@ -151,55 +217,20 @@ class PAAHead(ATSSHead):
                     anchor_list,
                 )
             ]
-        labels, label_weights, _, num_pos = zip(*reassigned)
-        return self._paa_losses(
-            torch.cat(cls_scores),
-            torch.cat(bbox_preds),
-            iou_preds,
-            torch.cat(labels),
-            torch.cat(label_weights),
-            torch.cat(bbox_targets),
-            torch.cat([torch.cat(a) for a in anchor_list]),
-            sum(num_pos),
-            len(img_metas),
-        )
-
-    def _paa_losses(
-        self,
-        cls_scores,
-        bbox_preds,
-        iou_preds,
-        labels,
-        label_weights,
-        bbox_targets,
-        anchors,
-        num_pos,
-        num_imgs,
-    ):
-        """Losses of the batch's anchors (N, ...) after the reassignment."""
-        loss_cls = self.loss_cls(
-            cls_scores,
-            labels,
-            label_weights,
-            avg_factor=max(num_pos, num_imgs),
-        )
+        new_labels, new_weights, _, num_pos = zip(*reassigned)
+        labels = torch.cat(new_labels)
         pos = ((labels >= 0) & (labels < self.num_classes)).nonzero()[:, 0]
-        if num_pos == 0:
-            return dict(
-                loss_cls=loss_cls,
-                loss_bbox=bbox_preds.sum() * 0,
-                loss_iou=iou_preds.sum() * 0,
-            )
-        decoded = self.bbox_coder.decode(anchors[pos], bbox_preds[pos])
-        targets = bbox_targets[pos]
-        ious = bbox_overlaps(decoded.detach(), targets, is_aligned=True)
-        loss_iou = self.loss_centerness(
-            iou_preds[pos], ious.unsqueeze(-1), avg_factor=num_pos
+        anchors = torch.cat([torch.cat(a) for a in anchor_list])
+        num_pos = sum(num_pos)
+        return (
+            labels,
+            torch.cat(new_weights),
+            torch.cat(bbox_targets),
+            torch.cat(bbox_weights),
+            pos,
+            anchors[pos] if num_pos else None,
+            num_pos,
         )
-        loss_bbox = self.loss_bbox(
-            decoded, targets, ious.clamp(min=EPS), avg_factor=ious.sum()
-        )
-        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, loss_iou=loss_iou)
 
     def get_targets(
         self,
