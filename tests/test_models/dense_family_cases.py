@@ -1,10 +1,12 @@
-"""Tiny seeded cases of the FoveaBox / PAA / FreeAnchor heads, shared by the
-tests and by the script that computed their MMDetection 2.28.2 numbers
-(tests/data/reference/dense_families_mmdet228.json). Torch only, so that
-the same module builds the inputs in both environments."""
+"""Tiny seeded cases of the FoveaBox, PAA, FreeAnchor, FSAF, NAS-FCOS and
+LAD heads, shared by the tests and by the script that computed their
+MMDetection 2.28.2 numbers (tests/data/reference/dense_families_mmdet228.json).
+Torch and mmcv only, so that the same module builds the inputs in both
+environments."""
 
 import numpy as np
 import torch
+from mmcv import ConfigDict
 
 IMG = 64
 NUM_CLASSES = 3
@@ -124,24 +126,109 @@ FREE_ANCHOR = dict(
     test_cfg=_TEST_CFG,
 )
 
+FSAF = dict(
+    type='FSAFHead',
+    num_classes=NUM_CLASSES,
+    in_channels=8,
+    feat_channels=8,
+    stacked_convs=2,
+    reg_decoded_bbox=True,
+    anchor_generator=dict(
+        type='AnchorGenerator',
+        octave_base_scale=1,
+        scales_per_octave=1,
+        ratios=[1.0],
+        strides=[8, 16],
+    ),
+    bbox_coder=dict(type='TBLRBBoxCoder', normalizer=4.0),
+    loss_cls=dict(
+        type='FocalLoss',
+        use_sigmoid=True,
+        gamma=2.0,
+        alpha=0.25,
+        loss_weight=1.0,
+        reduction='none',
+    ),
+    loss_bbox=dict(
+        type='IoULoss', eps=1e-6, loss_weight=1.0, reduction='none'
+    ),
+    train_cfg=dict(
+        assigner=dict(
+            type='CenterRegionAssigner',
+            pos_scale=0.2,
+            neg_scale=0.2,
+            min_pos_iof=0.01,
+        ),
+        allowed_border=-1,
+        pos_weight=-1,
+        debug=False,
+    ),
+    test_cfg=_TEST_CFG,
+)
+
+NASFCOS = dict(
+    type='NASFCOSHead',
+    num_classes=NUM_CLASSES,
+    in_channels=8,
+    feat_channels=8,
+    strides=[8, 16],
+    regress_ranges=((-1, 32), (32, 1e8)),
+    norm_cfg=dict(type='GN', num_groups=2),
+    loss_cls=dict(
+        type='FocalLoss',
+        use_sigmoid=True,
+        gamma=2.0,
+        alpha=0.25,
+        loss_weight=1.0,
+    ),
+    loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+    loss_centerness=dict(
+        type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+    ),
+    train_cfg=None,
+    test_cfg=dict(_TEST_CFG, nms=dict(type='nms', iou_threshold=0.6)),
+)
+
+# the LAD student's head; its teacher is the same head seeded with 2
+LAD = dict(PAA, type='LADHead')
+
 CASES = dict(
     fovea=FOVEA,
     fovea_align=FOVEA_ALIGN,
     paa=PAA,
     free_anchor=FREE_ANCHOR,
+    fsaf=FSAF,
+    nasfcos=NASFCOS,
+    lad=LAD,
 )
 
 
-def seed_params(head, std=0.1):
+def seed_params(head, std=0.1, seed=0):
     """Overwrite every state-dict entry, in key order, with seeded
     normal(0, std) values (the same numbers for equal keys and shapes)."""
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     state = head.state_dict()
     new = {
         k: torch.randn(state[k].shape, generator=gen) * std
         for k in sorted(state)
     }
     head.load_state_dict(new, strict=True)
+
+
+def loss_inputs(name, head, feats, gt_bboxes, gt_labels, metas):
+    """``head.loss``'s keyword arguments beyond the outputs and targets:
+    for LAD the assignment of a teacher (the same head seeded with 2)."""
+    if name != 'lad':
+        return {}
+    cfg = ConfigDict(LAD)
+    cfg.pop('type')
+    teacher = type(head)(**cfg)
+    seed_params(teacher, seed=2)
+    with torch.no_grad():
+        assignment = teacher.get_label_assignment(
+            *teacher(feats), gt_bboxes, gt_labels, metas
+        )
+    return dict(label_assignment_results=assignment)
 
 
 def inputs():

@@ -1,4 +1,5 @@
-"""FoveaHead, PAAHead, FreeAnchorRetinaHead against MMDetection 2.28.2:
+"""FoveaHead, PAAHead, FreeAnchorRetinaHead, FSAFHead, NASFCOSHead and
+LADHead against MMDetection 2.28.2:
 the same seeded state dict and inputs (dense_family_cases.py) give its
 losses and detections (tests/data/reference/dense_families_mmdet228.json)
 to 4 decimals."""
@@ -32,7 +33,7 @@ def _head(name):
 
 
 def _needs_sklearn(name):
-    if name == 'paa':
+    if name in ('paa', 'lad'):
         pytest.importorskip('sklearn')
 
 
@@ -41,7 +42,8 @@ def test_loss_matches_mmdet228(name):
     _needs_sklearn(name)
     head = _head(name)
     feats, gt_bboxes, gt_labels, metas = cases.inputs()
-    losses = head.loss(*head(feats), gt_bboxes, gt_labels, metas)
+    extra = cases.loss_inputs(name, head, feats, gt_bboxes, gt_labels, metas)
+    losses = head.loss(*head(feats), gt_bboxes, gt_labels, metas, **extra)
     assert set(losses) == set(REF[name]['losses'])
     for key, want in REF[name]['losses'].items():
         got = losses[key]
@@ -121,3 +123,68 @@ def test_fovea_no_gt_gives_zero_box_loss():
     losses = head.loss(*head(feats), empty, labels, metas)
     assert losses['loss_bbox'].item() == 0
     assert losses['loss_cls'].item() > 0
+
+
+def _tiny_lad():
+    from mmdet.models import build_detector
+
+    def resnet(depth):
+        return dict(type='ResNet', depth=depth, out_indices=(0, 1, 2))
+
+    neck = dict(
+        type='FPN',
+        in_channels=[64, 128, 256],
+        out_channels=8,
+        start_level=1,
+        num_outs=2,
+    )
+    head = {
+        k: v
+        for k, v in cases.LAD.items()
+        if k not in ('train_cfg', 'test_cfg')
+    }
+    return build_detector(
+        ConfigDict(
+            type='LAD',
+            backbone=resnet(18),
+            neck=neck,
+            bbox_head=head,
+            teacher_backbone=resnet(18),
+            teacher_neck=neck,
+            teacher_bbox_head=head,
+            teacher_ckpt=None,
+            train_cfg=cases.LAD['train_cfg'],
+            test_cfg=cases.LAD['test_cfg'],
+        )
+    )
+
+
+def test_lad_teacher_outside_state_dict_and_frozen():
+    pytest.importorskip('sklearn')
+    model = _tiny_lad()
+    assert not any(k.startswith('teacher') for k in model.state_dict())
+    teacher_params = set(map(id, model.teacher_model.parameters()))
+    assert not teacher_params & set(map(id, model.parameters()))
+    model.train()
+    assert model.training and not model.teacher_model.training
+    _, gt_bboxes, gt_labels, metas = cases.inputs()
+    before = [p.clone() for p in model.teacher_model.parameters()]
+    losses = model.forward_train(
+        torch.rand(2, 3, 64, 64), metas, gt_bboxes, gt_labels
+    )
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_iou'}
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in model.teacher_model.parameters())
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(before, model.teacher_model.parameters())
+    )
+    model.double()
+    assert next(model.teacher_model.parameters()).dtype == torch.float64
+
+
+def test_config_check_drops_teacher_ckpt():
+    from mmdet.analysis.config_check import without_pretrained
+
+    cfg = dict(type='LAD', teacher_ckpt='https://x/teacher.pth')
+    assert without_pretrained(cfg)['teacher_ckpt'] is None

@@ -7,6 +7,9 @@ from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
 from .fovea_head import FoveaHead
 from .free_anchor_retina_head import FreeAnchorRetinaHead
+from .fsaf_head import FSAFHead
+from .lad_head import LADHead
+from .nasfcos_head import NASFCOSHead
 from .paa_head import PAAHead
 from .retina_head import RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
@@ -26,6 +29,9 @@ __all__ = [
     'FoveaHead',
     'PAAHead',
     'FreeAnchorRetinaHead',
+    'FSAFHead',
+    'NASFCOSHead',
+    'LADHead',
     'ATSSHead',
     'BaseMaskHead',
     'SOLOHead',

@@ -5,9 +5,12 @@ from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
 from .fovea import FOVEA
+from .fsaf import FSAF
 from .htc import HybridTaskCascade
+from .lad import LAD
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
+from .nasfcos import NASFCOS
 from .paa import PAA
 from .queryinst import QueryInst
 from .retinanet import RetinaNet
@@ -29,6 +32,9 @@ __all__ = [
     'FCOS',
     'FOVEA',
     'PAA',
+    'FSAF',
+    'NASFCOS',
+    'LAD',
     'ATSS',
     'CascadeRCNN',
     'HybridTaskCascade',
