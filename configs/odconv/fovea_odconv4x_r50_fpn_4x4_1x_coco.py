@@ -1,4 +1,5 @@
-# FoveaBox, ODConv (4x) ResNet-50 + FPN: MMDetection's foveabox/fovea_r50_fpn_4x4_1x_coco.py
+# FoveaBox, ODConv (4x) ResNet-50 + FPN:
+# MMDetection's foveabox/fovea_r50_fpn_4x4_1x_coco.py
 # with its backbone replaced by the ODConv one (as in the released
 # Faster/Mask R-CNN ODConv configs).
 _base_ = '../foveabox/fovea_r50_fpn_4x4_1x_coco.py'

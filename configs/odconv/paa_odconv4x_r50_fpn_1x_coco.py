@@ -1,4 +1,5 @@
-# PAA, ODConv (4x) ResNet-50 + FPN: MMDetection's paa/paa_r50_fpn_1x_coco.py
+# PAA, ODConv (4x) ResNet-50 + FPN:
+# MMDetection's paa/paa_r50_fpn_1x_coco.py
 # with its backbone replaced by the ODConv one (as in the released
 # Faster/Mask R-CNN ODConv configs).
 _base_ = '../paa/paa_r50_fpn_1x_coco.py'

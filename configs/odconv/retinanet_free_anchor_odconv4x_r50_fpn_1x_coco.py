@@ -1,4 +1,5 @@
-# FreeAnchor RetinaNet, ODConv (4x) ResNet-50 + FPN: MMDetection's free_anchor/retinanet_free_anchor_r50_fpn_1x_coco.py
+# FreeAnchor RetinaNet, ODConv (4x) ResNet-50 + FPN:
+# MMDetection's free_anchor/retinanet_free_anchor_r50_fpn_1x_coco.py
 # with its backbone replaced by the ODConv one (as in the released
 # Faster/Mask R-CNN ODConv configs).
 _base_ = '../free_anchor/retinanet_free_anchor_r50_fpn_1x_coco.py'
