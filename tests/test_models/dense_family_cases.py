@@ -192,6 +192,20 @@ NASFCOS = dict(
 # the LAD student's head; its teacher is the same head seeded with 2
 LAD = dict(PAA, type='LADHead')
 
+AUTOASSIGN = dict(
+    type='AutoAssignHead',
+    num_classes=NUM_CLASSES,
+    in_channels=8,
+    feat_channels=8,
+    stacked_convs=2,
+    strides=[8, 16],
+    regress_ranges=((-1, 32), (32, 1e8)),
+    norm_cfg=_GN,
+    loss_bbox=dict(type='GIoULoss', loss_weight=5.0),
+    train_cfg=None,
+    test_cfg=dict(_TEST_CFG, nms=dict(type='nms', iou_threshold=0.6)),
+)
+
 CASES = dict(
     fovea=FOVEA,
     fovea_align=FOVEA_ALIGN,
@@ -200,6 +214,7 @@ CASES = dict(
     fsaf=FSAF,
     nasfcos=NASFCOS,
     lad=LAD,
+    autoassign=AUTOASSIGN,
 )
 
 
@@ -212,6 +227,8 @@ def seed_params(head, std=0.1, seed=0):
         k: torch.randn(state[k].shape, generator=gen) * std
         for k in sorted(state)
     }
+    if 'center_prior.sigma' in new:  # AutoAssign: a usable prior spread
+        new['center_prior.sigma'] = new['center_prior.sigma'].abs() + 1.0
     head.load_state_dict(new, strict=True)
 
 

@@ -188,3 +188,26 @@ def test_config_check_drops_teacher_ckpt():
 
     cfg = dict(type='LAD', teacher_ckpt='https://x/teacher.pth')
     assert without_pretrained(cfg)['teacher_ckpt'] is None
+
+
+def test_center_prior_gaussian_and_force_topk():
+    from mmdet.models.dense_heads.autoassign_head import CenterPrior
+
+    prior = CenterPrior(force_topk=True, topk=2, num_classes=2, strides=[8])
+    with torch.no_grad():
+        prior.mean[1] = torch.tensor([0.5, -0.5])
+        prior.sigma[1] = torch.tensor([2.0, 1.0])
+    points = [torch.tensor([[4.0, 4.0], [12.0, 4.0], [20.0, 4.0]])]
+    gts = torch.tensor([[0.0, 0.0, 16.0, 8.0], [17.0, 0.0, 19.0, 2.0]])
+    labels = torch.tensor([1, 0])
+    inside = torch.tensor([[True, False], [True, False], [False, False]])
+    weights, new_inside = prior(points, gts, labels, inside)
+    # gt 1 has no point inside: its 2 most likely points join it
+    assert new_inside[:, 1].tolist() == [False, True, True]
+    assert new_inside[:, 0].tolist() == inside[:, 0].tolist()
+    # gt 0 (class 1), centre (8, 4): exp(-((dx/8 - 0.5)^2 / 8
+    # + (dy/8 + 0.5)^2 / 2)) inside, 0 outside
+    dx = torch.tensor([-4.0, 4.0]) / 8
+    want = torch.exp(-((dx - 0.5) ** 2) / 8 - 0.25 / 2)
+    assert torch.allclose(weights[:2, 0], want)
+    assert weights[2, 0] == 0 and weights[0, 1] == 0

@@ -1,6 +1,7 @@
 from .anchor_free_head import AnchorFreeHead
 from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
+from .autoassign_head import AutoAssignHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
@@ -32,6 +33,7 @@ __all__ = [
     'FSAFHead',
     'NASFCOSHead',
     'LADHead',
+    'AutoAssignHead',
     'ATSSHead',
     'BaseMaskHead',
     'SOLOHead',

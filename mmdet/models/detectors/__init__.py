@@ -1,4 +1,5 @@
 from .atss import ATSS
+from .autoassign import AutoAssign
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
 from .fast_rcnn import FastRCNN
@@ -35,6 +36,7 @@ __all__ = [
     'FSAF',
     'NASFCOS',
     'LAD',
+    'AutoAssign',
     'ATSS',
     'CascadeRCNN',
     'HybridTaskCascade',
