@@ -1,8 +1,8 @@
 """FoveaHead, PAAHead, FreeAnchorRetinaHead, FSAFHead, NASFCOSHead and
 LADHead against MMDetection 2.28.2:
 the same seeded state dict and inputs (dense_family_cases.py) give its
-losses and detections (tests/data/reference/dense_families_mmdet228.json)
-to 4 decimals."""
+losses (also with no gt in the first image) and detections
+(tests/data/reference/dense_families_mmdet228.json) to 4 decimals."""
 
 import json
 import sys
@@ -37,18 +37,28 @@ def _needs_sklearn(name):
         pytest.importorskip('sklearn')
 
 
+def _assert_losses(losses, want):
+    assert set(losses) == set(want)
+    for key, value in want.items():
+        got = losses[key]
+        got = float(sum(got) if isinstance(got, (list, tuple)) else got)
+        assert got == pytest.approx(value, abs=1e-4), key
+
+
 @pytest.mark.parametrize('name', list(cases.CASES))
-def test_loss_matches_mmdet228(name):
+@pytest.mark.parametrize('first_empty', [False, True])
+def test_loss_matches_mmdet228(name, first_empty):
     _needs_sklearn(name)
     head = _head(name)
     feats, gt_bboxes, gt_labels, metas = cases.inputs()
+    key = 'losses'
+    if first_empty:
+        gt_bboxes[0] = torch.zeros(0, 4)
+        gt_labels[0] = torch.zeros(0, dtype=torch.long)
+        key = 'losses_first_image_empty'
     extra = cases.loss_inputs(name, head, feats, gt_bboxes, gt_labels, metas)
     losses = head.loss(*head(feats), gt_bboxes, gt_labels, metas, **extra)
-    assert set(losses) == set(REF[name]['losses'])
-    for key, want in REF[name]['losses'].items():
-        got = losses[key]
-        got = float(sum(got) if isinstance(got, (list, tuple)) else got)
-        assert got == pytest.approx(want, abs=1e-4), key
+    _assert_losses(losses, REF[name][key])
 
 
 @pytest.mark.parametrize('name', list(cases.CASES))

@@ -144,10 +144,6 @@ class FoveaHead(AnchorFreeHead):
             cls_feat = layer(cls_feat)
         return self.conv_cls(cls_feat), bbox_pred
 
-    def forward(self, feats):
-        outs = [self.forward_single(x) for x in feats]
-        return tuple(map(list, zip(*outs)))
-
     def loss(
         self,
         cls_scores,
