@@ -221,3 +221,23 @@ def test_center_prior_gaussian_and_force_topk():
     want = torch.exp(-((dx - 0.5) ** 2) / 8 - 0.25 / 2)
     assert torch.allclose(weights[:2, 0], want)
     assert weights[2, 0] == 0 and weights[0, 1] == 0
+
+
+def test_paa_gmm_survives_tied_losses():
+    """Tied float32 losses make scikit-learn's fit fail (a collapsed
+    component); the fit is redone in float64 and splits off the outlier."""
+    skm = pytest.importorskip('sklearn.mixture')
+    from mmdet.models.dense_heads.paa_head import fit_loss_gmm
+
+    x = np.array([17.035404] * 15 + [18.5], dtype=np.float32).reshape(-1, 1)
+    gmm = skm.GaussianMixture(
+        2,
+        weights_init=np.array([0.5, 0.5]),
+        means_init=np.array([x.min(), x.max()]).reshape(2, 1),
+        precisions_init=np.ones((2, 1)),
+    )
+    with pytest.raises(ValueError):
+        gmm.fit(x)
+    assignment, scores = fit_loss_gmm(torch.from_numpy(x[:, 0]))
+    assert assignment.tolist() == [0] * 15 + [1]
+    assert scores.shape == (16,)

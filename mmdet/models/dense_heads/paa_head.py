@@ -38,11 +38,22 @@ def fit_loss_gmm(losses, covariance_type='diag'):
     """Two-component GMM of (n,) ascending losses, started at their min
     and max with equal weights and unit precisions.
 
+    The fit is MMDetection's (float32 data). Where it fails on tied
+    losses (float32 round-off makes a collapsed component's variance
+    negative; frequent with untrained heads), it is redone in float64.
+
     Returns:
         tuple[ndarray]: per loss its component (0: the low-loss one) and
         its log-likelihood under the mixture.
     """
     x = losses.detach().view(-1, 1).cpu().numpy()
+    try:
+        return _fit_gmm(x, covariance_type)
+    except ValueError:
+        return _fit_gmm(x.astype(np.float64), covariance_type)
+
+
+def _fit_gmm(x, covariance_type):
     precisions = {
         'full': np.ones((2, 1, 1)),
         'tied': np.ones((1, 1)),
