@@ -1,6 +1,7 @@
 from .anchor_free_head import AnchorFreeHead
 from .anchor_head import AnchorHead
 from .atss_head import ATSSHead
+from .autoassign_head import AutoAssignHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .centernet_head import CenterNetHead
@@ -11,13 +12,19 @@ from .deformable_detr_head import DeformableDETRHead
 from .detr_head import DETRHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .fovea_head import FoveaHead
+from .free_anchor_retina_head import FreeAnchorRetinaHead
+from .fsaf_head import FSAFHead
 from .ga_retina_head import GARetinaHead
 from .ga_rpn_head import GARPNHead
 from .gfl_head import GFLHead, Integral
 from .guided_anchor_head import FeatureAdaption, GuidedAnchorHead
+from .lad_head import LADHead
 from .ld_head import LDHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
+from .nasfcos_head import NASFCOSHead
+from .paa_head import PAAHead
 from .pisa_retinanet_head import PISARetinaHead
 from .reppoints_head import RepPointsHead
 from .retina_head import RetinaHead
@@ -40,6 +47,13 @@ __all__ = [
     'RetinaSepBNHead',
     'AnchorFreeHead',
     'FCOSHead',
+    'FoveaHead',
+    'PAAHead',
+    'FreeAnchorRetinaHead',
+    'FSAFHead',
+    'NASFCOSHead',
+    'LADHead',
+    'AutoAssignHead',
     'ATSSHead',
     'BaseMaskHead',
     'SOLOHead',

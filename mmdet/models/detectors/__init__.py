@@ -1,4 +1,5 @@
 from .atss import ATSS
+from .autoassign import AutoAssign
 from .base import BaseDetector
 from .cascade_rcnn import CascadeRCNN
 from .centernet import CenterNet
@@ -8,12 +9,17 @@ from .detr import DETR, DeformableDETR
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .fovea import FOVEA
+from .fsaf import FSAF
 from .gfl import GFL
 from .htc import HybridTaskCascade
 from .kd_one_stage import KnowledgeDistillationSingleStageDetector
+from .lad import LAD
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
 from .maskformer import Mask2Former, MaskFormer
+from .nasfcos import NASFCOS
+from .paa import PAA
 from .panoptic_two_stage_segmentor import (
     PanopticFPN,
     TwoStagePanopticSegmentor,
@@ -43,6 +49,12 @@ __all__ = [
     'SingleStageDetector',
     'RetinaNet',
     'FCOS',
+    'FOVEA',
+    'PAA',
+    'FSAF',
+    'NASFCOS',
+    'LAD',
+    'AutoAssign',
     'ATSS',
     'CascadeRCNN',
     'HybridTaskCascade',

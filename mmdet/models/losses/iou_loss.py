@@ -137,7 +137,9 @@ class _BoxLoss(nn.Module):
     def _prepare(self, pred, weight, reduction_override):
         assert reduction_override in (None, 'none', 'mean', 'sum')
         reduction = reduction_override or self.reduction
-        if weight is not None and not torch.any(weight > 0):
+        # unreduced losses keep one value per box even when all are zero
+        no_weight = weight is not None and not torch.any(weight > 0)
+        if no_weight and reduction != 'none':
             if pred.dim() == weight.dim() + 1:
                 weight = weight.unsqueeze(1)
             return reduction, weight, (pred * weight).sum()
@@ -277,7 +279,9 @@ class BoundedIoULoss(_BoxLoss):
     def _prepare(self, pred, weight, reduction_override):
         assert reduction_override in (None, 'none', 'mean', 'sum')
         reduction = reduction_override or self.reduction
-        if weight is not None and not torch.any(weight > 0):
+        # unreduced losses keep one value per box even when all are zero
+        no_weight = weight is not None and not torch.any(weight > 0)
+        if no_weight and reduction != 'none':
             if pred.dim() == weight.dim() + 1:
                 weight = weight.unsqueeze(1)
             return reduction, weight, (pred * weight).sum()
