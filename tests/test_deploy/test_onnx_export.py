@@ -97,6 +97,8 @@ HEAD_STDS = {
     'atss_reg': 0.2,
     'atss_centerness': 2.0,
 }
+# the dense class layers whose outputs are also centred on 0
+CENTERED = ('retina_cls', 'conv_cls', 'atss_cls')
 
 
 # each residual branch's last BatchNorm is scaled by this after calibration:
@@ -242,9 +244,13 @@ def _scale_output_layers(model, img):
         model(return_loss=False, rescale=True, img=[img], img_metas=[[meta]])
         handle.remove()
         if outputs:
-            std = torch.cat(outputs).std()
-            layer.weight.mul_(target / std)
-            layer.bias.mul_(target / std)
+            out = torch.cat(outputs)
+            layer.weight.mul_(target / out.std())
+            layer.bias.mul_(target / out.std())
+            if name.rsplit('.', 1)[-1] in CENTERED:
+                # sigmoid scores around 0.5, not saturated at 1 (float32
+                # ties there would only test tie breaking)
+                layer.bias.sub_(out.mean() * target / out.std())
 
 
 def _images(shape_a, shape_b):
