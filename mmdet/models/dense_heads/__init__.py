@@ -1,18 +1,23 @@
 from .anchor_free_head import AnchorFreeHead
-from .anchor_head import AnchorHead
+from .anchor_head import AnchorHead, AscendAnchorHead
 from .atss_head import ATSSHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
-from .retina_head import RetinaHead
+from .retina_head import AscendRetinaHead, RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
+from .ssd_head import AscendSSDHead, SSDHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 
 __all__ = [
+    'AscendAnchorHead',
+    'AscendRetinaHead',
+    'SSDHead',
+    'AscendSSDHead',
     'BaseDenseHead',
     'AnchorHead',
     'RPNHead',
