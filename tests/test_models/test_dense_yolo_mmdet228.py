@@ -27,7 +27,13 @@ REF = osp.join(
 )
 with open(osp.join(REF, 'anchors.json')) as f:
     ANCHORS = json.load(f)
-HEAD_CASES = ['ssd_head', 'ssdlite_head']
+HEAD_CASES = [
+    'ssd_head',
+    'ssdlite_head',
+    'yolof_head',
+    'yolov3_head',
+    'yolov3_head_mean',
+]
 
 
 def close(actual, expected):

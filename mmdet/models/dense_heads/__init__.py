@@ -12,8 +12,12 @@ from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
 from .ssd_head import AscendSSDHead, SSDHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
+from .yolo_head import YOLOV3Head
+from .yolof_head import YOLOFHead
 
 __all__ = [
+    'YOLOV3Head',
+    'YOLOFHead',
     'AscendAnchorHead',
     'AscendRetinaHead',
     'SSDHead',

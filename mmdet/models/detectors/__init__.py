@@ -16,8 +16,11 @@ from .solo import SOLO, SOLOv2
 from .sparse_rcnn import SparseRCNN
 from .two_stage import TwoStageDetector
 from .yolact import YOLACT
+from .yolo import YOLOF, YOLOV3
 
 __all__ = [
+    'YOLOF',
+    'YOLOV3',
     'BaseDetector',
     'TwoStageDetector',
     'FasterRCNN',
