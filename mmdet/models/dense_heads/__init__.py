@@ -14,8 +14,10 @@ from .ssd_head import AscendSSDHead, SSDHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
 from .yolo_head import YOLOV3Head
 from .yolof_head import YOLOFHead
+from .yolox_head import YOLOXHead
 
 __all__ = [
+    'YOLOXHead',
     'YOLOV3Head',
     'YOLOFHead',
     'AscendAnchorHead',

@@ -17,8 +17,10 @@ from .sparse_rcnn import SparseRCNN
 from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 from .yolo import YOLOF, YOLOV3
+from .yolox import YOLOX
 
 __all__ = [
+    'YOLOX',
     'YOLOF',
     'YOLOV3',
     'BaseDetector',
