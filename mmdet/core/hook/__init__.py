@@ -1,4 +1,5 @@
 from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
+from .ema import BaseEMAHook, ExpMomentumEMAHook, LinearMomentumEMAHook
 from .memory import CPUMemoryHook
 from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
 from .num_class_check import NumClassCheckHook
@@ -14,8 +15,21 @@ from .rng_state import (
     preserved_rng_state,
     set_rng_state,
 )
+from .yolox_hooks import (
+    SyncNormHook,
+    YOLOXLrUpdaterHook,
+    YOLOXModeSwitchHook,
+    get_norm_states,
+)
 
 __all__ = [
+    'BaseEMAHook',
+    'ExpMomentumEMAHook',
+    'LinearMomentumEMAHook',
+    'SyncNormHook',
+    'YOLOXLrUpdaterHook',
+    'YOLOXModeSwitchHook',
+    'get_norm_states',
     'AtomicCheckpointHook',
     'CPUMemoryHook',
     'FiniteCheckOptimizerHook',
