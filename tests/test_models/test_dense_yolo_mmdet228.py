@@ -35,6 +35,7 @@ HEAD_CASES = [
     'yolov3_head_mean',
     'yolox_head',
     'yolox_head_l1',
+    'pisa_ssd_head',
 ]
 
 

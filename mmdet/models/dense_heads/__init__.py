@@ -5,6 +5,7 @@ from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
 from .embedding_rpn_head import EmbeddingRPNHead
 from .fcos_head import FCOSHead
+from .pisa_ssd_head import PISASSDHead
 from .retina_head import AscendRetinaHead, RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
@@ -17,6 +18,7 @@ from .yolof_head import YOLOFHead
 from .yolox_head import YOLOXHead
 
 __all__ = [
+    'PISASSDHead',
     'YOLOXHead',
     'YOLOV3Head',
     'YOLOFHead',
