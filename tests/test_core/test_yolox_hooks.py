@@ -1,6 +1,6 @@
-"""The YOLOX training hooks on a stand-in runner: the switch to the last
-phase, the EMA update and swap, and the YOLOX learning-rate schedule
-against its formula written out."""
+"""The YOLOX training hooks (and the SSD configs' CheckInvalidLossHook) on
+a stand-in runner: the switch to the last phase, the EMA update and swap,
+the YOLOX learning-rate schedule against its formula written out."""
 
 import logging
 import math
@@ -102,3 +102,17 @@ def test_yolox_lr_warmup_cosine_and_flat_end():
     r.iter = 30
     assert hook.get_lr(r, 0.01) == pytest.approx(0.0005)
     assert torch.isfinite(torch.tensor(hook.get_lr(r, 0.01)))
+
+
+def test_check_invalid_loss_hook_stops_on_nan_at_its_interval():
+    from mmdet.core.hook import CheckInvalidLossHook, NonFiniteTrainingError
+
+    hook = CheckInvalidLossHook(interval=2)
+    r = runner(epoch=0, it=0)
+    r.outputs = dict(loss=torch.tensor(float('nan')))
+    hook.after_train_iter(r)  # iteration 1: not checked
+    r.iter = 1
+    with pytest.raises(NonFiniteTrainingError):
+        hook.after_train_iter(r)
+    r.outputs = dict(loss=torch.tensor(1.0))
+    hook.after_train_iter(r)

@@ -1,7 +1,11 @@
 from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
 from .ema import BaseEMAHook, ExpMomentumEMAHook, LinearMomentumEMAHook
 from .memory import CPUMemoryHook
-from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
+from .nonfinite import (
+    CheckInvalidLossHook,
+    FiniteCheckOptimizerHook,
+    NonFiniteTrainingError,
+)
 from .num_class_check import NumClassCheckHook
 from .odconv_temperature import (
     ODConvTemperatureHook,
@@ -23,6 +27,7 @@ from .yolox_hooks import (
 )
 
 __all__ = [
+    'CheckInvalidLossHook',
     'BaseEMAHook',
     'ExpMomentumEMAHook',
     'LinearMomentumEMAHook',
