@@ -23,6 +23,7 @@ from mmdet.core import (
     build_sampler,
     multiclass_nms,
 )
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead
 
@@ -88,7 +89,7 @@ class YOLOV3Head(BaseDenseHead):
     ):
         super().__init__(init_cfg)
         if not len(in_channels) == len(out_channels) == len(featmap_strides):
-            raise ValueError(
+            raise InvalidArgumentError(
                 'in_channels, out_channels and featmap_strides need one '
                 'entry per level'
             )
@@ -115,7 +116,9 @@ class YOLOV3Head(BaseDenseHead):
         self.loss_wh = build_loss(loss_wh)
         self.num_base_priors = self.prior_generator.num_base_priors[0]
         if len(self.prior_generator.num_base_priors) != len(featmap_strides):
-            raise ValueError('the anchor generator needs one level per stride')
+            raise InvalidArgumentError(
+                'the anchor generator needs one level per stride'
+            )
         self._init_layers()
 
     @property
@@ -173,7 +176,9 @@ class YOLOV3Head(BaseDenseHead):
     def forward(self, feats):
         """A one-tuple holding the per-level maps (B, A*(5+C), H, W)."""
         if len(feats) != self.num_levels:
-            raise ValueError(f'expected {self.num_levels} feature levels')
+            raise InvalidArgumentError(
+                f'expected {self.num_levels} feature levels'
+            )
         pred_maps = tuple(
             pred(bridge(x))
             for x, bridge, pred in zip(

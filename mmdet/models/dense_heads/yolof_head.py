@@ -12,6 +12,7 @@ from mmcv.cnn import (
 from mmcv.runner import force_fp32
 
 from mmdet.core import anchor_inside_flags, reduce_mean, unmap
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS
 from .anchor_head import AnchorHead
 
@@ -125,7 +126,9 @@ class YOLOFHead(AnchorHead):
                 (B, A*num_classes, H, W) and (B, A*4, H, W).
         """
         if len(cls_scores) != 1 or self.prior_generator.num_levels != 1:
-            raise ValueError('YOLOFHead predicts on one feature level')
+            raise InvalidArgumentError(
+                'YOLOFHead predicts on one feature level'
+            )
         featmap_sizes = [cls_scores[0].shape[-2:]]
         anchor_list, valid_flag_list = self.get_anchors(
             featmap_sizes, img_metas, device=cls_scores[0].device

@@ -22,6 +22,7 @@ from mmdet.core import (
     build_sampler,
     reduce_mean,
 )
+from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS, build_loss
 from .base_dense_head import BaseDenseHead
 
@@ -108,7 +109,7 @@ class YOLOXHead(BaseDenseHead):
     ):
         super().__init__(init_cfg=init_cfg)
         if not (conv_bias == 'auto' or isinstance(conv_bias, bool)):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"conv_bias must be 'auto' or a bool: {conv_bias}"
             )
         self.num_classes = num_classes

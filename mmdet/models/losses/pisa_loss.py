@@ -5,6 +5,7 @@ positives and the CARL box loss."""
 import torch
 
 from mmdet.core import bbox_overlaps
+from mmdet.utils.arg_errors import InvalidArgumentError
 
 
 def _positives(labels, num_class):
@@ -84,7 +85,7 @@ def isr_p(
     pos_labels = labels[pos_inds]
     gts = _image_gt_ids(sampling_results)
     if len(gts) != pos_inds.numel():
-        raise ValueError(
+        raise InvalidArgumentError(
             f'{len(gts)} sampled positives for {pos_inds.numel()} labels'
         )
     cls_score, bbox_pred = cls_score.detach(), bbox_pred.detach()
