@@ -197,11 +197,21 @@ def _needs_masks(model, model_cfg):
     return gt_masks is not None and gt_masks.default is inspect._empty
 
 
-def random_batch(num_classes, with_masks, num_images=2, seed=0):
-    """A batch of ``num_images`` random 256x256 images with three random
-    boxes each (and masks filling them), as the data pipeline gives it."""
+def image_size(model_cfg):
+    """Side of the random test images: ``IMAGE_SIZE``, or the input size
+    an SSD anchor generator is built for (SSD300's VGG and extra layers
+    need at least 300 pixels)."""
+    anchors = _find_key(model_cfg, 'anchor_generator') or {}
+    return anchors.get('input_size', IMAGE_SIZE)
+
+
+def random_batch(
+    num_classes, with_masks, num_images=2, seed=0, size=IMAGE_SIZE
+):
+    """A batch of ``num_images`` random ``size`` x ``size`` images with
+    three random boxes each (and masks filling them), as the data pipeline
+    gives it."""
     gen = torch.Generator().manual_seed(seed)
-    size = IMAGE_SIZE
     norm = dict(mean=np.zeros(3), std=np.ones(3), to_rgb=False)
     meta = dict(
         img_shape=(size, size, 3),
@@ -290,7 +300,9 @@ def train_and_test(model, model_cfg):
     """One training step (backward included) and one test on a random
     batch; raise where either fails."""
     num_classes = _find_key(model_cfg, 'num_classes') or 80
-    batch = random_batch(num_classes, _needs_masks(model, model_cfg))
+    batch = random_batch(
+        num_classes, _needs_masks(model, model_cfg), size=image_size(model_cfg)
+    )
     semantic = _find_key(model_cfg, 'semantic_head')
     num_stuff = _find_key(model_cfg, 'num_stuff_classes')
     if num_stuff:

@@ -6,9 +6,17 @@ from .builder import (
     build_prior_generator,
 )
 from .point_generator import MlvlPointGenerator, PointGenerator
+from .ssd_yolo_anchors import (
+    LegacySSDAnchorGenerator,
+    SSDAnchorGenerator,
+    YOLOAnchorGenerator,
+)
 from .utils import anchor_inside_flags, calc_region, images_to_levels
 
 __all__ = [
+    'SSDAnchorGenerator',
+    'LegacySSDAnchorGenerator',
+    'YOLOAnchorGenerator',
     'LegacyAnchorGenerator',
     'PointGenerator',
     'AnchorGenerator',

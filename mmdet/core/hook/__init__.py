@@ -1,6 +1,11 @@
 from .checkpoint import AtomicCheckpointHook, save_checkpoint_atomically
+from .ema import BaseEMAHook, ExpMomentumEMAHook, LinearMomentumEMAHook
 from .memory import CPUMemoryHook
-from .nonfinite import FiniteCheckOptimizerHook, NonFiniteTrainingError
+from .nonfinite import (
+    CheckInvalidLossHook,
+    FiniteCheckOptimizerHook,
+    NonFiniteTrainingError,
+)
 from .num_class_check import NumClassCheckHook
 from .odconv_temperature import (
     ODConvTemperatureHook,
@@ -15,8 +20,22 @@ from .rng_state import (
     set_rng_state,
 )
 from .set_epoch_info import SetEpochInfoHook
+from .yolox_hooks import (
+    SyncNormHook,
+    YOLOXLrUpdaterHook,
+    YOLOXModeSwitchHook,
+    get_norm_states,
+)
 
 __all__ = [
+    'CheckInvalidLossHook',
+    'BaseEMAHook',
+    'ExpMomentumEMAHook',
+    'LinearMomentumEMAHook',
+    'SyncNormHook',
+    'YOLOXLrUpdaterHook',
+    'YOLOXModeSwitchHook',
+    'get_norm_states',
     'AtomicCheckpointHook',
     'CPUMemoryHook',
     'FiniteCheckOptimizerHook',

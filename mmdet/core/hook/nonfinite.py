@@ -17,7 +17,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as dist
-from mmcv.runner import HOOKS, OptimizerHook
+from mmcv.runner import HOOKS, Hook, OptimizerHook
 
 CAUSES = {
     'lr': 'a learning rate too high for the batch size (optimizer.lr; '
@@ -180,3 +180,27 @@ class FiniteCheckOptimizerHook(OptimizerHook):
             causes.insert(1, CAUSES['clip'])
         lines.append('Common causes: ' + '; '.join(causes) + '. ' + SKIP_HELP)
         return '\n'.join(lines)
+
+
+@HOOKS.register_module()
+class CheckInvalidLossHook(Hook):
+    """MMDetection's check (its SSD configs name it): every ``interval``
+    iterations, stop with an error if the loss is not finite (after the
+    optimizer step; ``FiniteCheckOptimizerHook`` checks before it).
+
+    Args:
+        interval (int): iterations between checks.
+    """
+
+    def __init__(self, interval=50):
+        self.interval = interval
+
+    def after_train_iter(self, runner):
+        if not self.every_n_iters(runner, self.interval):
+            return
+        if not torch.isfinite(runner.outputs['loss']):
+            runner.logger.info('loss become infinite or NaN!')
+            raise NonFiniteTrainingError(
+                f'loss is {runner.outputs["loss"].item()} at iteration '
+                f'{runner.iter + 1}'
+            )

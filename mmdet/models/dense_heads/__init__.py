@@ -1,5 +1,5 @@
 from .anchor_free_head import AnchorFreeHead
-from .anchor_head import AnchorHead
+from .anchor_head import AnchorHead, AscendAnchorHead
 from .atss_head import ATSSHead
 from .autoassign_head import AutoAssignHead
 from .base_dense_head import BaseDenseHead
@@ -26,20 +26,33 @@ from .maskformer_head import MaskFormerHead
 from .nasfcos_head import NASFCOSHead
 from .paa_head import PAAHead
 from .pisa_retinanet_head import PISARetinaHead
+from .pisa_ssd_head import PISASSDHead
 from .reppoints_head import RepPointsHead
-from .retina_head import RetinaHead
+from .retina_head import AscendRetinaHead, RetinaHead
 from .retina_sepbn_head import RetinaSepBNHead
 from .rpn_head import RPNHead
 from .sabl_retina_head import SABLRetinaHead
 from .solo_head import DecoupledSOLOHead, DecoupledSOLOLightHead, SOLOHead
 from .solov2_head import SOLOV2Head
+from .ssd_head import AscendSSDHead, SSDHead
 from .tood_head import TOODHead
 from .vfnet_head import VFNetHead
 from .yolact_head import YOLACTHead, YOLACTProtonet, YOLACTSegmHead
+from .yolo_head import YOLOV3Head
+from .yolof_head import YOLOFHead
+from .yolox_head import YOLOXHead
 
 __all__ = [
     'MaskFormerHead',
     'Mask2FormerHead',
+    'PISASSDHead',
+    'YOLOXHead',
+    'YOLOV3Head',
+    'YOLOFHead',
+    'AscendAnchorHead',
+    'AscendRetinaHead',
+    'SSDHead',
+    'AscendSSDHead',
     'BaseDenseHead',
     'AnchorHead',
     'RPNHead',

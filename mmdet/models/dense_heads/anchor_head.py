@@ -530,3 +530,9 @@ class AnchorHead(BaseDenseHead):
             losses_cls.append(loss_cls)
             losses_bbox.append(loss_bbox)
         return dict(loss_cls=losses_cls, loss_bbox=losses_bbox)
+
+
+@HEADS.register_module()
+class AscendAnchorHead(AnchorHead):
+    """MMDetection's name for :class:`AnchorHead` on Ascend NPUs (there a
+    batched target computation; the same layers, losses and outputs)."""

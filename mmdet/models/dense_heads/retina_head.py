@@ -99,3 +99,9 @@ class RetinaHead(AnchorHead):
         for reg_conv in self.reg_convs:
             reg_feat = reg_conv(reg_feat)
         return self.retina_cls(cls_feat), self.retina_reg(reg_feat)
+
+
+@HEADS.register_module()
+class AscendRetinaHead(RetinaHead):
+    """MMDetection's name for :class:`RetinaHead` on Ascend NPUs (there a
+    batched target computation; the same layers, losses and outputs)."""

@@ -36,12 +36,17 @@ from .tood import TOOD
 from .two_stage import TwoStageDetector
 from .vfnet import VFNet
 from .yolact import YOLACT
+from .yolo import YOLOF, YOLOV3
+from .yolox import YOLOX
 
 __all__ = [
     'TwoStagePanopticSegmentor',
     'PanopticFPN',
     'MaskFormer',
     'Mask2Former',
+    'YOLOX',
+    'YOLOF',
+    'YOLOV3',
     'BaseDetector',
     'TwoStageDetector',
     'FasterRCNN',

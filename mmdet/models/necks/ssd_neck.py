@@ -17,14 +17,16 @@ class L2Norm(nn.Module):
 
     Args:
         n_dims (int): channels.
-        scale (float): initial value of ``weight`` (set by SSDNeck's init).
+        scale (float): initial value of ``weight`` (SSDNeck's init sets it
+            again; filled here too so that an un-initialised model does
+            not compute with uninitialised memory).
         eps (float): added to the norm.
     """
 
     def __init__(self, n_dims, scale=20.0, eps=1e-10):
         super().__init__()
         self.n_dims = n_dims
-        self.weight = nn.Parameter(torch.empty(n_dims))
+        self.weight = nn.Parameter(torch.full((n_dims,), float(scale)))
         self.eps = eps
         self.scale = scale
 
