@@ -173,8 +173,12 @@ def padded_shape(shape, size_divisor=32):
 
 def build_detector_for_counting(config, cfg_options=None):
     """The config's detector on the CPU in eval mode, without loading any
-    pretrained weights (counts need none)."""
-    model, _ = build_test_detector(load_config(config, cfg_options))
+    pretrained weights (counts need none; a distillation teacher's
+    checkpoint neither: the teacher is not part of the detector)."""
+    cfg = load_config(config, cfg_options)
+    if cfg.model.get('teacher_ckpt'):
+        cfg.model.teacher_ckpt = None
+    model, _ = build_test_detector(cfg)
     return model
 
 

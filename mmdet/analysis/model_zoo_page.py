@@ -88,7 +88,8 @@ def render_table(models, notes):
             _ap_cell(model, SEGM_TASK, 'mask AP'),
         ]
         if download:
-            cells.append(f'[model]({model["Weights"]})')
+            weights = model.get('Weights')
+            cells.append(f'[model]({weights})' if weights else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

@@ -96,9 +96,13 @@ def load_config(config, cfg_options=None, check=False):
 def _strip_training_init(cfg):
     """Weights come from a checkpoint (or do not matter): no ImageNet
     initialisation and no training settings."""
-    cfg.model.pretrained = None
+    # only keys the config has: not every detector or backbone takes
+    # ``pretrained`` (MaskFormer, CSPDarknet, ...)
+    if 'pretrained' in cfg.model:
+        cfg.model.pretrained = None
     if 'backbone' in cfg.model:
-        cfg.model.backbone.pretrained = None
+        if 'pretrained' in cfg.model.backbone:
+            cfg.model.backbone.pretrained = None
         cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg = None
 

@@ -169,3 +169,20 @@ def test_async_inference_detector(model, images):
     result = asyncio.run(main())
     assert_same(result, inference_detector(model, images[0]))
     assert len(ticks) == 3
+
+
+@pytest.mark.parametrize(
+    'config',
+    [
+        'yolox/yolox_s_8x8_300e_coco.py',
+        'mask2former/mask2former_r50_lsj_8x2_50e_coco.py',
+    ],
+)
+def test_test_detector_sets_only_the_pretrained_keys_a_config_has(config):
+    """tools/test.py's model: no ``pretrained`` forced into a detector
+    (MaskFormer) or backbone (CSPDarknet) that takes none."""
+    from mmdet.apis import build_test_detector, load_config
+
+    cfg = load_config(osp.join(ROOT, 'configs', config))
+    model, _ = build_test_detector(cfg)
+    assert not model.training

@@ -6,6 +6,7 @@ import glob
 import gzip
 import json
 import os.path as osp
+import re
 import runpy
 import shutil
 import sys
@@ -45,14 +46,13 @@ def test_every_metafile_model_is_on_the_page():
 
 
 def _base_config(config):
-    """The ``_base_`` (relative to configs/) an ODConv family config swaps
-    the backbone of."""
-    for line in read(osp.join(ROOT, config)).splitlines():
-        if line.startswith('_base_ = '):
-            return osp.normpath(
-                osp.join('odconv', line.split('=')[1].strip().strip('\'"'))
-            )
-    raise AssertionError(f'{config} has no single _base_')
+    """The one ``_base_`` (relative to configs/) of an ODConv family config
+    that swaps its backbone."""
+    found = re.search(
+        r"^_base_ = \(?\s*'\.\./([^']+)'", read(osp.join(ROOT, config)), re.M
+    )
+    assert found, f'{config} has no single _base_'
+    return found.group(1)
 
 
 def test_exact_counts_are_the_reference_counts():
