@@ -33,11 +33,14 @@ from .kd_loss import (
     knowledge_distillation_kl_div_loss,
 )
 from .mse_loss import MSELoss, mse_loss
+from .seesaw_loss import SeesawLoss, seesaw_ce_loss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, l1_loss, smooth_l1_loss
 from .utils import reduce_loss, weight_reduce_loss, weighted_loss
 from .varifocal_loss import VarifocalLoss, varifocal_loss
 
 __all__ = [
+    'SeesawLoss',
+    'seesaw_ce_loss',
     'MSELoss',
     'mse_loss',
     'accuracy',
