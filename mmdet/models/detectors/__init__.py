@@ -4,6 +4,7 @@ from .cascade_rcnn import CascadeRCNN
 from .fast_rcnn import FastRCNN
 from .faster_rcnn import FasterRCNN
 from .fcos import FCOS
+from .grid_rcnn import GridRCNN
 from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
@@ -18,6 +19,7 @@ from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
 __all__ = [
+    'GridRCNN',
     'BaseDetector',
     'TwoStageDetector',
     'FasterRCNN',

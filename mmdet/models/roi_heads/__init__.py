@@ -9,11 +9,13 @@ from .bbox_heads import (
 from .cascade_roi_head import CascadeRoIHead
 from .double_roi_head import DoubleHeadRoIHead
 from .dynamic_roi_head import DynamicRoIHead
+from .grid_roi_head import GridRoIHead
 from .htc_roi_head import HybridTaskCascadeRoIHead
 from .mask_heads import (
     DynamicMaskHead,
     FCNMaskHead,
     FusedSemanticHead,
+    GridHead,
     HTCMaskHead,
     MaskIoUHead,
 )
@@ -29,6 +31,8 @@ from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
 
 __all__ = [
+    'GridRoIHead',
+    'GridHead',
     'BaseRoIHead',
     'StandardRoIHead',
     'CascadeRoIHead',
