@@ -8,6 +8,7 @@ from .grid_rcnn import GridRCNN
 from .htc import HybridTaskCascade
 from .mask_rcnn import MaskRCNN
 from .mask_scoring_rcnn import MaskScoringRCNN
+from .point_rend import PointRend
 from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .rpn import RPN
@@ -15,10 +16,13 @@ from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
 from .sparse_rcnn import SparseRCNN
+from .trident_faster_rcnn import TridentFasterRCNN
 from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
 __all__ = [
+    'PointRend',
+    'TridentFasterRCNN',
     'GridRCNN',
     'BaseDetector',
     'TwoStageDetector',

@@ -20,6 +20,7 @@ from .mask_heads import (
     MaskIoUHead,
 )
 from .mask_scoring_roi_head import MaskScoringRoIHead
+from .point_rend_roi_head import PointRendRoIHead
 from .roi_extractors import (
     BaseRoIExtractor,
     GenericRoIExtractor,
@@ -29,8 +30,11 @@ from .roi_extractors import (
 from .shared_heads import ResLayer
 from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
+from .trident_roi_head import TridentRoIHead
 
 __all__ = [
+    'PointRendRoIHead',
+    'TridentRoIHead',
     'GridRoIHead',
     'GridHead',
     'BaseRoIHead',

@@ -32,6 +32,12 @@ from .ms_deform_attn import (
     multi_scale_deformable_attn_pytorch,
 )
 from .normed_predictor import NormedConv2d, NormedLinear
+from .point_sample import (
+    get_uncertain_point_coords_with_randomness,
+    get_uncertainty,
+    point_sample,
+    rel_roi_point_to_rel_img_point,
+)
 from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
@@ -54,6 +60,10 @@ from .transformer import (
 )
 
 __all__ = [
+    'get_uncertainty',
+    'get_uncertain_point_coords_with_randomness',
+    'point_sample',
+    'rel_roi_point_to_rel_img_point',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',

@@ -1,11 +1,15 @@
+from .coarse_mask_head import CoarseMaskHead
 from .dynamic_mask_head import DynamicMaskHead
 from .fcn_mask_head import FCNMaskHead
 from .fused_semantic_head import FusedSemanticHead
 from .grid_head import GridHead
 from .htc_mask_head import HTCMaskHead
+from .mask_point_head import MaskPointHead
 from .maskiou_head import MaskIoUHead
 
 __all__ = [
+    'MaskPointHead',
+    'CoarseMaskHead',
     'GridHead',
     'FCNMaskHead',
     'HTCMaskHead',
