@@ -12,6 +12,7 @@ from .point_rend import PointRend
 from .queryinst import QueryInst
 from .retinanet import RetinaNet
 from .rpn import RPN
+from .scnet import SCNet
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
@@ -21,6 +22,7 @@ from .two_stage import TwoStageDetector
 from .yolact import YOLACT
 
 __all__ = [
+    'SCNet',
     'PointRend',
     'TridentFasterRCNN',
     'GridRCNN',

@@ -27,12 +27,14 @@ from .roi_extractors import (
     RoIAlign,
     SingleRoIExtractor,
 )
+from .scnet_roi_head import SCNetRoIHead
 from .shared_heads import ResLayer
 from .sparse_roi_head import SparseRoIHead
 from .standard_roi_head import StandardRoIHead
 from .trident_roi_head import TridentRoIHead
 
 __all__ = [
+    'SCNetRoIHead',
     'PointRendRoIHead',
     'TridentRoIHead',
     'GridRoIHead',

@@ -42,7 +42,7 @@ from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
 )
-from .res_layer import ResLayer, conv_builder
+from .res_layer import ResLayer, SimplifiedBasicBlock, conv_builder
 from .saconv import SAConv2d
 from .se_layer import DyReLU, SELayer
 from .sync_bn import MMSyncBatchNorm
@@ -60,6 +60,7 @@ from .transformer import (
 )
 
 __all__ = [
+    'SimplifiedBasicBlock',
     'get_uncertainty',
     'get_uncertain_point_coords_with_randomness',
     'point_sample',
