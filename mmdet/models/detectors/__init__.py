@@ -12,6 +12,7 @@ from .fcos import FCOS
 from .fovea import FOVEA
 from .fsaf import FSAF
 from .gfl import GFL
+from .grid_rcnn import GridRCNN
 from .htc import HybridTaskCascade
 from .kd_one_stage import KnowledgeDistillationSingleStageDetector
 from .lad import LAD
@@ -24,15 +25,18 @@ from .panoptic_two_stage_segmentor import (
     PanopticFPN,
     TwoStagePanopticSegmentor,
 )
+from .point_rend import PointRend
 from .queryinst import QueryInst
 from .reppoints_detector import RepPointsDetector
 from .retinanet import RetinaNet
 from .rpn import RPN
+from .scnet import SCNet
 from .single_stage import SingleStageDetector
 from .single_stage_instance_seg import SingleStageInstanceSegmentor
 from .solo import SOLO, SOLOv2
 from .sparse_rcnn import SparseRCNN
 from .tood import TOOD
+from .trident_faster_rcnn import TridentFasterRCNN
 from .two_stage import TwoStageDetector
 from .vfnet import VFNet
 from .yolact import YOLACT
@@ -47,6 +51,10 @@ __all__ = [
     'YOLOX',
     'YOLOF',
     'YOLOV3',
+    'SCNet',
+    'PointRend',
+    'TridentFasterRCNN',
+    'GridRCNN',
     'BaseDetector',
     'TwoStageDetector',
     'FasterRCNN',

@@ -35,6 +35,7 @@ from .kd_loss import (
 )
 from .mse_loss import MSELoss, mse_loss
 from .pisa_loss import carl_loss, isr_p
+from .seesaw_loss import SeesawLoss, seesaw_ce_loss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, l1_loss, smooth_l1_loss
 from .utils import reduce_loss, weight_reduce_loss, weighted_loss
 from .varifocal_loss import VarifocalLoss, varifocal_loss
@@ -42,6 +43,8 @@ from .varifocal_loss import VarifocalLoss, varifocal_loss
 __all__ = [
     'carl_loss',
     'isr_p',
+    'SeesawLoss',
+    'seesaw_ce_loss',
     'MSELoss',
     'mse_loss',
     'accuracy',

@@ -52,8 +52,7 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
     ):
         super().__init__(init_cfg)
         self.train_cfg = self.init_train_cfg(train_cfg)
-        check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'RoI head test_cfg')
-        self.test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
+        self.test_cfg = self.init_test_cfg(test_cfg)
         if shared_head is not None:
             shared_head = dict(shared_head, pretrained=pretrained)
             self.shared_head = build_shared_head(shared_head)
@@ -67,6 +66,11 @@ class BaseRoIHead(BaseModule, metaclass=ABCMeta):
         """The checked training settings as a ``ConfigDict`` (or None)."""
         check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'RoI head train_cfg')
         return ConfigDict(train_cfg) if train_cfg is not None else None
+
+    def init_test_cfg(self, test_cfg):
+        """The checked test settings as a ``ConfigDict`` (or None)."""
+        check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'RoI head test_cfg')
+        return ConfigDict(test_cfg) if test_cfg is not None else None
 
     @property
     def with_bbox(self):

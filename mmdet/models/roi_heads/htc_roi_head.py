@@ -235,8 +235,9 @@ class HybridTaskCascadeRoIHead(CascadeRoIHead):
         return losses
 
     # --------------------------------------------------------- inference
-    def _stages_test(self, x, rois, counts, img_metas, semantic_feat):
-        """The cascade on (K, 5) ``rois`` (``counts`` per image).
+    def _stages_test(self, x, rois, counts, img_metas, **feats):
+        """The cascade on (K, 5) ``rois`` (``counts`` per image);
+        ``feats`` (e.g. ``semantic_feat``) go to ``_bbox_forward``.
 
         Returns:
             tuple: per image the last stage's RoIs, the class logits
@@ -244,7 +245,7 @@ class HybridTaskCascadeRoIHead(CascadeRoIHead):
         """
         ms_scores = []
         for stage in range(self.num_stages):
-            res = self._bbox_forward(stage, x, rois, semantic_feat)
+            res = self._bbox_forward(stage, x, rois, **feats)
             scores = res['cls_score'].split(counts)
             preds = res['bbox_pred'].split(counts)
             rois_per_img = rois.split(counts)
@@ -278,7 +279,11 @@ class HybridTaskCascadeRoIHead(CascadeRoIHead):
         semantic_feat = self._semantic_feat(x)
         counts = [len(p) for p in proposal_list]
         rois, scores, preds = self._stages_test(
-            x, bbox2roi(proposal_list), counts, img_metas, semantic_feat
+            x,
+            bbox2roi(proposal_list),
+            counts,
+            img_metas,
+            semantic_feat=semantic_feat,
         )
         det_bboxes, det_labels = [], []
         last = self.bbox_head[-1]
@@ -353,7 +358,11 @@ class HybridTaskCascadeRoIHead(CascadeRoIHead):
                 direction,
             )
             rois, scores, preds = self._stages_test(
-                feats, bbox2roi([proposals]), [len(proposals)], meta, sem
+                feats,
+                bbox2roi([proposals]),
+                [len(proposals)],
+                meta,
+                semantic_feat=sem,
             )
             bboxes, scores = self.bbox_head[-1].get_bboxes(
                 rois[0],

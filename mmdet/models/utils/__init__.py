@@ -50,12 +50,13 @@ from .point_sample import (
     get_uncertain_point_coords_with_randomness,
     get_uncertainty,
     point_sample,
+    rel_roi_point_to_rel_img_point,
 )
 from .positional_encoding import (
     LearnedPositionalEncoding,
     SinePositionalEncoding,
 )
-from .res_layer import ResLayer, conv_builder
+from .res_layer import ResLayer, SimplifiedBasicBlock, conv_builder
 from .saconv import SAConv2d
 from .se_layer import DyReLU, SELayer
 from .sync_bn import MMSyncBatchNorm
@@ -87,6 +88,8 @@ __all__ = [
     'get_topk_from_heatmap',
     'gather_feat',
     'transpose_and_gather_feat',
+    'SimplifiedBasicBlock',
+    'rel_roi_point_to_rel_img_point',
     'LINEAR_LAYERS',
     'build_linear_layer',
     'NormedLinear',

@@ -2,6 +2,9 @@
 
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.runner import BaseModule
+
+from mmdet.utils.arg_errors import check_arg
 
 
 def conv_builder(conv_cfg):
@@ -99,3 +102,77 @@ class ResLayer(nn.Sequential):
             ]
             blocks.append(make(inplanes, planes, **first))
         super().__init__(*blocks)
+
+
+class SimplifiedBasicBlock(BaseModule):
+    """SCNet's basic block: conv3x3 -> [norm] -> ReLU -> conv3x3 -> [norm]
+    plus the shortcut, with no final ReLU; the convs have a bias only
+    without ``norm_cfg``. ``dcn``, ``plugins`` and ``with_cp`` are refused
+    (as in MMDetection)."""
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        dilation=1,
+        downsample=None,
+        style='pytorch',
+        with_cp=False,
+        conv_cfg=None,
+        norm_cfg=dict(type='BN'),
+        dcn=None,
+        plugins=None,
+        init_fg=None,
+    ):
+        super().__init__(init_fg)
+        check_arg(
+            dcn is None and plugins is None and not with_cp,
+            'SimplifiedBasicBlock',
+            'dcn, plugins and with_cp are not supported',
+        )
+        self.with_norm = norm_cfg is not None
+        bias = not self.with_norm
+        self.conv1 = build_conv_layer(
+            conv_cfg,
+            inplanes,
+            planes,
+            3,
+            stride=stride,
+            padding=dilation,
+            dilation=dilation,
+            bias=bias,
+        )
+        self.conv2 = build_conv_layer(
+            conv_cfg, planes, planes, 3, padding=1, bias=bias
+        )
+        if self.with_norm:
+            self.norm1_name, norm1 = build_norm_layer(norm_cfg, planes, 1)
+            self.norm2_name, norm2 = build_norm_layer(norm_cfg, planes, 2)
+            self.add_module(self.norm1_name, norm1)
+            self.add_module(self.norm2_name, norm2)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+        self.dilation = dilation
+        self.with_cp = with_cp
+
+    @property
+    def norm1(self):
+        return getattr(self, self.norm1_name) if self.with_norm else None
+
+    @property
+    def norm2(self):
+        return getattr(self, self.norm2_name) if self.with_norm else None
+
+    def forward(self, x):
+        out = self.conv1(x)
+        if self.with_norm:
+            out = self.norm1(out)
+        out = self.conv2(self.relu(out))
+        if self.with_norm:
+            out = self.norm2(out)
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity

@@ -7,8 +7,10 @@ from .convfc_bbox_head import (
 from .dii_head import DIIHead
 from .double_bbox_head import DoubleConvFCBBoxHead
 from .sabl_head import SABLHead
+from .scnet_bbox_head import SCNetBBoxHead
 
 __all__ = [
+    'SCNetBBoxHead',
     'BBoxHead',
     'ConvFCBBoxHead',
     'Shared2FCBBoxHead',

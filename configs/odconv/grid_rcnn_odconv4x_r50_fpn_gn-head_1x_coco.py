@@ -1,0 +1,18 @@
+# Grid R-CNN, ODConv (4x) ResNet-50 + FPN, GN grid head, COCO 1x:
+# MMDetection's grid_rcnn/grid_rcnn_r50_fpn_gn-head_1x_coco.py
+# with its backbone replaced by the ODConv one.
+_base_ = '../grid_rcnn/grid_rcnn_r50_fpn_gn-head_1x_coco.py'
+model = dict(
+    pretrained='checkpoints/imagenet/od_resnet50_4x.pth',
+    backbone=dict(
+        _delete_=True,
+        type='OD_ResNet',
+        depth=50,
+        reduction=0.0625,
+        kernel_num=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_eval=True,
+    ),
+)
+find_unused_parameters = True

@@ -1,0 +1,32 @@
+"""Grid R-CNN (Lu et al., 2019)."""
+
+from ..builder import DETECTORS
+from .two_stage import TwoStageDetector
+
+
+@DETECTORS.register_module()
+class GridRCNN(TwoStageDetector):
+    """Faster R-CNN whose RoI head (:class:`GridRoIHead`) locates the
+    boxes by grid-point heatmaps instead of regression."""
+
+    def __init__(
+        self,
+        backbone,
+        rpn_head,
+        roi_head,
+        train_cfg,
+        test_cfg,
+        neck=None,
+        pretrained=None,
+        init_cfg=None,
+    ):
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            pretrained=pretrained,
+            init_cfg=init_cfg,
+        )
