@@ -22,3 +22,42 @@ model = dict(
         ],
     ),
 )
+# MMDetection's HTC writes its own R-CNN training stages, leaving
+# MaxIoUAssigner's match_low_quality at its default (True), unlike the
+# Cascade Mask R-CNN base; and it tests with score_thr=0.001
+_rcnn_stage = dict(
+    assigner=dict(
+        type='MaxIoUAssigner',
+        pos_iou_thr=0.5,
+        neg_iou_thr=0.5,
+        min_pos_iou=0.5,
+        ignore_iof_thr=-1,
+    ),
+    sampler=dict(
+        type='RandomSampler',
+        num=512,
+        pos_fraction=0.25,
+        neg_pos_ub=-1,
+        add_gt_as_proposals=True,
+    ),
+    mask_size=28,
+    pos_weight=-1,
+    debug=False,
+)
+model.update(
+    train_cfg=dict(
+        rcnn=[
+            dict(
+                _rcnn_stage,
+                assigner=dict(
+                    _rcnn_stage['assigner'],
+                    pos_iou_thr=iou,
+                    neg_iou_thr=iou,
+                    min_pos_iou=iou,
+                ),
+            )
+            for iou in (0.5, 0.6, 0.7)
+        ]
+    ),
+    test_cfg=dict(rcnn=dict(score_thr=0.001)),
+)
