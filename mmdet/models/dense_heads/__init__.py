@@ -4,6 +4,7 @@ from .atss_head import ATSSHead
 from .autoassign_head import AutoAssignHead
 from .base_dense_head import BaseDenseHead
 from .base_mask_head import BaseMaskHead
+from .cascade_rpn_head import CascadeRPNHead, StageCascadeRPNHead
 from .centernet_head import CenterNetHead
 from .centripetal_head import CentripetalHead
 from .corner_head import CornerHead
@@ -56,6 +57,8 @@ __all__ = [
     'BaseDenseHead',
     'AnchorHead',
     'RPNHead',
+    'CascadeRPNHead',
+    'StageCascadeRPNHead',
     'RetinaHead',
     'RetinaSepBNHead',
     'AnchorFreeHead',
