@@ -5,7 +5,8 @@
 
 --show shows the frames as they are drawn (needs a display; Esc or q
 stops). With --backend onnxruntime CHECKPOINT is an exported .onnx file
-(tools/deployment/pytorch2onnx.py), run by ONNX Runtime instead of PyTorch. The output codec follows the extension: .mp4 (mp4v), .avi (MJPG).
+(tools/deployment/pytorch2onnx.py), run by ONNX Runtime instead of PyTorch.
+The output codec follows the extension: .mp4 (mp4v), .avi (MJPG).
 """
 
 import argparse

@@ -387,3 +387,29 @@ def test_sparse_roi_head_losses_and_results_match_mmdet():
             np.testing.assert_allclose(
                 dets[order], expected[ref_order], atol=1e-4
             )
+
+
+def test_dii_attention_keeps_its_dropout_after_mmcv_default_is_changed():
+    """mmcv's MultiheadAttention writes a deprecated ``dropout=`` into its
+    shared default ``dropout_layer`` dict (Deformable DETR's configs do
+    this): a DIIHead built afterwards must still drop nothing there, or
+    Sparse R-CNN's training turns random."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+
+    defaults = MultiheadAttention.__init__.__defaults__
+    shared = next(d for d in defaults if isinstance(d, dict))
+    original = dict(shared)
+    try:
+        with pytest.warns(DeprecationWarning):
+            MultiheadAttention(8, 2, dropout=0.1)
+        assert shared['drop_prob'] == 0.1  # the mmcv behaviour guarded
+        head = build_head(copy.deepcopy(tiny_cfg().roi_head.bbox_head[0]))
+        drops = [
+            m.p
+            for m in head.attention.modules()
+            if isinstance(m, torch.nn.Dropout)
+        ]
+        assert drops and all(p == 0.0 for p in drops)
+    finally:
+        shared.clear()
+        shared.update(original)

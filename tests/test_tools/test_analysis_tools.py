@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import yaml
 from mmcv.cnn import get_model_complexity_info
 from mmcv.runner import save_checkpoint
 
@@ -70,11 +71,22 @@ def test_get_flops_covers_the_released_configs():
     )
 
 
+# no reference count: MMDetection 2.28.2 could not build LAD offline (its
+# teacher checkpoint is downloaded), so its reference entry is an error
+NO_REFERENCE_COUNT = {'lad_odconv4x_r50_paa_r101_fpn_coco_1x'}
+
+
 def test_every_odconv_config_has_a_reference_count():
+    """Each ODConv config's count is the reference's (params.json) or, for
+    the other families, in the model zoo's metafile, where
+    test_model_zoo_page checks it against MMDetection's stock count."""
     # '-odconv_head' / '-odconv_neck' variants have no reference count:
     # tests/test_models/test_odconv_conv_cfg.py checks theirs by formula
     released = [n for n in ALL_ODCONV_CONFIGS if '-odconv_' not in n]
-    assert set(released) <= set(DETECTOR_PARAMS)
+    with open(osp.join(ROOT, 'configs', 'odconv', 'metafile.yml')) as f:
+        zoo = {m['Name'] for m in yaml.safe_load(f)['Models']}
+    missing = set(released) - set(DETECTOR_PARAMS) - zoo
+    assert missing == NO_REFERENCE_COUNT
 
 
 @pytest.mark.parametrize('name', ODCONV_CONFIGS)

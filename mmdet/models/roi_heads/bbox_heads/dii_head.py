@@ -75,7 +75,15 @@ class DIIHead(BBoxHead):
         )
         self.loss_iou = build_loss(loss_iou)
         self.in_channels = in_channels
-        self.attention = MultiheadAttention(in_channels, num_heads, dropout)
+        # an explicit (fresh) dropout_layer: mmcv's default dict is shared,
+        # and a MultiheadAttention built with the deprecated `dropout`
+        # keyword (Deformable DETR's configs) writes its rate into it
+        self.attention = MultiheadAttention(
+            in_channels,
+            num_heads,
+            dropout,
+            dropout_layer=dict(type='Dropout', drop_prob=0.0),
+        )
         self.attention_norm = build_norm_layer(dict(type='LN'), in_channels)[1]
         self.instance_interactive_conv = build_transformer(dynamic_conv_cfg)
         self.instance_interactive_conv_dropout = nn.Dropout(dropout)
