@@ -29,7 +29,7 @@ from mmdet.core.export import (
     import_deploy_module,
 )
 from mmdet.core.export.families import mask_thr_of, num_classes_of
-from mmdet.core.export.pytorch2onnx import export_onnx
+from mmdet.core.export.pytorch2onnx import DEFAULT_OPSET, export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.datasets import DATASETS, CocoDataset, replace_ImageToTensor
 from mmdet.datasets.pipelines import Compose
@@ -107,7 +107,7 @@ def pytorch2onnx(
     verify=False,
     simplify=False,
     skip_postprocess=False,
-    opset_version=17,
+    opset_version=DEFAULT_OPSET,
     cfg_options=None,
     model=None,
 ):

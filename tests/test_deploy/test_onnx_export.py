@@ -61,7 +61,15 @@ FAMILY_CONFIGS = [
     'atss/atss_r50_fpn_1x_coco.py',
     'cascade_rcnn/cascade_rcnn_r50_fpn_1x_coco.py',
     'cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py',
+    # the dense families of MMDetection 2.28 that export
+    'gfl/gfl_r50_fpn_1x_coco.py',
+    'vfnet/vfnet_r50_fpn_1x_coco.py',
+    'tood/tood_r50_fpn_1x_coco.py',
+    'yolof/yolof_r50_c5_8x8_1x_coco.py',
+    'yolox/yolox_s_8x8_300e_coco.py',
 ]
+# quick-start configs of those dense families (checked in the default run)
+DENSE_FAMILIES = ['gfl', 'vfnet', 'tood', 'yolof', 'yolox']
 
 
 def quickstart(name):
@@ -96,9 +104,42 @@ HEAD_STDS = {
     'atss_cls': 2.0,
     'atss_reg': 0.2,
     'atss_centerness': 2.0,
+    # GFL (reg: the logits of each side's distance distribution), VFNet,
+    # TOOD (its sampling offsets: a few pixels), YOLOF, YOLOX (per level)
+    'gfl_cls': 2.0,
+    'gfl_reg': 1.0,
+    'vfnet_cls': 2.0,
+    'vfnet_reg': 0.2,
+    'vfnet_reg_refine': 0.2,
+    'tood_cls': 2.0,
+    'tood_reg': 0.2,
+    'reg_offset_module': 0.05,
+    'cls_score': 2.0,
+    'bbox_pred': 0.2,
+    'object_pred': 2.0,
+    'multi_level_conv_cls': 2.0,
+    'multi_level_conv_reg': 0.2,
+    'multi_level_conv_obj': 2.0,
 }
 # the dense class layers whose outputs are also centred on 0
-CENTERED = ('retina_cls', 'conv_cls', 'atss_cls')
+CENTERED = (
+    'retina_cls',
+    'conv_cls',
+    'atss_cls',
+    'gfl_cls',
+    'vfnet_cls',
+    'tood_cls',
+    'cls_score',
+    'multi_level_conv_cls',
+)
+
+
+def _output_layer_key(name):
+    """The ``HEAD_STDS`` key of a module name: its last part, or for the
+    conv of a per-level list or of a small branch (``multi_level_conv_cls.0``,
+    ``reg_offset_module.2``) the list's name."""
+    parts = name.split('.')
+    return parts[-2] if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
 
 
 # each residual branch's last BatchNorm is scaled by this after calibration:
@@ -172,7 +213,9 @@ def randomize(model, seed=0, calib_imgs=None):
                     torch.randn(param.shape, generator=gen)
                     * math.sqrt(2.0 / fan_in)
                 )
-            elif name.endswith('weight'):
+            elif name.endswith(('weight', '.scale')):
+                # norms' gains, and the dense heads' per-level Scale (a
+                # negative one would turn distances into inverted boxes)
                 param.copy_(rand(param.shape) + 0.5)
             else:
                 param.copy_((rand(param.shape) - 0.5) * 0.2)
@@ -234,8 +277,14 @@ def _scale_output_layers(model, img):
     )
     # in module order: the RPN before the R-CNN, a cascade's stages in turn
     for name, layer in list(model.named_modules()):
-        target = HEAD_STDS.get(name.rsplit('.', 1)[-1])
-        if target is None or 'backbone' in name or 'neck' in name:
+        key = _output_layer_key(name)
+        target = HEAD_STDS.get(key)
+        if (
+            target is None
+            or not isinstance(layer, nn.Conv2d | nn.Linear)
+            or 'backbone' in name
+            or 'neck' in name
+        ):
             continue
         outputs = []
         handle = layer.register_forward_hook(
@@ -247,7 +296,7 @@ def _scale_output_layers(model, img):
             out = torch.cat(outputs)
             layer.weight.mul_(target / out.std())
             layer.bias.mul_(target / out.std())
-            if name.rsplit('.', 1)[-1] in CENTERED:
+            if key in CENTERED:
                 # sigmoid scores around 0.5, not saturated at 1 (float32
                 # ties there would only test tie breaking)
                 layer.bias.sub_(out.mean() * target / out.std())
@@ -432,6 +481,32 @@ def test_single_stage_and_cascade_export_and_match(name, tmp_path):
     )
 
 
+@pytest.mark.parametrize('family', DENSE_FAMILIES)
+def test_dense_families_export_and_match(family, tmp_path):
+    """GFL (integral boxes), VFNet and TOOD (deformable convolutions:
+    ONNX DeformConv), YOLOF and YOLOX (objectness, no clipping, every NMS
+    survivor kept) through one dynamic file each."""
+    reports, graph = _export_and_compare(
+        quickstart(f'{family}_odconv_mobilenetv2'),
+        tmp_path,
+        [(128, 96), (100, 128)],
+    )
+    _assert_same(reports)
+    ops = {node.op_type for node in graph.graph.node}
+    assert 'NonMaxSuppression' in ops
+    assert ('DeformConv' in ops) == (family in ('vfnet', 'tood'))
+
+
+def test_deformable_convs_below_their_opset_are_named(tmp_path):
+    cfg = compat_cfg(load_config(quickstart('vfnet_odconv_mobilenetv2')))
+    model, _ = build_test_detector(cfg)
+    img, meta = load_test_image(cfg, _images((96, 128), (8, 8))[0])
+    with pytest.raises(ValueError, match='deformable.*opset_version >= 19'):
+        export_onnx(
+            model, img, meta, str(tmp_path / 'f.onnx'), opset_version=17
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('config', FAMILY_CONFIGS)
 def test_family_configs_export_and_match(config, tmp_path):
@@ -455,7 +530,8 @@ def test_family_configs_export_and_match(config, tmp_path):
         'fcos_odconv_mobilenetv2',
         'atss_odconv_mobilenetv2',
         'cascade_rcnn_odconv_mobilenetv2',
-    ],
+    ]
+    + [f'{family}_odconv_mobilenetv2' for family in DENSE_FAMILIES],
 )
 def test_exportable_families_equal_simple_test(name):
     """The eager export path of each family is the detector's inference,

@@ -15,6 +15,7 @@ import warnings
 from mmcv import DictAction
 
 import mmdet  # noqa: F401 (checks the installed mmcv first)
+from mmdet.core.export.pytorch2onnx import DEFAULT_OPSET
 
 
 def parse_args(argv=None):
@@ -47,8 +48,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--opset-version',
         type=int,
-        default=17,
-        help='ONNX opset, >= 16 (default: 17)',
+        default=DEFAULT_OPSET,
+        help=f'ONNX opset, >= 16; 19 for deformable convolutions (default: '
+        f'{DEFAULT_OPSET})',
     )
     parser.add_argument(
         '--dynamic-export',

@@ -90,3 +90,71 @@ def topk_at_most(values, k, dim=-1):
     else:
         k = min(k, size)
     return values.topk(k, dim=dim)
+
+
+# ONNX's DeformConv (the same offsets, mask and groups as torchvision's
+# deform_conv2d) exists from opset 19
+DEFORM_CONV_OPSET = 19
+
+
+def _deform_conv2d_symbolic(
+    g,
+    x,
+    weight,
+    offset,
+    mask,
+    bias,
+    stride_h,
+    stride_w,
+    pad_h,
+    pad_w,
+    dil_h,
+    dil_w,
+    n_weight_grps,
+    n_offset_grps,
+    use_mask,
+):
+    """``torchvision::deform_conv2d`` as ONNX ``DeformConv``."""
+    from torch.onnx import symbolic_helper as sym
+
+    ints = [
+        sym._get_const(v, 'i', name)
+        for v, name in (
+            (stride_h, 'stride_h'),
+            (stride_w, 'stride_w'),
+            (pad_h, 'pad_h'),
+            (pad_w, 'pad_w'),
+            (dil_h, 'dil_h'),
+            (dil_w, 'dil_w'),
+            (n_weight_grps, 'groups'),
+            (n_offset_grps, 'offset_groups'),
+        )
+    ]
+    sh, sw, ph, pw, dh, dw, groups, offset_groups = ints
+    inputs = [x, weight, offset, bias]
+    if sym._get_const(use_mask, 'b', 'use_mask'):
+        inputs.append(mask)
+    attrs = dict(
+        dilations_i=[dh, dw],
+        group_i=groups,
+        offset_group_i=offset_groups,
+        pads_i=[ph, pw, ph, pw],
+        strides_i=[sh, sw],
+    )
+    kernel = (sym._get_tensor_sizes(weight) or [None] * 4)[2:]
+    if None not in kernel:
+        # else (a weight computed in the graph: TOOD's sampling) the
+        # runtime reads it from the weight
+        attrs['kernel_shape_i'] = kernel
+    return g.op('DeformConv', *inputs, **attrs)
+
+
+def register_onnx_symbolics():
+    """Make ``torch.onnx.export`` write torchvision's ``deform_conv2d``
+    (DCN, VFNet's star convolution, TOOD's deformable sampling) as ONNX
+    ``DeformConv`` (opsets >= ``DEFORM_CONV_OPSET``). Idempotent."""
+    torch.onnx.register_custom_op_symbolic(
+        'torchvision::deform_conv2d',
+        _deform_conv2d_symbolic,
+        DEFORM_CONV_OPSET,
+    )

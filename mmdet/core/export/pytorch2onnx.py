@@ -8,10 +8,13 @@ import torch
 from .deps import import_deploy_module
 from .detector import ExportableFeatureMaps
 from .families import exportable_detector
+from .ops import DEFORM_CONV_OPSET, register_onnx_symbolics
+from .runtime import INPUT_NAMES
 
-# RoiAlign's half-pixel mode (aligned=True) needs opset 16
-DEFAULT_OPSET = 17
-INPUT_NAMES = ('input', 'img_shape', 'scale_factor')
+# RoiAlign's half-pixel mode (aligned=True) needs opset 16, DeformConv
+# (DCN, VFNet, TOOD) opset 19
+MIN_OPSET = 16
+DEFAULT_OPSET = DEFORM_CONV_OPSET
 
 
 def export_inputs(img, img_meta):
@@ -42,7 +45,8 @@ def export_onnx(
             gives it (normalized, padded).
         img_meta (dict): its meta (``img_shape``, ``scale_factor``).
         output_file (str): the .onnx file to write.
-        opset_version (int): ONNX opset, at least 16.
+        opset_version (int): ONNX opset, at least 16 (19 for a model with
+            deformable convolutions).
         dynamic_export (bool): height and width of the input (and the
             number of detections, always) free; else fixed to ``img``'s.
         skip_postprocess (bool): export only the backbone, neck and the
@@ -56,10 +60,10 @@ def export_onnx(
         tuple[str]: the names of the graph's outputs.
     """
     import_deploy_module('onnx')
-    if opset_version < 16:
+    if opset_version < MIN_OPSET:
         raise ValueError(
-            f'opset_version {opset_version} < 16: RoiAlign '
-            'with aligned=True (half_pixel) needs opset 16'
+            f'opset_version {opset_version} < {MIN_OPSET}: RoiAlign '
+            f'with aligned=True (half_pixel) needs opset {MIN_OPSET}'
         )
     if img.size(0) != 1:
         raise ValueError(
@@ -84,10 +88,11 @@ def export_onnx(
         dynamic_axes = dict(dynamic_axes or {})
         for name in output_names:
             dynamic_axes[name] = {0: 'num_dets'}
+    register_onnx_symbolics()
     with warnings.catch_warnings(), torch.no_grad():
         # the tracer warns about every Python number taken from a shape
         warnings.simplefilter('ignore')
-        torch.onnx.export(
+        _export(
             module,
             args,
             output_file,
@@ -103,6 +108,22 @@ def export_onnx(
     if getattr(model, 'CLASSES', None) and not skip_postprocess:
         write_metadata(output_file, classes=json.dumps(list(model.CLASSES)))
     return tuple(output_names)
+
+
+def _export(module, args, output_file, **kwargs):
+    """``torch.onnx.export``, with a deformable convolution below its
+    opset named as such."""
+    try:
+        torch.onnx.export(module, args, output_file, **kwargs)
+    except torch.onnx.errors.UnsupportedOperatorError as err:
+        if 'deform_conv2d' not in str(err):
+            raise
+        raise ValueError(
+            f'the model has deformable convolutions, which ONNX has from '
+            f'opset {DEFORM_CONV_OPSET} (DeformConv); export with '
+            f'opset_version >= {DEFORM_CONV_OPSET} (--opset-version), got '
+            f'{kwargs["opset_version"]}'
+        ) from err
 
 
 def write_metadata(onnx_file, **values):

@@ -4,6 +4,10 @@ import numpy as np
 
 from .deps import import_deploy_module
 
+# the inputs of an exported detector, in order (a graph that does not read
+# one, e.g. YOLOX's, which never clips to img_shape, lacks it)
+INPUT_NAMES = ('input', 'img_shape', 'scale_factor')
+
 
 class ORTSession:
     """An ONNX Runtime CPU session of an exported detector.
@@ -30,11 +34,18 @@ class ORTSession:
 
     def __call__(self, *inputs):
         """Outputs (numpy arrays, by name) for the inputs in graph order
-        (tensors or arrays)."""
-        if len(inputs) != len(self.input_names):
-            raise ValueError(
-                f'the graph takes {self.input_names}, got {len(inputs)} inputs'
-            )
+        (tensors or arrays), or for all of ``INPUT_NAMES`` when the graph
+        takes only some of them."""
+        names = self.input_names
+        if len(inputs) != len(names):
+            if len(inputs) != len(INPUT_NAMES) or not set(names) <= set(
+                INPUT_NAMES
+            ):
+                raise ValueError(
+                    f'the graph takes {names}, got {len(inputs)} inputs'
+                )
+            given = dict(zip(INPUT_NAMES, inputs))
+            inputs = [given[name] for name in names]
         feed = {
             name: np.ascontiguousarray(
                 value.detach().cpu().numpy()

@@ -14,9 +14,20 @@ from torch import nn
 
 from .nms import class_wise_dets, nms_iou
 
-# dense heads whose test path (BaseDenseHead.get_bboxes) traces correctly,
+# dense heads whose test path (get_bboxes without NMS) traces correctly,
 # each checked against PyTorch in tests/test_deploy
-EXPORTABLE_DENSE_HEADS = ('RetinaHead', 'FCOSHead', 'ATSSHead')
+EXPORTABLE_DENSE_HEADS = (
+    'RetinaHead',
+    'FCOSHead',
+    'ATSSHead',
+    'GFLHead',
+    'VFNetHead',
+    'TOODHead',
+    'YOLOFHead',
+    'YOLOXHead',
+)
+# heads whose eager test keeps every NMS survivor (no max_per_img)
+KEEP_ALL_AFTER_NMS = ('YOLOXHead',)
 
 
 def check_exportable_dense_head(model):
@@ -51,7 +62,10 @@ class ExportableSingleStageDetector(nn.Module):
         self.model = model
         cfg = model.bbox_head.test_cfg
         self.iou = nms_iou(cfg['nms'], 'test_cfg')
-        self.max_per_img = int(cfg['max_per_img'])
+        if type(model.bbox_head).__name__ in KEEP_ALL_AFTER_NMS:
+            self.max_per_img = -1
+        else:
+            self.max_per_img = int(cfg['max_per_img'])
 
     def forward(self, img, img_shape, scale_factor):
         head = self.model.bbox_head

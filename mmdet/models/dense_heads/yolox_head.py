@@ -257,7 +257,9 @@ class YOLOXHead(BaseDenseHead):
     ):
         """Per image ``(dets (n, 5), labels (n,))``: every point's best
         class, scored ``p(class) * p(object)``, kept above ``score_thr``,
-        then class-wise NMS (all survivors, no ``max_per_img``)."""
+        then class-wise NMS (all survivors, no ``max_per_img``); without
+        NMS ``(bboxes (n, 4), scores (n,), labels (n,))`` of the kept
+        points."""
         cfg = self.test_cfg if cfg is None else cfg
         cls_logits, raw_boxes, obj_logits, priors = self._flat_outputs(
             cls_scores, bbox_preds, objectnesses
@@ -266,17 +268,23 @@ class YOLOXHead(BaseDenseHead):
         if rescale:
             scale_factors = np.array([m['scale_factor'] for m in img_metas])
             bboxes = bboxes / bboxes.new_tensor(scale_factors)[:, None]
-        return [
-            self._bboxes_nms(cls.sigmoid(), boxes, obj.sigmoid(), cfg)
-            for cls, boxes, obj in zip(cls_logits, bboxes, obj_logits)
-        ]
+        results = []
+        for cls, boxes, obj in zip(cls_logits, bboxes, obj_logits):
+            kept = self._kept_points(cls.sigmoid(), boxes, obj.sigmoid(), cfg)
+            results.append(self._nms(*kept, cfg) if with_nms else kept)
+        return results
 
     @staticmethod
-    def _bboxes_nms(cls_scores, bboxes, score_factor, cfg):
+    def _kept_points(cls_scores, bboxes, score_factor, cfg):
+        """(n, 4) boxes, (n,) scores, (n,) labels of the points whose best
+        class scores at least ``score_thr``."""
         max_scores, labels = torch.max(cls_scores, 1)
         scores = max_scores * score_factor
         valid = scores >= cfg['score_thr']
-        bboxes, scores, labels = bboxes[valid], scores[valid], labels[valid]
+        return bboxes[valid], scores[valid], labels[valid]
+
+    @staticmethod
+    def _nms(bboxes, scores, labels, cfg):
         if labels.numel() == 0:
             return torch.cat([bboxes, scores[:, None]], -1), labels
         dets, keep = batched_nms(bboxes, scores, labels, cfg['nms'])
