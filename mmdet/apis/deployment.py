@@ -245,24 +245,38 @@ def test_onnx(
     show_score_thr=0.3,
     eval_options=None,
     cfg_options=None,
+    batch_size=None,
 ):
     """Evaluate an exported file on the config's test set (what
-    ``tools/deployment/test.py`` does); returns ``(outputs, metrics)``."""
+    ``tools/deployment/test.py`` does); returns ``(outputs, metrics)``.
+
+    ``batch_size`` images (default: ``data.test_dataloader.samples_per_gpu``
+    of the config, else 1) go through the graph at once, padded to the
+    largest, which needs a file exported with ``--dynamic-export``."""
     if backend != 'onnxruntime':
         raise ValueError(
             f'backend {backend!r} is not supported; use onnxruntime'
         )
     check_test_outputs(out, eval, format_only, show_dir=show_dir)
     cfg = compat_cfg(load_config(config, cfg_options))
-    cfg.data.test_dataloader = dict(
-        cfg.data.get('test_dataloader', {}), samples_per_gpu=1
-    )
+    loader_cfg = cfg.data.get('test_dataloader', {})
+    if batch_size is None:
+        batch_size = loader_cfg.get('samples_per_gpu', 1)
+    cfg.data.test_dataloader = dict(loader_cfg, samples_per_gpu=batch_size)
+    if batch_size > 1:
+        cfg.data.test.pipeline = replace_ImageToTensor(cfg.data.test.pipeline)
     dataset = build_test_dataset(cfg)
     loader = build_test_loader(cfg, dataset)
     rcnn = cfg.model.get('test_cfg', {}).get('rcnn', {})
     model = ONNXRuntimeDetector(
         onnx_file, dataset.CLASSES, rcnn.get('mask_thr_binary', 0.5)
     )
+    if batch_size > 1 and not model.session.batch:
+        raise ValueError(
+            f'{onnx_file} takes one image per call; for a batch of '
+            f'{batch_size} export it with --dynamic-export (or test with '
+            'batch size 1)'
+        )
     outputs = single_gpu_test(
         build_dp(model, 'cpu'), loader, False, show_dir, show_score_thr
     )

@@ -26,9 +26,11 @@ from mmdet.apis.builders import build_test_detector, load_config
 from mmdet.apis.deployment import load_test_image
 from mmdet.core.export import (
     ExportableTwoStageDetector,
+    ONNXRuntimeDetector,
     compare_results,
     exportable_detector,
 )
+from mmdet.core.export.model_wrappers import _compare
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.models.backbones.odconv import ODConvAttention
@@ -363,6 +365,16 @@ def _assert_same(reports, min_dets=1):
     assert len({shape for shape, _ in reports}) == len(reports)
 
 
+def _nodes(graph):
+    """Every node of an ONNX graph, those of its subgraphs (the loop over
+    a batch) included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.g.node:
+                yield from _nodes(attr.g)
+
+
 def test_quickstart_model_exports_and_matches(tmp_path):
     reports, graph = _export_and_compare(
         QUICKSTART,
@@ -371,18 +383,23 @@ def test_quickstart_model_exports_and_matches(tmp_path):
         {'model.test_cfg.rcnn.score_thr': 0.3},
     )
     _assert_same(reports)
-    ops = {node.op_type for node in graph.graph.node}
-    assert {'NonMaxSuppression', 'RoiAlign', 'TopK'} <= ops
+    ops = {node.op_type for node in _nodes(graph.graph)}
+    assert {'NonMaxSuppression', 'RoiAlign', 'TopK', 'Loop'} <= ops
     # ODConv: convolutions whose weight is computed in the graph (the
     # per-sample aggregated kernel), not stored
     stored = {init.name for init in graph.graph.initializer}
     dynamic_convs = [
         n
-        for n in graph.graph.node
+        for n in _nodes(graph.graph)
         if n.op_type == 'Conv' and n.input[1] not in stored
     ]
     assert len(dynamic_convs) > 10
-    assert [o.name for o in graph.graph.output] == ['dets', 'labels', 'masks']
+    assert [o.name for o in graph.graph.output] == [
+        'dets',
+        'labels',
+        'masks',
+        'num_dets',
+    ]
 
 
 def test_r50_faster_rcnn_exports_and_matches(tmp_path):
@@ -440,6 +457,11 @@ def test_no_proposals_give_no_detections(tmp_path):
     assert compare_results(model, session, img, meta)['num'][0] > 0
 
 
+def compare_results_of(ref, out):
+    """:func:`compare_results`'s report for two results already computed."""
+    return _compare(ref, out, box_tol=0.01, score_tol=1e-4, mask_iou=0.99)
+
+
 def img_array(size):
     return _images((size, size), (8, 8))[0]
 
@@ -478,7 +500,7 @@ def test_single_stage_and_cascade_export_and_match(name, tmp_path):
     outputs = [o.name for o in graph.graph.output]
     assert outputs == (
         ['dets', 'labels', 'masks'] if 'mask' in name else ['dets', 'labels']
-    )
+    ) + ['num_dets']
 
 
 @pytest.mark.parametrize('family', DENSE_FAMILIES)
@@ -492,7 +514,7 @@ def test_dense_families_export_and_match(family, tmp_path):
         [(128, 96), (100, 128)],
     )
     _assert_same(reports)
-    ops = {node.op_type for node in graph.graph.node}
+    ops = {node.op_type for node in _nodes(graph.graph)}
     assert 'NonMaxSuppression' in ops
     assert ('DeformConv' in ops) == (family in ('vfnet', 'tood'))
 
@@ -641,6 +663,67 @@ def test_tools_export_and_evaluate_like_pytorch(tmp_path, monkeypatch, capsys):
     assert [sum(map(len, boxes)) for boxes, _ in ort_res] == [
         sum(map(len, boxes)) for boxes, _ in pt_res
     ]
+    # the same file, two images per graph run
+    batch_pkl = tmp_path / 'batch.pkl'
+    _run_tool(
+        'deployment/test.py',
+        QUICKSTART,
+        onnx_file,
+        '--backend',
+        'onnxruntime',
+        '--eval',
+        'bbox',
+        'segm',
+        '--batch-size',
+        2,
+        '--out',
+        batch_pkl,
+        *opts,
+        monkeypatch=monkeypatch,
+    )
+    # images of a batch are padded to the largest, in PyTorch too: compare
+    # with PyTorch testing two images at a time
+    batch_metrics = capsys.readouterr().out.strip().splitlines()[-1]
+    _, metrics = apis.test_from_config(
+        QUICKSTART,
+        ckpt,
+        eval=['bbox', 'segm'],
+        cfg_options={**options, 'data.test_dataloader.samples_per_gpu': 2},
+    )
+    assert batch_metrics == str(metrics)
+    assert len(mmcv.load(str(batch_pkl))) == len(pt_res)
+
+
+def test_batch_graph_gives_each_image_its_detections(tmp_path):
+    """A --dynamic-export file runs a batch in one call; each image gets
+    the detections it gets alone (and PyTorch's)."""
+    arrays = _images((128, 96), (128, 80))  # both padded to 128 x 96
+    cfg, model, session, _ = _random_export(
+        QUICKSTART, tmp_path, arrays[0], {'model.test_cfg.rcnn.score_thr': 0.3}
+    )
+    assert session.batch
+    imgs, metas = zip(*(load_test_image(cfg, a) for a in arrays))
+    ort_model = ONNXRuntimeDetector(session, TINY_COCO_CLASSES)
+    runs = []
+    run = session.session.run
+    session.session.run = lambda *a: runs.append(1) or run(*a)
+    batch = ort_model.simple_test(torch.cat(imgs), list(metas))
+    assert len(runs) == 1
+    alone = [ort_model.simple_test(i, [m])[0] for i, m in zip(imgs, metas)]
+    with torch.no_grad():
+        ref = model(
+            return_loss=False,
+            rescale=True,
+            img=[torch.cat(imgs)],
+            img_metas=[list(metas)],
+        )
+    for got, single, pytorch in zip(batch, alone, ref):
+        assert sum(map(len, got[0])) > 0
+        for a, b in zip(got[0], single[0]):
+            np.testing.assert_allclose(a, b, atol=1e-4)
+        for a, b in zip(got[1], single[1]):
+            np.testing.assert_array_equal(np.array(a), np.array(b))
+        assert compare_results_of(pytorch, got)['ok']
 
 
 def test_missing_onnxruntime_names_the_extra(monkeypatch):

@@ -34,6 +34,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--eval', type=str, nargs='+', help='metrics, e.g. bbox segm'
     )
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help='images per graph run (default: the config\'s '
+        'data.test_dataloader.samples_per_gpu, else 1); more than 1 needs '
+        'a file exported with --dynamic-export',
+    )
     parser.add_argument('--show-dir', help='draw the results into this folder')
     parser.add_argument(
         '--show-score-thr',
@@ -54,6 +61,8 @@ def parse_args(argv=None):
         help='keyword arguments of dataset.evaluate',
     )
     args = parser.parse_args(argv)
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error('--batch-size must be at least 1')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error('--out must be a .pkl/.pickle file')
     return args
@@ -74,6 +83,7 @@ def main(argv=None):
         show_score_thr=args.show_score_thr,
         eval_options=args.eval_options,
         cfg_options=args.cfg_options,
+        batch_size=args.batch_size,
     )
 
 

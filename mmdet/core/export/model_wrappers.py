@@ -10,7 +10,7 @@ from ..mask import paste_masks
 from ..visualization import imshow_det_result
 from .families import mask_thr_of, num_classes_of
 from .pytorch2onnx import export_inputs
-from .runtime import ORTSession
+from .runtime import NUM_DETS, ORTSession
 
 
 class ONNXRuntimeDetector(nn.Module):
@@ -58,17 +58,32 @@ class ONNXRuntimeDetector(nn.Module):
         return self.simple_test(img[0], img_metas[0], **kwargs)
 
     def simple_test(self, img, img_metas, rescale=True, **kwargs):
-        """Results of a (B, 3, H, W) batch, one graph run per image."""
+        """Results of a (B, 3, H, W) batch: one graph run for the batch
+        with a batch graph (``--dynamic-export``), else one per image."""
         if not rescale:
             raise ValueError(
                 'the exported graph gives boxes in original '
                 'image pixels (rescale=True) only'
             )
-        return [
-            self._result(
-                self.session(*export_inputs(img[i : i + 1], meta)), meta
-            )
+        if not self.session.batch:
+            return [
+                self._result(
+                    self.session(*export_inputs(img[i : i + 1], meta)), meta
+                )
+                for i, meta in enumerate(img_metas)
+            ]
+        per_image = [
+            export_inputs(img[i : i + 1], meta)
             for i, meta in enumerate(img_metas)
+        ]
+        outputs = self.session(
+            img,
+            torch.stack([inputs[1] for inputs in per_image]),
+            torch.stack([inputs[2] for inputs in per_image]),
+        )
+        return [
+            self._result(image_outputs, meta)
+            for image_outputs, meta in zip(split_batch(outputs), img_metas)
         ]
 
     def show_result(self, img, result, **kwargs):
@@ -91,6 +106,21 @@ class ONNXRuntimeDetector(nn.Module):
             len(self.CLASSES),
             self.mask_thr_binary,
         )
+
+
+def split_batch(outputs):
+    """Per image the outputs of a batch graph: its ``dets``, ``labels``
+    (and ``masks``) rows, by ``num_dets``."""
+    counts = outputs[NUM_DETS]
+    ends = np.cumsum(counts)
+    return [
+        {
+            name: value[end - count : end]
+            for name, value in outputs.items()
+            if name != NUM_DETS
+        }
+        for count, end in zip(counts, ends)
+    ]
 
 
 def _segm_result(probs, dets, labels, meta, num_classes, threshold):

@@ -5,11 +5,12 @@ import warnings
 
 import torch
 
+from .batch import loop_over_batch
 from .deps import import_deploy_module
 from .detector import ExportableFeatureMaps
 from .families import exportable_detector
 from .ops import DEFORM_CONV_OPSET, register_onnx_symbolics
-from .runtime import INPUT_NAMES
+from .runtime import INPUT_NAMES, NUM_DETS
 
 # RoiAlign's half-pixel mode (aligned=True) needs opset 16, DeformConv
 # (DCN, VFNet, TOOD) opset 19
@@ -47,8 +48,11 @@ def export_onnx(
         output_file (str): the .onnx file to write.
         opset_version (int): ONNX opset, at least 16 (19 for a model with
             deformable convolutions).
-        dynamic_export (bool): height and width of the input (and the
-            number of detections, always) free; else fixed to ``img``'s.
+        dynamic_export (bool): batch size, height and width of the input
+            free (the graph loops over the images of a batch and has a
+            fourth output, ``num_dets`` (B,), the detections of each
+            image); else one image of ``img``'s size. The number of
+            detections is always free.
         skip_postprocess (bool): export only the backbone, neck and the
             dense head's maps (the RPN's: no proposals, no R-CNN).
         simplify (bool): run onnxsim over the file.
@@ -67,8 +71,8 @@ def export_onnx(
         )
     if img.size(0) != 1:
         raise ValueError(
-            'the exported graph takes one image (batch 1), '
-            f'got a batch of {img.size(0)}'
+            'export traces one image (batch 1; with dynamic_export the '
+            f'graph then takes any batch), got a batch of {img.size(0)}'
         )
     model.eval()
     if skip_postprocess:
@@ -103,6 +107,17 @@ def export_onnx(
             do_constant_folding=True,
             dynamo=False,
         )
+    if dynamic_export and not skip_postprocess:
+        with torch.no_grad():
+            example = module(*args)
+        to_batch_graph(
+            output_file,
+            {
+                name: tuple(value.shape[1:])
+                for name, value in zip(output_names, example)
+            },
+        )
+        output_names = [*output_names, NUM_DETS]
     if simplify:
         simplify_onnx(output_file)
     if getattr(model, 'CLASSES', None) and not skip_postprocess:
@@ -124,6 +139,13 @@ def _export(module, args, output_file, **kwargs):
             f'opset_version >= {DEFORM_CONV_OPSET} (--opset-version), got '
             f'{kwargs["opset_version"]}'
         ) from err
+
+
+def to_batch_graph(onnx_file, trailing_dims):
+    """Rewrite the one-image graph in ``onnx_file`` as its loop over a
+    batch (:func:`loop_over_batch`)."""
+    onnx = import_deploy_module('onnx')
+    onnx.save(loop_over_batch(onnx.load(onnx_file), trailing_dims), onnx_file)
 
 
 def write_metadata(onnx_file, **values):

@@ -7,6 +7,9 @@ from .deps import import_deploy_module
 # the inputs of an exported detector, in order (a graph that does not read
 # one, e.g. YOLOX's, which never clips to img_shape, lacks it)
 INPUT_NAMES = ('input', 'img_shape', 'scale_factor')
+# the output of a graph over a batch (``--dynamic-export``): (B,)
+# detections per image, whose detections come one image after another
+NUM_DETS = 'num_dets'
 
 
 class ORTSession:
@@ -29,13 +32,16 @@ class ORTSession:
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        # a graph over a batch (else over one image)
+        self.batch = NUM_DETS in self.output_names
         # what the exporter wrote beside the graph (e.g. the class names)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, *inputs):
         """Outputs (numpy arrays, by name) for the inputs in graph order
         (tensors or arrays), or for all of ``INPUT_NAMES`` when the graph
-        takes only some of them."""
+        takes only some of them. A batch graph also takes one image's
+        (2,) ``img_shape`` and (4,) ``scale_factor`` (a batch of one)."""
         names = self.input_names
         if len(inputs) != len(names):
             if len(inputs) != len(INPUT_NAMES) or not set(names) <= set(
@@ -46,12 +52,14 @@ class ORTSession:
                 )
             given = dict(zip(INPUT_NAMES, inputs))
             inputs = [given[name] for name in names]
-        feed = {
-            name: np.ascontiguousarray(
+        feed = {}
+        for name, value in zip(names, inputs):
+            value = np.ascontiguousarray(
                 value.detach().cpu().numpy()
                 if hasattr(value, 'detach')
                 else value
             )
-            for name, value in zip(self.input_names, inputs)
-        }
+            if self.batch and name != 'input' and value.ndim == 1:
+                value = value[None]
+            feed[name] = value
         return dict(zip(self.output_names, self.session.run(None, feed)))
