@@ -69,6 +69,8 @@ FAMILY_CONFIGS = [
     'tood/tood_r50_fpn_1x_coco.py',
     'yolof/yolof_r50_c5_8x8_1x_coco.py',
     'yolox/yolox_s_8x8_300e_coco.py',
+    # HTC with its semantic branch fused into the box and mask features
+    'htc/htc_r50_fpn_1x_coco.py',
 ]
 # quick-start configs of those dense families (checked in the default run)
 DENSE_FAMILIES = ['gfl', 'vfnet', 'tood', 'yolof', 'yolox']
@@ -487,19 +489,26 @@ def test_exportable_module_equals_simple_test():
 
 @pytest.mark.parametrize(
     'name',
-    ['retinanet_odconv_mobilenetv2', 'cascade_mask_rcnn_odconv_mobilenetv2'],
+    [
+        'retinanet_odconv_mobilenetv2',
+        'cascade_mask_rcnn_odconv_mobilenetv2',
+        'htc_odconv_mobilenetv2',
+    ],
 )
 def test_single_stage_and_cascade_export_and_match(name, tmp_path):
     """A single-stage detector (the dense post-processing: nms_pre above
-    score_thr, decoding, class-wise NMS) and a Cascade Mask R-CNN (stage
-    refinement, averaged scores and masks) through one dynamic file."""
+    score_thr, decoding, class-wise NMS), a Cascade Mask R-CNN (stage
+    refinement, averaged scores and masks) and an HTC (mask heads chained
+    by the information flow) through one dynamic file."""
     reports, graph = _export_and_compare(
         quickstart(name), tmp_path, [(128, 96), (100, 128)]
     )
     _assert_same(reports)
     outputs = [o.name for o in graph.graph.output]
     assert outputs == (
-        ['dets', 'labels', 'masks'] if 'mask' in name else ['dets', 'labels']
+        ['dets', 'labels', 'masks']
+        if 'mask' in name or 'htc' in name
+        else ['dets', 'labels']
     ) + ['num_dets']
 
 
@@ -534,7 +543,7 @@ def test_deformable_convs_below_their_opset_are_named(tmp_path):
 def test_family_configs_export_and_match(config, tmp_path):
     # as test_odconv_configs_export_and_match, for the other families
     options = {'data.test.pipeline.1.img_scale': (640, 384)}
-    if 'cascade' in config:
+    if 'cascade' in config or 'htc' in config:
         options['model.test_cfg.rcnn.score_thr'] = 0.3
     reports, _ = _export_and_compare(
         osp.join(REPO, 'configs', config),
@@ -552,6 +561,7 @@ def test_family_configs_export_and_match(config, tmp_path):
         'fcos_odconv_mobilenetv2',
         'atss_odconv_mobilenetv2',
         'cascade_rcnn_odconv_mobilenetv2',
+        'htc_odconv_mobilenetv2',
     ]
     + [f'{family}_odconv_mobilenetv2' for family in DENSE_FAMILIES],
 )
@@ -563,10 +573,14 @@ def test_exportable_families_equal_simple_test(name):
     img, meta = load_test_image(cfg, _images((96, 128), (8, 8))[0])
     randomize(model, seed=3, calib_imgs=_calibration_batch(img))
     with torch.no_grad():
-        dets, labels = exportable_detector(model)(*export_inputs(img, meta))
+        dets, labels = exportable_detector(model)(*export_inputs(img, meta))[
+            :2
+        ]
         ref = model(
             return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
         )[0]
+    if isinstance(ref, tuple):  # (boxes, masks)
+        ref = ref[0]
     assert len(dets) == sum(map(len, ref)) > 0
     for c, boxes in enumerate(ref):
         np.testing.assert_array_equal(dets[labels == c].numpy(), boxes)
@@ -575,7 +589,7 @@ def test_exportable_families_equal_simple_test(name):
 @pytest.mark.parametrize(
     'config, refused',
     [
-        ('htc/htc_without_semantic_r50_fpn_1x_coco.py', 'HybridTaskCascade'),
+        ('scnet/scnet_r50_fpn_1x_coco.py', 'SCNetRoIHead'),
         ('ms_rcnn/ms_rcnn_r50_fpn_1x_coco.py', 'MaskScoringRoIHead'),
         ('faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py', 'shared head'),
         ('rpn/rpn_r50_fpn_1x_coco.py', 'RPN without a bbox_head'),

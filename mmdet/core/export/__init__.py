@@ -4,6 +4,7 @@ from .deps import INSTALL_HINT, import_deploy_module
 from .detector import (
     ExportableCascadeRCNN,
     ExportableFeatureMaps,
+    ExportableHTC,
     ExportableTwoStageDetector,
     pool_rois,
 )
@@ -17,6 +18,7 @@ __all__ = [
     'import_deploy_module',
     'ExportableCascadeRCNN',
     'ExportableFeatureMaps',
+    'ExportableHTC',
     'ExportableSingleStageDetector',
     'ExportableTwoStageDetector',
     'ONNXRuntimeDetector',

@@ -12,6 +12,7 @@ write.
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .nms import class_wise_dets, grouped_nms, nms_iou
@@ -59,9 +60,11 @@ def pool_rois(extractor, feats, rois):
 # module does it (the names, not subclasses: a subclass tests its own way)
 STANDARD_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
 CASCADE_ROI_HEADS = ('CascadeRoIHead',)
+HTC_ROI_HEADS = ('HybridTaskCascadeRoIHead',)
 EXPORTABLE_FAMILIES = (
     'Faster R-CNN / Mask R-CNN (StandardRoIHead, DynamicRoIHead), '
-    'Cascade (Mask) R-CNN (CascadeRoIHead) and single-stage detectors '
+    'Cascade (Mask) R-CNN (CascadeRoIHead), HTC '
+    '(HybridTaskCascadeRoIHead) and single-stage detectors '
     'whose head uses the shared dense post-processing'
 )
 
@@ -133,6 +136,10 @@ class ExportableTwoStageDetector(nn.Module):
 
     def forward(self, img, img_shape, scale_factor):
         feats = self.model.extract_feat(img)
+        return self.from_features(feats, img_shape, scale_factor)
+
+    def from_features(self, feats, img_shape, scale_factor):
+        """The outputs of :meth:`forward` from the image's FPN maps."""
         proposals = self.proposals(feats, img_shape)
         dets, labels = self.detections(
             feats, proposals, img_shape, scale_factor
@@ -318,6 +325,72 @@ class ExportableCascadeRCNN(ExportableTwoStageDetector):
 
     def final_mask_head(self):
         return self.model.roi_head.mask_head[-1]
+
+
+class ExportableHTC(ExportableCascadeRCNN):
+    """:class:`ExportableCascadeRCNN` of a Hybrid Task Cascade
+    (``HybridTaskCascadeRoIHead``), as its ``simple_test``: the cascade's
+    boxes, the semantic embedding (with a semantic head) pooled and added
+    to the box and / or mask RoI features it is fused into, and one pass
+    of the mask heads chained by the information flow on the last stage's
+    mask RoI features, their probabilities averaged."""
+
+    EXPORTABLE_ROI_HEADS = HTC_ROI_HEADS
+
+    def forward(self, img, img_shape, scale_factor):
+        feats = self.model.extract_feat(img)
+        # the image's semantic embedding, read by the RoI features below
+        self._semantic = self.model.roi_head._semantic_feat(feats)
+        try:
+            return self.from_features(feats, img_shape, scale_factor)
+        finally:
+            self._semantic = None
+
+    def _roi_feats(self, extractor, feats, rois, branch):
+        """``pool_rois`` plus the pooled semantic embedding where
+        ``branch`` ('bbox' / 'mask') is fused, as ``_fuse_semantic``."""
+        roi_head = self.model.roi_head
+        pooled = pool_rois(extractor, feats, rois)
+        fused = roi_head.with_semantic and branch in roi_head.semantic_fusion
+        if not fused:
+            return pooled
+        semantic = pool_rois(
+            roi_head.semantic_roi_extractor, [self._semantic], rois
+        )
+        if semantic.shape[-2:] != pooled.shape[-2:]:
+            semantic = F.adaptive_avg_pool2d(semantic, pooled.shape[-2:])
+        return pooled + semantic
+
+    def rcnn_outputs(self, feats, proposals, img_shape):
+        roi_head = self.model.roi_head
+        rois = torch.cat(
+            [proposals.new_zeros(size_of(proposals, 0), 1), proposals], dim=1
+        )
+        stage_scores = []
+        for stage in range(roi_head.num_stages):
+            head = roi_head.bbox_head[stage]
+            cls_score, bbox_pred = head(
+                self._roi_feats(
+                    roi_head.bbox_roi_extractor[stage], feats, rois, 'bbox'
+                )
+            )
+            stage_scores.append(cls_score)
+            if stage < roi_head.num_stages - 1:
+                rois = self._refine(
+                    head, rois, cls_score, bbox_pred, img_shape
+                )
+        return rois, sum(stage_scores) / len(stage_scores), bbox_pred
+
+    def mask_probs(self, feats, rois):
+        roi_head = self.model.roi_head
+        mask_feats = self._roi_feats(
+            roi_head.mask_roi_extractor[-1], feats, rois, 'mask'
+        )
+        probs = [
+            logits.sigmoid()
+            for logits in roi_head._all_stage_mask_logits(mask_feats)
+        ]
+        return sum(probs) / len(probs)
 
 
 class ExportableFeatureMaps(nn.Module):

@@ -5,7 +5,9 @@ from torch import nn
 
 from .detector import (
     CASCADE_ROI_HEADS,
+    HTC_ROI_HEADS,
     ExportableCascadeRCNN,
+    ExportableHTC,
     ExportableTwoStageDetector,
 )
 from .single_stage import ExportableSingleStageDetector
@@ -13,12 +15,15 @@ from .single_stage import ExportableSingleStageDetector
 
 def exportable_detector(model):
     """The traceable module computing ``model``'s one-image inference:
-    :class:`ExportableCascadeRCNN`, :class:`ExportableTwoStageDetector` or
+    :class:`ExportableCascadeRCNN`, :class:`ExportableHTC`,
+    :class:`ExportableTwoStageDetector` or
     :class:`ExportableSingleStageDetector`; a family without one raises
     ``NotImplementedError`` naming it."""
     if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head'):
         if type(model.roi_head).__name__ in CASCADE_ROI_HEADS:
             return ExportableCascadeRCNN(model)
+        if type(model.roi_head).__name__ in HTC_ROI_HEADS:
+            return ExportableHTC(model)
         return ExportableTwoStageDetector(model)
     return ExportableSingleStageDetector(model)
 
