@@ -156,24 +156,28 @@ def test_table_from_fake_work_dirs(tmp_path, monkeypatch, capsys):
     assert out.read_text(encoding='utf-8') == text
     assert (
         text.splitlines()[0]
-        == '| config | epochs | training time | bbox mAP | segm mAP |'
+        == '| config | epochs | training time | per epoch | bbox mAP | '
+        'segm mAP |'
     )
     cells = table_cells(text)
     assert list(cells) == [config_name(c) for c in find_configs(CONFIG_DIR)]
     assert cells['cascade_mask_rcnn_odconv_mobilenetv2_tiny_coco'] == [
         '4',
         '15 min 05 s',
+        '3 min 46 s',
         '0.651',
         '0.599',
     ]
     assert cells['cascade_rcnn_odconv_mobilenetv2_tiny_coco'] == [
         '4',
         '1 min 00 s',
+        '15 s',
         '0.700',
         '-',
     ]
     assert cells['mask_rcnn_odconv_mobilenetv2_tiny_coco'] == [
         'not run',
+        '-',
         '-',
         'not run',
         'not run',

@@ -202,18 +202,22 @@ def _map_cell(value, run_exists):
 
 
 def render_table(rows):
-    """The Markdown table: config, epochs, training time, bbox and segm
-    mAP (COCO, val split of the tiny set); '-' for a model without masks,
+    """The Markdown table: config, epochs, training time (all epochs and
+    per epoch, evaluations during training included), bbox and segm mAP
+    (COCO, val split of the tiny set); '-' for a model without masks,
     'not run' for a config without a run."""
     lines = [
-        '| config | epochs | training time | bbox mAP | segm mAP |',
-        '|:---|---:|---:|---:|---:|',
+        '| config | epochs | training time | per epoch | bbox mAP | '
+        'segm mAP |',
+        '|:---|---:|---:|---:|---:|---:|',
     ]
     for row in rows:
         ran = row['epochs'] is not None
+        seconds = row['train_seconds']
+        per_epoch = seconds / row['epochs'] if ran and seconds else None
         lines.append(
             f'| {row["name"]} | {row["epochs"] if ran else NOT_RUN} | '
-            f'{format_seconds(row["train_seconds"])} | '
+            f'{format_seconds(seconds)} | {format_seconds(per_epoch)} | '
             f'{_map_cell(row["bbox_mAP"], ran)} | '
             f'{_map_cell(row["segm_mAP"], ran)} |'
         )
