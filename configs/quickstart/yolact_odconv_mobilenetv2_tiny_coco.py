@@ -11,9 +11,8 @@
 #   cover the 20-50 px objects. YOLACT's expand / crop / photometric
 #   augmentations are left out for the short schedule.
 # - Narrow: 64-channel FPN, head and protonet, 16 prototypes.
-# - lr 0.01 (SGD) for 4 images per step (YOLACT's 1e-3 is for 8 images and
-#   a pretrained backbone), 24 epochs: in 8 the heads had only reached
-#   0.168 segm mAP (still rising).
+# - lr 0.01 (SGD) for 4 images per step, not tuned yet (YOLACT's 1e-3 is
+#   for 8 pretrained-backbone images).
 _base_ = [
     '../_base_/datasets/tiny_coco_instance.py',
     '../_base_/default_runtime.py',
@@ -155,17 +154,17 @@ lr_config = dict(
     warmup='linear',
     warmup_iters=100,
     warmup_ratio=0.001,
-    step=[20],
+    step=[6],
 )
-runner = dict(type='EpochBasedRunner', max_epochs=24)
+runner = dict(type='EpochBasedRunner', max_epochs=8)
 custom_hooks = [
     dict(type='NumClassCheckHook'),
     # 30 -> 10 (the backbone's temperature) over the first 4 epochs
     dict(type='ODConvTemperatureHook', init_temp=30.0, anneal_epochs=4),
 ]
-checkpoint_config = dict(interval=4, max_keep_ckpts=2)
+checkpoint_config = dict(interval=1)
 log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
-evaluation = dict(interval=4, metric=['bbox', 'segm'])
+evaluation = dict(interval=2, metric=['bbox', 'segm'])
 torch_num_threads = 1
 cudnn_benchmark = False
 # for dist_train.sh: the backbone's ImageNet classifier gets no gradient
