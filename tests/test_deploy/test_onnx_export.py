@@ -135,6 +135,7 @@ CENTERED = (
     'tood_cls',
     'cls_score',
     'multi_level_conv_cls',
+    'multi_level_conv_obj',
 )
 
 
@@ -359,12 +360,13 @@ def _export_and_compare(config, tmp_path, shapes, cfg_options=None):
     return reports, onnx.load(onnx_file)
 
 
-def _assert_same(reports, min_dets=1):
+def _assert_same(reports, min_dets=1, sizes=True):
     for shape, report in reports:
         assert report['ok'], (shape, report)
         assert report['num'][0] >= min_dets, (shape, report)
-    # the file took images of more than one size
-    assert len({shape for shape, _ in reports}) == len(reports)
+    if sizes:
+        # the file took images of more than one size
+        assert len({shape for shape, _ in reports}) == len(reports)
 
 
 def _nodes(graph):
@@ -545,13 +547,22 @@ def test_family_configs_export_and_match(config, tmp_path):
     options = {'data.test.pipeline.1.img_scale': (640, 384)}
     if 'cascade' in config or 'htc' in config:
         options['model.test_cfg.rcnn.score_thr'] = 0.3
+    if 'yolox' in config:
+        # YOLOX keeps every survivor (thousands with random weights), each
+        # labelled by the argmax of its 80 class scores: with random logits
+        # one of them is a float32 near-tie between two classes in every
+        # draw tried (the same box, another label). With 4 classes (the
+        # rest of the model and its export unchanged) such ties are rare
+        options['model.test_cfg.score_thr'] = 0.7
+        options['model.bbox_head.num_classes'] = 4
     reports, _ = _export_and_compare(
         osp.join(REPO, 'configs', config),
         tmp_path,
         [(384, 640), (250, 640)],
         options,
     )
-    _assert_same(reports)
+    # YOLOX's test pipeline pads every image to 640 x 640
+    _assert_same(reports, sizes='yolox' not in config)
 
 
 @pytest.mark.parametrize(

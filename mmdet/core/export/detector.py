@@ -357,8 +357,9 @@ class ExportableHTC(ExportableCascadeRCNN):
         semantic = pool_rois(
             roi_head.semantic_roi_extractor, [self._semantic], rois
         )
-        if semantic.shape[-2:] != pooled.shape[-2:]:
-            semantic = F.adaptive_avg_pool2d(semantic, pooled.shape[-2:])
+        size = [int(d) for d in pooled.shape[-2:]]  # static: the RoI size
+        if list(semantic.shape[-2:]) != size:
+            semantic = F.adaptive_avg_pool2d(semantic, size)
         return pooled + semantic
 
     def rcnn_outputs(self, feats, proposals, img_shape):
