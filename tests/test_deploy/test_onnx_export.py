@@ -815,3 +815,52 @@ def test_benchmark_tool_times_both_backends_of_any_family(monkeypatch, capsys):
         low = (ort_ms - 0.5) / (pytorch_ms + 0.5) - 0.005
         high = (ort_ms + 0.5) / max(pytorch_ms - 0.5, 1e-9) + 0.005
         assert low <= ratio <= high
+
+
+def test_loop_over_batch_refuses_other_graphs():
+    """Only a one-image detector graph is wrapped: another graph's inputs,
+    or a graph that already loops over a batch, are named."""
+    from onnx import TensorProto, helper
+
+    from mmdet.core.export.batch import loop_over_batch
+
+    def graph(inputs, outputs):
+        nodes = [helper.make_node('Identity', [inputs[0]], [outputs[0]])]
+        return helper.make_model(
+            helper.make_graph(
+                nodes,
+                'g',
+                [
+                    helper.make_tensor_value_info(n, TensorProto.FLOAT, [1])
+                    for n in inputs
+                ],
+                [
+                    helper.make_tensor_value_info(n, TensorProto.FLOAT, [1])
+                    for n in outputs
+                ],
+            )
+        )
+
+    with pytest.raises(ValueError, match='not a one-image detector graph'):
+        loop_over_batch(graph(['x'], ['dets']))
+    with pytest.raises(ValueError, match='already takes a batch'):
+        loop_over_batch(graph(['input'], ['dets', 'num_dets']))
+    with pytest.raises(ValueError, match='trailing_dims'):
+        loop_over_batch(
+            helper.make_model(
+                helper.make_graph(
+                    [helper.make_node('Identity', ['input'], ['dets'])],
+                    'g',
+                    [
+                        helper.make_tensor_value_info(
+                            'input', TensorProto.FLOAT, [1, 3, 'h', 'w']
+                        )
+                    ],
+                    [
+                        helper.make_tensor_value_info(
+                            'dets', TensorProto.FLOAT, ['n', 'k']
+                        )
+                    ],
+                )
+            )
+        )
