@@ -100,7 +100,7 @@ HEAD_STDS = {
     'fc_reg': 0.2,
     'conv_logits': 3.0,
     # dense heads: RetinaNet, FCOS, ATSS
-    'retina_cls': 2.0,
+    'retina_cls': 1.0,
     'retina_reg': 0.2,
     'conv_cls': 2.0,
     'conv_reg': 0.2,
