@@ -285,7 +285,9 @@ class ExportableCascadeRCNN(ExportableTwoStageDetector):
         for stage in range(roi_head.num_stages):
             head = roi_head.bbox_head[stage]
             cls_score, bbox_pred = head(
-                pool_rois(roi_head.bbox_roi_extractor[stage], feats, rois)
+                self._roi_feats(
+                    roi_head.bbox_roi_extractor[stage], feats, rois, 'bbox'
+                )
             )
             stage_scores.append(cls_score)
             if stage < roi_head.num_stages - 1:
@@ -293,6 +295,11 @@ class ExportableCascadeRCNN(ExportableTwoStageDetector):
                     head, rois, cls_score, bbox_pred, img_shape
                 )
         return rois, sum(stage_scores) / len(stage_scores), bbox_pred
+
+    def _roi_feats(self, extractor, feats, rois, branch):
+        """The RoI features of ``branch`` ('bbox' / 'mask') a stage's
+        head takes (HTC adds its semantic embedding)."""
+        return pool_rois(extractor, feats, rois)
 
     @staticmethod
     def _refine(head, rois, cls_score, bbox_pred, img_shape):
@@ -350,7 +357,7 @@ class ExportableHTC(ExportableCascadeRCNN):
         """``pool_rois`` plus the pooled semantic embedding where
         ``branch`` ('bbox' / 'mask') is fused, as ``_fuse_semantic``."""
         roi_head = self.model.roi_head
-        pooled = pool_rois(extractor, feats, rois)
+        pooled = super()._roi_feats(extractor, feats, rois, branch)
         fused = roi_head.with_semantic and branch in roi_head.semantic_fusion
         if not fused:
             return pooled
@@ -361,26 +368,6 @@ class ExportableHTC(ExportableCascadeRCNN):
         if list(semantic.shape[-2:]) != size:
             semantic = F.adaptive_avg_pool2d(semantic, size)
         return pooled + semantic
-
-    def rcnn_outputs(self, feats, proposals, img_shape):
-        roi_head = self.model.roi_head
-        rois = torch.cat(
-            [proposals.new_zeros(size_of(proposals, 0), 1), proposals], dim=1
-        )
-        stage_scores = []
-        for stage in range(roi_head.num_stages):
-            head = roi_head.bbox_head[stage]
-            cls_score, bbox_pred = head(
-                self._roi_feats(
-                    roi_head.bbox_roi_extractor[stage], feats, rois, 'bbox'
-                )
-            )
-            stage_scores.append(cls_score)
-            if stage < roi_head.num_stages - 1:
-                rois = self._refine(
-                    head, rois, cls_score, bbox_pred, img_shape
-                )
-        return rois, sum(stage_scores) / len(stage_scores), bbox_pred
 
     def mask_probs(self, feats, rois):
         roi_head = self.model.roi_head
