@@ -30,7 +30,7 @@ from mmdet.core.export import (
     compare_results,
     exportable_detector,
 )
-from mmdet.core.export.model_wrappers import _compare
+from mmdet.core.export.model_wrappers import _compare, _iou
 from mmdet.core.export.pytorch2onnx import export_inputs, export_onnx
 from mmdet.core.export.runtime import ORTSession
 from mmdet.models.backbones.odconv import ODConvAttention
@@ -71,6 +71,7 @@ FAMILY_CONFIGS = [
     'yolox/yolox_s_8x8_300e_coco.py',
     # HTC with its semantic branch fused into the box and mask features
     'htc/htc_r50_fpn_1x_coco.py',
+    'detr/detr_r50_8x2_150e_coco.py',
 ]
 # quick-start configs of those dense families (checked in the default run)
 DENSE_FAMILIES = ['gfl', 'vfnet', 'tood', 'yolof', 'yolox']
@@ -574,7 +575,8 @@ def test_family_configs_export_and_match(config, tmp_path):
         'cascade_rcnn_odconv_mobilenetv2',
         'htc_odconv_mobilenetv2',
     ]
-    + [f'{family}_odconv_mobilenetv2' for family in DENSE_FAMILIES],
+    + [f'{family}_odconv_mobilenetv2' for family in DENSE_FAMILIES]
+    + ['detr_odconv_mobilenetv2'],
 )
 def test_exportable_families_equal_simple_test(name):
     """The eager export path of each family is the detector's inference,
@@ -597,6 +599,238 @@ def test_exportable_families_equal_simple_test(name):
         np.testing.assert_array_equal(dets[labels == c].numpy(), boxes)
 
 
+def test_detr_exports_and_matches(tmp_path):
+    """DETR (ODConv MobileNetV2, transformer head) through one dynamic
+    file: the padding mask is computed in the graph from img_shape (the
+    second image is padded), the max_per_img best (query, class) pairs
+    come out, no NMS."""
+    reports, graph = _export_and_compare(
+        quickstart('detr_odconv_mobilenetv2'),
+        tmp_path,
+        [(128, 96), (100, 128)],
+    )
+    _assert_same(reports)
+    max_per_img = 20  # the quick start's test_cfg
+    assert [r['num'] for _, r in reports] == [(max_per_img,) * 2] * 2
+    ops = {node.op_type for node in _nodes(graph.graph)}
+    assert 'NonMaxSuppression' not in ops
+    assert {'MatMul', 'Softmax', 'CumSum', 'TopK'} <= ops
+
+
+DEFORMABLE_DETR = 'deformable_detr/deformable_detr{}_r50_16x2_50e_coco.py'
+
+
+def test_deformable_detr_exports_and_matches(tmp_path):
+    """Deformable DETR (stock R-50, small images): its sampling geometry
+    (the levels' sizes, start indices, valid ratios and reference points)
+    is computed in the graph from the traced sizes, so one file takes
+    images of other sizes; the sampling is ONNX GridSample."""
+    reports, graph = _export_and_compare(
+        osp.join(REPO, 'configs', DEFORMABLE_DETR.format('')),
+        tmp_path,
+        [(128, 96), (100, 128)],
+        {'data.test.pipeline.1.img_scale': (128, 128)},
+    )
+    _assert_same(reports)
+    ops = {node.op_type for node in _nodes(graph.graph)}
+    assert 'GridSample' in ops and 'NonMaxSuppression' not in ops
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('variant', ['_refine', '_twostage_refine'])
+def test_deformable_detr_variants_export_and_match(variant, tmp_path):
+    # box refinement; two-stage (its 300 proposals need more than the 256
+    # tokens of a 128 x 96 image: in PyTorch too)
+    reports, _ = _export_and_compare(
+        osp.join(REPO, 'configs', DEFORMABLE_DETR.format(variant)),
+        tmp_path,
+        [(256, 192), (200, 256)],
+        {'data.test.pipeline.1.img_scale': (256, 256)},
+    )
+    _assert_same(reports)
+
+
+def _solo_maps(model, img):
+    """The SOLOv2 head's forward outputs on ``img``, flat: kernel maps and
+    class maps per level, then the mask features."""
+    with torch.no_grad():
+        kernels, classes, mask_feats = model.mask_head(model.extract_feat(img))
+    return (*kernels, *classes, mask_feats)
+
+
+class _SOLOv2PostProcessing(nn.Module):
+    """The SOLOv2 head's test path after its forward (what the exported
+    graph computes from the maps), as a module of the flat maps."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, *maps):
+        levels = self.head.num_levels
+        result = self.head.get_results(
+            list(maps[:levels]),
+            list(maps[levels : 2 * levels]),
+            maps[-1],
+            img_metas=[{}],
+            upsample=False,
+        )[0]
+        return result['scores'], result['labels'], result['mask_probs']
+
+
+def test_solov2_post_processing_traces_as_pytorch(tmp_path):
+    """SOLOv2's post-processing (class scores above score_thr, dynamic
+    mask kernels, maskness, matrix NMS with its nms_pre / max_per_img
+    cuts) exported alone and fed the same maps as PyTorch: the same
+    detections at a size other than the traced one, and none where no
+    class score passes score_thr."""
+    cfg = compat_cfg(load_config(quickstart('solov2_odconv_mobilenetv2')))
+    model, _ = build_test_detector(cfg)
+    arrays = _images((128, 96), (100, 128))
+    img, _ = load_test_image(cfg, arrays[0])
+    randomize(model, calib_imgs=_calibration_batch(img))
+    module = _SOLOv2PostProcessing(model.mask_head).eval()
+    maps = _solo_maps(model, img)
+    names = [f'map{i}' for i in range(len(maps))]
+    onnx_file = str(tmp_path / 'post.onnx')
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            maps,
+            onnx_file,
+            input_names=names,
+            output_names=['scores', 'labels', 'probs'],
+            dynamic_axes={
+                names[-1]: {2: 'h', 3: 'w'},
+                'scores': {0: 'n'},
+                'labels': {0: 'n'},
+                'probs': {0: 'n', 1: 'h', 2: 'w'},
+            },
+            opset_version=19,
+            dynamo=False,
+        )
+    session = ORTSession(onnx_file)
+    big, _ = load_test_image(cfg, arrays[1])
+    no_objects = list(_solo_maps(model, big))
+    levels = model.mask_head.num_levels
+    no_objects[levels : 2 * levels] = [
+        torch.full_like(m, -20.0)  # class logits: scores ~2e-9
+        for m in no_objects[levels : 2 * levels]
+    ]
+    for maps, expected in (
+        (_solo_maps(model, big), 100),  # max_per_img of > 300 candidates
+        (tuple(no_objects), 0),
+    ):
+        with torch.no_grad():
+            ref = module(*maps)
+        out = session.session.run(
+            None, dict(zip(names, (m.numpy() for m in maps)))
+        )
+        assert len(ref[0]) == len(out[0]) == expected
+        np.testing.assert_allclose(out[0], ref[0].numpy(), atol=1e-6)
+        np.testing.assert_array_equal(out[1], ref[1].numpy())
+        np.testing.assert_allclose(out[2], ref[2].numpy(), atol=1e-5)
+        assert out[2].shape[1:] == tuple(maps[-1].shape[-2:])
+
+
+# a box-free segmentor's score is its class score times the mean
+# probability inside its thresholded mask: one mask pixel within float32
+# noise of mask_thr (the two runtimes' convolutions differ by ~1e-6)
+# moves it by ~0.5 / area, 5e-4 for a 1000-pixel mask at the mask stride.
+# The post-processing alone matches to 1e-6
+# (test_solov2_post_processing_traces_as_pytorch)
+BOX_FREE_SCORE_TOL = 2e-3
+
+
+def _compare_box_free(ref, out):
+    """(count PyTorch, count ORT), the largest score difference and the
+    smallest mask IoU of ``out``'s detections, each matched to the
+    same-class PyTorch detection of its best mask IoU."""
+    (ref_boxes, ref_masks), (out_boxes, out_masks) = ref, out
+    worst_score, worst_iou = 0.0, 1.0
+    for c, masks in enumerate(out_masks):
+        assert len(masks) == len(ref_masks[c])
+        assert not out_boxes[c][:, :4].any()  # box-free: zero boxes
+        for i, mask in enumerate(masks):
+            ious = [_iou(mask, other) for other in ref_masks[c]]
+            j = int(np.argmax(ious))
+            worst_iou = min(worst_iou, ious[j])
+            score = abs(out_boxes[c][i, 4] - ref_boxes[c][j, 4])
+            worst_score = max(worst_score, float(score))
+    counts = (sum(map(len, ref_masks)), sum(map(len, out_masks)))
+    return counts, worst_score, worst_iou
+
+
+def _assert_box_free_export(config, tmp_path, shapes, cfg_options=None):
+    imgs = _images(*shapes)
+    cfg, model, session, onnx_file = _random_export(
+        config, tmp_path, imgs[0], cfg_options
+    )
+    ort_model = ONNXRuntimeDetector(session, TINY_COCO_CLASSES)
+    assert ort_model.mask_stride == model.mask_head.mask_stride
+    for array in imgs:
+        img, meta = load_test_image(cfg, array)
+        with torch.no_grad():
+            ref = model(
+                return_loss=False, rescale=True, img=[img], img_metas=[[meta]]
+            )[0]
+        out = ort_model.simple_test(img, [meta])[0]
+        counts, score, iou = _compare_box_free(ref, out)
+        assert counts[0] == counts[1] > 0, counts
+        assert score <= BOX_FREE_SCORE_TOL and iou >= 0.99, (score, iou)
+        assert all(
+            m.shape == tuple(meta['ori_shape'][:2])
+            for ms in out[1]
+            for m in ms
+        )
+    graph = onnx.load(onnx_file)
+    assert [o.name for o in graph.graph.output] == [
+        'dets',
+        'labels',
+        'masks',
+        'num_dets',
+    ]
+    return graph
+
+
+def test_solov2_exports_and_matches(tmp_path):
+    """SOLOv2 (ODConv MobileNetV2) through one dynamic file: its masks
+    come out at the mask stride and are made full-size as PyTorch makes
+    them."""
+    graph = _assert_box_free_export(
+        quickstart('solov2_odconv_mobilenetv2'),
+        tmp_path,
+        [(128, 96), (100, 128)],
+    )
+    ops = {node.op_type for node in _nodes(graph.graph)}
+    assert {'Conv', 'TopK', 'NonZero', 'Loop'} <= ops
+    assert 'NonMaxSuppression' not in ops  # matrix NMS: a matrix step
+    metadata = {p.key: p.value for p in graph.metadata_props}
+    assert metadata['mask_stride'] == '4'
+    assert float(metadata['mask_thr']) == 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'config',
+    ['solo/solo_r50_fpn_1x_coco.py', 'solov2/solov2_r50_fpn_1x_coco.py'],
+)
+def test_box_free_stock_configs_export_and_match(config, tmp_path):
+    # 4 classes and score_thr 0.5: random class logits pass score_thr 0.1
+    # in most of the 80 classes of the 3872 SOLO cells, and the candidates'
+    # masks (each 160 x 96 at this size) would take tens of GB
+    _assert_box_free_export(
+        osp.join(REPO, 'configs', config),
+        tmp_path,
+        [(384, 640), (250, 640)],
+        {
+            'data.test.pipeline.1.img_scale': (640, 384),
+            'model.mask_head.num_classes': 4,
+            'model.test_cfg.score_thr': 0.5,
+        },
+    )
+
+
 @pytest.mark.parametrize(
     'config, refused',
     [
@@ -605,6 +839,8 @@ def test_exportable_families_equal_simple_test(name):
         ('faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py', 'shared head'),
         ('rpn/rpn_r50_fpn_1x_coco.py', 'RPN without a bbox_head'),
         ('yolact/yolact_r50_1x8_coco.py', 'YOLACTHead'),
+        ('solo/decoupled_solo_r50_fpn_1x_coco.py', 'DecoupledSOLOHead'),
+        ('sparse_rcnn/sparse_rcnn_r50_fpn_1x_coco.py', 'SparseRoIHead'),
     ],
 )
 def test_unexportable_families_are_refused_by_name(config, refused):

@@ -392,7 +392,14 @@ class ExportableFeatureMaps(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
-        self.head = getattr(model, 'rpn_head', None) or model.bbox_head
+        head = getattr(model, 'rpn_head', None)
+        self.head = head or getattr(model, 'bbox_head', None)
+        if not hasattr(self.head, 'prior_generator'):
+            raise NotImplementedError(
+                f'{type(model).__name__} has no dense box head (RPN or '
+                'anchor / point head): --skip-postprocess exports only such '
+                "a head's maps; export it without --skip-postprocess"
+            )
 
     @property
     def output_names(self):

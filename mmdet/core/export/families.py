@@ -10,21 +10,31 @@ from .detector import (
     ExportableHTC,
     ExportableTwoStageDetector,
 )
+from .detr import ExportableDETR
+from .instance_seg import ExportableSOLO
 from .single_stage import ExportableSingleStageDetector
 
 
 def exportable_detector(model):
     """The traceable module computing ``model``'s one-image inference:
     :class:`ExportableCascadeRCNN`, :class:`ExportableHTC`,
-    :class:`ExportableTwoStageDetector` or
-    :class:`ExportableSingleStageDetector`; a family without one raises
-    ``NotImplementedError`` naming it."""
+    :class:`ExportableTwoStageDetector`, :class:`ExportableSOLO` (a
+    box-free segmentor: a mask head, no box head), :class:`ExportableDETR`
+    (a query-based head) or :class:`ExportableSingleStageDetector`; a
+    family without one raises ``NotImplementedError`` naming it."""
     if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head'):
         if type(model.roi_head).__name__ in CASCADE_ROI_HEADS:
             return ExportableCascadeRCNN(model)
         if type(model.roi_head).__name__ in HTC_ROI_HEADS:
             return ExportableHTC(model)
         return ExportableTwoStageDetector(model)
+    if (
+        getattr(model, 'mask_head', None) is not None
+        and getattr(model, 'bbox_head', None) is None
+    ):
+        return ExportableSOLO(model)
+    if hasattr(getattr(model, 'bbox_head', None), 'num_query'):
+        return ExportableDETR(model)  # a query-based head
     return ExportableSingleStageDetector(model)
 
 
@@ -37,11 +47,17 @@ def num_classes_of(model):
     """The number of classes a detector predicts."""
     if hasattr(model, 'roi_head'):
         return _last(model.roi_head.bbox_head).num_classes
+    if getattr(model, 'bbox_head', None) is None:  # box-free
+        return model.mask_head.num_classes
     return model.bbox_head.num_classes
 
 
 def mask_thr_of(model):
-    """``mask_thr_binary`` of a detector with masks (0.5 without one)."""
+    """The probability threshold of a detector's masks: ``mask_thr_binary``
+    of an RoI head, ``mask_thr`` of a box-free mask head (0.5 without
+    masks)."""
     roi_head = getattr(model, 'roi_head', None)
+    if roi_head is None and getattr(model, 'mask_head', None) is not None:
+        return (model.mask_head.test_cfg or {}).get('mask_thr', 0.5)
     cfg = getattr(roi_head, 'test_cfg', None) or {}
     return cfg.get('mask_thr_binary', 0.5)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..bbox import bbox2result
-from ..mask import paste_masks
+from ..mask import paste_masks, upsample_masks
 from ..visualization import imshow_det_result
 from .families import mask_thr_of, num_classes_of
 from .pytorch2onnx import export_inputs
@@ -23,7 +23,8 @@ class ONNXRuntimeDetector(nn.Module):
     Args:
         onnx_file (str | ORTSession): the exported file (or a session).
         class_names (tuple[str]): the data set's classes.
-        mask_thr_binary (float): ``test_cfg.rcnn.mask_thr_binary``.
+        mask_thr_binary (float): ``test_cfg.rcnn.mask_thr_binary`` (a file
+            that stores its threshold, a box-free segmentor's, uses that).
         num_threads (int, optional): ONNX Runtime's intra-op threads.
     """
 
@@ -36,14 +37,18 @@ class ONNXRuntimeDetector(nn.Module):
             if isinstance(onnx_file, ORTSession)
             else ORTSession(onnx_file, num_threads)
         )
-        if 'scale_factor' not in self.session.input_names:
+        if 'dets' not in self.session.output_names:
             raise ValueError(
                 f'{onnx_file} was exported without the '
                 'post-processing (--skip-postprocess): it '
                 'gives no detections to test'
             )
         self.CLASSES = class_names
-        self.mask_thr_binary = mask_thr_binary
+        metadata = self.session.metadata
+        self.mask_thr_binary = float(metadata.get('mask_thr', mask_thr_binary))
+        # a box-free segmentor's masks: image-level, at this stride
+        stride = metadata.get('mask_stride')
+        self.mask_stride = int(stride) if stride else None
 
     def forward(self, img, img_metas, return_loss=True, **kwargs):
         """The detectors' test entry: ``img`` and ``img_metas`` are lists
@@ -98,7 +103,8 @@ class ONNXRuntimeDetector(nn.Module):
         bbox_result = bbox2result(dets, labels, len(self.CLASSES))
         if 'masks' not in outputs:
             return bbox_result
-        return bbox_result, _segm_result(
+        make = _segm_result if self.mask_stride is None else self._image_masks
+        return bbox_result, make(
             torch.from_numpy(outputs['masks']),
             dets,
             labels,
@@ -106,6 +112,24 @@ class ONNXRuntimeDetector(nn.Module):
             len(self.CLASSES),
             self.mask_thr_binary,
         )
+
+    def _image_masks(self, probs, dets, labels, meta, num_classes, thr):
+        """Per class the (H, W) binary masks of the original image from a
+        box-free segmentor's (n, h, w) probabilities at ``mask_stride``,
+        made as its PyTorch head makes them."""
+        segms = [[] for _ in range(num_classes)]
+        if len(probs) == 0:  # interpolate takes no empty batch
+            return segms
+        size = (
+            probs.size(1) * self.mask_stride,
+            probs.size(2) * self.mask_stride,
+        )
+        masks = upsample_masks(
+            probs, size, meta['img_shape'], meta['ori_shape'], thr
+        ).numpy()
+        for mask, label in zip(masks, labels.tolist()):
+            segms[label].append(mask)
+        return segms
 
 
 def split_batch(outputs):

@@ -58,7 +58,8 @@ def export_onnx(
         simplify (bool): run onnxsim over the file.
 
     The model's ``CLASSES`` (if any) go into the file's metadata as a JSON
-    list under ``classes``.
+    list under ``classes``; a box-free segmentor's file also holds its
+    ``mask_stride`` and ``mask_thr`` there.
 
     Returns:
         tuple[str]: the names of the graph's outputs.
@@ -120,9 +121,20 @@ def export_onnx(
         output_names = [*output_names, NUM_DETS]
     if simplify:
         simplify_onnx(output_file)
-    if getattr(model, 'CLASSES', None) and not skip_postprocess:
-        write_metadata(output_file, classes=json.dumps(list(model.CLASSES)))
+    metadata = {} if skip_postprocess else _metadata(model, module)
+    if metadata:
+        write_metadata(output_file, **metadata)
     return tuple(output_names)
+
+
+def _metadata(model, module):
+    """The file's metadata: the model's ``CLASSES`` (if any) as a JSON
+    list, and what the export module needs besides the graph (a box-free
+    segmentor's mask stride and threshold)."""
+    values = dict(module.metadata()) if hasattr(module, 'metadata') else {}
+    if getattr(model, 'CLASSES', None):
+        values['classes'] = json.dumps(list(model.CLASSES))
+    return values
 
 
 def _export(module, args, output_file, **kwargs):

@@ -1,5 +1,5 @@
 from .mask_target import mask_target
-from .paste import paste_masks
+from .paste import paste_masks, upsample_masks
 from .structures import BaseInstanceMasks, BitmapMasks, PolygonMasks
 from .utils import encode_mask_results, mask2bbox, split_combined_polys
 
@@ -12,4 +12,5 @@ __all__ = [
     'mask_target',
     'paste_masks',
     'split_combined_polys',
+    'upsample_masks',
 ]

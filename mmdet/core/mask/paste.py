@@ -1,5 +1,6 @@
-"""Pasting box-relative mask predictions into the image (the one mask
-pasting of the project: the mask heads and the ONNX Runtime detector)."""
+"""Mask predictions into the original image (the one place of it, for the
+mask heads and the ONNX Runtime detector): box-relative masks pasted at
+their boxes, and the image-level masks of the box-free heads resized."""
 
 import torch
 import torch.nn.functional as F
@@ -62,3 +63,20 @@ def paste_masks(masks, boxes, img_h, img_w, skip_empty=True):
     if skip_empty:
         return pasted, (slice(y0_int, y1_int), slice(x0_int, x1_int))
     return pasted, ()
+
+
+def upsample_masks(mask_probs, upsampled_size, img_shape, ori_shape, thr):
+    """(k, h, w) mask probabilities -> (k, H, W) bool masks of the original
+    image: resized to ``upsampled_size`` (the padded input), cropped to
+    ``img_shape``, resized to ``ori_shape`` (bilinear), above ``thr``."""
+    h, w = img_shape[:2]
+    probs = F.interpolate(
+        mask_probs.unsqueeze(0),
+        size=upsampled_size,
+        mode='bilinear',
+        align_corners=False,
+    )[:, :, :h, :w]
+    probs = F.interpolate(
+        probs, size=ori_shape[:2], mode='bilinear', align_corners=False
+    ).squeeze(0)
+    return probs > thr

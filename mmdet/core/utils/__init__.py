@@ -13,6 +13,7 @@ from .misc import (
     mask2ndarray,
     multi_apply,
     select_single_mlvl,
+    sort_descending,
     unmap,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     'multi_apply',
     'reduce_mean',
     'select_single_mlvl',
+    'sort_descending',
     'sync_random_seed',
     'unmap',
 ]

@@ -60,6 +60,24 @@ def select_single_mlvl(mlvl_tensors, batch_id, detach=True):
     return [level[batch_id] for level in mlvl_tensors]
 
 
+def sort_descending(values, max_num=-1):
+    """(n,) ``values`` sorted descending and their indices, the first
+    ``max_num`` only (``max_num <= 0``: all).
+
+    While ``torch.onnx.export`` traces, the count stays a traced value
+    (``TopK`` of ``min(n, max_num)``), so that the graph keeps "at most
+    ``max_num``" for any ``n``; a Python ``min`` would freeze the traced
+    example's count into the graph.
+    """
+    if torch.onnx.is_in_onnx_export():
+        num = torch._shape_as_tensor(values)[0]
+        return values.topk(num if max_num <= 0 else num.clamp(max=max_num))
+    values, order = values.sort(descending=True)
+    if 0 < max_num < len(order):
+        values, order = values[:max_num], order[:max_num]
+    return values, order
+
+
 def filter_scores_and_topk(scores, score_thr, topk, results=None):
     """Keep the ``topk`` best (box, class) scores above ``score_thr``.
 

@@ -41,13 +41,33 @@ _V1_KEYS = {
 
 def padding_masks(img_metas, like):
     """``(bs, H, W)`` of the padded batch: 1 outside each image's
-    ``img_shape``, 0 inside (dtype and device of ``like``)."""
+    ``img_shape``, 0 inside (dtype and device of ``like``).
+
+    ``img_shape`` may also be a (2,) tensor (an exported graph's input,
+    sizes then traced values): the mask is then computed, not written."""
     h, w = img_metas[0]['batch_input_shape']
-    masks = like.new_ones((len(img_metas), h, w))
-    for i, meta in enumerate(img_metas):
-        img_h, img_w = meta['img_shape'][:2]
-        masks[i, :img_h, :img_w] = 0
-    return masks
+    if not isinstance(img_metas[0]['img_shape'], torch.Tensor):
+        masks = like.new_ones((len(img_metas), h, w))
+        for i, meta in enumerate(img_metas):
+            img_h, img_w = meta['img_shape'][:2]
+            masks[i, :img_h, :img_w] = 0
+        return masks
+    sizes = torch.stack([meta['img_shape'][:2] for meta in img_metas])
+    rows = torch.arange(h, device=like.device)[None, :, None]
+    cols = torch.arange(w, device=like.device)[None, None, :]
+    outside = (rows >= sizes[:, 0, None, None]) | (
+        cols >= sizes[:, 1, None, None]
+    )
+    return outside.to(like.dtype)
+
+
+def _wh_scale(img_shape, like):
+    """``[w, h, w, h]`` of ``img_shape`` (a tuple, or an exported graph's
+    (2,) ``[h, w]`` tensor) as a tensor like ``like``."""
+    if isinstance(img_shape, torch.Tensor):
+        return img_shape[:2].flip(0).repeat(2).to(like)
+    img_h, img_w = img_shape[:2]
+    return like.new_tensor([img_w, img_h, img_w, img_h])
 
 
 def resize_mask(masks, size):
@@ -517,12 +537,11 @@ class DETRHead(BaseDenseHead):
             scores, labels = F.softmax(cls_score, -1)[..., :-1].max(-1)
             scores, index = scores.topk(max_per_img)
             bbox_pred, labels = bbox_pred[index], labels[index]
-        img_h, img_w = img_shape[:2]
-        size = bbox_pred.new_tensor([img_w, img_h, img_w, img_h])
+        size = _wh_scale(img_shape, bbox_pred)
         bboxes = bbox_cxcywh_to_xyxy(bbox_pred) * size
         bboxes = torch.minimum(bboxes.clamp(min=0), size)
         if rescale:
-            bboxes = bboxes / bboxes.new_tensor(scale_factor)
+            bboxes = bboxes / torch.as_tensor(scale_factor).to(bboxes)
         return torch.cat((bboxes, scores[:, None]), -1), labels
 
     def simple_test_bboxes(self, feats, img_metas, rescale=False):

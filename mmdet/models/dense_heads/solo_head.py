@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 
 from mmdet.core import mask_matrix_nms, multi_apply
+from mmdet.core.mask import upsample_masks
 from mmdet.core.utils import center_of_mass, generate_coordinate
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS, build_loss
@@ -99,21 +100,29 @@ def empty_results(cls_scores, ori_shape):
 
 
 def masks_to_results(
-    mask_probs, cls_scores, labels, strides, img_meta, cfg, upsampled_size
+    mask_probs,
+    cls_scores,
+    labels,
+    strides,
+    img_meta,
+    cfg,
+    upsampled_size,
+    upsample=True,
 ):
     """Shared test tail: candidate mask probabilities (n, h, w), their scores,
     labels and level strides (n,) -> result dict (masks at ``ori_shape``).
 
     A candidate needs more mask pixels than its stride; its score is
     multiplied by the mean probability inside its mask; matrix NMS follows.
+    With ``upsample=False`` the result stops before the resizing: the kept
+    candidates' ``mask_probs`` (k, h, w), what :func:`upsample_masks` turns
+    into the masks (the ONNX graph's output; it traces as it is).
     """
-    ori_shape = img_meta['ori_shape']
-    h, w = img_meta['img_shape'][:2]
     masks = mask_probs > cfg.mask_thr
     areas = masks.sum((1, 2)).float()
     keep = areas > strides
-    if keep.sum() == 0:
-        return empty_results(cls_scores, ori_shape)
+    if upsample and not keep.any():
+        return empty_results(cls_scores, img_meta['ori_shape'])
     masks, mask_probs, areas = masks[keep], mask_probs[keep], areas[keep]
     cls_scores, labels = cls_scores[keep], labels[keep]
     cls_scores = cls_scores * (mask_probs * masks).sum((1, 2)) / areas
@@ -128,22 +137,28 @@ def masks_to_results(
         sigma=cfg.sigma,
         filter_thr=cfg.filter_thr,
     )
-    probs = F.interpolate(
-        mask_probs[keep_inds].unsqueeze(0),
-        size=upsampled_size,
-        mode='bilinear',
-        align_corners=False,
-    )[:, :, :h, :w]
-    probs = F.interpolate(
-        probs, size=ori_shape[:2], mode='bilinear', align_corners=False
-    ).squeeze(0)
-    return dict(scores=scores, labels=labels, masks=probs > cfg.mask_thr)
+    if not upsample:
+        return dict(
+            scores=scores, labels=labels, mask_probs=mask_probs[keep_inds]
+        )
+    masks = upsample_masks(
+        mask_probs[keep_inds],
+        upsampled_size,
+        img_meta['img_shape'],
+        img_meta['ori_shape'],
+        cfg.mask_thr,
+    )
+    return dict(scores=scores, labels=labels, masks=masks)
 
 
 @HEADS.register_module()
 class SOLOHead(BaseMaskHead):
     """SOLO: per level, a mask conv tower on features + (x, y) coordinates
     predicting S^2 masks, and a class tower on the S x S resized features."""
+
+    # test-time masks are at twice the first resized level (stride 8):
+    # this is their stride in the input (SOLOv2: its mask feature map's)
+    mask_stride = 4
 
     def __init__(
         self,
@@ -380,11 +395,10 @@ class SOLOHead(BaseMaskHead):
     def _flat_levels(self, mlvl, img_id, channels_last=True):
         """Concatenate one image's per-level maps: (sum S^2, C) or masks."""
         if channels_last:
+            # flatten, not reshape(-1, C): ONNX shape inference then knows
+            # C (SOLOv2's kernels become conv weights in the graph)
             return torch.cat(
-                [
-                    m[img_id].permute(1, 2, 0).reshape(-1, m.size(1))
-                    for m in mlvl
-                ]
+                [m[img_id].permute(1, 2, 0).flatten(0, 1) for m in mlvl]
             )
         return torch.cat([m[img_id] for m in mlvl])
 
@@ -397,23 +411,33 @@ class SOLOHead(BaseMaskHead):
         return per_cell[flat_inds]
 
     def get_results(
-        self, mlvl_mask_preds, mlvl_cls_scores, img_metas, **kwargs
+        self,
+        mlvl_mask_preds,
+        mlvl_cls_scores,
+        img_metas,
+        upsample=True,
+        **kwargs,
     ):
-        """Eval-mode forward outputs -> result dict per image."""
+        """Eval-mode forward outputs -> result dict per image
+        (``upsample``: see :func:`masks_to_results`)."""
         results = []
         for img_id, meta in enumerate(img_metas):
             scores = self._flat_levels(mlvl_cls_scores, img_id)
             masks = self._flat_levels(mlvl_mask_preds, img_id, False)
-            results.append(self._get_results_single(scores, masks, meta))
+            results.append(
+                self._get_results_single(
+                    scores, masks, meta, upsample=upsample
+                )
+            )
         return results
 
-    def _get_results_single(self, cls_scores, mask_preds, img_meta, cfg=None):
+    def _get_results_single(
+        self, cls_scores, mask_preds, img_meta, cfg=None, upsample=True
+    ):
         """(sum S^2, C) scores and (sum S^2, h, w) mask probabilities."""
         cfg = self.test_cfg if cfg is None else cfg
         score_mask = cls_scores > cfg.score_thr
         scores = cls_scores[score_mask]
-        if len(scores) == 0:
-            return empty_results(scores, img_meta['ori_shape'])
         inds = score_mask.nonzero()
         size = mask_preds.size()[-2:]
         return masks_to_results(
@@ -423,7 +447,8 @@ class SOLOHead(BaseMaskHead):
             self._candidate_strides(inds[:, 0]),
             img_meta,
             cfg,
-            (size[0] * 4, size[1] * 4),
+            (size[0] * self.mask_stride, size[1] * self.mask_stride),
+            upsample,
         )
 
 

@@ -17,7 +17,6 @@ from ..builder import HEADS
 from .solo_head import (
     SOLOHead,
     _normal_init_cfg,
-    empty_results,
     grid_cells_of_gts,
     masks_to_results,
     point_nms,
@@ -256,11 +255,18 @@ class SOLOV2Head(SOLOHead):
                 store.append(value)
         return out
 
-    def _dynamic_masks(self, mask_feats, kernels):
-        """(1, E, H, W) features, (n, E*k*k) kernels -> (n, H, W) logits."""
+    def _kernel_weights(self, kernels):
+        """(n, E*k*k) kernels -> (n, E, k, k) conv weights."""
         k = self.dynamic_conv_size
-        weight = kernels.view(kernels.size(0), -1, k, k)
-        return F.conv2d(mask_feats, weight, stride=1).view(
+        if k == 1:
+            # not view(): ONNX shape inference keeps an Unsqueeze's sizes,
+            # and a Conv whose weight the graph computes needs them
+            return kernels[:, :, None, None]
+        return kernels.view(-1, self.kernel_out_channels // k**2, k, k)
+
+    def _dynamic_masks(self, mask_feats, weights):
+        """(1, E, H, W) features, (n, E, k, k) weights -> (n, H, W) logits."""
+        return F.conv2d(mask_feats, weights, stride=1).view(
             -1, *mask_feats.shape[-2:]
         )
 
@@ -294,7 +300,9 @@ class SOLOV2Head(SOLOHead):
                     continue
                 kernels = kernel.view(kernel.size(0), -1)[:, idx].t()
                 preds.append(
-                    self._dynamic_masks(mask_feats[[img_id]], kernels)
+                    self._dynamic_masks(
+                        mask_feats[[img_id]], self._kernel_weights(kernels)
+                    )
                 )
             if not preds:
                 continue
@@ -319,10 +327,12 @@ class SOLOV2Head(SOLOHead):
         mlvl_cls_scores,
         mask_feats,
         img_metas,
+        upsample=True,
         **kwargs,
     ):
         """Forward outputs -> result dict per image (sigmoid + point NMS of
-        the class maps here, not in ``forward``)."""
+        the class maps here, not in ``forward``; ``upsample``: see
+        :func:`masks_to_results`)."""
         mlvl_cls_scores = [point_nms(s.sigmoid()) for s in mlvl_cls_scores]
         results = []
         for img_id, meta in enumerate(img_metas):
@@ -332,28 +342,48 @@ class SOLOV2Head(SOLOHead):
                     self._flat_levels(mlvl_cls_scores, img_id),
                     mask_feats[[img_id]],
                     meta,
+                    upsample=upsample,
                 )
             )
         return results
 
     def _get_results_single(
-        self, kernel_preds, cls_scores, mask_feats, img_meta, cfg=None
+        self,
+        kernel_preds,
+        cls_scores,
+        mask_feats,
+        img_meta,
+        cfg=None,
+        upsample=True,
     ):
         """(sum S^2, E*k*k) kernels, (sum S^2, C) scores, (1, E, H, W)."""
         cfg = self.test_cfg if cfg is None else cfg
         score_mask = cls_scores > cfg.score_thr
         scores = cls_scores[score_mask]
-        if len(scores) == 0:
-            return empty_results(scores, img_meta['ori_shape'])
         inds = score_mask.nonzero()
-        probs = self._dynamic_masks(mask_feats, kernel_preds[inds[:, 0]])
         size = mask_feats.size()[-2:]
+        if len(scores):
+            # reshaped before the selection: the ONNX Conv needs its
+            # weight's shape known where the graph computes it
+            weights = self._kernel_weights(kernel_preds)[inds[:, 0]]
+            probs = self._dynamic_masks(mask_feats, weights).sigmoid()
+        elif torch.onnx.is_in_onnx_export():
+            # (the graph itself takes images without candidates)
+            raise ValueError(
+                'SOLOv2 export: no class score of the example image is '
+                f'above score_thr ({cfg.score_thr}), and the dynamic mask '
+                'convolution cannot be traced on none: export on an image '
+                'with objects (--input-img)'
+            )
+        else:  # an eager conv2d takes no empty weight
+            probs = mask_feats.new_zeros(0, *size)
         return masks_to_results(
-            probs.sigmoid(),
+            probs,
             scores,
             inds[:, 1],
             self._candidate_strides(inds[:, 0]),
             img_meta,
             cfg,
             (size[0] * self.mask_stride, size[1] * self.mask_stride),
+            upsample,
         )

@@ -41,14 +41,16 @@ def multi_scale_deformable_attn_pytorch(
     """
     bs, _, num_heads, head_dims = value.shape
     _, num_queries, _, num_levels, num_points, _ = sampling_locations.shape
-    sizes = [int(h) * int(w) for h, w in value_spatial_shapes]
+    # sizes as they come (no int()): when the shapes are a tensor of
+    # traced sizes (ONNX export), the graph keeps them free
+    sizes = [h * w for h, w in value_spatial_shapes]
     grids = 2 * sampling_locations - 1  # grid_sample's [-1, 1]
     samples = []
     levels = zip(value.split(sizes, dim=1), value_spatial_shapes)
     for level, (level_value, (h, w)) in enumerate(levels):
         # (bs*heads, head_dims, h, w)
         level_value = level_value.permute(0, 2, 3, 1).reshape(
-            bs * num_heads, head_dims, int(h), int(w)
+            bs * num_heads, head_dims, h, w
         )
         # (bs*heads, queries, points, 2)
         grid = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)

@@ -316,7 +316,8 @@ class DeformableDetrTransformer(Transformer):
         ``(bs, num_key, 4)``."""
         n = memory.shape[0]
         proposals, start = [], 0
-        for lvl, (h, w) in enumerate(spatial_shapes.tolist()):
+        # h, w: the shape tensor's values (an ONNX graph keeps them free)
+        for lvl, (h, w) in enumerate(spatial_shapes):
             pad = memory_padding_mask[:, start : start + h * w].view(n, h, w)
             valid_h = (~pad[:, :, 0]).sum(1)
             valid_w = (~pad[:, 0, :]).sum(1)
@@ -345,10 +346,12 @@ class DeformableDetrTransformer(Transformer):
         level, normalised by its level's valid area, then scaled to each
         level's valid area."""
         points = []
-        for lvl, (h, w) in enumerate(spatial_shapes.tolist()):
+        for lvl, (h, w) in enumerate(spatial_shapes):
+            # the cell centres 0.5, 1.5, ... (exact in float32); from the
+            # shape tensor's values, which an ONNX graph keeps free
             ys, xs = torch.meshgrid(
-                torch.linspace(0.5, h - 0.5, h, device=device),
-                torch.linspace(0.5, w - 0.5, w, device=device),
+                torch.arange(h, device=device).float() + 0.5,
+                torch.arange(w, device=device).float() + 0.5,
                 indexing='ij',
             )
             ys = ys.reshape(-1)[None] / (valid_ratios[:, None, lvl, 1] * h)
@@ -386,11 +389,17 @@ class DeformableDetrTransformer(Transformer):
             masks.append(mask.flatten(1))
             level = self.level_embeds[lvl].view(1, 1, -1)
             pos.append(pos_embed.flatten(2).transpose(1, 2) + level)
-        shapes = torch.as_tensor(
-            [f.shape[-2:] for f in mlvl_feats],
-            dtype=torch.long,
-            device=feats[0].device,
-        )
+        if torch.onnx.is_in_onnx_export():
+            # the traced sizes, not the example's numbers
+            shapes = torch.stack(
+                [torch._shape_as_tensor(f)[-2:] for f in mlvl_feats]
+            ).to(feats[0].device)
+        else:
+            shapes = torch.as_tensor(
+                [f.shape[-2:] for f in mlvl_feats],
+                dtype=torch.long,
+                device=feats[0].device,
+            )
         return (
             torch.cat(feats, 1),
             torch.cat(masks, 1),
