@@ -429,16 +429,18 @@ def test_yolact_detector_train_step_and_simple_test():
 
 
 def test_show_result_draws_mask_boxes(tmp_path):
-    from mmdet.models.detectors.single_stage_instance_seg import (
-        _boxes_of_masks,
-    )
+    from mmdet.core.mask import with_mask_boxes
 
     mask = np.zeros((10, 12), bool)
     mask[2:5, 3:9] = True
     dets = np.zeros((2, 5), np.float32)
-    got = _boxes_of_masks(dets, [mask, np.zeros_like(mask)])
-    np.testing.assert_array_equal(got[0, :4], [3, 2, 9, 5])
-    np.testing.assert_array_equal(got[1], 0)
+    boxes, masks = with_mask_boxes(([dets], [[mask, np.zeros_like(mask)]]))
+    np.testing.assert_array_equal(boxes[0][0, :4], [3, 2, 9, 5])
+    np.testing.assert_array_equal(boxes[0][1], 0)
+    assert masks[0][0] is mask
+    # a result with boxes is drawn with them
+    boxed = ([dets + 1], [[mask, mask]])
+    assert with_mask_boxes(boxed) is boxed
     model = _tiny_detector('SOLOHead')
     dets[:, 4] = 0.9
     out = model.show_result(

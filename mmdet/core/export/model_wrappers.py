@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..bbox import bbox2result
-from ..mask import paste_masks, upsample_masks
+from ..mask import paste_masks, upsample_masks, with_mask_boxes
 from ..visualization import imshow_det_result
 from .families import mask_thr_of, num_classes_of
 from .pytorch2onnx import export_inputs
@@ -92,7 +92,11 @@ class ONNXRuntimeDetector(nn.Module):
         ]
 
     def show_result(self, img, result, **kwargs):
-        """Draw a result (:func:`imshow_det_result` with ``CLASSES``)."""
+        """Draw a result (:func:`imshow_det_result` with ``CLASSES``; a
+        box-free segmentor's boxes are its masks' tight boxes, as its
+        PyTorch model draws them)."""
+        if isinstance(result, tuple):
+            result = with_mask_boxes(result)
         return imshow_det_result(
             img, result, class_names=self.CLASSES, **kwargs
         )

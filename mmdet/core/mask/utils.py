@@ -89,3 +89,26 @@ def split_combined_polys(polys, poly_lens, polys_per_mask):
             [list(parts[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
         )
     return result
+
+
+def _boxes_of_masks(dets, masks):
+    """(n, 5) dets with x1, y1, x2, y2 replaced by each (H, W) mask's tight
+    box (end exclusive); empty masks keep their row."""
+    dets = dets.copy()
+    for i, mask in enumerate(masks):
+        ys, xs = np.nonzero(mask)
+        if len(xs):
+            dets[i, :4] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    return dets
+
+
+def with_mask_boxes(result):
+    """A ``(bbox_result, mask_result)`` result for drawing: when its boxes
+    are all zero (a box-free segmentor's, SOLO's), each box becomes its
+    mask's tight box; any other result is returned as it is."""
+    bbox_result, mask_result = result
+    if sum(float(d[:, :4].sum()) for d in bbox_result) != 0:
+        return result
+    return [
+        _boxes_of_masks(d, m) for d, m in zip(bbox_result, mask_result)
+    ], mask_result

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from mmcv import ConfigDict
 
+from mmdet.core.mask import with_mask_boxes
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import DETECTORS, build_backbone, build_head, build_neck
 from .base import BaseDetector
@@ -25,17 +26,6 @@ def _masks_as_bool_tensor(masks, device):
     if isinstance(masks, torch.Tensor):
         return masks.to(device=device, dtype=torch.bool)
     return masks.to_tensor(dtype=torch.bool, device=device)
-
-
-def _boxes_of_masks(dets, masks):
-    """(n, 5) dets with x1, y1, x2, y2 replaced by each (H, W) mask's tight
-    box (end exclusive); empty masks keep their row."""
-    dets = dets.copy()
-    for i, mask in enumerate(masks):
-        ys, xs = np.nonzero(mask)
-        if len(xs):
-            dets[i, :4] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    return dets
 
 
 @DETECTORS.register_module()
@@ -169,12 +159,7 @@ class SingleStageInstanceSegmentor(BaseDetector):
     def show_result(self, img, result, **kwargs):
         """As ``BaseDetector.show_result``; when the head gives no boxes
         (all zero) each drawn box is its mask's tight box."""
-        bbox_result, mask_result = result
-        if sum(float(d[:, :4].sum()) for d in bbox_result) == 0:
-            bbox_result = [
-                _boxes_of_masks(d, m) for d, m in zip(bbox_result, mask_result)
-            ]
-        return super().show_result(img, (bbox_result, mask_result), **kwargs)
+        return super().show_result(img, with_mask_boxes(result), **kwargs)
 
     def aug_test(self, imgs, img_metas, rescale=False):
         raise NotImplementedError(
