@@ -21,6 +21,7 @@ import fnmatch
 import gzip
 import inspect
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -296,9 +297,26 @@ def _accepted(forward_train, batch):
     return {k: v for k, v in batch.items() if k in params}
 
 
+def _quiet_init_weights(model):
+    """``model.init_weights()`` without mmcv's line per parameter."""
+    logger = logging.getLogger('mmcv')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+
+
 def train_and_test(model, model_cfg):
     """One training step (backward included) and one test on a random
-    batch; raise where either fails."""
+    batch, from the model's initial weights as ``tools/train.py`` sets
+    them (``init_weights``); raise where either fails."""
+    # without it, parameters keep PyTorch's default draws: e.g. Sparse
+    # R-CNN's / QueryInst's initial proposal boxes (an Embedding) come out
+    # N(0, 1) in cx, cy, w, h, and a box of negative width reaching the
+    # mask target's RoIAlign stops it (mmcv's CPU op alike)
+    _quiet_init_weights(model)
     num_classes = _find_key(model_cfg, 'num_classes') or 80
     batch = random_batch(
         num_classes, _needs_masks(model, model_cfg), size=image_size(model_cfg)
