@@ -62,14 +62,17 @@ def find_configs(root, pattern=None):
 def without_pretrained(cfg):
     """``cfg`` (nested dicts/lists) with ``pretrained=None``, a
     distillation teacher's ``teacher_ckpt=None`` and every ``init_cfg`` of
-    type ``Pretrained`` removed."""
+    type ``Pretrained`` or naming a ``checkpoint`` removed."""
     if isinstance(cfg, dict):
         out = {k: without_pretrained(v) for k, v in cfg.items()}
         for key in ('pretrained', 'teacher_ckpt'):
             if key in out:
                 out[key] = None
         init = out.get('init_cfg')
-        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+        # PVT's init_cfg names only a checkpoint (no type): it loads it too
+        if isinstance(init, dict) and (
+            init.get('type') == 'Pretrained' or 'checkpoint' in init
+        ):
             out['init_cfg'] = None
         return out
     if isinstance(cfg, (list, tuple)):
