@@ -1,15 +1,16 @@
 """An export-friendly inference path of a box-free instance segmentor (SOLO,
-SOLOv2), computing what ``simple_test(..., rescale=True)`` computes for one
-image up to the last resizing of its masks.
+Decoupled SOLO, SOLOv2), computing what ``simple_test(..., rescale=True)``
+computes for one image up to the last resizing of its masks.
 
 The graph runs the mask head's own test code: class scores above
-``score_thr``, the candidates' masks (SOLOv2: their dynamic kernels on the
-shared mask features), the maskness rescoring and matrix NMS, which trace
-into ONNX as they are. It stops before the masks are resized: its ``masks``
-output holds the kept candidates' probabilities at the head's mask stride
-(1/4 of the padded input), and :func:`~mmdet.models.dense_heads.solo_head.
-upsample_masks` turns them into the original image's binary masks outside
-the graph (a (k, H, W) output at the original size would be 16x larger).
+``score_thr``, the candidates' masks (Decoupled SOLO: the product of their
+x and y masks; SOLOv2: their dynamic kernels on the shared mask features),
+the maskness rescoring and matrix NMS, which trace into ONNX as they are.
+It stops before the masks are resized: its ``masks`` output holds the kept
+candidates' probabilities at the head's mask stride (1/4 of the padded
+input), and :func:`mmdet.core.mask.upsample_masks` turns them into the
+original image's binary masks outside the graph (a (k, H, W) output at the
+original size would be 16x larger).
 """
 
 import torch
@@ -17,7 +18,12 @@ from torch import nn
 
 # mask heads whose test path (get_results without upsampling) traces
 # correctly, each checked against PyTorch in tests/test_deploy
-EXPORTABLE_MASK_HEADS = ('SOLOHead', 'SOLOV2Head')
+EXPORTABLE_MASK_HEADS = (
+    'SOLOHead',
+    'DecoupledSOLOHead',
+    'DecoupledSOLOLightHead',
+    'SOLOV2Head',
+)
 
 
 def check_exportable_mask_head(model):

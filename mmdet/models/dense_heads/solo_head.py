@@ -567,21 +567,31 @@ class DecoupledSOLOHead(SOLOHead):
         mlvl_cls_scores,
         img_metas,
         rescale=None,
+        upsample=True,
         **kwargs,
     ):
-        """Eval-mode forward outputs -> result dict per image."""
+        """Eval-mode forward outputs -> result dict per image
+        (``upsample``: see :func:`masks_to_results`)."""
         results = []
         for img_id, meta in enumerate(img_metas):
             scores = self._flat_levels(mlvl_cls_scores, img_id).detach()
             px = self._flat_levels(mlvl_mask_preds_x, img_id, False)
             py = self._flat_levels(mlvl_mask_preds_y, img_id, False)
             results.append(
-                self._get_results_single(scores, px, py, meta, self.test_cfg)
+                self._get_results_single(
+                    scores, px, py, meta, self.test_cfg, upsample=upsample
+                )
             )
         return results
 
     def _get_results_single(
-        self, cls_scores, mask_preds_x, mask_preds_y, img_meta, cfg
+        self,
+        cls_scores,
+        mask_preds_x,
+        mask_preds_y,
+        img_meta,
+        cfg,
+        upsample=True,
     ):
         """Candidate cell (level l, row r, col c) -> y-mask r and x-mask c of
         level l, rows of earlier levels offset by their S."""
@@ -591,7 +601,9 @@ class DecoupledSOLOHead(SOLOHead):
         inds = score_mask.nonzero()
         grids = torch.tensor(self.num_grids, device=inds.device)
         cells = grids**2
-        level = torch.bucketize(inds[:, 0], cells.cumsum(0), right=True)
+        # each cell's level: how many levels end at or before it (what
+        # bucketize(right=True) gives, written with ops ONNX has)
+        level = (inds[:, :1] >= cells.cumsum(0)).sum(1)
         offset = inds[:, 0] - (cells.cumsum(0) - cells)[level]
         row_start = (grids.cumsum(0) - grids)[level]
         y_inds = row_start + torch.div(
@@ -606,7 +618,8 @@ class DecoupledSOLOHead(SOLOHead):
             self._candidate_strides(inds[:, 0]),
             img_meta,
             cfg,
-            (size[0] * 4, size[1] * 4),
+            (size[0] * self.mask_stride, size[1] * self.mask_stride),
+            upsample,
         )
 
 
