@@ -17,7 +17,7 @@
 # - AdamW lr 2e-4, gradient clipping 0.1 as DETR, 24 epochs.
 _base_ = [
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py',
+    '../_base_/quickstart_runtime.py',
 ]
 embed_dims = 64
 attn = dict(
@@ -111,7 +111,12 @@ model = dict(
     test_cfg=dict(max_per_img=20),
 )
 
-optimizer = dict(type='AdamW', lr=2e-4, weight_decay=0.0001)
+optimizer = dict(
+    _delete_=True,  # not the base's SGD keys (momentum)
+    type='AdamW',
+    lr=2e-4,
+    weight_decay=0.0001,
+)
 optimizer_config = dict(grad_clip=dict(max_norm=0.1, norm_type=2))
 lr_config = dict(
     policy='step',
@@ -121,16 +126,5 @@ lr_config = dict(
     step=[20],
 )
 runner = dict(type='EpochBasedRunner', max_epochs=24)
-custom_hooks = [
-    dict(type='NumClassCheckHook'),
-    # 30 -> 10 (the backbone's temperature) over the first 4 epochs
-    dict(type='ODConvTemperatureHook', init_temp=30.0, anneal_epochs=4),
-]
 checkpoint_config = dict(interval=4, max_keep_ckpts=2)
-log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=4, metric='bbox')
-torch_num_threads = 1
-# for dist_train.sh: the backbone's ImageNet classifier gets no gradient
-find_unused_parameters = True
-# the lr above is for 4 images per step (--auto-scale-lr rescales it)
-auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -15,7 +15,7 @@
 # - Pytorch-style normalization (the OD backbone's), not FCOS's caffe one.
 _base_ = [
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py',
+    '../_base_/quickstart_runtime.py',
 ]
 model = dict(
     type='FCOS',
@@ -90,25 +90,4 @@ optimizer = dict(
     weight_decay=0.0001,
     paramwise_cfg=dict(bias_lr_mult=2.0, bias_decay_mult=0.0),
 )
-optimizer_config = dict(grad_clip=dict(max_norm=10, norm_type=2))
-lr_config = dict(
-    policy='step',
-    warmup='linear',
-    warmup_iters=100,
-    warmup_ratio=0.001,
-    step=[6],
-)
-runner = dict(type='EpochBasedRunner', max_epochs=8)
-custom_hooks = [
-    dict(type='NumClassCheckHook'),
-    # 30 -> 10 (the backbone's temperature) over the first 4 epochs
-    dict(type='ODConvTemperatureHook', init_temp=30.0, anneal_epochs=4),
-]
-checkpoint_config = dict(interval=1)
-log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=2, metric='bbox')
-torch_num_threads = 1
-# for dist_train.sh: the backbone's ImageNet classifier gets no gradient
-find_unused_parameters = True
-# the lr above is for 4 images per step (--auto-scale-lr rescales it)
-auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -15,7 +15,7 @@
 #   reached 0.076 bbox mAP (still rising).
 _base_ = [
     '../_base_/datasets/tiny_coco_detection.py',
-    '../_base_/default_runtime.py',
+    '../_base_/quickstart_runtime.py',
 ]
 num_stages = 3
 num_proposals = 20
@@ -108,7 +108,12 @@ model = dict(
     test_cfg=dict(rpn=None, rcnn=dict(max_per_img=num_proposals)),
 )
 
-optimizer = dict(type='AdamW', lr=5e-4, weight_decay=0.0001)
+optimizer = dict(
+    _delete_=True,  # not the base's SGD keys (momentum)
+    type='AdamW',
+    lr=5e-4,
+    weight_decay=0.0001,
+)
 optimizer_config = dict(grad_clip=dict(max_norm=1, norm_type=2))
 lr_config = dict(
     policy='step',
@@ -118,16 +123,5 @@ lr_config = dict(
     step=[20],
 )
 runner = dict(type='EpochBasedRunner', max_epochs=24)
-custom_hooks = [
-    dict(type='NumClassCheckHook'),
-    # 30 -> 10 (the backbone's temperature) over the first 4 epochs
-    dict(type='ODConvTemperatureHook', init_temp=30.0, anneal_epochs=4),
-]
 checkpoint_config = dict(interval=4, max_keep_ckpts=2)
-log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=4, metric='bbox')
-torch_num_threads = 1
-# for dist_train.sh: the backbone's ImageNet classifier gets no gradient
-find_unused_parameters = True
-# the lr above is for 4 images per step (--auto-scale-lr rescales it)
-auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -18,7 +18,7 @@
 #   lr 0.01 unclipped diverges.
 _base_ = [
     '../_base_/datasets/tiny_coco_instance.py',
-    '../_base_/default_runtime.py',
+    '../_base_/quickstart_runtime.py',
 ]
 img_size = 128
 cells = [16, 8, 4, 2, 1]
@@ -152,25 +152,7 @@ data = dict(
 
 optimizer = dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=None)
-lr_config = dict(
-    policy='step',
-    warmup='linear',
-    warmup_iters=100,
-    warmup_ratio=0.001,
-    step=[10],
-)
+lr_config = dict(step=[10])
 runner = dict(type='EpochBasedRunner', max_epochs=12)
-custom_hooks = [
-    dict(type='NumClassCheckHook'),
-    # 30 -> 10 (the backbone's temperature) over the first 4 epochs
-    dict(type='ODConvTemperatureHook', init_temp=30.0, anneal_epochs=4),
-]
-checkpoint_config = dict(interval=1)
-log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=2, metric=['bbox', 'segm'])
-torch_num_threads = 1
 cudnn_benchmark = False
-# for dist_train.sh: the backbone's ImageNet classifier gets no gradient
-find_unused_parameters = True
-# the lr above is for 4 images per step (--auto-scale-lr rescales it)
-auto_scale_lr = dict(enable=False, base_batch_size=4)
