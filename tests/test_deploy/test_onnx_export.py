@@ -617,6 +617,44 @@ def test_detr_exports_and_matches(tmp_path):
     assert {'MatMul', 'Softmax', 'CumSum', 'TopK'} <= ops
 
 
+def test_sparse_rcnn_exports_and_matches(tmp_path):
+    """Sparse R-CNN (ODConv MobileNetV2): learned proposals scaled to
+    img_shape, six stages of RoI pooling (levels put back in order by a
+    permutation in the graph) and dynamic instance interaction, the
+    max_per_img best (proposal, class) pairs; no NMS. The random draws
+    make some learned proposals inverted boxes, which pool zeros in both
+    runtimes."""
+    reports, graph = _export_and_compare(
+        quickstart('sparse_rcnn_odconv_mobilenetv2'),
+        tmp_path,
+        [(128, 96), (100, 128)],
+    )
+    _assert_same(reports)
+    ops = {node.op_type for node in _nodes(graph.graph)}
+    assert 'RoiAlign' in ops and 'NonMaxSuppression' not in ops
+
+
+@pytest.mark.slow
+def test_queryinst_exports_and_matches(tmp_path):
+    # QueryInst: Sparse R-CNN plus each detection's box-relative mask
+    # (~70 s on 2 cores: 100 proposals through six stages)
+    reports, graph = _export_and_compare(
+        osp.join(REPO, 'configs', 'queryinst', 'queryinst_r50_fpn_1x_coco.py'),
+        tmp_path,
+        [(128, 96), (100, 128)],
+        {
+            'data.test.pipeline.1.img_scale': (128, 128),
+            'model.test_cfg.rcnn.max_per_img': 20,
+        },
+    )
+    _assert_same(reports)
+    assert [o.name for o in graph.graph.output][:3] == [
+        'dets',
+        'labels',
+        'masks',
+    ]
+
+
 DEFORMABLE_DETR = 'deformable_detr/deformable_detr{}_r50_16x2_50e_coco.py'
 
 
@@ -868,7 +906,7 @@ def test_box_free_stock_configs_export_and_match(config, tmp_path):
         ('faster_rcnn/faster_rcnn_r50_caffe_c4_1x_coco.py', 'shared head'),
         ('rpn/rpn_r50_fpn_1x_coco.py', 'RPN without a bbox_head'),
         ('yolact/yolact_r50_1x8_coco.py', 'YOLACTHead'),
-        ('sparse_rcnn/sparse_rcnn_r50_fpn_1x_coco.py', 'SparseRoIHead'),
+        ('panoptic_fpn/panoptic_fpn_r50_fpn_1x_coco.py', 'panoptic'),
     ],
 )
 def test_unexportable_families_are_refused_by_name(config, refused):

@@ -74,6 +74,7 @@ from .transforms import (
     clip_bboxes,
     distance2bbox,
     find_inside_bboxes,
+    img_whwh,
     roi2bbox,
 )
 
@@ -131,6 +132,7 @@ __all__ = [
     'bbox_cxcywh_to_xyxy',
     'bbox_xyxy_to_cxcywh',
     'find_inside_bboxes',
+    'img_whwh',
     'ATSSAssigner',
     'DistancePointBBoxCoder',
     'HungarianAssigner',

@@ -150,6 +150,13 @@ def _clip_bounds(max_shape, like):
     return bounds
 
 
+def img_whwh(img_shape, like):
+    """(4,) ``[w, h, w, h]`` of an image's ``(h, w[, c])`` (a tuple, or a
+    tensor such as an exported graph's ``img_shape`` input, whose sizes
+    then stay traced), dtype and device of ``like``."""
+    return _clip_bounds(img_shape, like)
+
+
 def clip_bboxes(bboxes, max_shape):
     """Clip boxes to the image: every coordinate into ``[0, W]`` / ``[0,
     H]``. The one box clipping of the project (box coder, dense heads, RoI

@@ -37,23 +37,15 @@ def rpn_export_cfg(test_cfg):
 
 
 def pool_rois(extractor, feats, rois):
-    """RoI features of (K, 5) ``rois`` from the levels their size selects
-    (what ``SingleRoIExtractor`` computes), written for ONNX.
+    """RoI features of (K, 5) ``rois`` from the levels their size selects:
+    the extractor itself, which while ``torch.onnx.export`` traces pools
+    level by level and puts the RoIs back in order with a permutation
+    (``SingleRoIExtractor._pool_by_level``).
 
     Returns:
         Tensor: (K, C, h, w) pooled features, in the order of ``rois``.
     """
-    feats = feats[: extractor.num_inputs]
-    if len(feats) == 1:
-        return extractor.roi_layers[0](feats[0], rois)
-    levels = extractor.map_roi_levels(rois, len(feats))
-    pooled, order = [], []
-    for lvl, (feat, layer) in enumerate(zip(feats, extractor.roi_layers)):
-        inds = torch.nonzero(levels == lvl, as_tuple=True)[0]
-        pooled.append(layer(feat, rois[inds]))
-        order.append(inds)
-    # the RoIs were grouped by level: undo the grouping
-    return torch.cat(pooled)[torch.cat(order).argsort()]
+    return extractor(feats[: extractor.num_inputs], rois)
 
 
 # the RoI heads whose test path a graph here reproduces, and which export
@@ -64,7 +56,8 @@ HTC_ROI_HEADS = ('HybridTaskCascadeRoIHead',)
 EXPORTABLE_FAMILIES = (
     'Faster R-CNN / Mask R-CNN (StandardRoIHead, DynamicRoIHead), '
     'Cascade (Mask) R-CNN (CascadeRoIHead), HTC '
-    '(HybridTaskCascadeRoIHead) and single-stage detectors '
+    '(HybridTaskCascadeRoIHead), Sparse R-CNN / QueryInst (SparseRoIHead), '
+    'SOLO / SOLOv2, DETR / Deformable DETR and single-stage detectors '
     'whose head uses the shared dense post-processing'
 )
 

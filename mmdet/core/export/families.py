@@ -13,16 +13,20 @@ from .detector import (
 from .detr import ExportableDETR
 from .instance_seg import ExportableSOLO
 from .single_stage import ExportableSingleStageDetector
+from .sparse_rcnn import SPARSE_ROI_HEADS, ExportableSparseRCNN
 
 
 def exportable_detector(model):
     """The traceable module computing ``model``'s one-image inference:
     :class:`ExportableCascadeRCNN`, :class:`ExportableHTC`,
-    :class:`ExportableTwoStageDetector`, :class:`ExportableSOLO` (a
+    :class:`ExportableTwoStageDetector`, :class:`ExportableSparseRCNN`,
+    :class:`ExportableSOLO` (a
     box-free segmentor: a mask head, no box head), :class:`ExportableDETR`
     (a query-based head) or :class:`ExportableSingleStageDetector`; a
     family without one raises ``NotImplementedError`` naming it."""
     if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head'):
+        if type(model.roi_head).__name__ in SPARSE_ROI_HEADS:
+            return ExportableSparseRCNN(model)
         if type(model.roi_head).__name__ in CASCADE_ROI_HEADS:
             return ExportableCascadeRCNN(model)
         if type(model.roi_head).__name__ in HTC_ROI_HEADS:

@@ -22,6 +22,7 @@ from mmdet.core import (
     bbox_xyxy_to_cxcywh,
     build_assigner,
     build_sampler,
+    img_whwh,
     multi_apply,
     reduce_mean,
 )
@@ -59,15 +60,6 @@ def padding_masks(img_metas, like):
         cols >= sizes[:, 1, None, None]
     )
     return outside.to(like.dtype)
-
-
-def _wh_scale(img_shape, like):
-    """``[w, h, w, h]`` of ``img_shape`` (a tuple, or an exported graph's
-    (2,) ``[h, w]`` tensor) as a tensor like ``like``."""
-    if isinstance(img_shape, torch.Tensor):
-        return img_shape[:2].flip(0).repeat(2).to(like)
-    img_h, img_w = img_shape[:2]
-    return like.new_tensor([img_w, img_h, img_w, img_h])
 
 
 def resize_mask(masks, size):
@@ -537,7 +529,7 @@ class DETRHead(BaseDenseHead):
             scores, labels = F.softmax(cls_score, -1)[..., :-1].max(-1)
             scores, index = scores.topk(max_per_img)
             bbox_pred, labels = bbox_pred[index], labels[index]
-        size = _wh_scale(img_shape, bbox_pred)
+        size = img_whwh(img_shape, bbox_pred)
         bboxes = bbox_cxcywh_to_xyxy(bbox_pred) * size
         bboxes = torch.minimum(bboxes.clamp(min=0), size)
         if rescale:

@@ -1,9 +1,10 @@
 """Learned proposals of Sparse R-CNN: no network, just embeddings."""
 
+import torch
 import torch.nn as nn
 from mmcv.runner import BaseModule
 
-from mmdet.core import bbox_cxcywh_to_xyxy
+from mmdet.core import bbox_cxcywh_to_xyxy, img_whwh
 from mmdet.utils.arg_errors import InvalidArgumentError
 from ..builder import HEADS
 
@@ -41,8 +42,9 @@ class EmbeddingRPNHead(BaseModule):
     def _decode_init_proposals(self, feats, img_metas):
         """Returns (B, P, 4) pixel boxes, (B, P, C) features and the
         (B, 1, 4) image sizes ``w, h, w, h``."""
-        whwh = feats[0].new_tensor(
-            [[m['img_shape'][1], m['img_shape'][0]] * 2 for m in img_metas]
+        # img_shape may be a tensor (an exported graph's input)
+        whwh = torch.stack(
+            [img_whwh(m['img_shape'], feats[0]) for m in img_metas]
         )[:, None]
         boxes = bbox_cxcywh_to_xyxy(self.init_proposal_bboxes.weight)
         features = self.init_proposal_features.weight

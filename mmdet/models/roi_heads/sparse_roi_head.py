@@ -205,11 +205,33 @@ class SparseRoIHead(CascadeRoIHead):
     ):
         """Per image, per class (n, 5) arrays of the ``max_per_img`` best
         (proposal, class) pairs of the last stage (no NMS)."""
-        head = self.bbox_head[-1]
-        num_classes = head.num_classes
+        num_classes = self.bbox_head[-1].num_classes
         if all(len(p) == 0 for p in proposal_boxes):
             empty = np.zeros((0, 5), dtype=np.float32)
             return [[empty] * num_classes for _ in img_metas]
+        last, det_bboxes, det_labels, top_inds = self.last_stage_dets(
+            x, proposal_boxes, proposal_features, img_metas, rescale
+        )
+        bbox_results = [
+            bbox2result(dets, labels, num_classes)
+            for dets, labels in zip(det_bboxes, det_labels)
+        ]
+        if not self.with_mask:
+            return bbox_results
+        segm_results = self._test_masks(
+            x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
+        )
+        return list(zip(bbox_results, segm_results))
+
+    def last_stage_dets(
+        self, x, proposal_boxes, proposal_features, img_metas, rescale
+    ):
+        """The stages, then per image the ``max_per_img`` best (proposal,
+        class) pairs of the last one, as tensors: ``(last stage's result
+        dict, dets (n, 5) per image, labels (n,), pair indices (n,))``.
+        ``scale_factor`` may be a tensor (an exported graph's input)."""
+        head = self.bbox_head[-1]
+        num_classes = head.num_classes
         last = self._run_stages(
             x, proposal_boxes, proposal_features, img_metas
         )[-1]
@@ -218,7 +240,7 @@ class SparseRoIHead(CascadeRoIHead):
             scores = cls_score.sigmoid()
         else:
             scores = cls_score.softmax(-1)[..., :-1]
-        bbox_results, det_bboxes, det_labels, top_inds = [], [], [], []
+        det_bboxes, det_labels, top_inds = [], [], []
         for i, meta in enumerate(img_metas):
             top, inds = (
                 scores[i]
@@ -227,25 +249,17 @@ class SparseRoIHead(CascadeRoIHead):
             )
             boxes = last['detach_proposal_list'][i][inds // num_classes]
             if rescale:
-                boxes = boxes / boxes.new_tensor(meta['scale_factor'])
-            dets = torch.cat([boxes, top[:, None]], dim=1)
-            labels = inds % num_classes
-            bbox_results.append(bbox2result(dets, labels, num_classes))
-            det_bboxes.append(dets)
-            det_labels.append(labels)
+                scale = torch.as_tensor(meta['scale_factor'])
+                boxes = boxes / scale.to(boxes)
+            det_bboxes.append(torch.cat([boxes, top[:, None]], dim=1))
+            det_labels.append(inds % num_classes)
             top_inds.append(inds)
-        if not self.with_mask:
-            return bbox_results
-        segm_results = self._test_masks(
-            x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
-        )
-        return list(zip(bbox_results, segm_results))
+        return last, det_bboxes, det_labels, top_inds
 
-    def _test_masks(
-        self, x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
-    ):
-        """Per image, per class masks of the detections: the last stage's
-        mask of each detection's proposal."""
+    def det_mask_logits(self, x, last, top_inds):
+        """Per image the (n, h, w) box-relative mask logits of the
+        detections ``top_inds`` ((proposal, class) pair indices): the last
+        stage's mask of each one's proposal, in its class's channel."""
         stage = self.num_stages - 1
         mask_pred = self._mask_forward(
             stage,
@@ -253,13 +267,20 @@ class SparseRoIHead(CascadeRoIHead):
             bbox2roi(last['detach_proposal_list']),
             last['attn_feats'],
         )['mask_pred']
-        mask_pred = mask_pred.reshape(len(img_metas), -1, *mask_pred.shape[1:])
+        mask_pred = mask_pred.reshape(len(top_inds), -1, *mask_pred.shape[1:])
+        # (P * K) (proposal, class) pairs, as the scores were flattened
+        return [m.flatten(0, 1)[inds] for m, inds in zip(mask_pred, top_inds)]
+
+    def _test_masks(
+        self, x, last, det_bboxes, det_labels, top_inds, img_metas, rescale
+    ):
+        """Per image, per class masks of the detections: the last stage's
+        mask of each detection's proposal."""
         head = self.mask_head[-1]
         segms = []
+        logits = self.det_mask_logits(x, last, top_inds)
         for i, meta in enumerate(img_metas):
-            # (P * K) (proposal, class) pairs, as the scores were flattened
-            per_pair = mask_pred[i].flatten(0, 1)[top_inds[i]]
-            per_pair = per_pair[:, None].repeat(1, head.num_classes, 1, 1)
+            per_pair = logits[i][:, None].repeat(1, head.num_classes, 1, 1)
             scale = meta['scale_factor']
             boxes = det_bboxes[i][:, :4]
             if rescale:

@@ -77,6 +77,8 @@ class SingleRoIExtractor(BaseRoIExtractor):
         target_lvls = self.map_roi_levels(rois, num_levels)
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
+        if torch.onnx.is_in_onnx_export():
+            return self._pool_by_level(feats, rois, target_lvls)
         roi_feats = feats[0].new_zeros(
             rois.size(0), self.out_channels, *out_size
         )
@@ -91,3 +93,22 @@ class SingleRoIExtractor(BaseRoIExtractor):
                 # expects a gradient (of zero) for every level
                 roi_feats = roi_feats + feats[level].sum() * 0.0
         return roi_feats
+
+    def _pool_by_level(self, feats, rois, levels):
+        """What :meth:`forward` computes, written for an ONNX graph: no
+        branch on a level's RoI count (a traced ``if`` would freeze the
+        example's) and no indexed write; each level pools its RoIs and a
+        permutation puts them back in the order of ``rois``. An RoI of no
+        level (a NaN size: an inverted box) gets zeros, as in forward."""
+        pooled, order = [], []
+        for lvl, (feat, layer) in enumerate(zip(feats, self.roi_layers)):
+            inds = torch.nonzero(levels == lvl, as_tuple=True)[0]
+            pooled.append(layer(feat, rois[inds]))
+            order.append(inds)
+        none = (levels < 0) | (levels >= len(feats))
+        inds = torch.nonzero(none, as_tuple=True)[0]
+        pooled.append(
+            pooled[0].new_zeros((inds.size(0), *pooled[0].shape[1:]))
+        )
+        order.append(inds)
+        return torch.cat(pooled)[torch.cat(order).argsort()]
