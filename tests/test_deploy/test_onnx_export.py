@@ -72,6 +72,16 @@ FAMILY_CONFIGS = [
     # HTC with its semantic branch fused into the box and mask features
     'htc/htc_r50_fpn_1x_coco.py',
     'detr/detr_r50_8x2_150e_coco.py',
+    # dense heads that reuse the shared post-processing path (their own
+    # get_bboxes without NMS, or the base one)
+    'fsaf/fsaf_r50_fpn_1x_coco.py',
+    'free_anchor/retinanet_free_anchor_r50_fpn_1x_coco.py',
+    'autoassign/autoassign_r50_fpn_8x2_1x_coco.py',
+    'foveabox/fovea_r50_fpn_4x4_1x_coco.py',
+    'ddod/ddod_r50_fpn_1x_coco.py',
+    'reppoints/reppoints_moment_r50_fpn_1x_coco.py',
+    'sabl/sabl_retinanet_r50_fpn_1x_coco.py',
+    'guided_anchoring/ga_retinanet_r50_fpn_1x_coco.py',
 ]
 # quick-start configs of those dense families (checked in the default run)
 DENSE_FAMILIES = ['gfl', 'vfnet', 'tood', 'yolof', 'yolox']
@@ -907,6 +917,8 @@ def test_box_free_stock_configs_export_and_match(config, tmp_path):
         ('rpn/rpn_r50_fpn_1x_coco.py', 'RPN without a bbox_head'),
         ('yolact/yolact_r50_1x8_coco.py', 'YOLACTHead'),
         ('panoptic_fpn/panoptic_fpn_r50_fpn_1x_coco.py', 'panoptic'),
+        # score voting after NMS: no NMS-free get_bboxes to export
+        ('paa/paa_r50_fpn_1x_coco.py', 'PAAHead'),
     ],
 )
 def test_unexportable_families_are_refused_by_name(config, refused):

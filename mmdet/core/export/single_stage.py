@@ -25,6 +25,14 @@ EXPORTABLE_DENSE_HEADS = (
     'TOODHead',
     'YOLOFHead',
     'YOLOXHead',
+    'FSAFHead',
+    'FreeAnchorRetinaHead',
+    'AutoAssignHead',
+    'FoveaHead',
+    'DDODHead',
+    'RepPointsHead',
+    'SABLRetinaHead',
+    'GARetinaHead',
 )
 # heads whose eager test keeps every NMS survivor (no max_per_img)
 KEEP_ALL_AFTER_NMS = ('YOLOXHead',)
