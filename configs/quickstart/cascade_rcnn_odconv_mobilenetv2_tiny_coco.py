@@ -116,12 +116,6 @@ model = dict(
 )
 
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
-lr_config = dict(
-    policy='step',
-    warmup='linear',
-    warmup_iters=100,
-    warmup_ratio=0.001,
-    step=[3],
-)
+lr_config = dict(step=[3])  # the rest: quickstart_runtime.py
 runner = dict(type='EpochBasedRunner', max_epochs=4)
 evaluation = dict(interval=2, metric='bbox')

@@ -115,13 +115,7 @@ optimizer = dict(
     weight_decay=0.0001,
 )
 optimizer_config = dict(grad_clip=dict(max_norm=1, norm_type=2))
-lr_config = dict(
-    policy='step',
-    warmup='linear',
-    warmup_iters=100,
-    warmup_ratio=0.001,
-    step=[20],
-)
+lr_config = dict(step=[20])  # the rest: quickstart_runtime.py
 runner = dict(type='EpochBasedRunner', max_epochs=24)
 checkpoint_config = dict(interval=4, max_keep_ckpts=2)
 evaluation = dict(interval=4, metric='bbox')

@@ -48,6 +48,12 @@ def pool_rois(extractor, feats, rois):
     return extractor(feats[: extractor.num_inputs], rois)
 
 
+def detection_output_names(with_mask):
+    """The outputs of an exported detector: ``dets``, ``labels`` and, with
+    masks, ``masks``."""
+    return ['dets', 'labels', 'masks'] if with_mask else ['dets', 'labels']
+
+
 # the RoI heads whose test path a graph here reproduces, and which export
 # module does it (the names, not subclasses: a subclass tests its own way)
 STANDARD_ROI_HEADS = ('StandardRoIHead', 'DynamicRoIHead')
@@ -124,8 +130,7 @@ class ExportableTwoStageDetector(nn.Module):
 
     @property
     def output_names(self):
-        names = ['dets', 'labels']
-        return names + ['masks'] if self.with_mask else names
+        return detection_output_names(self.with_mask)
 
     def forward(self, img, img_shape, scale_factor):
         feats = self.model.extract_feat(img)

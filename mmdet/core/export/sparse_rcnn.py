@@ -13,6 +13,8 @@ Runtime detector pastes as for Mask R-CNN.
 
 from torch import nn
 
+from .detector import detection_output_names
+
 # the RoI heads whose test path this module reproduces
 SPARSE_ROI_HEADS = ('SparseRoIHead',)
 
@@ -37,8 +39,7 @@ class ExportableSparseRCNN(nn.Module):
 
     @property
     def output_names(self):
-        names = ['dets', 'labels']
-        return names + ['masks'] if self.with_mask else names
+        return detection_output_names(self.with_mask)
 
     def forward(self, img, img_shape, scale_factor):
         meta = dict(img_shape=img_shape, scale_factor=scale_factor)

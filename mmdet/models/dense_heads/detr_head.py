@@ -44,16 +44,16 @@ def padding_masks(img_metas, like):
     """``(bs, H, W)`` of the padded batch: 1 outside each image's
     ``img_shape``, 0 inside (dtype and device of ``like``).
 
-    ``img_shape`` may also be a (2,) tensor (an exported graph's input,
-    sizes then traced values): the mask is then computed, not written."""
+    Computed by comparison, not written by slices, so that an
+    ``img_shape`` given as a (2,) tensor (an exported graph's input) keeps
+    its sizes traced."""
     h, w = img_metas[0]['batch_input_shape']
-    if not isinstance(img_metas[0]['img_shape'], torch.Tensor):
-        masks = like.new_ones((len(img_metas), h, w))
-        for i, meta in enumerate(img_metas):
-            img_h, img_w = meta['img_shape'][:2]
-            masks[i, :img_h, :img_w] = 0
-        return masks
-    sizes = torch.stack([meta['img_shape'][:2] for meta in img_metas])
+    sizes = torch.stack(
+        [
+            torch.as_tensor(meta['img_shape'][:2], device=like.device)
+            for meta in img_metas
+        ]
+    )
     rows = torch.arange(h, device=like.device)[None, :, None]
     cols = torch.arange(w, device=like.device)[None, None, :]
     outside = (rows >= sizes[:, 0, None, None]) | (
